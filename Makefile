@@ -1,0 +1,52 @@
+# itv: build, test and run. Every system package comes from `make deps`.
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+SWIFT ?= swift
+CONFIG ?= debug
+BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
+
+# Debian packages the build, the tests, the demo and the benchmarks need.
+DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev libxml2-dev \
+	openssh-server openssh-client pkg-config iproute2 util-linux curl systemd procps python3-venv
+
+.PHONY: all deps build test lint demo demo-stop bench install clean
+
+all: build
+
+## deps: install missing Debian packages (does nothing when all are present)
+deps:
+	@bash scripts/deps.sh $(DEB_PACKAGES)
+
+## build: compile itvd and itvctl
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+## test: every test tier (pure, adapters against real components, end to end)
+test: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build
+
+## lint: check formatting against .swift-format
+lint:
+	$(SWIFT) format lint --strict --recursive --configuration .swift-format Sources Tests Package.swift
+
+## demo: the main job against a local demo fleet
+demo: build
+	@bash scripts/demo.sh "$(BIN)"
+
+demo-stop:
+	@bash scripts/demo-stop.sh
+
+## bench: figures next to a baseline measured in the same run
+bench: deps
+	$(SWIFT) build -c release
+	@bash scripts/bench.sh "$$($(SWIFT) build -c release --show-bin-path)"
+
+## install: binaries, units, catalog, example config, completions (PREFIX, DESTDIR respected)
+install:
+	$(SWIFT) build -c release
+	@bash scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -rf .build

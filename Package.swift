@@ -1,0 +1,94 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Our own targets build in Swift 6 mode with warnings as errors.
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "itv",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "itvd", targets: ["itvd"]),
+        .executable(name: "itvctl", targets: ["itvctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Pure: model, validation, versions, planning, templates, state machine. No I/O.
+        .target(name: "ITVCore", swiftSettings: strict),
+        // Wire types shared by itvd and itvctl; Foundation only.
+        .target(name: "ITVProtocol", swiftSettings: strict),
+        // YAML to model, with file:line:column diagnostics.
+        .target(
+            name: "ITVPlaybookLoader",
+            dependencies: ["ITVCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).
+        .target(
+            name: "ITVEngine",
+            dependencies: ["ITVCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Adapters.
+        .target(name: "ITVStore", dependencies: ["ITVEngine"], swiftSettings: strict),
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        .target(
+            name: "ITVSSH",
+            dependencies: ["ITVEngine", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "ITVFeeds",
+            dependencies: ["ITVEngine", "CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "ITVSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // What the executables do, as libraries, so that it can be tested.
+        .target(
+            name: "ITVDaemon",
+            dependencies: [
+                "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
+                "ITVProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ITVControl",
+            dependencies: ["ITVProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
+        .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
+
+        .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
+        .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
+        .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
+        .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
+        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd"]),
+        .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
+    ]
+)

@@ -1,0 +1,59 @@
+/// A municipality or office whose hosts the cooperative looks after.
+public struct Tenant: Hashable, Sendable {
+    public var id: String
+    public var name: String
+
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
+}
+
+/// A target machine.
+public struct Host: Hashable, Sendable {
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var user: String
+    public var tenant: String
+    public var groups: [String]
+    public var os: OSFamily
+    public var location: SourceLocation
+
+    public init(
+        name: String, address: String, port: Int = 22, user: String = "itv", tenant: String, groups: [String] = [],
+        os: OSFamily = .linux, location: SourceLocation
+    ) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.user = user
+        self.tenant = tenant
+        self.groups = groups
+        self.os = os
+        self.location = location
+    }
+}
+
+/// Hosts, groups and tenants. Host order is the order of the file (kept stable for planning).
+public struct Inventory: Hashable, Sendable {
+    public var tenants: [String: Tenant]
+    public var hosts: [Host]
+
+    public init(tenants: [String: Tenant] = [:], hosts: [Host] = []) {
+        self.tenants = tenants
+        self.hosts = hosts
+    }
+
+    public func host(named name: String) -> Host? { hosts.first { $0.name == name } }
+
+    /// Every group name used by at least one host.
+    public var groups: Set<String> { Set(hosts.flatMap(\.groups)) }
+
+    /// The hosts a list of targets (group or host names) selects, in inventory order, each once.
+    /// Unknown names select nothing (validation reports them).
+    public func hosts(forTargets targets: [String]) -> [Host] {
+        let names = Set(targets)
+        return hosts.filter { names.contains($0.name) || !names.isDisjoint(with: $0.groups) }
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+
+/// `itvd`: the daemon and its offline subcommands.
+public struct ITVDaemonCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "itvd",
+        abstract: "Keeps business applications up to date on the fleet, in staged rollouts over SSH.",
+        subcommands: [VersionCommand.self]
+    )
+
+    public init() {}
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+    func run() { print("itvd \(ITVBuild.version)") }
+}
+
+/// Build facts.
+public enum ITVBuild {
+    public static let version = "0.1.0"
+}

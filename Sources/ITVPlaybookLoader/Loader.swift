@@ -1,0 +1,3 @@
+import ITVCore
+/// Reads playbooks, inventories and the daemon config.
+public enum ITVPlaybookLoaderModule {}

@@ -1,0 +1,2 @@
+/// The SSH adapter on libssh2.
+public enum ITVSSHModule {}

@@ -1,0 +1,2 @@
+/// The SQLite state store (the rollout engine issue fills this in).
+public enum ITVStoreModule {}

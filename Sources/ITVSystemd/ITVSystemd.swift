@@ -1,0 +1,2 @@
+/// systemd integration: journal log handler and sd_notify.
+public enum ITVSystemdModule {}

@@ -1,0 +1,8 @@
+import ITVControl
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await ITVControlCommand.main()
+    }
+}

@@ -1,0 +1,8 @@
+import ITVDaemon
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await ITVDaemonCommand.main()
+    }
+}
