@@ -98,9 +98,9 @@ public enum PlaybookLoader {
         if let match, let node = f["match"] { checkRegex(match, at: node.location, r) }
         if let kind {
             switch kind {
-            case .json where select == nil:
+            case .json where f["select"] == nil:
                 r.error(f.location, "feed.select is required for kind json: the path of the version (a.b[0].c)")
-            case .html where match == nil, .text where match == nil:
+            case .html where f["match"] == nil, .text where f["match"] == nil:
                 r.error(f.location, "feed.match is required for kind \(kind.rawValue): a regular expression with a "
                     + "named group 'version'")
             case .atom, .rss, .github:

@@ -64,7 +64,7 @@ enum YAMLComposer {
         return bytes.withUnsafeBufferPointer { buffer in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             var composer = Composer(file: file, limits: limits)
-            return composer.run(&parser)
+            return composer.run(&parser, bytes: bytes)
         }
     }
 }
@@ -96,7 +96,15 @@ private struct Composer {
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
-    mutating func run(_ parser: inout yaml_parser_t) -> Result<YNode, Diagnostic> {
+    /// The character at a 0-based line and column (in Unicode scalars) of the input, if any.
+    static func character(in bytes: [UInt8], line: Int, column: Int) -> Character? {
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard line < lines.count else { return nil }
+        let scalars = Array(String(decoding: lines[line], as: UTF8.self).unicodeScalars)
+        return column < scalars.count ? Character(scalars[column]) : nil
+    }
+
+    mutating func run(_ parser: inout yaml_parser_t, bytes: [UInt8]) -> Result<YNode, Diagnostic> {
         var stack: [Frame] = []
         var root: YNode?
         var documents = 0
@@ -112,6 +120,13 @@ private struct Composer {
                 let mark = parser.error == YAML_READER_ERROR ? parser.mark : parser.problem_mark
                 var message = "YAML syntax error: \(problem)"
                 if let context { message += " (\(context))" }
+                if problem.hasPrefix("Maximum nesting level reached") {
+                    message = "nested more than \(limits.maxDepth) levels deep"
+                } else if problem == "found character that cannot start any token",
+                    Composer.character(in: bytes, line: Int(mark.line), column: Int(mark.column)) == "\t"
+                {
+                    message = "YAML syntax error: a tab character; YAML indents with spaces only"
+                }
                 return .failure(Diagnostic(location(mark), message))
             }
             defer { yaml_event_delete(&event) }

@@ -14,12 +14,15 @@ public enum SetValidator {
             } else {
                 ids[playbook.id] = playbook.location(of: "id")
             }
-            for target in playbook.targets where inventory.host(named: target.value) == nil && !groups.contains(target.value) {
+            let unknownTargets = playbook.targets.filter {
+                inventory.host(named: $0.value) == nil && !groups.contains($0.value)
+            }
+            for target in unknownTargets {
                 error(target.location, "target '\(target.value)' is neither a group nor a host of the inventory"
                     + Suggest.didYouMean(target.value, known))
             }
             let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
-            if hosts.isEmpty, !playbook.targets.isEmpty {
+            if hosts.isEmpty, !playbook.targets.isEmpty, unknownTargets.isEmpty {
                 error(playbook.location(of: "targets"), "targets select no host of the inventory")
             }
             let names = Set(hosts.map(\.name))
