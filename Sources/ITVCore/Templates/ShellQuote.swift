@@ -10,7 +10,7 @@ public enum ShellQuote {
         var out = "'"
         for scalar in value.unicodeScalars {
             if scalar == "'" {
-                out += "'"
+                out += "'\\''"
             } else {
                 out.unicodeScalars.append(scalar)
             }
