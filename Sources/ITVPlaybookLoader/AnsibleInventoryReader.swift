@@ -54,23 +54,24 @@ struct AnsibleInventoryReader {
     }
 
     private func walk(
-        _ node: YNode, group: String, path: [String], inherited: [String: (YNode, SourceLocation)],
+        _ node: YNode, group: String, path: [String], inherited: [String: (YNode, SourceLocation, Int)],
         order: inout [String], entries: inout [String: Entry]
     ) {
         if case .scalar(let s) = node, s.isNull { return }
         guard let f = r.mapping(node, "Ansible group '\(group)'", known: ["hosts", "children", "vars"]) else { return }
+        let groups = group == "all" ? path : path + [group]
         var vars = inherited
         if let v = f["vars"] {
-            for (key, location, value) in r.namedEntries(v, "vars of group '\(group)'") { vars[key] = (value, location) }
+            for (key, location, value) in r.namedEntries(v, "vars of group '\(group)'") {
+                vars[key] = (value, location, groups.count)
+            }
         }
-        let groups = group == "all" ? path : path + [group]
         if let h = f["hosts"] {
             for (name, location, value) in r.namedEntries(h, "hosts of group '\(group)'") {
                 var entry = entries[name] ?? Entry(location: location)
                 if entries[name] == nil { order.append(name) }
-                for (k, v) in vars where (entry.groupVars[k]?.2 ?? -1) <= path.count {
-                    entry.groupVars[k] = (v.0, v.1, path.count)
-                }
+                // A variable set by a deeper group wins over one set higher up.
+                for (k, v) in vars where (entry.groupVars[k]?.2 ?? -1) <= v.2 { entry.groupVars[k] = v }
                 if case .mapping = value {
                     for (key, l, v) in r.namedEntries(value, "host '\(name)'") { entry.hostVars[key] = (v, l) }
                 } else if case .scalar(let s) = value, !s.isNull {

@@ -1298,6 +1298,61 @@ rollout:
             #"playbooks/demo-app.yaml:9:11: feed.select: '010' is read as a number by YAML (010 may become 8 (octal)); quote it: '010'"#,
         ]),
     MalformedCase(
+        #"hosts left in no wave"#, .playbook,
+        #"""
+apiVersion: itv/v1
+id: demo-app
+name: Demo App
+vendor: Example
+targets: [workstations]
+feed:
+  kind: json
+  url: https://vendor.example/versions.json
+  select: latest
+  scheme: dotted
+steps:
+  detect: cat /opt/demo/VERSION
+  install: /opt/demo/install {{version}}
+  verify: /opt/demo/verify {{version}}
+  rollback: /opt/demo/install {{previous}}
+  timeout: 5m
+rollout:
+  waves:
+    - {name: canary, size: 1, approval: auto}
+  max_failures: 1
+"""#,
+        [
+            #"playbooks/demo-app.yaml:18:3: rollout.waves: 1 of the 2 hosts of demo-app are in no wave: ws-02; add a wave with size: rest"#,
+        ]),
+    MalformedCase(
+        #"percentages over 100"#, .playbook,
+        #"""
+apiVersion: itv/v1
+id: demo-app
+name: Demo App
+vendor: Example
+targets: [workstations]
+feed:
+  kind: json
+  url: https://vendor.example/versions.json
+  select: latest
+  scheme: dotted
+steps:
+  detect: cat /opt/demo/VERSION
+  install: /opt/demo/install {{version}}
+  verify: /opt/demo/verify {{version}}
+  rollback: /opt/demo/install {{previous}}
+  timeout: 5m
+rollout:
+  waves:
+    - {name: canary, size: 60%, approval: auto}
+    - {name: broad, size: 50%, approval: operator}
+  max_failures: 1
+"""#,
+        [
+            #"playbooks/demo-app.yaml:18:3: rollout.waves: the percent waves of demo-app add up to 110%, more than all hosts (100%)"#,
+        ]),
+    MalformedCase(
         #"unknown target group"#, .playbook,
         #"""
 apiVersion: itv/v1

@@ -9,6 +9,16 @@ public enum SetValidator {
         let groups = inventory.groups
         let known = Array(groups) + inventory.hosts.map(\.name)
         for playbook in playbooks {
+            let before = diagnostics.count
+            defer {
+                // A plan is checked only when everything it is made of is valid, so that its error is not
+                // a consequence of another one.
+                if diagnostics.count == before,
+                    case .failure(let e) = WavePlanner.plan(playbook: playbook, inventory: inventory, version: "0")
+                {
+                    error(playbook.location(of: "rollout.waves"), "rollout.waves: \(e.message)")
+                }
+            }
             if let first = ids[playbook.id] {
                 error(playbook.location(of: "id"), "procedure id '\(playbook.id)' is already used by \(first.file)")
             } else {
