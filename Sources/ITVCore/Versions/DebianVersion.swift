@@ -57,7 +57,8 @@ struct DebianVersion: Hashable, Sendable {
             while index < part.endIndex, !VersionText.isDigit(part[index]) { index += 1 }
             let digitStart = index
             while index < part.endIndex, VersionText.isDigit(part[index]) { index += 1 }
-            result.append(Run(text: Array(part[textStart..<digitStart]), number: DecimalNumber(digits: part[digitStart..<index])))
+            result.append(
+                Run(text: Array(part[textStart..<digitStart]), number: DecimalNumber(digits: part[digitStart..<index])))
         }
         while result.last == .empty { result.removeLast() }
         return result
