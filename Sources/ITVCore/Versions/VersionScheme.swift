@@ -58,7 +58,7 @@ public enum VersionScheme: String, Hashable, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// The scheme's name as a reason or message uses it: "a semver version", "an pep440 version".
+    /// The scheme's name as a reason or message uses it: "a semver version", "a pep440 version".
     var article: String {
         switch self {
         case .dotted: "a dotted version"
