@@ -39,10 +39,12 @@ enum VersionGenerator {
         var text = random.chance(20) ? "v" : ""
         text += (0..<3).map { _ in random.pick(core) }.joined(separator: ".")
         if random.chance(60) {
-            text += "-" + (0..<Int.random(in: 1...3, using: &random)).map { _ in random.pick(pre) }.joined(separator: ".")
+            text +=
+                "-" + (0..<Int.random(in: 1...3, using: &random)).map { _ in random.pick(pre) }.joined(separator: ".")
         }
         if random.chance(30) {
-            text += "+" + (0..<Int.random(in: 1...2, using: &random)).map { _ in random.pick(build) }.joined(separator: ".")
+            text +=
+                "+" + (0..<Int.random(in: 1...2, using: &random)).map { _ in random.pick(build) }.joined(separator: ".")
         }
         return text
     }
@@ -59,7 +61,9 @@ enum VersionGenerator {
 
     static func pep440(_ random: inout SplitMix64) -> String {
         let separators = ["", ".", "-", "_"]
-        func number(_ random: inout SplitMix64) -> String { random.chance(20) ? "" : random.pick(["0", "1", "2", "01", "12"]) }
+        func number(_ random: inout SplitMix64) -> String {
+            random.chance(20) ? "" : random.pick(["0", "1", "2", "01", "12"])
+        }
         var text = random.chance(5) ? "v" : ""
         if random.chance(20) { text += random.pick(["0", "1", "2"]) + "!" }
         text += (0..<Int.random(in: 1...4, using: &random)).map { _ in random.pick(["0", "00", "1", "2", "10"]) }
@@ -85,9 +89,11 @@ enum VersionGenerator {
             if !n.isEmpty { text += random.pick(separators) + n }
         }
         if random.chance(25) {
-            text += "+" + (0..<Int.random(in: 1...3, using: &random)).map { _ in
-                random.pick(["ubuntu", "1", "01", "abc", "2", "Abc"])
-            }.joined(separator: random.pick([".", "-", "_"]))
+            text +=
+                "+"
+                + (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                    random.pick(["ubuntu", "1", "01", "abc", "2", "Abc"])
+                }.joined(separator: random.pick([".", "-", "_"]))
         }
         return text
     }
@@ -201,7 +207,8 @@ func onlyAllowedCharactersParse(scheme: VersionScheme) {
     for scheme in VersionScheme.allCases {
         #expect(scheme.allowedPunctuation.isDisjoint(with: shellMetacharacters))
     }
-    let printable = (0x20..<0x7F).map { Character(Unicode.Scalar(UInt8($0))) } + ["\n", "\t", "\0", "\u{202E}", "\u{FF11}"]
+    let printable =
+        (0x20..<0x7F).map { Character(Unicode.Scalar(UInt8($0))) } + ["\n", "\t", "\0", "\u{202E}", "\u{FF11}"]
     var random = SplitMix64(seed: 0xF022)
     let seeds = VersionGenerator.pool(scheme, count: 500, seed: 99).map(\.raw)
     var parsedCount = 0

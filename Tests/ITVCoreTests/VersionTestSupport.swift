@@ -3,7 +3,9 @@ import Testing
 @testable import ITVCore
 
 /// Parses `text` under `scheme`, recording a test issue (with the reason) if it does not parse.
-func parsedVersion(_ text: String, _ scheme: VersionScheme, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Version? {
+func parsedVersion(_ text: String, _ scheme: VersionScheme, sourceLocation: Testing.SourceLocation = #_sourceLocation)
+    -> Version?
+{
     switch scheme.parse(text) {
     case .success(let version): return version
     case .failure(let error):

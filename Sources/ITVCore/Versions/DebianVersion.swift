@@ -3,6 +3,9 @@
 /// The epoch dominates (missing means 0). Upstream and revision are compared as alternating non-digit and digit
 /// runs: in non-digit runs `~` sorts lowest, even below the end of the string, then the end, then letters, then
 /// the other characters; digit runs compare numerically. A missing revision equals `0`.
+///
+/// Stricter than dpkg's parser, on purpose: the epoch is digits only, and the upstream version may not contain
+/// `:` (deb-version(7) today; older dpkg allowed it after an epoch).
 struct DebianVersion: Hashable, Sendable {
     /// A non-digit run and the digit run after it; a part is a list of these with trailing empty pairs dropped.
     struct Run: Hashable, Sendable {
@@ -57,7 +60,8 @@ struct DebianVersion: Hashable, Sendable {
             while index < part.endIndex, !VersionText.isDigit(part[index]) { index += 1 }
             let digitStart = index
             while index < part.endIndex, VersionText.isDigit(part[index]) { index += 1 }
-            result.append(Run(text: Array(part[textStart..<digitStart]), number: DecimalNumber(digits: part[digitStart..<index])))
+            result.append(
+                Run(text: Array(part[textStart..<digitStart]), number: DecimalNumber(digits: part[digitStart..<index])))
         }
         while result.last == .empty { result.removeLast() }
         return result

@@ -2,6 +2,9 @@
 /// tools must accept (`1.0a1`, `1.0.dev1`, `1.0-post1`, `1.0c1`, `v1.0`, upper case), ordered as `packaging` does:
 /// epoch, then release (trailing zeros ignored), then dev < pre (a < b < rc) < final < post, and a local version
 /// (`+local`) above the same public version.
+///
+/// Stricter than `packaging` in one way, on purpose: a separator must be followed by something (`1.0b.` and
+/// `1.0-rc-` are rejected), and surrounding whitespace is never stripped.
 struct PEP440Version: Hashable, Sendable {
     /// Pre-release and dev positions as `packaging`'s comparison key places them (its +/- infinities).
     enum Slot: Hashable, Sendable, Comparable {

@@ -56,7 +56,8 @@ struct SemanticVersion: Hashable, Sendable {
             }
             numbers.append(DecimalNumber(digits: part))
         }
-        return .success(SemanticVersion(major: numbers[0], minor: numbers[1], patch: numbers[2], preRelease: preRelease))
+        return .success(
+            SemanticVersion(major: numbers[0], minor: numbers[1], patch: numbers[2], preRelease: preRelease))
     }
 
     static func order(_ lhs: SemanticVersion, _ rhs: SemanticVersion) -> VersionOrder {

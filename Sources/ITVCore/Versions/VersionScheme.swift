@@ -36,7 +36,8 @@ public enum VersionScheme: String, Hashable, Sendable, Codable, CaseIterable {
     /// Parses `text` strictly under this scheme.
     public func parse(_ text: String) -> Result<Version, VersionParseError> {
         if let rejection = VersionText.screen(text, scheme: self) {
-            return .failure(VersionParseError(scheme: self, input: text, kind: rejection.kind, reason: rejection.reason))
+            return .failure(
+                VersionParseError(scheme: self, input: text, kind: rejection.kind, reason: rejection.reason))
         }
         // `screen` guarantees printable ASCII, so working on bytes is exact.
         let bytes = Array(text.utf8)
@@ -52,11 +53,12 @@ public enum VersionScheme: String, Hashable, Sendable, Codable, CaseIterable {
         case .success(let (key, isPrerelease)):
             return .success(Version(scheme: self, raw: text, key: key, isPrerelease: isPrerelease))
         case .failure(let rejection):
-            return .failure(VersionParseError(scheme: self, input: text, kind: rejection.kind, reason: rejection.reason))
+            return .failure(
+                VersionParseError(scheme: self, input: text, kind: rejection.kind, reason: rejection.reason))
         }
     }
 
-    /// The scheme's name as a reason or message uses it: "a semver version", "an pep440 version".
+    /// The scheme's name as a reason or message uses it: "a semver version", "a pep440 version".
     var article: String {
         switch self {
         case .dotted: "a dotted version"
