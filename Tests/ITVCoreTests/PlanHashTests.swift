@@ -116,6 +116,38 @@ func hashChangesWithEachCoveredField(_ mutation: HashMutation) throws {
 
 /// The hash of the base input, computed by an independent script (Python, hashlib) from the encoding
 /// documented in PlanEncoding.swift. It freezes the format: stored hashes must still match after an upgrade.
+///
+/// The script (`python3 golden.py`), kept here so that the value can be recomputed:
+/// ```python
+/// import hashlib
+/// def i(n): return n.to_bytes(8, 'big', signed=True)
+/// def s(x): b = x.encode('utf-8'); return i(len(b)) + b
+/// def bo(b): return bytes([1 if b else 0])
+/// def opt(v, f): return bo(v is not None) + (f(v) if v is not None else b'')
+/// hosts = {
+///  'h01': ('10.0.0.1', 22, 'itv', 'linux'), 'h02': ('10.0.0.2', 22, 'itv', 'linux'),
+///  'h03': ('10.0.0.3', 22, 'itv', 'linux'), 'h04': ('10.0.0.4', 2222, 'admin', 'windows'),
+/// }
+/// waves = [(0, 'canary', 'auto', 1, 0, None, ['h02']), (1, 'pilot', 'operator', 2, 7200, None, ['h01']),
+///          (2, 'broad', 'window', 1, 0, 50, ['h03', 'h04'])]
+/// out = s('itv-plan-v1') + s('firefox-esr') + s('115.3.1') + i(len(waves))
+/// for idx, name, appr, n, bake, par, hs in waves:
+///     out += i(idx) + s(name) + s(appr) + i(n) + i(bake) + opt(par, i) + i(len(hs))
+///     for h in hs:
+///         a, p, u, o = hosts[h]
+///         out += s(h) + s(a) + i(p) + s(u) + s(o)
+/// def step(linux, windows): return opt(linux, s) + opt(windows, s)
+/// detect = "dpkg-query -W -f='${Version}' firefox-esr"
+/// out += step(detect, detect)
+/// out += step("apt-get install -y firefox-esr={{version}}",
+///              "winget install --id Mozilla.Firefox.ESR --version {{ version }}")
+/// verify = "firefox-esr --version | grep -F {{version}}"
+/// out += step(verify, verify)
+/// out += bo(True) + step("apt-get install -y --allow-downgrades firefox-esr={{previous}}", None)
+/// out += i(900) + bo(True)
+/// out += s('percent') + i(5) + s('rollback') + opt('evening', s)
+/// print(hashlib.sha256(out).hexdigest(), len(out))
+/// ```
 @Test func hashMatchesTheDocumentedEncoding() throws {
     #expect(try HashInput.base.plan().hash == "153fd0071a6a59ac23812f914b212461c6bae023f669068945252905254ded21")
 }
