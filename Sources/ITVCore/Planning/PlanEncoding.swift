@@ -16,7 +16,8 @@
 /// on_failure
 /// window?
 /// ```
-/// Changing anything here changes every plan hash: bump the format tag when doing so.
+/// Changing anything here changes every plan hash: bump the format tag when doing so (a new `OSFamily`
+/// case counts: the steps are encoded in `OSFamily.allCases` order).
 struct PlanEncoding {
     static let formatTag = "itv-plan-v1"
 

@@ -29,6 +29,23 @@ public enum WavePlanner {
     /// Plans the rollout of `playbook` to `version` on the hosts of `inventory`.
     public static func plan(playbook: Playbook, inventory: Inventory, version: String) -> Result<RolloutPlan, PlanError>
     {
+        assign(playbook: playbook, inventory: inventory).map { assignment in
+            let encoding = PlanEncoding.encode(
+                playbook: playbook, version: version, waves: assignment.waves, hosts: assignment.hosts)
+            return RolloutPlan(
+                procedure: playbook.id, version: version, waves: assignment.waves, hash: SHA256.hexDigest(encoding))
+        }
+    }
+
+    /// The waves of a plan, and the rollout's hosts by name (what the hash needs).
+    struct Assignment {
+        let waves: [PlannedWave]
+        let hosts: [String: Host]
+    }
+
+    /// Everything `plan` does but the hash: the tests that plan thousands of random rollouts call this,
+    /// because hashing dominates their time in debug builds.
+    static func assign(playbook: Playbook, inventory: Inventory) -> Result<Assignment, PlanError> {
         let procedure = playbook.id
         let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
         let specs = playbook.rollout.waves
@@ -124,9 +141,7 @@ public enum WavePlanner {
         let waves = specs.enumerated().map {
             PlannedWave(index: $0.offset, spec: $0.element, hosts: assigned[$0.offset])
         }
-        let encoding = PlanEncoding.encode(playbook: playbook, version: version, waves: waves, hosts: hostsByName)
-        return .success(
-            RolloutPlan(procedure: procedure, version: version, waves: waves, hash: SHA256.hexDigest(encoding)))
+        return .success(Assignment(waves: waves, hosts: hostsByName))
     }
 
     /// Checks what needs no inventory: at least one wave, unique names, sizes in range, one `rest` at most,
@@ -192,7 +207,7 @@ public enum WavePlanner {
         return out
     }
 
-    private static func fail(_ kind: String, _ message: String) -> Result<RolloutPlan, PlanError> {
+    private static func fail<T>(_ kind: String, _ message: String) -> Result<T, PlanError> {
         .failure(PlanError(kind: kind, message: message))
     }
 }
