@@ -68,12 +68,14 @@ public final class JournalWriter: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues an entry; returns false (and counts it) when the queue is full or the writer has stopped.
+    /// Queues an entry; returns false when the queue is full (the entry is counted in `droppedCount`) or the
+    /// writer is shutting down.
     @discardableResult
     public func submit(_ entry: JournalEntry) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        guard !stopping, queue.count < capacity else {
+        if stopping { return false }
+        guard queue.count < capacity else {
             droppedSinceReport += 1
             droppedTotal += 1
             return false
