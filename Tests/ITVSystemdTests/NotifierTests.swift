@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+
+@testable import ITVSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An AF_UNIX socket bound at a path in its own temporary directory, closed when the value goes away.
+final class UnixSocket: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    private let directory: TemporaryDirectory
+
+    init(type: Int32, listening: Bool = false) throws {
+        directory = try TemporaryDirectory()
+        path = directory.path + "/sock"
+        fd = socket(AF_UNIX, type, 0)
+        guard fd >= 0 else { throw TestSupportError.failed("socket failed: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw TestSupportError.failed("socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else { throw TestSupportError.failed("bind \(path) failed: \(errno)") }
+        if listening, listen(fd, 8) != 0 { throw TestSupportError.failed("listen failed: \(errno)") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Every datagram waiting now.
+    func receiveAvailable() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { return messages }
+            messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
+        }
+    }
+
+    deinit {
+        close(fd)
+    }
+}
+
+/// Sets variables of this process's environment (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), which libsystemd
+/// reads, for the duration of `body`. Only the tests of the serialized suite `ProcessEnvironmentTests` use it.
+enum Environment {
+    static func with<T>(_ values: [String: String?], _ body: () async throws -> T) async rethrows -> T {
+        let saved = values.keys.map { ($0, getenv($0).map { String(cString: $0) }) }
+        for (key, value) in values { set(key, value) }
+        defer { for (key, value) in saved { set(key, value) } }
+        return try await body()
+    }
+
+    private static func set(_ key: String, _ value: String?) {
+        if let value { setenv(key, value, 1) } else { unsetenv(key) }
+    }
+}
+
+/// The tests that change the process environment, one at a time.
+@Suite("Process environment", .serialized)
+enum ProcessEnvironmentTests {}
+
+extension ProcessEnvironmentTests {
+@Suite("sd_notify")
+struct NotifierTests {
+    let notifier = Notifier()
+
+    @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
+    func lifecycleInOrder() async throws {
+        let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+        try await Environment.with(
+            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
+        ) {
+            #expect(Notifier.watchdogPingInterval() == .seconds(2))
+            #expect(notifier.ready(status: "starting") == .sent)
+            #expect(notifier.status("3 rollouts active,\n1 waiting for approval\nREADY=1") == .sent)
+            #expect(notifier.watchdog() == .sent)
+            #expect(notifier.reloading() == .sent)
+            #expect(notifier.ready() == .sent)
+            #expect(notifier.stopping() == .sent)
+        }
+        var received: [String] = []
+        _ = await eventually {
+            received += socket.receiveAvailable()
+            return received.count >= 6
+        }
+        try #require(received.count == 6, "\(received)")
+        #expect(received[0] == "READY=1\nSTATUS=starting")
+        #expect(received[1] == "STATUS=3 rollouts active, 1 waiting for approval READY=1")
+        #expect(received[2] == "WATCHDOG=1")
+        #expect(received[3].hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
+        #expect(UInt64(received[3].split(separator: "=").last ?? "") != nil)
+        #expect(received[4] == "READY=1")
+        #expect(received[5] == "STOPPING=1")
+    }
+
+    @Test("without NOTIFY_SOCKET nothing is sent and the watchdog is off")
+    func notSupervised() async {
+        await Environment.with(["NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]) {
+            #expect(notifier.ready() == .notSupervised)
+            #expect(Notifier.watchdogPingInterval() == nil)
+            let loop = WatchdogLoop(isAlive: { true })
+            #expect(loop == nil)
+        }
+    }
+
+    @Test("the watchdog is off when WATCHDOG_PID names another process")
+    func watchdogForAnotherProcess() async {
+        await Environment.with(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid() + 1)]) {
+            #expect(Notifier.watchdogPingInterval() == nil)
+        }
+    }
+
+    @Test("the watchdog loop pings while the engine is alive and stops pinging when it hangs")
+    func watchdogLoopFollowsLiveness() async throws {
+        let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+        let heartbeat = Heartbeat()
+        try await Environment.with(
+            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000", "WATCHDOG_PID": String(getpid())]
+        ) {
+            let configured = WatchdogLoop(isAlive: { heartbeat.isAlive(maxAge: .milliseconds(300)) })
+            let loop = try #require(configured)
+            #expect(loop.interval == .milliseconds(20))
+            let task = Task { await loop.run() }
+            defer { task.cancel() }
+            var pings = 0
+            let pinged = await eventually {
+                heartbeat.beat()
+                pings += socket.receiveAvailable().filter { $0 == "WATCHDOG=1" }.count
+                return pings >= 3
+            }
+            #expect(pinged)
+            // The engine stops beating: after its last beat ages out, no more pings.
+            try await Task.sleep(for: .milliseconds(600))
+            _ = socket.receiveAvailable()
+            try await Task.sleep(for: .seconds(1))
+            #expect(socket.receiveAvailable().isEmpty)
+            // It beats again: pings resume.
+            let resumed = await eventually {
+                heartbeat.beat()
+                return socket.receiveAvailable().contains("WATCHDOG=1")
+            }
+            #expect(resumed)
+        }
+    }
+}
+
+@Suite("Socket activation")
+struct ListenFDsTests {
+    @Test("only a listening AF_UNIX stream socket is accepted as the control socket")
+    func listeningUnixStream() throws {
+        let listening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue), listening: true)
+        let notListening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue))
+        let datagram = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+        #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd))
+        #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path))
+        #expect(!ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path + "x"))
+        #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
+        #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
+    }
+
+    @Test("without LISTEN_FDS for this process there is no passed socket")
+    func nothingPassed() async throws {
+        try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
+            let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
+            #expect(fd == nil)
+        }
+        try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
+            let fds = try ListenFDs.inherited(unsetEnvironment: false)
+            #expect(fds.isEmpty)
+        }
+    }
+}
+}
