@@ -126,34 +126,53 @@ struct NotifierTests {
     @Test("the watchdog loop pings while the engine is alive and stops pinging when it hangs")
     func watchdogLoopFollowsLiveness() async throws {
         let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-        let heartbeat = Heartbeat()
+        let engine = LivenessFlag()
         try await Environment.with(
             ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000", "WATCHDOG_PID": String(getpid())]
         ) {
-            let configured = WatchdogLoop(isAlive: { heartbeat.isAlive(maxAge: .milliseconds(300)) })
+            let configured = WatchdogLoop(isAlive: { engine.alive })
             let loop = try #require(configured)
             #expect(loop.interval == .milliseconds(20))
             let task = Task { await loop.run() }
             defer { task.cancel() }
             var pings = 0
             let pinged = await eventually {
-                heartbeat.beat()
                 pings += socket.receiveAvailable().filter { $0 == "WATCHDOG=1" }.count
                 return pings >= 3
             }
             #expect(pinged)
-            // The engine stops beating: after its last beat ages out, no more pings.
-            try await Task.sleep(for: .milliseconds(600))
+            // The engine hangs: once a ping already under way has arrived, no more pings.
+            engine.alive = false
+            try await Task.sleep(for: .seconds(1))
             _ = socket.receiveAvailable()
             try await Task.sleep(for: .seconds(1))
             #expect(socket.receiveAvailable().isEmpty)
-            // It beats again: pings resume.
-            let resumed = await eventually {
-                heartbeat.beat()
-                return socket.receiveAvailable().contains("WATCHDOG=1")
-            }
+            // It recovers: pings resume.
+            engine.alive = true
+            let resumed = await eventually { socket.receiveAvailable().contains("WATCHDOG=1") }
             #expect(resumed)
         }
+    }
+
+    @Test("a heartbeat is alive while its last beat is recent")
+    func heartbeat() async throws {
+        let heartbeat = Heartbeat()
+        #expect(heartbeat.isAlive(maxAge: .seconds(60)))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!heartbeat.isAlive(maxAge: .milliseconds(10)))
+        heartbeat.beat()
+        #expect(heartbeat.isAlive(maxAge: .seconds(60)))
+    }
+}
+
+/// Whether the engine loop is alive, as the test decides.
+final class LivenessFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = true
+
+    var alive: Bool {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }
 
