@@ -33,9 +33,10 @@ public enum ListenFDs {
     public static func inherited(unsetEnvironment: Bool = true) throws(SystemdError) -> [Int32] {
         let count = sd_listen_fds(unsetEnvironment ? 1 : 0)
         guard count >= 0 else {
+            let reason = String(cString: strerror(-count))
             throw SystemdError(
                 kind: .listenFDsInvalid,
-                message: "cannot use the sockets systemd passed: LISTEN_FDS is invalid (\(String(cString: strerror(-count))))"
+                message: "cannot use the sockets systemd passed: LISTEN_FDS is invalid (\(reason))"
             )
         }
         return (0..<count).map { firstDescriptor + $0 }

@@ -58,7 +58,8 @@ struct JournalWriterTests {
         _ = fcntl(pipe.writeFD, F_SETFL, flags)
 
         let capacity = 16
-        let writer = JournalWriter(destination: .init(journalSocketPath: nil, fallbackFD: pipe.writeFD), capacity: capacity)
+        let writer = JournalWriter(
+            destination: .init(journalSocketPath: nil, fallbackFD: pipe.writeFD), capacity: capacity)
         let logger = Logger(label: "itvd.test") { JournalLogHandler(label: $0, writer: writer) }
         let total = 5000
         let clock = ContinuousClock()

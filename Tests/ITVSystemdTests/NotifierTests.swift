@@ -73,133 +73,133 @@ enum Environment {
 enum ProcessEnvironmentTests {}
 
 extension ProcessEnvironmentTests {
-@Suite("sd_notify")
-struct NotifierTests {
-    let notifier = Notifier()
+    @Suite("sd_notify")
+    struct NotifierTests {
+        let notifier = Notifier()
 
-    @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
-    func lifecycleInOrder() async throws {
-        let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-        try await Environment.with(
-            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
-        ) {
-            #expect(Notifier.watchdogPingInterval() == .seconds(2))
-            #expect(notifier.ready(status: "starting") == .sent)
-            #expect(notifier.status("3 rollouts active,\n1 waiting for approval\nREADY=1") == .sent)
-            #expect(notifier.watchdog() == .sent)
-            #expect(notifier.reloading() == .sent)
-            #expect(notifier.ready() == .sent)
-            #expect(notifier.stopping() == .sent)
-        }
-        var received: [String] = []
-        _ = await eventually {
-            received += socket.receiveAvailable()
-            return received.count >= 6
-        }
-        try #require(received.count == 6, "\(received)")
-        #expect(received[0] == "READY=1\nSTATUS=starting")
-        #expect(received[1] == "STATUS=3 rollouts active, 1 waiting for approval READY=1")
-        #expect(received[2] == "WATCHDOG=1")
-        #expect(received[3].hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
-        #expect(UInt64(received[3].split(separator: "=").last ?? "") != nil)
-        #expect(received[4] == "READY=1")
-        #expect(received[5] == "STOPPING=1")
-    }
-
-    @Test("without NOTIFY_SOCKET nothing is sent and the watchdog is off")
-    func notSupervised() async {
-        await Environment.with(["NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]) {
-            #expect(notifier.ready() == .notSupervised)
-            #expect(Notifier.watchdogPingInterval() == nil)
-            let loop = WatchdogLoop(isAlive: { true })
-            #expect(loop == nil)
-        }
-    }
-
-    @Test("the watchdog is off when WATCHDOG_PID names another process")
-    func watchdogForAnotherProcess() async {
-        await Environment.with(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid() + 1)]) {
-            #expect(Notifier.watchdogPingInterval() == nil)
-        }
-    }
-
-    @Test("the watchdog loop pings while the engine is alive and stops pinging when it hangs")
-    func watchdogLoopFollowsLiveness() async throws {
-        let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-        let engine = LivenessFlag()
-        try await Environment.with(
-            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000", "WATCHDOG_PID": String(getpid())]
-        ) {
-            let configured = WatchdogLoop(isAlive: { engine.alive })
-            let loop = try #require(configured)
-            #expect(loop.interval == .milliseconds(20))
-            let task = Task { await loop.run() }
-            defer { task.cancel() }
-            var pings = 0
-            let pinged = await eventually {
-                pings += socket.receiveAvailable().filter { $0 == "WATCHDOG=1" }.count
-                return pings >= 3
+        @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
+        func lifecycleInOrder() async throws {
+            let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            try await Environment.with(
+                ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
+            ) {
+                #expect(Notifier.watchdogPingInterval() == .seconds(2))
+                #expect(notifier.ready(status: "starting") == .sent)
+                #expect(notifier.status("3 rollouts active,\n1 waiting for approval\nREADY=1") == .sent)
+                #expect(notifier.watchdog() == .sent)
+                #expect(notifier.reloading() == .sent)
+                #expect(notifier.ready() == .sent)
+                #expect(notifier.stopping() == .sent)
             }
-            #expect(pinged)
-            // The engine hangs: once a ping already under way has arrived, no more pings.
-            engine.alive = false
-            try await Task.sleep(for: .seconds(1))
-            _ = socket.receiveAvailable()
-            try await Task.sleep(for: .seconds(1))
-            #expect(socket.receiveAvailable().isEmpty)
-            // It recovers: pings resume.
-            engine.alive = true
-            let resumed = await eventually { socket.receiveAvailable().contains("WATCHDOG=1") }
-            #expect(resumed)
+            var received: [String] = []
+            _ = await eventually {
+                received += socket.receiveAvailable()
+                return received.count >= 6
+            }
+            try #require(received.count == 6, "\(received)")
+            #expect(received[0] == "READY=1\nSTATUS=starting")
+            #expect(received[1] == "STATUS=3 rollouts active, 1 waiting for approval READY=1")
+            #expect(received[2] == "WATCHDOG=1")
+            #expect(received[3].hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
+            #expect(UInt64(received[3].split(separator: "=").last ?? "") != nil)
+            #expect(received[4] == "READY=1")
+            #expect(received[5] == "STOPPING=1")
+        }
+
+        @Test("without NOTIFY_SOCKET nothing is sent and the watchdog is off")
+        func notSupervised() async {
+            await Environment.with(["NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]) {
+                #expect(notifier.ready() == .notSupervised)
+                #expect(Notifier.watchdogPingInterval() == nil)
+                let loop = WatchdogLoop(isAlive: { true })
+                #expect(loop == nil)
+            }
+        }
+
+        @Test("the watchdog is off when WATCHDOG_PID names another process")
+        func watchdogForAnotherProcess() async {
+            await Environment.with(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid() + 1)]) {
+                #expect(Notifier.watchdogPingInterval() == nil)
+            }
+        }
+
+        @Test("the watchdog loop pings while the engine is alive and stops pinging when it hangs")
+        func watchdogLoopFollowsLiveness() async throws {
+            let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            let engine = LivenessFlag()
+            try await Environment.with(
+                ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000", "WATCHDOG_PID": String(getpid())]
+            ) {
+                let configured = WatchdogLoop(isAlive: { engine.alive })
+                let loop = try #require(configured)
+                #expect(loop.interval == .milliseconds(20))
+                let task = Task { await loop.run() }
+                defer { task.cancel() }
+                var pings = 0
+                let pinged = await eventually {
+                    pings += socket.receiveAvailable().filter { $0 == "WATCHDOG=1" }.count
+                    return pings >= 3
+                }
+                #expect(pinged)
+                // The engine hangs: once a ping already under way has arrived, no more pings.
+                engine.alive = false
+                try await Task.sleep(for: .seconds(1))
+                _ = socket.receiveAvailable()
+                try await Task.sleep(for: .seconds(1))
+                #expect(socket.receiveAvailable().isEmpty)
+                // It recovers: pings resume.
+                engine.alive = true
+                let resumed = await eventually { socket.receiveAvailable().contains("WATCHDOG=1") }
+                #expect(resumed)
+            }
+        }
+
+        @Test("a heartbeat is alive while its last beat is recent")
+        func heartbeat() async throws {
+            let heartbeat = Heartbeat()
+            #expect(heartbeat.isAlive(maxAge: .seconds(60)))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!heartbeat.isAlive(maxAge: .milliseconds(10)))
+            heartbeat.beat()
+            #expect(heartbeat.isAlive(maxAge: .seconds(60)))
         }
     }
 
-    @Test("a heartbeat is alive while its last beat is recent")
-    func heartbeat() async throws {
-        let heartbeat = Heartbeat()
-        #expect(heartbeat.isAlive(maxAge: .seconds(60)))
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(!heartbeat.isAlive(maxAge: .milliseconds(10)))
-        heartbeat.beat()
-        #expect(heartbeat.isAlive(maxAge: .seconds(60)))
-    }
-}
+    /// Whether the engine loop is alive, as the test decides.
+    final class LivenessFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = true
 
-/// Whether the engine loop is alive, as the test decides.
-final class LivenessFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = true
-
-    var alive: Bool {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
-    }
-}
-
-@Suite("Socket activation")
-struct ListenFDsTests {
-    @Test("only a listening AF_UNIX stream socket is accepted as the control socket")
-    func listeningUnixStream() throws {
-        let listening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue), listening: true)
-        let notListening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue))
-        let datagram = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-        #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd))
-        #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path))
-        #expect(!ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path + "x"))
-        #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
-        #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
-    }
-
-    @Test("without LISTEN_FDS for this process there is no passed socket")
-    func nothingPassed() async throws {
-        try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
-            let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
-            #expect(fd == nil)
-        }
-        try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
-            let fds = try ListenFDs.inherited(unsetEnvironment: false)
-            #expect(fds.isEmpty)
+        var alive: Bool {
+            get { lock.withLock { value } }
+            set { lock.withLock { value = newValue } }
         }
     }
-}
+
+    @Suite("Socket activation")
+    struct ListenFDsTests {
+        @Test("only a listening AF_UNIX stream socket is accepted as the control socket")
+        func listeningUnixStream() throws {
+            let listening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue), listening: true)
+            let notListening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue))
+            let datagram = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd))
+            #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path + "x"))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
+        }
+
+        @Test("without LISTEN_FDS for this process there is no passed socket")
+        func nothingPassed() async throws {
+            try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
+                let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
+                #expect(fd == nil)
+            }
+            try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
+                let fds = try ListenFDs.inherited(unsetEnvironment: false)
+                #expect(fds.isEmpty)
+            }
+        }
+    }
 }
