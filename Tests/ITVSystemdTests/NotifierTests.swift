@@ -80,7 +80,7 @@ extension ProcessEnvironmentTests {
         @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
         func lifecycleInOrder() async throws {
             let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-            try await Environment.with(
+            await Environment.with(
                 ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
             ) {
                 #expect(Notifier.watchdogPingInterval() == .seconds(2))
