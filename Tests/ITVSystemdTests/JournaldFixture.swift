@@ -14,7 +14,7 @@ enum JournaldFixture {
 
     static func with<T>(_ body: () async throws -> T) async throws -> T {
         let fileManager = FileManager.default
-        if fileManager.fileExists(atPath: socket) { return try await body() }
+        if acceptsDatagrams(socket) { return try await body() }
         guard fileManager.isExecutableFile(atPath: binary) else {
             throw TestSupportError.failed("\(binary) is missing: apt-get install systemd")
         }
@@ -36,7 +36,7 @@ enum JournaldFixture {
             for await _ in exited.stream { break }
             for path in created { try? fileManager.removeItem(atPath: path) }
         }
-        let listening = await eventually { fileManager.fileExists(atPath: socket) || !process.isRunning }
+        let listening = await eventually { acceptsDatagrams(socket) || !process.isRunning }
         guard listening, process.isRunning else {
             await stop()
             throw TestSupportError.failed("standalone journald did not create \(socket)")
@@ -48,6 +48,23 @@ enum JournaldFixture {
         } catch {
             await stop()
             throw error
+        }
+    }
+
+    /// Whether something listens on the datagram socket at `path` (a stale socket file refuses connections).
+    static func acceptsDatagrams(_ path: String) -> Bool {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
     }
 

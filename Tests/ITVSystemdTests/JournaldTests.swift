@@ -74,4 +74,35 @@ struct JournaldTests {
             #expect(failed.count == 1)
         }
     }
+
+    @Test(
+        "a stale journal socket (journald gone) sends entries to stderr instead",
+        .enabled(if: !FileManager.default.fileExists(atPath: JournaldFixture.socket), "a journald is running")
+    )
+    func staleSocketFallsBack() async throws {
+        let directory = "/run/systemd/journal"
+        let createdDirectory = !FileManager.default.fileExists(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer {
+            if createdDirectory { try? FileManager.default.removeItem(atPath: directory) }
+        }
+        // A socket file nobody listens on, as a crashed journald leaves it. Binding fails (and the test with
+        // it) if a journald appeared meanwhile; then its socket is left alone.
+        _ = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue), at: JournaldFixture.socket)
+        defer { try? FileManager.default.removeItem(atPath: JournaldFixture.socket) }
+        #expect(!JournaldFixture.acceptsDatagrams(JournaldFixture.socket))
+
+        let pipe = try Pipe2()
+        let writer = JournalWriter(
+            destination: .init(journalSocketPath: JournaldFixture.socket, fallbackFD: pipe.writeFD))
+        defer { writer.shutdown() }
+        #expect(writer.destination.journalAvailable)
+        let logger = Logger(label: "itvd.test") { JournalLogHandler(label: $0, writer: writer) }
+        logger.critical("host key changed", metadata: ["event": "hostkey.mismatch", "host": "ws-it-01"])
+        #expect(writer.flush())
+        #expect(writer.fallbackCount == 1)
+        let line = pipe.readAvailable()
+        #expect(line.hasPrefix("itvd[\(getpid())]: CRITICAL host key changed "), "\(line)")
+        #expect(line.contains(" ITV_HOST=ws-it-01"))
+    }
 }

@@ -13,9 +13,11 @@ final class UnixSocket: @unchecked Sendable {
     let path: String
     private let directory: TemporaryDirectory
 
-    init(type: Int32, listening: Bool = false) throws {
+    /// Bound in a new temporary directory, or at `path` (the caller removes that file).
+    init(type: Int32, listening: Bool = false, at path: String? = nil) throws {
         directory = try TemporaryDirectory()
-        path = directory.path + "/sock"
+        self.path = path ?? directory.path + "/sock"
+        let path = self.path
         fd = socket(AF_UNIX, type, 0)
         guard fd >= 0 else { throw TestSupportError.failed("socket failed: \(errno)") }
         var address = sockaddr_un()
