@@ -23,6 +23,8 @@ struct JournaldTests {
     func keyEventsReadBack() async throws {
         let marker = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await JournaldFixture.with {
+            #expect(ITVLogging.destination(for: .automatic).journalSocketPath == JournalDestination.systemJournalSocket)
+            #expect(ITVLogging.destination(for: .stderr).journalSocketPath == nil)
             let writer = JournalWriter(destination: .journal)
             defer { writer.shutdown() }
             var logger = Logger(label: "itvd.test") { JournalLogHandler(label: $0, writer: writer) }
