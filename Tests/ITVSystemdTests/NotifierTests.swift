@@ -37,17 +37,57 @@ final class UnixSocket: @unchecked Sendable {
         guard bound == 0 else { throw TestSupportError.failed("bind \(path) failed: \(errno)") }
         if listening, listen(fd, 8) != 0 { throw TestSupportError.failed("listen failed: \(errno)") }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        // Credentials are attached to datagrams sent while this is on.
+        var enable: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &enable, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Every datagram waiting now.
+    /// Every datagram waiting now that this process sent. The kernel attaches each sender's credentials
+    /// (SO_PASSCRED, as systemd's NotifyAccess=main checks them), so that datagrams from child processes of
+    /// other tests, which inherit NOTIFY_SOCKET while a test has it set, are left out.
     func receiveAvailable() -> [String] {
         var messages: [String] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var control = [UInt8](repeating: 0, count: 256)
         while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { return messages }
-            messages.append(String(decoding: buffer[0..<count], as: UTF8.self))
+            let received = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { control in
+                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = control.count
+                        let count = recvmsg(fd, &message, 0)
+                        return (count, Self.senderPID(control: control, length: message.msg_controllen))
+                    }
+                }
+            }
+            if received.0 <= 0 { return messages }
+            if received.1 == getpid() {
+                messages.append(String(decoding: buffer[0..<received.0], as: UTF8.self))
+            }
         }
+    }
+
+    /// The pid of an SCM_CREDENTIALS control message (`struct cmsghdr` then `struct ucred`, which Swift's
+    /// Glibc does not declare, TECH-NOTES 19).
+    static func senderPID(control: UnsafeMutableRawBufferPointer, length: Int) -> pid_t? {
+        let scmCredentials: Int32 = 2
+        let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
+        var offset = 0
+        while offset + headerSize + MemoryLayout<pid_t>.size <= length {
+            let cmsgLength = control.load(fromByteOffset: offset, as: Int.self)
+            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
+            if level == SOL_SOCKET && type == scmCredentials {
+                return control.load(fromByteOffset: offset + headerSize, as: pid_t.self)
+            }
+            guard cmsgLength > 0 else { return nil }
+            offset += (cmsgLength + 7) & ~7
+        }
+        return nil
     }
 
     deinit {
@@ -82,7 +122,7 @@ extension ProcessEnvironmentTests {
         @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
         func lifecycleInOrder() async throws {
             let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
-            await Environment.with(
+            try await Environment.with(
                 ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
             ) {
                 #expect(Notifier.watchdogPingInterval() == .seconds(2))
@@ -92,6 +132,15 @@ extension ProcessEnvironmentTests {
                 #expect(notifier.reloading() == .sent)
                 #expect(notifier.ready() == .sent)
                 #expect(notifier.stopping() == .sent)
+                // A child process inheriting NOTIFY_SOCKET (as another test's child may) is not the service.
+                let child = try await run(
+                    "/usr/bin/python3",
+                    [
+                        "-c",
+                        "import os, socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)"
+                            + ".sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])",
+                    ])
+                #expect(child.status == 0, "\(child.stderr)")
             }
             var received: [String] = []
             _ = await eventually {
