@@ -20,6 +20,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case rolloutSucceeded = "rollout.succeeded"
     case rolloutRollingBack = "rollout.rolling_back"
     case rolloutRolledBack = "rollout.rolled_back"
+    case rolloutFailed = "rollout.failed"
 
     // Waves.
     case waveWaiting = "wave.waiting"
@@ -33,6 +34,11 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case hostFailed = "host.failed"
     case hostUnknown = "host.unknown"
     case hostKeyMismatch = "hostkey.mismatch"
+    case hostRolledBack = "host.rolled_back"
+    case hostRollbackFailed = "host.rollback_failed"
+    /// A host printed something that is not a version where one was expected.
+    case hostileOutput = "host.hostile_output"
+    case hostScanned = "host.scanned"
 
     // Patch windows.
     case windowOpened = "window.opened"
@@ -72,7 +78,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .reloadFailed: "94ea634045ef46d2ad735b0db7eb294f"
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
-            .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded:
+            .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
+            .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed:
             nil
         }
     }

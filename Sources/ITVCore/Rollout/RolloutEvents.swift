@@ -19,6 +19,8 @@ public enum RolloutEvent: Hashable, Sendable {
     case windowChanged(open: Bool, by: String)
     /// A step the state machine asked for ended.
     case stepFinished(host: String, step: HostStep, result: StepResult)
+    /// A step whose intent was recorded was not sent after all (the daemon is stopping): forget the intent.
+    case stepNotSent(host: String, step: HostStep)
     /// The bake time of a wave has passed (measured by the engine on the monotonic clock).
     case bakeElapsed(wave: Int)
     case pause(by: String)

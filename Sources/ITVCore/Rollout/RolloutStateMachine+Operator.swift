@@ -185,7 +185,8 @@ extension RolloutStateMachine {
                     startStep(run.host, .detect)
                 }
             } else if run.phase == .running {
-                startHost(run.host)
+                // Between steps: nothing is in doubt. Start over from detect, keeping `previous`.
+                startStep(run.host, .detect)
             } else {
                 startStep(run.host, .rollback)
             }

@@ -27,6 +27,15 @@ extension RolloutStateMachine {
             }
         case .stepFinished(let host, let step, let result):
             try stepFinished(host: host, step: step, result: result)
+        case .stepNotSent(let host, let step):
+            guard let run = hostRun(host), run.step == step, run.stepInFlight else {
+                throw conflict("rollout \(rollout.id): host \(host) has no \(step.rawValue) step in flight")
+            }
+            update(host) {
+                $0.stepInFlight = false
+                if step == .install { $0.installAttempts -= 1 }
+                if step == .detect, !$0.changed, $0.phase == .running { $0.phase = .pending }
+            }
         case .bakeElapsed(let index):
             guard index == rollout.currentWave, snapshot.waves.indices.contains(index),
                 snapshot.waves[index].phase == .baking
