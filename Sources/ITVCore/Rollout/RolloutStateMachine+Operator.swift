@@ -43,6 +43,11 @@ extension RolloutStateMachine {
             guard ![.rollingBack, .rolledBack, .planned].contains(phase) else {
                 throw conflict("cannot roll back rollout \(id): it is \(phaseName(phase))")
             }
+            guard phase != .failed else {
+                // A second rollback would skip the rollback_failed hosts and fail again at once.
+                throw conflict("cannot roll back rollout \(id) again: its rollback failed; retry or skip its "
+                    + "rollback_failed hosts")
+            }
             startRollback(reason: reason)
         case .retry(let host, _):
             try retry(host)
