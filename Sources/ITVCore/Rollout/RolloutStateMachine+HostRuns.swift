@@ -60,7 +60,9 @@ extension RolloutStateMachine {
     mutating func detectOutcome(_ run: HostRunRecord, _ result: StepResult) -> Result<Version?, StepFailure> {
         switch result {
         case .exited(0, let stdout, _):
-            let line = stdout.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+            // CR LF (Windows hosts) is one Character, which `separator: "\n"` does not split on. Other
+            // separators (VT, U+2028, ...) stay in the text and fail the version grammar.
+            let line = stdout.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
             let text = line.trimmingASCIISpaces()
             if text.isEmpty { return .success(nil) }
             switch rollout.recipe.scheme.parse(text) {
@@ -169,7 +171,7 @@ extension RolloutStateMachine {
 
     /// The last line of a step's stderr, for error messages (control characters escaped, cut).
     static func tail(_ stderr: String) -> String {
-        let last = stderr.split(separator: "\n", omittingEmptySubsequences: true).last.map(String.init) ?? ""
+        let last = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
         let text = Suggest.printable(last.trimmingASCIISpaces())
         return text.isEmpty ? "" : ": \(text)"
     }
