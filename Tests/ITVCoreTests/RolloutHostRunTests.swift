@@ -211,3 +211,10 @@ func aStepThatWasNotSentFailsTheHostWithItsKind(_ step: HostStep) {
     d.succeed("a2")
     #expect(d.wavePhase(0) == .done && d.hostPhase("b1") == .running)
 }
+
+@Test(arguments: ["1.2\u{0B}reboot", "1.2\u{2028}reboot", "1.2\u{85}reboot", "1.2\u{0C}x"])
+func detectOutputWithOtherLineSeparatorsIsHostile(_ output: String) {
+    var d = started()
+    #expect(d.finish("a1", .detect, F.ok(output)).steps.isEmpty)
+    #expect(d.run("a1").errorKind == "bad_detect_output")
+}
