@@ -89,11 +89,7 @@ extension RolloutStateMachine {
             $0.errorKind = nil
             $0.error = nil
         }
-        if run.wave != rollout.currentWave, rollout.phase == .running || rollout.phase == .baking,
-            windowAllowsDispatch
-        {
-            startHost(host)
-        }
+        // Dispatched by `progress`, with its wave or as a retried host of an earlier wave.
     }
 
     // MARK: - Rollback

@@ -126,6 +126,7 @@ extension RolloutStateMachine {
             let before = snapshot
             switch rollout.phase {
             case .running:
+                dispatchRetried()
                 guard let wave = currentWave else { return }
                 let runs = hostRuns(inWave: wave.index)
                 if runs.allSatisfy({ $0.phase.isSettled }) {
@@ -133,6 +134,8 @@ extension RolloutStateMachine {
                 } else {
                     dispatch(wave)
                 }
+            case .baking, .waitingApproval:
+                dispatchRetried()
             case .rollingBack:
                 progressRollback()
             default:
@@ -146,6 +149,21 @@ extension RolloutStateMachine {
 
     mutating func dispatch(_ wave: WaveRecord) {
         guard rollout.phase == .running, windowAllowsDispatch else { return }
+        dispatchPending(wave)
+    }
+
+    /// Hosts an operator retried in a wave that finished (or bakes) run again while the rollout runs, bakes
+    /// or waits for the next approval; the wave was approved already. (Retried hosts of the running wave are
+    /// dispatched with it; while halted or paused they wait for resume.)
+    mutating func dispatchRetried() {
+        guard windowAllowsDispatch else { return }
+        let current = rollout.currentWave
+        for wave in snapshot.waves where wave.index < current || (wave.index == current && wave.phase == .baking) {
+            dispatchPending(wave)
+        }
+    }
+
+    mutating func dispatchPending(_ wave: WaveRecord) {
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
         for run in hostRuns(inWave: wave.index) where run.phase == .pending {
