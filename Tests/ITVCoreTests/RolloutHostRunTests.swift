@@ -218,3 +218,34 @@ func detectOutputWithOtherLineSeparatorsIsHostile(_ output: String) {
     #expect(d.finish("a1", .detect, F.ok(output)).steps.isEmpty)
     #expect(d.run("a1").errorKind == "bad_detect_output")
 }
+
+@Test func aHostRetriedWhileItsWaveBakesRunsAgainAtOnce() {
+    var d = RolloutDriver(F.plan([F.wave("a", 2, bake: 60), F.wave("b", 1)]), F.recipe(maxFailures: .count(1)))
+    d.send(.start)
+    d.succeed("a1")
+    d.failDetect("a2")
+    #expect(d.phase == .baking)
+    #expect(d.send(.retry(host: "a2", by: "bob")).steps == ["a2:detect"])
+    d.succeed("a2")
+    d.send(.bakeElapsed(wave: 0))
+    #expect(d.hostPhase("b1") == .running)
+}
+
+@Test func aRetriedHostOfAnEarlierWaveWaitsForTheWindowAndNotForHaltOrPause() {
+    var d = RolloutDriver(
+        F.plan([F.wave("a", 2), F.wave("b", 2)]), F.recipe(maxFailures: .count(1), window: "evening"),
+        windowOpen: true)
+    d.send(.start)
+    d.succeed("a1")
+    d.failDetect("a2")  // within max_failures: wave 2 starts
+    #expect(d.hostPhase("b1") == .running)
+    d.send(.windowChanged(open: false, by: "timer"))
+    #expect(d.send(.retry(host: "a2", by: "bob")).steps.isEmpty)
+    d.send(.pause(by: "bob"))
+    #expect(d.send(.windowChanged(open: true, by: "timer")).steps.isEmpty)  // paused
+    #expect(d.send(.resume(by: "bob")).steps == ["a2:detect"])
+    d.succeed("a2")
+    d.succeed("b1")
+    d.succeed("b2")
+    #expect(d.phase == .succeeded)
+}
