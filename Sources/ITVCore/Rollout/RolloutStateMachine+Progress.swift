@@ -102,6 +102,7 @@ extension RolloutStateMachine {
                 + "(\(wave.name)) of rollout \(id); it needs \(wave.approvalsNeeded) different operators")
         }
         var record = approval
+        record.rolloutID = id  // stored under another rollout's id, it would vanish from this one on reload
         record.source = .operator
         record.at = now
         snapshot.approvals.append(record)
