@@ -83,14 +83,14 @@ extension RolloutStateMachine {
             throw conflict("cannot approve wave \(approval.wave + 1) of rollout \(id): wave \(wave.index + 1) "
                 + "(\(wave.name)) is the one waiting")
         }
-        guard wave.approval == .operator else {
-            throw conflict("cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
-                + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
-        }
         if let changed = changedPlanHash {
             throw RolloutError("plan_changed", "cannot approve rollout \(id): its plan changed since it was made "
                 + "(plan \(rollout.planHash.prefix(12)) is now \(changed.prefix(12)): the playbook or inventory "
                 + "changed); earlier approvals no longer count. Abort it and start a new rollout")
+        }
+        guard wave.approval == .operator else {
+            throw conflict("cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
+                + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
         }
         guard approval.planHash == rollout.planHash else {
             throw RolloutError("plan_changed", "cannot approve rollout \(id): you approved plan "
