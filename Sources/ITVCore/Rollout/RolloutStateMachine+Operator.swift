@@ -28,6 +28,7 @@ extension RolloutStateMachine {
             snapshot.rollout.phase = back
             emit(.announce(.resumed))
             if back == .baking, currentWave?.phase == .done { advance() }
+            startUnattendedWave()
         case .abort(_, let reason):
             guard !phase.isFinal, phase != .rollingBack else {
                 throw conflict("cannot abort rollout \(id): it is \(phaseName(phase))")

@@ -44,7 +44,17 @@ extension RolloutStateMachine {
             recover()
         case .planChanged(let hash):
             changedPlanHash = hash == rollout.planHash ? nil : hash
+            startUnattendedWave()
         }
+    }
+
+    /// An auto wave, or a window wave while its window is open, that waits only because the plan had changed
+    /// or the rollout was paused, starts now (no edge of the window or of the bake would start it later).
+    mutating func startUnattendedWave() {
+        guard rollout.phase == .waitingApproval, changedPlanHash == nil, let wave = currentWave,
+            wave.approval == .auto || (wave.approval == .window && windowOpen)
+        else { return }
+        enterWave(wave.index)
     }
 
     func conflict(_ message: String) -> RolloutError { RolloutError("conflict", message) }
