@@ -19,8 +19,12 @@ extension RolloutStateMachine {
             // The forward run stops here: nothing new after an abort or once rolling back.
             let why = phase == .aborted ? "rollout aborted" : "rollout is rolling back"
             switch step {
-            case .install:
+            case .install where !run.changed:
                 settle(host, .skipped, kind: "interrupted", message: "not installed: \(why)")
+            case .install:
+                // An earlier install (unknown outcome, or before a retry) may have changed the host.
+                settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
+                    message: "install outcome unknown, not sent again: \(why)")
             default:
                 settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
                     message: "install ran, verify not run: \(why)")
