@@ -240,3 +240,18 @@ private func restart(_ d: inout RolloutDriver) -> [RolloutAction] {
     d.finish("a1", .detect, F.ok(F.old))
     #expect(d.hostPhase("a1") == .unknown)
 }
+
+@Test func aRetriedHostThatAnEarlierInstallChangedIsRolledBackWhenTheRollbackInterruptsIt() {
+    var d = RolloutDriver(F.plan([F.wave("a", 2)]), F.recipe(maxFailures: .count(1)))
+    d.send(.start)
+    d.finish("a1", .detect, F.ok(F.old))
+    d.finish("a1", .install, F.exit(1))  // changed, failed
+    #expect(d.send(.retry(host: "a1", by: "bob")).steps == ["a1:detect"])
+    d.send(.rollback(by: "bob", reason: "bad"))
+    d.finish("a1", .detect, F.ok("1.9"))  // no install now; it is rolled back instead
+    #expect(d.run("a1").step == .rollback && d.hostPhase("a1") == .rollingBack)
+    d.finish("a1", .rollback, F.ok())
+    d.finish("a2", .detect, F.ok(F.old))
+    #expect(d.hostPhase("a2") == .skipped && d.phase == .rolledBack)
+    #expect(d.log.contains(.recordHostVersion(host: "a1", version: F.old)))
+}
