@@ -94,7 +94,10 @@ let package = Package(
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd"]),
-        .testTarget(name: "ITVStoreTests", dependencies: ["ITVStore", "ITVEngine", "ITVCore"]),
+        .testTarget(
+            name: "ITVStoreTests",
+            dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
     ]
 )

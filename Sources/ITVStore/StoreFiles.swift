@@ -32,7 +32,7 @@ enum StoreFiles {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
             try queue.read { db in
-                let report = try String.fetchAll(db, sql: "PRAGMA integrity_check(10)")
+                let report = try integrityReport(db)
                 guard report == ["ok"] else {
                     throw StoreError(
                         kind: "corrupt",
@@ -55,6 +55,19 @@ enum StoreFiles {
         } catch {
             throw StoreError(kind: "unreadable", message: "cannot read the state store \(path): \(error)")
         }
+    }
+
+    /// The rows of `PRAGMA integrity_check`. SQLite may report a problem and then fail with SQLITE_CORRUPT
+    /// while stepping on: the rows read so far are kept, so that the message names the damaged pages.
+    private static func integrityReport(_ db: Database) throws -> [String] {
+        var report: [String] = []
+        let cursor = try String.fetchCursor(db, sql: "PRAGMA integrity_check(10)")
+        do {
+            while let line = try cursor.next() { report.append(line) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT && !report.isEmpty {
+            report.append(error.message ?? "database disk image is malformed")
+        }
+        return report
     }
 
     /// The read-write connection: WAL, `synchronous=FULL` (a commit is on disk when it returns), foreign
