@@ -49,6 +49,19 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         try open(stateDirectory: stateDirectory, migrator: StoreSchema.migrator)
     }
 
+    /// `open(stateDirectory:)` on a dispatch queue of its own, for callers on Swift's cooperative pool.
+    public static func open(stateDirectory: String) async throws -> SQLiteRolloutStore {
+        try await open(stateDirectory: stateDirectory, migrator: StoreSchema.migrator)
+    }
+
+    static func open(stateDirectory: String, migrator: DatabaseMigrator) async throws -> SQLiteRolloutStore {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "itvd.store.open").async {
+                continuation.resume(with: Result { try open(stateDirectory: stateDirectory, migrator: migrator) })
+            }
+        }
+    }
+
     /// With a given schema: tests use it to play a newer itvd.
     static func open(stateDirectory: String, migrator: DatabaseMigrator) throws -> SQLiteRolloutStore {
         try StoreFiles.createDirectory(stateDirectory)

@@ -9,7 +9,8 @@ enum StoreFiles {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
-                throw StoreError(kind: "io", message: "cannot use \(path) as the state directory: it is not a directory")
+                throw StoreError(
+                    kind: "io", message: "cannot use \(path) as the state directory: it is not a directory")
             }
             return
         }

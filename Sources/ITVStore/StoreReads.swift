@@ -9,7 +9,8 @@ enum StoreReads {
     static func snapshots(_ db: Database, whereSQL: String, arguments: StatementArguments) throws
         -> [RolloutSnapshot]
     {
-        let rollouts = try Row.fetchAll(db, sql: "SELECT * FROM rollouts WHERE \(whereSQL) ORDER BY id",
+        let rollouts = try Row.fetchAll(
+            db, sql: "SELECT * FROM rollouts WHERE \(whereSQL) ORDER BY id",
             arguments: arguments
         ).map(rollout)
         return try rollouts.map { r in
@@ -97,7 +98,8 @@ enum StoreReads {
         do {
             recipe = try JSONDecoder().decode(RolloutRecipe.self, from: Data(json.utf8))
         } catch {
-            throw StoreError(kind: "corrupt", message: "cannot read \(what): its stored recipe does not decode: \(error)")
+            throw StoreError(
+                kind: "corrupt", message: "cannot read \(what): its stored recipe does not decode: \(error)")
         }
         let resume: String? = try row.decode(forColumn: "resume_phase")
         return RolloutRecord(
@@ -105,7 +107,8 @@ enum StoreReads {
             phase: try value(RolloutPhase.self, row, "phase", what),
             resumePhase: try resume.map { try parse(RolloutPhase.self, $0, "resume_phase", what) },
             currentWave: try row.decode(forColumn: "current_wave"), planHash: try row.decode(forColumn: "plan_hash"),
-            recipe: recipe, reason: try row.decode(forColumn: "reason"), createdAt: try row.decode(forColumn: "created_at"),
+            recipe: recipe, reason: try row.decode(forColumn: "reason"),
+            createdAt: try row.decode(forColumn: "created_at"),
             createdBy: try row.decode(forColumn: "created_by"), updatedAt: try row.decode(forColumn: "updated_at"))
     }
 
@@ -141,7 +144,8 @@ enum StoreReads {
             phase: try value(HostRunPhase.self, row, "phase", what),
             step: try step.map { try parse(HostStep.self, $0, "step", what) },
             stepInFlight: try row.decode(forColumn: "step_in_flight"), previous: try row.decode(forColumn: "previous"),
-            changed: try row.decode(forColumn: "changed"), installAttempts: try row.decode(forColumn: "install_attempts"),
+            changed: try row.decode(forColumn: "changed"),
+            installAttempts: try row.decode(forColumn: "install_attempts"),
             errorKind: try row.decode(forColumn: "error_kind"), error: try row.decode(forColumn: "error"),
             updatedAt: try row.decode(forColumn: "updated_at"))
     }

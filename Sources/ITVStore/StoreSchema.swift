@@ -25,6 +25,8 @@ enum StoreSchema {
                     plan_hash TEXT NOT NULL,
                     recipe TEXT NOT NULL,
                     reason TEXT,
+                    -- 1 when the phase is final (RolloutPhase.isFinal) as of the last write; indexed for the
+                    -- active list, so that the list does not spell out the final phases in SQL.
                     finished INTEGER NOT NULL,
                     created_at INTEGER NOT NULL,
                     created_by TEXT NOT NULL,
@@ -59,6 +61,7 @@ enum StoreSchema {
                 );
                 CREATE INDEX approvals_by_rollout ON approvals(rollout_id, id);
 
+                -- seq: the order of first insert (kept by upserts): plan order within a wave.
                 CREATE TABLE host_runs (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     rollout_id INTEGER NOT NULL REFERENCES rollouts(id),

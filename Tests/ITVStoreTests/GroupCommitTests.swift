@@ -17,8 +17,10 @@ import Testing
                         group.addTask {
                             try await store.commit([
                                 .hostRun(hostRunRecord(rollout: 1, host: "host-\(i)", wave: 0, phase: .running)),
-                                .audit(AuditRecord(at: EpochMillis(i), user: "u", uid: 0, action: "a", target: "\(i)",
-                                    outcome: "ok")),
+                                .audit(
+                                    AuditRecord(
+                                        at: EpochMillis(i), user: "u", uid: 0, action: "a", target: "\(i)",
+                                        outcome: "ok")),
                             ])
                         }
                     }
@@ -46,8 +48,10 @@ import Testing
                             let rollout: Int64 = i % 10 == 5 ? 999 : 1
                             do {
                                 try await store.commit([
-                                    .audit(AuditRecord(at: 1, user: "u", uid: 0, action: "a", target: "\(i)",
-                                        outcome: "ok")),
+                                    .audit(
+                                        AuditRecord(
+                                            at: 1, user: "u", uid: 0, action: "a", target: "\(i)",
+                                            outcome: "ok")),
                                     .hostRun(hostRunRecord(rollout: rollout, host: "host-\(i)", wave: 0)),
                                 ])
                                 return (i, nil)
@@ -76,7 +80,7 @@ import Testing
     @Test func committedChangesAreInTheFilesBeforeCommitReturns() async throws {
         try await withTemporaryDirectory { root in
             let live = root + "/live"
-            let store = try SQLiteRolloutStore.open(stateDirectory: live)
+            let store = try await SQLiteRolloutStore.open(stateDirectory: live)
             let rollout = try rolloutRecord(id: 3)
             let runs = (0..<12).map { hostRunRecord(rollout: 3, host: "web-\($0)", wave: $0 / 4, phase: .running) }
             let approval = ApprovalRecord(
@@ -94,7 +98,7 @@ import Testing
             for name in ["itvd.sqlite", "itvd.sqlite-wal"] {
                 try FileManager.default.copyItem(atPath: live + "/" + name, toPath: copy + "/" + name)
             }
-            let recovered = try SQLiteRolloutStore.open(stateDirectory: copy)
+            let recovered = try await SQLiteRolloutStore.open(stateDirectory: copy)
             let snapshot = try #require(try await recovered.rollout(id: 3))
             #expect(snapshot.rollout == rollout)
             #expect(snapshot.hostRuns == runs)

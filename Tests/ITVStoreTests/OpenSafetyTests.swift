@@ -11,14 +11,14 @@ import Testing
     @Test func aSecondOpenOfTheSameDirectoryIsRefusedNamingTheHolder() async throws {
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
-            let first = try SQLiteRolloutStore.open(stateDirectory: dir)
-            let refused = storeError { _ = try SQLiteRolloutStore.open(stateDirectory: dir) }
+            let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
+            let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
             #expect(refused?.kind == "locked")
             #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
             try await first.commit([.rollout(try rolloutRecord(id: 1))])
             await first.close()
             // Closed, the directory is free again, and the data is there.
-            let second = try SQLiteRolloutStore.open(stateDirectory: dir)
+            let second = try await SQLiteRolloutStore.open(stateDirectory: dir)
             #expect(try await second.rollouts(includeFinished: true, limit: 10).map(\.id) == [1])
             await second.close()
             do {
@@ -34,10 +34,10 @@ import Testing
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
             do {
-                let store = try SQLiteRolloutStore.open(stateDirectory: dir)
+                let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
                 try await store.commit([.rollout(try rolloutRecord(id: 1))])
             }
-            let again = try SQLiteRolloutStore.open(stateDirectory: dir)
+            let again = try await SQLiteRolloutStore.open(stateDirectory: dir)
             await again.close()
         }
     }
@@ -45,7 +45,7 @@ import Testing
     @Test func theDirectoryIsCreatedPrivateAndTheConnectionIsDurable() async throws {
         try await withTemporaryDirectory { root in
             let dir = root + "/a/state"
-            let store = try SQLiteRolloutStore.open(stateDirectory: dir)
+            let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
             let permissions = try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int
             #expect(permissions == 0o750)
             let pragmas = try await store.withDatabase { db in
@@ -73,7 +73,7 @@ import Testing
             let before = try FileFingerprint(path: path)
             for _ in 0..<2 {
                 // Twice: a failed open releases the lock, and the second answer is the same.
-                let refused = storeError { _ = try SQLiteRolloutStore.open(stateDirectory: dir) }
+                let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
                 #expect(refused?.kind == damage.expectedKind, "\(refused?.message ?? "no error")")
                 #expect(refused?.message.contains(path) == true)
                 if damage == .garbageLastPage {
@@ -81,7 +81,8 @@ import Testing
                     #expect(refused?.message.contains("integrity check: ") == true, "\(refused?.message ?? "")")
                     #expect(refused?.message.contains("Page ") == true, "\(refused?.message ?? "")")
                 }
-                #expect(refused?.message.contains("does not") == true, "says it will not repair: \(refused?.message ?? "")")
+                #expect(
+                    refused?.message.contains("does not") == true, "says it will not repair: \(refused?.message ?? "")")
             }
             #expect(try FileFingerprint(path: path) == before)
         }
@@ -94,17 +95,17 @@ import Testing
             newer.registerMigration("v2-from-the-future") { db in
                 try db.execute(sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY)")
             }
-            let store = try SQLiteRolloutStore.open(stateDirectory: dir, migrator: newer)
+            let store = try await SQLiteRolloutStore.open(stateDirectory: dir, migrator: newer)
             try await store.commit([.rollout(try rolloutRecord(id: 1))])
             await store.close()
             let path = dir + "/itvd.sqlite"
             let before = try FileFingerprint(path: path)
-            let refused = storeError { _ = try SQLiteRolloutStore.open(stateDirectory: dir) }
+            let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
             #expect(refused?.kind == "too_new")
             #expect(refused?.message.contains("v2-from-the-future") == true)
             #expect(try FileFingerprint(path: path) == before)
             // The newer itvd can still use it.
-            let again = try SQLiteRolloutStore.open(stateDirectory: dir, migrator: newer)
+            let again = try await SQLiteRolloutStore.open(stateDirectory: dir, migrator: newer)
             #expect(try await again.rollouts(includeFinished: true, limit: 5).map(\.id) == [1])
             await again.close()
         }
@@ -114,14 +115,14 @@ import Testing
         try await withTemporaryDirectory { root in
             let path = root + "/state"
             try Data("x".utf8).write(to: URL(fileURLWithPath: path))
-            let refused = storeError { _ = try SQLiteRolloutStore.open(stateDirectory: path) }
+            let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: path) }
             #expect(refused?.kind == "io")
         }
     }
 
     /// A store with a few hundred host runs, closed (so everything is checkpointed into the main file).
     private func makeStoreWithManyPages(_ dir: String) async throws {
-        let store = try SQLiteRolloutStore.open(stateDirectory: dir)
+        let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
         var changes: [StoreChange] = [.rollout(try rolloutRecord(id: 1))]
         for i in 0..<400 {
             changes.append(.hostRun(hostRunRecord(rollout: 1, host: "host-\(i).example.org", wave: i / 100)))

@@ -23,7 +23,8 @@ import Testing
                     [.rollout(rollout)] + waves.map(StoreChange.wave) + [.approval(approval)]
                         + runs.map(StoreChange.hostRun))
                 let snapshot = try #require(try await store.rollout(id: 7))
-                #expect(snapshot == RolloutSnapshot(rollout: rollout, waves: waves, approvals: [approval], hostRuns: runs))
+                #expect(
+                    snapshot == RolloutSnapshot(rollout: rollout, waves: waves, approvals: [approval], hostRuns: runs))
                 #expect(try await store.rollout(id: 8) == nil)
                 #expect(try await store.activeRollouts() == [snapshot])
             }
@@ -143,7 +144,9 @@ import Testing
             try await withStore(in: root) { store in
                 try await store.commit([.rollout(try rolloutRecord(id: 2))])
                 // Waves committed out of order; host runs of wave 1 committed before those of wave 0.
-                try await store.commit([.wave(waveRecord(rollout: 2, index: 2)), .wave(waveRecord(rollout: 2, index: 0))])
+                try await store.commit([
+                    .wave(waveRecord(rollout: 2, index: 2)), .wave(waveRecord(rollout: 2, index: 0)),
+                ])
                 try await store.commit([.wave(waveRecord(rollout: 2, index: 1))])
                 let wave1 = ["z-host", "a-host", "m-host"].map { hostRunRecord(rollout: 2, host: $0, wave: 1) }
                 let wave0 = ["web-9", "web-10", "web-1"].map { hostRunRecord(rollout: 2, host: $0, wave: 0) }

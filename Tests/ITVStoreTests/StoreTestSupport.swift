@@ -15,7 +15,7 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 
 /// Opens a store in a new subdirectory `state` of `root`, runs `body`, then closes it.
 func withStore<T>(in root: String, _ body: (SQLiteRolloutStore) async throws -> T) async throws -> T {
-    let store = try SQLiteRolloutStore.open(stateDirectory: root + "/state")
+    let store = try await SQLiteRolloutStore.open(stateDirectory: root + "/state")
     do {
         let result = try await body(store)
         await store.close()
@@ -26,10 +26,10 @@ func withStore<T>(in root: String, _ body: (SQLiteRolloutStore) async throws -> 
     }
 }
 
-/// Runs a synchronous throwing call and returns the `StoreError` it threw (nil if it did not throw one).
-func storeError(_ body: () throws -> Void) -> StoreError? {
+/// Runs a throwing call and returns the `StoreError` it threw (nil if it did not throw one).
+func storeError(_ body: () async throws -> Void) async -> StoreError? {
     do {
-        try body()
+        try await body()
         return nil
     } catch let error as StoreError {
         return error
