@@ -14,8 +14,20 @@ import ITVEngine
 /// in the batch gets the error. The work is not cancelled with the calling task: a commit that has started
 /// finishes, so "persist, then act" never sees a half-known outcome from a cancellation.
 public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
+    /// How the store batches commits.
+    public struct Options: Sendable {
+        /// The most `commit` calls written in one transaction (at least 1). 1 turns group commit off:
+        /// benchmarks use it as the baseline.
+        public var maxCommitsPerTransaction: Int
+
+        public init(maxCommitsPerTransaction: Int = 1024) {
+            self.maxCommitsPerTransaction = max(1, maxCommitsPerTransaction)
+        }
+    }
+
     public let stateDirectory: String
     public var databasePath: String { stateDirectory + "/itvd.sqlite" }
+    public let options: Options
 
     /// Everything below is touched only on `queue`, except the pending list and the counter (`pendingLock`).
     private let queue = DispatchQueue(label: "itvd.store")
@@ -32,8 +44,9 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private init(stateDirectory: String, database: DatabaseQueue, lock: StateDirectoryLock) {
+    private init(stateDirectory: String, options: Options, database: DatabaseQueue, lock: StateDirectoryLock) {
         self.stateDirectory = stateDirectory
+        self.options = options
         self.database = database
         self.lock = lock
     }
@@ -45,25 +58,32 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
     ///
     /// Throws `StoreError`: `locked` (another itvd holds the directory), `corrupt` or `unreadable` (the
     /// file is left exactly as it is), `too_new` (written by a newer itvd; left as it is), `io`.
-    public static func open(stateDirectory: String) throws -> SQLiteRolloutStore {
-        try open(stateDirectory: stateDirectory, migrator: StoreSchema.migrator)
+    public static func open(stateDirectory: String, options: Options = Options()) throws -> SQLiteRolloutStore {
+        try open(stateDirectory: stateDirectory, options: options, migrator: StoreSchema.migrator)
     }
 
     /// `open(stateDirectory:)` on a dispatch queue of its own, for callers on Swift's cooperative pool.
-    public static func open(stateDirectory: String) async throws -> SQLiteRolloutStore {
-        try await open(stateDirectory: stateDirectory, migrator: StoreSchema.migrator)
+    public static func open(stateDirectory: String, options: Options = Options()) async throws
+        -> SQLiteRolloutStore
+    {
+        try await open(stateDirectory: stateDirectory, options: options, migrator: StoreSchema.migrator)
     }
 
-    static func open(stateDirectory: String, migrator: DatabaseMigrator) async throws -> SQLiteRolloutStore {
+    static func open(stateDirectory: String, options: Options = Options(), migrator: DatabaseMigrator) async throws
+        -> SQLiteRolloutStore
+    {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "itvd.store.open").async {
-                continuation.resume(with: Result { try open(stateDirectory: stateDirectory, migrator: migrator) })
+                continuation.resume(
+                    with: Result { try open(stateDirectory: stateDirectory, options: options, migrator: migrator) })
             }
         }
     }
 
     /// With a given schema: tests use it to play a newer itvd.
-    static func open(stateDirectory: String, migrator: DatabaseMigrator) throws -> SQLiteRolloutStore {
+    static func open(stateDirectory: String, options: Options = Options(), migrator: DatabaseMigrator) throws
+        -> SQLiteRolloutStore
+    {
         try StoreFiles.createDirectory(stateDirectory)
         let lock = try StateDirectoryLock.acquire(directory: stateDirectory)
         let path = stateDirectory + "/itvd.sqlite"
@@ -71,7 +91,7 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
             try StoreFiles.check(path: path, migrator: migrator)
         }
         let database = try StoreFiles.openReadWrite(path: path, migrator: migrator)
-        return SQLiteRolloutStore(stateDirectory: stateDirectory, database: database, lock: lock)
+        return SQLiteRolloutStore(stateDirectory: stateDirectory, options: options, database: database, lock: lock)
     }
 
     /// Waits for the work already queued, closes the database and releases the state directory. Later
@@ -109,15 +129,16 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         }
     }
 
-    /// Writes everything queued in one transaction. Commits that arrive meanwhile schedule the next drain
-    /// behind any reads already queued, so reads are not starved by a steady stream of commits.
+    /// Writes what is queued (up to `maxCommitsPerTransaction` callers) in one transaction. The next drain
+    /// is queued behind any reads already waiting, so a steady stream of commits does not starve reads.
     private func drain() {
-        let batch = pendingLock.withLock {
-            let batch = pending
-            pending = []
-            drainScheduled = false
-            return batch
+        let (batch, more) = pendingLock.withLock {
+            let batch = Array(pending.prefix(options.maxCommitsPerTransaction))
+            pending.removeFirst(batch.count)
+            drainScheduled = !pending.isEmpty
+            return (batch, drainScheduled)
         }
+        if more { queue.async { self.drain() } }
         guard !batch.isEmpty else { return }
         guard let database else {
             for item in batch { item.continuation.resume(throwing: Self.closedError) }

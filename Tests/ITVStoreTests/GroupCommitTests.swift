@@ -36,6 +36,28 @@ import Testing
         }
     }
 
+    @Test(arguments: [1, 7])
+    func aBatchHoldsAtMostTheConfiguredNumberOfCommits(_ most: Int) async throws {
+        try await withTemporaryDirectory { root in
+            let options = SQLiteRolloutStore.Options(maxCommitsPerTransaction: most)
+            let store = try await SQLiteRolloutStore.open(stateDirectory: root + "/state", options: options)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<70 {
+                    group.addTask {
+                        try await store.commit([
+                            .window(WindowRecord(name: "w\(i)", openUntil: nil, changedBy: "u", changedAt: 0))
+                        ])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await store.windows().count == 70)
+            #expect(store.committedTransactions >= 70 / most)
+            if most == 1 { #expect(store.committedTransactions == 70) }
+            await store.close()
+        }
+    }
+
     /// In one batch or not, a caller whose changes are refused does not take the others down.
     @Test func aRefusedCallerDoesNotFailTheOthersInItsBatch() async throws {
         try await withTemporaryDirectory { root in
