@@ -88,6 +88,9 @@ let package = Package(
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
         .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
+        // `make bench` only: the state store's commit throughput.
+        .executableTarget(
+            name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
