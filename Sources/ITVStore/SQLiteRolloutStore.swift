@@ -94,11 +94,12 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         return SQLiteRolloutStore(stateDirectory: stateDirectory, options: options, database: database, lock: lock)
     }
 
-    /// Waits for the work already queued, closes the database and releases the state directory. Later
-    /// calls fail with `io`.
+    /// Finishes the commits and reads already asked for, closes the database and releases the state
+    /// directory. Later calls fail with `io`.
     public func close() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             queue.async {
+                while self.pendingLock.withLock({ !self.pending.isEmpty }) { self.drain() }
                 self.closeOnQueue()
                 done.resume()
             }
@@ -112,7 +113,7 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         lock = nil
     }
 
-    /// How many transactions group commit has used so far (for tests and benchmarks).
+    /// How many transactions group commit has used so far (for tests).
     var committedTransactions: Int { pendingLock.withLock { transactions } }
 
     // MARK: - Writes

@@ -41,6 +41,14 @@ enum StoreFiles {
                             + report.prefix(5).joined(separator: "; ") + "); itvd does not repair it: "
                             + "restore it from a backup or move it away")
                 }
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if !tables.isEmpty, !tables.contains("grdb_migrations") {
+                    throw StoreError(
+                        kind: "unreadable",
+                        message: "the state store \(path) is a SQLite database of something else (tables: "
+                            + tables.prefix(5).joined(separator: ", ") + "); itvd does not touch it: "
+                            + "move it away or use another state directory")
+                }
                 if try migrator.hasBeenSuperseded(db) {
                     let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
                     throw StoreError(

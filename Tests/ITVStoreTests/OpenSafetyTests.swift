@@ -30,6 +30,73 @@ import Testing
         }
     }
 
+    /// Another process holds the lock (a one-process python3 holder that writes its pid, as itvd does):
+    /// refused, naming that pid. The lock dies with its process, however it dies: after SIGKILL the
+    /// directory opens.
+    @Test func aLockHeldByAnotherProcessIsRefusedAndFreedWhenItIsKilled() async throws {
+        try await withTemporaryDirectory { root in
+            let dir = root + "/state"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            holder.arguments = [
+                "-c",
+                "import fcntl, os, sys, time\n"
+                    + "f = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+                    + "f.truncate(0)\nf.write('%d\\n' % os.getpid())\nf.flush()\ntime.sleep(120)\n",
+                dir + "/itvd.lock",
+            ]
+            holder.standardOutput = FileHandle.nullDevice
+            try holder.run()
+            defer {
+                if holder.isRunning {
+                    kill(holder.processIdentifier, SIGKILL)
+                    holder.waitUntilExit()
+                }
+            }
+            let expected = "another itvd (pid \(holder.processIdentifier)) is using the state directory \(dir)"
+            var refused: StoreError?
+            let deadline = ContinuousClock.now + .seconds(30)
+            while refused?.message != expected, ContinuousClock.now < deadline {
+                do {
+                    // Until the holder has the lock, we may get it first; give it back and try again.
+                    let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
+                    await store.close()
+                } catch let error as StoreError {
+                    refused = error
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(refused?.kind == "locked")
+            #expect(refused?.message == expected)
+            kill(holder.processIdentifier, SIGKILL)
+            holder.waitUntilExit()
+            let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
+            await store.close()
+        }
+    }
+
+    @Test func aStoredValueThisBinaryDoesNotKnowIsReportedNotTrappedOn() async throws {
+        try await withTemporaryDirectory { root in
+            try await withStore(in: root) { store in
+                try await store.commit([
+                    .rollout(try rolloutRecord(id: 1)), .hostRun(hostRunRecord(rollout: 1, host: "h", wave: 0)),
+                ])
+                try await store.withDatabase { db in
+                    try db.execute(sql: "UPDATE host_runs SET phase = 'exploded'")
+                }
+                do {
+                    _ = try await store.activeRollouts()
+                    Issue.record("an unknown host run phase was read without complaint")
+                } catch let error as StoreError {
+                    #expect(error.kind == "corrupt")
+                    #expect(error.message.contains("exploded"))
+                    #expect(error.message.contains("host run h of rollout 1"))
+                }
+            }
+        }
+    }
+
     @Test func aDroppedStoreReleasesTheDirectory() async throws {
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
@@ -108,6 +175,24 @@ import Testing
             let again = try await SQLiteRolloutStore.open(stateDirectory: dir, migrator: newer)
             #expect(try await again.rollouts(includeFinished: true, limit: 5).map(\.id) == [1])
             await again.close()
+        }
+    }
+
+    @Test func someoneElsesDatabaseIsRefusedAndLeftByteForByte() async throws {
+        try await withTemporaryDirectory { root in
+            let dir = root + "/state"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            let path = dir + "/itvd.sqlite"
+            let other = try DatabaseQueue(path: path)
+            try await other.write { db in
+                try db.execute(sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (1)")
+            }
+            try other.close()
+            let before = try FileFingerprint(path: path)
+            let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
+            #expect(refused?.kind == "unreadable")
+            #expect(refused?.message.contains("invoices") == true)
+            #expect(try FileFingerprint(path: path) == before)
         }
     }
 
