@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure: model, validation, versions, planning, templates, state machine. No I/O.
@@ -30,7 +32,7 @@ let package = Package(
         // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).
         .target(
             name: "ITVEngine",
-            dependencies: ["ITVCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", "ITVProtocol", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Adapters.
@@ -65,12 +67,27 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // struct ucred and SO_PEERCRED, which Swift's Glibc leaves out (no _GNU_SOURCE).
+        .systemLibrary(name: "CITVShim"),
+        // The control socket: HTTP/1.1 + JSON over a Unix socket, peer-credential authorization.
+        .target(
+            name: "ITVControlServer",
+            dependencies: [
+                "ITVEngine", "ITVProtocol", "CITVShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // What the executables do, as libraries, so that it can be tested.
         .target(
             name: "ITVDaemon",
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
-                "ITVProtocol",
+                "ITVProtocol", "ITVControlServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -90,5 +107,10 @@ let package = Package(
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd"]),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
+        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ITVControlTests",
+            dependencies: ["ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore"]
+        ),
     ]
 )
