@@ -119,7 +119,20 @@ public final class ControlServer: Service, Sendable {
         setListening(.success(()))
         logger.info("control socket listening", metadata: ["socket": "\(config.socketPath)"])
 
+        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop;
+        // the task group then waits for the connections being served.
         try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await acceptLoop(server)
+            } onCancel: {
+                server.channel.close(promise: nil)
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func acceptLoop(_ server: NIOAsyncChannel<HTTPConnection, Never>) async throws {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
@@ -139,9 +152,6 @@ public final class ControlServer: Service, Sendable {
                     }
                 }
             }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
-        }
     }
 
     private func refuse(_ connection: HTTPConnection) async {
