@@ -100,7 +100,8 @@ struct ReloadCommand: ClientCommand {
             for problem in answer.problems { print("  " + Output.safe(problem)) }
         }
         if !answer.ok {
-            throw ClientFailure(exitCode: 1, message: "reload found \(answer.problems.count) problem(s)")
+            throw ClientFailure(
+                exitCode: 1, message: "reload found \(answer.problems.count) problem(s)", documentPrinted: global.json)
         }
     }
 }

@@ -114,7 +114,8 @@ struct FeedCommand: ParsableCommand {
                     })
             }
             if !failed.isEmpty {
-                throw ClientFailure(exitCode: 1, message: "\(failed.count) feed(s) could not be checked")
+                throw ClientFailure(
+                    exitCode: 1, message: "\(failed.count) feed(s) could not be checked", documentPrinted: global.json)
             }
         }
     }

@@ -11,6 +11,8 @@ struct ClientFailure: Error, CustomStringConvertible {
     var message: String
     /// The daemon's error, when it sent one.
     var apiError: APIError?
+    /// The command already printed its `--json` document (the failure only sets the exit code).
+    var documentPrinted = false
 
     /// The error as `--json` prints it: the daemon's, or one made here (`unavailable` when unreachable).
     var errorBody: ErrorBody {

@@ -90,7 +90,7 @@ extension ClientCommand {
         do {
             try execute(api)
         } catch {
-            if global.json { Output.json(error.errorBody) }
+            if global.json, !error.documentPrinted { Output.json(error.errorBody) }
             Output.error(error.message)
             throw ExitCode(error.exitCode)
         }

@@ -46,12 +46,16 @@ struct WatchCommand: ClientCommand {
         if phase == .succeeded { return }
         if phase == .waitingApproval {
             if !global.json { print("rollout \(rid) waits for approval: itvctl rollout approve \(rid)") }
-            throw ClientFailure(exitCode: 2, message: "rollout \(rid) waits for an approval")
+            throw ClientFailure(
+                exitCode: 2, message: "rollout \(rid) waits for an approval", documentPrinted: global.json)
         }
         if phase.isFinal || phase.waitsForPerson {
-            throw ClientFailure(exitCode: 1, message: "rollout \(rid) is \(Output.words(phase.rawValue))")
+            throw ClientFailure(
+                exitCode: 1, message: "rollout \(rid) is \(Output.words(phase.rawValue))", documentPrinted: global.json)
         }
-        throw ClientFailure(exitCode: 1, message: "the watch of rollout \(rid) ended while it is \(Output.words(phase.rawValue))")
+        throw ClientFailure(
+            exitCode: 1, message: "the watch of rollout \(rid) ended while it is \(Output.words(phase.rawValue))",
+            documentPrinted: global.json)
     }
 }
 
