@@ -46,8 +46,9 @@ struct ControlAPI {
         return ClientFailure(exitCode: 1, message: "itvd answered HTTP \(response.status) without an error document")
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClient.Response) throws(ClientFailure) -> (T, Data)
-    {
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPClient.Response) throws(ClientFailure) -> (
+        T, Data
+    ) {
         try checkProtocol(response)
         guard response.status == 200 else { throw failure(response) }
         do {

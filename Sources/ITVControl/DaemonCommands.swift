@@ -12,8 +12,9 @@ struct StatusCommand: ClientCommand {
         if global.json { return Output.json(raw) }
         let uptime = Output.span((status.now - status.startedAt) / 1000)
         print("itvd \(status.daemonVersion) (protocol \(status.protocolVersion)), up \(uptime)")
-        print("procedures: \(status.procedures)  hosts: \(status.hosts)  tenants: \(status.tenants)  "
-            + "active rollouts: \(status.activeRollouts)")
+        print(
+            "procedures: \(status.procedures)  hosts: \(status.hosts)  tenants: \(status.tenants)  "
+                + "active rollouts: \(status.activeRollouts)")
         print("open windows: " + (status.openWindows.isEmpty ? "none" : status.openWindows.joined(separator: ", ")))
         if let reload = status.lastReloadAt { print("last reload: \(Output.time(reload))") }
         if !status.problems.isEmpty {
@@ -27,7 +28,10 @@ struct StatusCommand: ClientCommand {
             Output.table(
                 ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE"],
                 status.attention.map { r in
-                    [String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue), "\(r.currentWave + 1)/\(r.waveCount)"]
+                    [
+                        String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue),
+                        "\(r.currentWave + 1)/\(r.waveCount)",
+                    ]
                 })
         }
     }
@@ -47,8 +51,10 @@ struct WindowCommand: ParsableCommand {
             Output.table(
                 ["WINDOW", "STATE", "OPEN UNTIL", "DEFAULT", "CHANGED BY", "CHANGED AT"],
                 list.windows.map { w in
-                    [w.name, w.open ? "open" : "closed", w.open ? Output.time(w.openUntil) : "-",
-                     Output.span(w.defaultDurationSeconds), w.changedBy ?? "-", Output.time(w.changedAt)]
+                    [
+                        w.name, w.open ? "open" : "closed", w.open ? Output.time(w.openUntil) : "-",
+                        Output.span(w.defaultDurationSeconds), w.changedBy ?? "-", Output.time(w.changedAt),
+                    ]
                 })
         }
     }

@@ -38,8 +38,11 @@ struct ProcedureCommand: ParsableCommand {
             Output.table(
                 ["WAVE", "NAME", "APPROVAL", "BAKE", "HOSTS"],
                 detail.waves.map { w in
-                    [String(w.index + 1), w.name, approvalWords(w.approval, w.approvalsNeeded), Output.span(w.bakeSeconds),
-                     String(w.hosts.count)]
+                    [
+                        String(w.index + 1), w.name, approvalWords(w.approval, w.approvalsNeeded),
+                        Output.span(w.bakeSeconds),
+                        String(w.hosts.count),
+                    ]
                 })
             print("\nhosts:")
             Output.table(
@@ -53,7 +56,9 @@ struct ProcedureCommand: ParsableCommand {
             print("\nrollouts:")
             Output.table(
                 ["ROLLOUT", "VERSION", "STATE", "CREATED"],
-                detail.rollouts.map { [String($0.id), $0.version, Output.words($0.phase.rawValue), Output.time($0.createdAt)] })
+                detail.rollouts.map {
+                    [String($0.id), $0.version, Output.words($0.phase.rawValue), Output.time($0.createdAt)]
+                })
         }
     }
 }
@@ -109,8 +114,11 @@ struct FeedCommand: ParsableCommand {
                 Output.table(
                     ["PROCEDURE", "RESULT", "LATEST", "NEW"],
                     answer.results.map { r in
-                        [r.procedure, r.ok ? "ok" : "failed: " + (r.error.map { "\($0.kind): \($0.message)" } ?? "?"),
-                         r.latest ?? "-", r.newReleases.isEmpty ? "-" : r.newReleases.joined(separator: ", ")]
+                        [
+                            r.procedure,
+                            r.ok ? "ok" : "failed: " + (r.error.map { "\($0.kind): \($0.message)" } ?? "?"),
+                            r.latest ?? "-", r.newReleases.isEmpty ? "-" : r.newReleases.joined(separator: ", "),
+                        ]
                     })
             }
             if !failed.isEmpty {
@@ -140,8 +148,10 @@ struct HostCommand: ParsableCommand {
             for host in list.hosts {
                 if host.procedures.isEmpty { rows.append([host.name, host.tenant, "-", "-", "-", "-"]) }
                 for p in host.procedures {
-                    rows.append([host.name, host.tenant, p.procedure, p.version ?? "-", p.latest ?? "-",
-                                 p.current ? "current" : "drift"])
+                    rows.append([
+                        host.name, host.tenant, p.procedure, p.version ?? "-", p.latest ?? "-",
+                        p.current ? "current" : "drift",
+                    ])
                 }
             }
             Output.table(["HOST", "TENANT", "PROCEDURE", "VERSION", "LATEST", "STATE"], rows)

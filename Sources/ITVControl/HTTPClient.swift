@@ -2,7 +2,7 @@ import Foundation
 import ITVProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why itvctl could not get an answer, with the exit code it leads to.
@@ -64,7 +64,8 @@ struct HTTPClient {
         try connection.write(request(method: "GET", target: target, body: nil))
         let (status, headers) = try connection.readHead(path: socketPath)
         guard status == 200 else {
-            return Response(status: status, headers: headers, body: try connection.readBody(headers: headers, path: socketPath))
+            return Response(
+                status: status, headers: headers, body: try connection.readBody(headers: headers, path: socketPath))
         }
         var pending = Data()
         var more = true
@@ -185,7 +186,8 @@ private final class Connection {
         var headers: [String: String] = [:]
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         return (status, headers)
     }

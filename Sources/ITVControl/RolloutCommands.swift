@@ -20,15 +20,17 @@ struct RolloutCommand: ParsableCommand {
             let request = RolloutPlanRequest(version: version)
             let (plan, raw) = try api.get(RolloutPlanResponse.self, .rolloutPlan, [id], query: request.queryItems)
             if global.json { return Output.json(raw) }
-            print("plan for \(plan.procedure) \(Output.safe(plan.version)): \(plan.hostCount) hosts in "
-                + "\(plan.waves.count) waves")
+            print(
+                "plan for \(plan.procedure) \(Output.safe(plan.version)): \(plan.hostCount) hosts in "
+                    + "\(plan.waves.count) waves")
             print("plan hash: \(plan.planHash)")
             for wave in plan.waves {
                 var facts = [approvalWords(wave.approval, wave.approvalsNeeded)]
                 if wave.bakeSeconds > 0 { facts.append("bake \(Output.span(wave.bakeSeconds))") }
                 if let parallel = wave.parallel { facts.append("parallel \(parallel)") }
-                print("\nwave \(wave.index + 1) \(Output.safe(wave.name)) (\(facts.joined(separator: ", "))): "
-                    + "\(wave.hosts.count) hosts")
+                print(
+                    "\nwave \(wave.index + 1) \(Output.safe(wave.name)) (\(facts.joined(separator: ", "))): "
+                        + "\(wave.hosts.count) hosts")
                 print(hostColumns(wave.hosts))
             }
         }
@@ -62,9 +64,11 @@ struct RolloutCommand: ParsableCommand {
             Output.table(
                 ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE", "HOSTS", "CREATED", "BY"],
                 list.rollouts.map { r in
-                    [String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue),
-                     "\(min(r.currentWave + 1, r.waveCount))/\(r.waveCount)", hostCountWords(r.hostCounts),
-                     Output.time(r.createdAt), r.createdBy]
+                    [
+                        String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue),
+                        "\(min(r.currentWave + 1, r.waveCount))/\(r.waveCount)", hostCountWords(r.hostCounts),
+                        Output.time(r.createdAt), r.createdBy,
+                    ]
                 })
         }
     }
@@ -82,24 +86,32 @@ struct RolloutCommand: ParsableCommand {
             Output.table(
                 ["WAVE", "NAME", "STATE", "APPROVAL", "HOSTS", "STARTED", "FINISHED"],
                 detail.waves.map { w in
-                    [String(w.index + 1), w.name, Output.words(w.phase.rawValue),
-                     approvalWords(w.approval, w.approvalsNeeded) + (w.approval == .operator
-                        ? " (\(w.approvalsGiven)/\(w.approvalsNeeded))" : ""),
-                     String(w.hosts.count), Output.time(w.startedAt), Output.time(w.finishedAt)]
+                    [
+                        String(w.index + 1), w.name, Output.words(w.phase.rawValue),
+                        approvalWords(w.approval, w.approvalsNeeded)
+                            + (w.approval == .operator
+                                ? " (\(w.approvalsGiven)/\(w.approvalsNeeded))" : ""),
+                        String(w.hosts.count), Output.time(w.startedAt), Output.time(w.finishedAt),
+                    ]
                 })
             print("")
             Output.table(
                 ["HOST", "WAVE", "STATE", "STEP", "PREVIOUS", "ERROR"],
                 detail.hostRuns.map { h in
-                    [h.host, String(h.wave + 1), Output.words(h.phase.rawValue), h.step?.rawValue ?? "-",
-                     h.previous ?? "-", h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? ""]
+                    [
+                        h.host, String(h.wave + 1), Output.words(h.phase.rawValue), h.step?.rawValue ?? "-",
+                        h.previous ?? "-", h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? "",
+                    ]
                 })
             if !detail.approvals.isEmpty {
                 print("")
                 Output.table(
                     ["WAVE", "BY", "UID", "SOURCE", "AT", "COMMENT"],
                     detail.approvals.map { a in
-                        [String(a.wave + 1), a.user, String(a.uid), a.source.rawValue, Output.time(a.at), a.comment ?? ""]
+                        [
+                            String(a.wave + 1), a.user, String(a.uid), a.source.rawValue, Output.time(a.at),
+                            a.comment ?? "",
+                        ]
                     })
             }
         }
@@ -126,8 +138,10 @@ struct RolloutCommand: ParsableCommand {
             }
             if !global.json {
                 print("approving rollout \(rid): \(rollout.procedure) to \(Output.safe(rollout.version))")
-                print("wave \(wave.index + 1) \(Output.safe(wave.name)) (\(approvalWords(wave.approval, wave.approvalsNeeded)), "
-                    + "\(wave.approvalsGiven) of \(wave.approvalsNeeded) approvals given): \(wave.hosts.count) hosts")
+                print(
+                    "wave \(wave.index + 1) \(Output.safe(wave.name)) (\(approvalWords(wave.approval, wave.approvalsNeeded)), "
+                        + "\(wave.approvalsGiven) of \(wave.approvalsNeeded) approvals given): \(wave.hosts.count) hosts"
+                )
                 print(hostColumns(wave.hosts))
                 print("plan hash: \(rollout.planHash)")
             }
@@ -216,7 +230,8 @@ protocol HostVerb: ClientCommand {
 extension HostVerb {
     func execute(_ api: ControlAPI) throws(ClientFailure) {
         let (answer, raw) = try api.post(
-            RolloutActionResponse.self, Self.route, [String(rid)], body: HostActionRequest(host: host, comment: comment))
+            RolloutActionResponse.self, Self.route, [String(rid)], body: HostActionRequest(host: host, comment: comment)
+        )
         if global.json { return Output.json(raw) }
         print(Output.safe(answer.message))
     }
@@ -232,8 +247,10 @@ func hostColumns(_ hosts: [String]) -> String {
     var i = 0
     while i < names.count {
         let row = names[i..<min(i + perLine, names.count)]
-        lines.append("  " + row.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined()
-            .trimmingCharacters(in: .whitespaces))
+        lines.append(
+            "  "
+                + row.map { $0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined()
+                .trimmingCharacters(in: .whitespaces))
         i += perLine
     }
     return lines.joined(separator: "\n")

@@ -3,7 +3,7 @@ import Foundation
 import ITVProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `rollout watch RID`: follows the rollout until it ends or waits for a person.
@@ -91,7 +91,8 @@ struct WatchState {
 enum RolloutText {
     static func summary(_ detail: RolloutDetail) -> String {
         let r = detail.rollout
-        var text = "rollout \(r.id): \(r.procedure) to \(escapedForMessage(r.version)), \(Output.words(r.phase.rawValue))"
+        var text =
+            "rollout \(r.id): \(r.procedure) to \(escapedForMessage(r.version)), \(Output.words(r.phase.rawValue))"
         if r.waveCount > 0 { text += ", wave \(min(r.currentWave + 1, r.waveCount)) of \(r.waveCount)" }
         text += "\nplan hash: \(r.planHash)\ncreated \(Output.time(r.createdAt)) by \(r.createdBy)"
         if let reason = r.reason { text += "\nreason: \(escapedForMessage(reason))" }
@@ -109,14 +110,17 @@ enum RolloutText {
             let running = runs.filter { [.running, .rollingBack].contains($0.phase) }.count
             let waiting = runs.count - done - failed - running
             let name = escapedForMessage(wave.name, limit: 30).padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-            out += "wave \(wave.index + 1) \(name) " + bar(done: done, failed: failed, running: running, total: runs.count)
+            out +=
+                "wave \(wave.index + 1) \(name) " + bar(done: done, failed: failed, running: running, total: runs.count)
                 + " \(done) done, \(failed) failed, \(running) running, \(waiting) waiting"
                 + " (\(Output.words(wave.phase.rawValue)))\n"
         }
         let failedRuns = detail.hostRuns.filter { [.failed, .unknown, .rollbackFailed].contains($0.phase) }
         for run in failedRuns.prefix(20) {
-            out += "  \(escapedForMessage(run.host)): \(Output.words(run.phase.rawValue))"
-                + (run.error.map { " - \(run.errorKind ?? "error"): \(escapedForMessage($0, limit: 200))" } ?? "") + "\n"
+            out +=
+                "  \(escapedForMessage(run.host)): \(Output.words(run.phase.rawValue))"
+                + (run.error.map { " - \(run.errorKind ?? "error"): \(escapedForMessage($0, limit: 200))" } ?? "")
+                + "\n"
         }
         if failedRuns.count > 20 { out += "  ... and \(failedRuns.count - 20) more failed hosts\n" }
         return out

@@ -75,7 +75,9 @@ public final class ControlServer: Service, Sendable {
         let fd: Int32
         var madeFile: (path: String, inode: UInt64)?
         do {
-            if config.allowSocketActivation, let passed = try ListeningSocket.fromActivation(environment: config.environment) {
+            if config.allowSocketActivation,
+                let passed = try ListeningSocket.fromActivation(environment: config.environment)
+            {
                 fd = passed
                 activated.withLock { $0 = true }
                 logger.info("control socket passed by systemd (socket activation)")
@@ -133,25 +135,25 @@ public final class ControlServer: Service, Sendable {
     }
 
     private func acceptLoop(_ server: NIOAsyncChannel<HTTPConnection, Never>) async throws {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        let admitted = activeConnections.withLock { count in
-                            guard count < config.maxConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        group.addTask {
-                            if admitted {
-                                await self.serve(connection)
-                                self.activeConnections.withLock { $0 -= 1 }
-                            } else {
-                                await self.refuse(connection)
-                            }
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await connection in connections {
+                    let admitted = activeConnections.withLock { count in
+                        guard count < config.maxConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    group.addTask {
+                        if admitted {
+                            await self.serve(connection)
+                            self.activeConnections.withLock { $0 -= 1 }
+                        } else {
+                            await self.refuse(connection)
                         }
                     }
                 }
             }
+        }
     }
 
     private func refuse(_ connection: HTTPConnection) async {
@@ -220,7 +222,8 @@ public final class ControlServer: Service, Sendable {
         let keepAlive = head.isKeepAlive
         switch await dispatcher.handle(request, from: peer) {
         case .json(let status, let data):
-            try await outbound.write(contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
+            try await outbound.write(
+                contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
             return keepAlive
         case .events(let events):
             try await stream(events, to: outbound)

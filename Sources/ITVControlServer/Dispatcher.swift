@@ -49,7 +49,8 @@ struct Dispatcher: Sendable {
         }
         let caller = peer.caller
         guard peer.mayRead else {
-            let name = (try? RouteMatch.resolve(method: request.method, target: request.target).route.rawValue)
+            let name =
+                (try? RouteMatch.resolve(method: request.method, target: request.target).route.rawValue)
                 ?? escapedForMessage(request.method + " " + request.target, limit: 200)
             await service.recordDenied(caller: caller, route: name)
             throw APIError(
@@ -119,7 +120,8 @@ struct Dispatcher: Sendable {
     }
 
     private func groupList(_ groups: [String]) -> String {
-        groups.isEmpty ? "a configured group (none are configured)" : "one of the groups " + groups.joined(separator: ", ")
+        groups.isEmpty
+            ? "a configured group (none are configured)" : "one of the groups " + groups.joined(separator: ", ")
     }
 
     private func name(_ match: RouteMatch, _ key: String) throws(APIError) -> String {
@@ -134,7 +136,8 @@ struct Dispatcher: Sendable {
     private func rolloutID(_ match: RouteMatch) throws(APIError) -> Int64 {
         let text = match.parameters["id"] ?? ""
         guard let id = Int64(text), id > 0 else {
-            throw APIError(.invalidRequest, "a rollout id is a positive number, not '\(escapedForMessage(text, limit: 64))'")
+            throw APIError(
+                .invalidRequest, "a rollout id is a positive number, not '\(escapedForMessage(text, limit: 64))'")
         }
         return id
     }
@@ -153,8 +156,10 @@ struct Dispatcher: Sendable {
 
     static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
-            keys.isEmpty ? "the document" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-                .joined(separator: ".")
+            keys.isEmpty
+                ? "the document"
+                : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                    .joined(separator: ".")
         }
         switch error {
         case .keyNotFound(let key, let context):

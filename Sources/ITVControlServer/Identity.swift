@@ -2,7 +2,7 @@ import CITVShim
 import ITVEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connected peer as the server sees it: the caller, and what it may do.

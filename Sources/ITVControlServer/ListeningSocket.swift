@@ -2,7 +2,7 @@ import CITVShim
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why the control socket cannot be set up.
@@ -47,9 +47,9 @@ enum ListeningSocket {
     /// Binds and listens at `path` without a race: the socket is made in a private (0700) directory beside
     /// `path`, given mode 0660 and `group`, and renamed over `path`. A socket at `path` that refuses
     /// connections (its daemon died) is replaced; one that accepts connections is refused.
-    static func bind(path: String, group: gid_t?, backlog: Int32) throws -> (fd: Int32, inode: UInt64)
-    {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty
+    static func bind(path: String, group: gid_t?, backlog: Int32) throws -> (fd: Int32, inode: UInt64) {
+        let directory =
+            (path as NSString).deletingLastPathComponent.isEmpty
             ? "." : (path as NSString).deletingLastPathComponent
         try refuseLiveSocket(at: path)
         if access(directory, F_OK) != 0, mkdir(directory, 0o755) != 0 {

@@ -111,7 +111,8 @@ public struct FeedCheckResult: Hashable, Sendable, Codable {
     public var newReleases: [String]
     public var error: APIError?
 
-    public init(procedure: String, ok: Bool, latest: String? = nil, newReleases: [String] = [], error: APIError? = nil) {
+    public init(procedure: String, ok: Bool, latest: String? = nil, newReleases: [String] = [], error: APIError? = nil)
+    {
         self.procedure = procedure
         self.ok = ok
         self.latest = latest

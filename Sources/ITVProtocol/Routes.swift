@@ -139,7 +139,8 @@ public struct RouteMatch: Hashable, Sendable {
                 "\(escapedForMessage(path)) does not take \(escapedForMessage(method)); it takes "
                     + Set(methodsForPath).sorted().joined(separator: ", "))
         }
-        throw APIError(.notFound, "no route \(escapedForMessage(path)); routes are under \(ITVProtocolVersion.pathPrefix)")
+        throw APIError(
+            .notFound, "no route \(escapedForMessage(path)); routes are under \(ITVProtocolVersion.pathPrefix)")
     }
 
     private static func match(_ segments: [String], _ pattern: String) -> [String: String]? {
@@ -176,7 +177,8 @@ public func escapedForMessage(_ text: String, limit: Int = 4_096) -> String {
         case "\\": out += "\\\\"
         case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
             out += "\\u{" + String(scalar.value, radix: 16) + "}"
-        case _ where [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
+        case _
+        where [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
             .contains(scalar.value):
             // Bidirectional overrides reorder what a terminal shows ("Trojan Source").
             out += "\\u{" + String(scalar.value, radix: 16) + "}"

@@ -3,7 +3,7 @@ import ITVProtocol
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real Unix users and groups, made for one test and deleted afterwards.

@@ -46,7 +46,8 @@ let everyCommand: [CommandCase] = [
         route: .rolloutEvents, arguments: ["rollout", "watch", "12"],
         keys: ["rollout", "waves", "approvals", "host_runs"], successExit: 2),
     CommandCase(route: .windowList, arguments: ["window", "list"], keys: ["windows"]),
-    CommandCase(route: .windowOpen, arguments: ["window", "open", "evening", "--for", "2h"], keys: ["window", "message"]),
+    CommandCase(
+        route: .windowOpen, arguments: ["window", "open", "evening", "--for", "2h"], keys: ["window", "message"]),
     CommandCase(route: .windowClose, arguments: ["window", "close", "evening"], keys: ["window", "message"]),
     CommandCase(route: .reload, arguments: ["reload"], keys: ["ok", "procedures", "hosts", "problems", "reloaded_at"]),
     CommandCase(route: .audit, arguments: ["audit", "--since", "7d"], keys: ["entries"]),

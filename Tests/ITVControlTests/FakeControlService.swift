@@ -101,7 +101,9 @@ final class FakeControlService: ControlService {
         return ProcedureDetail(
             procedure: procedure, waves: plan.waves,
             releases: [ReleaseInfo(procedure: id, version: "128.5.0", firstSeenAt: Self.t0, feedUrl: "https://v")],
-            hosts: [InstalledVersion(host: "ws-it-01", procedure: id, version: "128.4.0", seenAt: Self.t0, current: false)],
+            hosts: [
+                InstalledVersion(host: "ws-it-01", procedure: id, version: "128.4.0", seenAt: Self.t0, current: false)
+            ],
             rollouts: [Self.rollout(12, phase: .waitingApproval, wave: 1)])
     }
 
@@ -135,7 +137,9 @@ final class FakeControlService: ControlService {
 
     func hostScan(caller: Caller, _ request: HostScanRequest) async throws -> HostScanResponse {
         count(.hostScan, caller)
-        return HostScanResponse(results: [HostScanResult(host: "ws-it-01", procedure: "firefox-esr", version: "128.4.0")])
+        return HostScanResponse(results: [
+            HostScanResult(host: "ws-it-01", procedure: "firefox-esr", version: "128.4.0")
+        ])
     }
 
     private var plan: RolloutPlanResponse {
@@ -264,7 +268,8 @@ final class FakeControlService: ControlService {
     {
         count(.windowClose, caller)
         return WindowActionResponse(
-            window: WindowInfo(name: name, open: false, defaultDurationSeconds: 14_400), message: "window \(name) closed")
+            window: WindowInfo(name: name, open: false, defaultDurationSeconds: 14_400),
+            message: "window \(name) closed")
     }
 
     func reload(caller: Caller) async throws -> ReloadResponse {
@@ -276,7 +281,8 @@ final class FakeControlService: ControlService {
         count(.audit, caller)
         return AuditResponse(entries: [
             AuditEntry(
-                id: 1, at: Self.t0, user: "alice", uid: 1001, action: "rollout.start", target: "rollout 12", outcome: "ok")
+                id: 1, at: Self.t0, user: "alice", uid: 1001, action: "rollout.start", target: "rollout 12",
+                outcome: "ok")
         ])
     }
 }

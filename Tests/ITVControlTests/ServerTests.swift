@@ -4,7 +4,7 @@ import ITVProtocol
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Control server: HTTP, limits, socket file")
@@ -12,7 +12,8 @@ struct ServerTests {
     @Test("curl-style GET /v1/status answers JSON with the protocol header")
     func statusOverRawHTTP() async throws {
         try await withServer { _, socket in
-            let response = try await rawRequest(socket, "GET /v1/status HTTP/1.1\r\nHost: itvd\r\nConnection: close\r\n\r\n")
+            let response = try await rawRequest(
+                socket, "GET /v1/status HTTP/1.1\r\nHost: itvd\r\nConnection: close\r\n\r\n")
             #expect(response.status == 200)
             #expect(response.headers["itv-protocol"] == "1")
             #expect(response.headers["content-type"] == "application/json")
@@ -48,7 +49,8 @@ struct ServerTests {
                 "invalid_request"
             ),
             (
-                "wrong type", "POST /v1/windows/e/open HTTP/1.1\r\nHost: x\r\nContent-Length: 25\r\n\r\n"
+                "wrong type",
+                "POST /v1/windows/e/open HTTP/1.1\r\nHost: x\r\nContent-Length: 25\r\n\r\n"
                     + "{\"duration_seconds\":\"4h\"}", 400, "invalid_request"
             ),
             ("bad rollout id", "GET /v1/rollouts/twelve HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_request"),
@@ -91,7 +93,9 @@ struct ServerTests {
         try await withServer { _, socket in
             let text = try await Task.detached {
                 let client = try RawClient(socket)
-                client.send("GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/windows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                client.send(
+                    "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/windows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
                 return client.readToEnd()
             }.value
             #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
@@ -110,7 +114,8 @@ struct ServerTests {
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<100 {
                     group.addTask {
-                        try await rawRequest(socket, "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status
+                        try await rawRequest(socket, "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                            .status
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -178,7 +183,9 @@ struct ServerTests {
             raw[dir.socket.utf8.count] = 0
         }
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(rc == 0)
         close(fd)
@@ -206,7 +213,8 @@ struct ServerTests {
                 try await second.run()
             } throws: { error in
                 let e = error as? ControlServerError
-                return e?.kind == "socket_in_use" && e?.message.contains("another itvd is listening on \(socket)") == true
+                return e?.kind == "socket_in_use"
+                    && e?.message.contains("another itvd is listening on \(socket)") == true
             }
             let result = try await itvctl(["status"], socket: socket)
             #expect(result.status == 0)

@@ -4,7 +4,7 @@ import ITVProtocol
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -219,7 +219,9 @@ final class OneShotServer: @unchecked Sendable {
             raw[path.utf8.count] = 0
         }
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard rc == 0, listen(fd, 4) == 0 else { throw TestError("cannot listen on \(path)") }
         let listener = fd
@@ -228,7 +230,9 @@ final class OneShotServer: @unchecked Sendable {
             guard client >= 0 else { return }
             var buffer = [UInt8](repeating: 0, count: 65_536)
             _ = recv(client, &buffer, buffer.count, 0)
-            _ = Array(response.utf8).withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            _ = Array(response.utf8).withUnsafeBytes {
+                Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             close(client)
         }
         thread.start()

@@ -38,16 +38,20 @@ struct WireMappingTests {
         let snapshot = RolloutSnapshot(
             rollout: rollout,
             waves: [
-                WaveRecord(rolloutID: 3, index: 0, name: "a", approval: .auto, approvalsNeeded: 0, bakeSeconds: 0,
-                           parallel: nil, phase: .done),
-                WaveRecord(rolloutID: 3, index: 1, name: "b", approval: .operator, approvalsNeeded: 2, bakeSeconds: 60,
-                           parallel: 5, phase: .waitingApproval),
+                WaveRecord(
+                    rolloutID: 3, index: 0, name: "a", approval: .auto, approvalsNeeded: 0, bakeSeconds: 0,
+                    parallel: nil, phase: .done),
+                WaveRecord(
+                    rolloutID: 3, index: 1, name: "b", approval: .operator, approvalsNeeded: 2, bakeSeconds: 60,
+                    parallel: 5, phase: .waitingApproval),
             ],
             approvals: [
-                ApprovalRecord(rolloutID: 3, wave: 1, source: .operator, user: "alice", uid: 1001, comment: nil,
-                               planHash: "new", at: 5),
-                ApprovalRecord(rolloutID: 3, wave: 1, source: .operator, user: "bob", uid: 1002, comment: nil,
-                               planHash: "old", at: 4),
+                ApprovalRecord(
+                    rolloutID: 3, wave: 1, source: .operator, user: "alice", uid: 1001, comment: nil,
+                    planHash: "new", at: 5),
+                ApprovalRecord(
+                    rolloutID: 3, wave: 1, source: .operator, user: "bob", uid: 1002, comment: nil,
+                    planHash: "old", at: 4),
             ],
             hostRuns: [
                 HostRunRecord(rolloutID: 3, host: "h1", wave: 0, phase: .succeeded, updatedAt: 3),

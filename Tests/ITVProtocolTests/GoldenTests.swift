@@ -55,7 +55,8 @@ let goldens: [Golden] = [
         "host_list",
         HostListResponse(hosts: [
             HostInfo(
-                name: "ws-it-01", address: "10.1.0.11", port: 22, tenant: "landratsamt", groups: ["workstations", "it"],
+                name: "ws-it-01", address: "10.1.0.11", port: 22, tenant: "landratsamt",
+                groups: ["workstations", "it"],
                 os: "linux", procedures: [Samples.installed])
         ])),
     Golden(
@@ -120,7 +121,9 @@ struct GoldenTests {
 
     @Test("every fixture file belongs to a test")
     func noStrayFixtures() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: fixtureDirectory).filter { $0.hasSuffix(".json") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: fixtureDirectory).filter {
+            $0.hasSuffix(".json")
+        }
         #expect(Set(files) == Set((goldens + tableGoldens).map { $0.name + ".json" }))
     }
 }
