@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "ITVControlServer",
             dependencies: [
-                "ITVEngine", "ITVProtocol", "CITVShim",
+                "ITVCore", "ITVEngine", "ITVProtocol", "CITVShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -110,7 +110,11 @@ let package = Package(
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",
-            dependencies: ["ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore"]
+            dependencies: [
+                "ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

@@ -30,6 +30,7 @@ public final class ControlServer: Service, Sendable {
     private let listening = Mutex(Listening.waiting([]))
     private let activeConnections = Mutex(0)
     private let activated = Mutex(false)
+    private let connections = ConnectionRegistry()
 
     public init(config: ControlServerConfig, service: any ControlService, logger: Logger? = nil) {
         self.config = config
@@ -131,6 +132,7 @@ public final class ControlServer: Service, Sendable {
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
+            self.connections.shutDown()
         }
     }
 
@@ -165,12 +167,17 @@ public final class ControlServer: Service, Sendable {
 
     /// Identifies the peer, then answers requests until the client closes, asks to close, or misbehaves.
     private func serve(_ connection: HTTPConnection) async {
+        guard let id = connections.add(connection.channel) else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        defer { connections.remove(id) }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let peer = try await self.identify(connection.channel)
                 var parts = inbound.makeAsyncIterator()
                 do {
-                    while try await self.answerOne(&parts, outbound, peer: peer) {}
+                    while try await self.answerOne(&parts, outbound, peer: peer, connection: id) {}
                 } catch let error as HTTPParserError {
                     let apiError = APIError(.invalidRequest, "malformed HTTP request: \(error)")
                     try await outbound.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
@@ -184,9 +191,10 @@ public final class ControlServer: Service, Sendable {
     /// Reads one request and answers it; returns whether the connection stays open for another.
     private func answerOne(
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity
+        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity, connection id: Int
     ) async throws -> Bool {
         guard let first = try await parts.next() else { return false }
+        connections.set(id, idle: false)
         guard case .head(let head) = first else {
             let error = APIError(.invalidRequest, "a request must start with its head")
             try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
@@ -219,13 +227,17 @@ public final class ControlServer: Service, Sendable {
             method: head.method.rawValue, target: head.uri,
             protocolVersion: head.headers.first(name: ITVProtocolVersion.headerName),
             body: Data(body.readableBytesView))
-        let keepAlive = head.isKeepAlive
-        switch await dispatcher.handle(request, from: peer) {
+        let reply = await dispatcher.handle(request, from: peer)
+        // Answered in full even while shutting down; the connection closes after it.
+        let keepAlive = head.isKeepAlive && !connections.isShuttingDown
+        switch reply {
         case .json(let status, let data):
             try await outbound.write(
                 contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
-            return keepAlive
+            return keepAlive && connections.set(id, idle: true)
         case .events(let events):
+            // A watch may follow a rollout for hours: shutdown ends it like an idle connection.
+            guard connections.set(id, idle: true) else { return false }
             try await stream(events, to: outbound)
             return false
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 
 /// How the control socket is served.
 public struct ControlServerConfig: Sendable {
@@ -33,5 +34,14 @@ public struct ControlServerConfig: Sendable {
         self.maxConnections = maxConnections
         self.allowSocketActivation = allowSocketActivation
         self.environment = environment
+    }
+}
+
+extension ControlServerConfig {
+    /// The daemon's settings: `socket`, `operators` and `readers` of itvd.yaml, other limits at their defaults.
+    public init(_ daemon: DaemonConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.init(
+            socketPath: daemon.socket, operatorGroups: daemon.operators, readerGroups: daemon.readers,
+            environment: environment)
     }
 }

@@ -154,11 +154,24 @@ struct Dispatcher: Sendable {
         }
     }
 
+    /// `planHash` -> `plan_hash`: coding paths name Swift properties, the client wrote JSON keys.
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase {
+                out += "_" + ch.lowercased()
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+
     static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.isEmpty
                 ? "the document"
-                : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                : keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCase($0.stringValue) }
                     .joined(separator: ".")
         }
         switch error {

@@ -156,7 +156,7 @@ struct ServerTests {
         let config = ControlServerConfig(
             socketPath: path, operatorGroups: ["root"], readerGroups: ["itv-no-such-group", "nogroup"],
             allowSocketActivation: false)
-        let server = ControlServer(config: config, service: service)
+        let server = ControlServer(config: config, service: service, logger: quietLogger)
         let task = Task { try await server.run() }
         try await server.waitUntilListening()
         var info = stat()
@@ -193,7 +193,7 @@ struct ServerTests {
         let server = ControlServer(
             config: ControlServerConfig(
                 socketPath: dir.socket, operatorGroups: [], readerGroups: [], allowSocketActivation: false),
-            service: FakeControlService())
+            service: FakeControlService(), logger: quietLogger)
         let task = Task { try await server.run() }
         try await server.waitUntilListening()
         let result = try await itvctl(["status"], socket: dir.socket)
@@ -208,7 +208,7 @@ struct ServerTests {
             let second = ControlServer(
                 config: ControlServerConfig(
                     socketPath: socket, operatorGroups: [], readerGroups: [], allowSocketActivation: false),
-                service: FakeControlService())
+                service: FakeControlService(), logger: quietLogger)
             await #expect {
                 try await second.run()
             } throws: { error in
@@ -228,7 +228,7 @@ struct ServerTests {
         let server = ControlServer(
             config: ControlServerConfig(
                 socketPath: dir.socket, operatorGroups: [], readerGroups: [], allowSocketActivation: false),
-            service: FakeControlService())
+            service: FakeControlService(), logger: quietLogger)
         await #expect(throws: ControlServerError.self) { try await server.run() }
         #expect(try String(contentsOfFile: dir.socket, encoding: .utf8) == "keep me")
     }

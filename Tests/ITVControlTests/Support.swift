@@ -1,6 +1,7 @@
 import Foundation
 import ITVControlServer
 import ITVProtocol
+import Logging
 import Testing
 
 #if canImport(Glibc)
@@ -46,7 +47,7 @@ func withServer<T>(
     let config = ControlServerConfig(
         socketPath: dir.socket, operatorGroups: operators, readerGroups: readers, requestDeadline: deadline,
         maxConnections: maxConnections, allowSocketActivation: false)
-    let server = ControlServer(config: config, service: service)
+    let server = ControlServer(config: config, service: service, logger: quietLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         defer { group.cancelAll() }
@@ -54,6 +55,9 @@ func withServer<T>(
         return try await body(server, dir.socket)
     }
 }
+
+/// Tests check behaviour, not log lines.
+let quietLogger = Logger(label: "itvd.control.test") { _ in SwiftLogNoOpLogHandler() }
 
 struct RunResult {
     var status: Int32
