@@ -77,7 +77,8 @@ public final class ControlServer: Service, Sendable {
         var madeFile: (path: String, inode: UInt64)?
         do {
             if config.allowSocketActivation,
-                let passed = try ListeningSocket.fromActivation(environment: config.environment)
+                let passed = try ListeningSocket.fromActivation(
+                    environment: config.environment, firstFD: config.activationFirstFD)
             {
                 fd = passed
                 activated.withLock { $0 = true }

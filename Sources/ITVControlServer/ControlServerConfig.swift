@@ -20,6 +20,8 @@ public struct ControlServerConfig: Sendable {
     public var allowSocketActivation: Bool
     /// Where `LISTEN_PID` and `LISTEN_FDS` are read from.
     public var environment: [String: String]
+    /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`, 3); settable for tests.
+    public var activationFirstFD: Int32 = 3
 
     public init(
         socketPath: String, operatorGroups: [String], readerGroups: [String], maxBodyBytes: Int = 1 << 20,

@@ -22,12 +22,9 @@ public struct ControlServerError: Error, Hashable, Sendable, CustomStringConvert
 
 /// Creating the listening Unix socket, or taking the one systemd passed.
 enum ListeningSocket {
-    /// The first socket systemd passes (`LISTEN_FDS_START`).
-    static let activationFD: Int32 = 3
-
     /// The listening socket systemd passed by socket activation, when `LISTEN_PID` is this process and
     /// `LISTEN_FDS` is at least 1; nil otherwise.
-    static func fromActivation(environment: [String: String]) throws -> Int32? {
+    static func fromActivation(environment: [String: String], firstFD activationFD: Int32) throws -> Int32? {
         guard let pidText = environment["LISTEN_PID"], let fdsText = environment["LISTEN_FDS"] else { return nil }
         guard let pid = Int32(pidText), pid == getpid() else { return nil }
         guard let count = Int(fdsText), count >= 1 else {
