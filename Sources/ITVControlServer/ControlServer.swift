@@ -93,6 +93,11 @@ public final class ControlServer: Service, Sendable {
                 let bound = try ListeningSocket.bind(path: config.socketPath, group: group, backlog: 256)
                 fd = bound.fd
                 madeFile = (config.socketPath, bound.inode)
+                if let group, !bound.grouped {
+                    logger.warning(
+                        "cannot give the control socket to the reader group; it keeps the daemon's group",
+                        metadata: ["gid": "\(group)"])
+                }
             }
         } catch {
             setListening(.failure(error))
@@ -200,6 +205,10 @@ public final class ControlServer: Service, Sendable {
             let error = APIError(.invalidRequest, "a request must start with its head")
             try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
             return false
+        }
+        if head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            // curl asks before sending a larger body; answer at once instead of letting it wait a second.
+            try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
         }
         let limit = config.maxBodyBytes
         let tooLarge = APIError(.payloadTooLarge, "request bodies are limited to \(limit) bytes")

@@ -44,7 +44,7 @@ enum ListeningSocket {
     /// Binds and listens at `path` without a race: the socket is made in a private (0700) directory beside
     /// `path`, given mode 0660 and `group`, and renamed over `path`. A socket at `path` that refuses
     /// connections (its daemon died) is replaced; one that accepts connections is refused.
-    static func bind(path: String, group: gid_t?, backlog: Int32) throws -> (fd: Int32, inode: UInt64) {
+    static func bind(path: String, group: gid_t?, backlog: Int32) throws -> (fd: Int32, inode: UInt64, grouped: Bool) {
         let directory =
             (path as NSString).deletingLastPathComponent.isEmpty
             ? "." : (path as NSString).deletingLastPathComponent
@@ -72,10 +72,8 @@ enum ListeningSocket {
             guard chmod(temporary, 0o660) == 0 else {
                 throw ControlServerError(kind: "socket", message: "cannot chmod \(temporary): \(errnoText())")
             }
-            if let group, chown(temporary, uid_t.max, group) != 0 {
-                throw ControlServerError(
-                    kind: "socket", message: "cannot give \(temporary) to group \(group): \(errnoText())")
-            }
+            // Not fatal: a daemon run by hand by a user outside the group keeps its own group (still 0660).
+            let grouped = group.map { chown(temporary, uid_t.max, $0) == 0 } ?? false
             guard listen(fd, backlog) == 0 else {
                 throw ControlServerError(kind: "socket", message: "listen(): \(errnoText())")
             }
@@ -87,7 +85,7 @@ enum ListeningSocket {
             }
             var info = stat()
             let inode = lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0
-            return (fd, inode)
+            return (fd, inode, grouped)
         } catch {
             close(fd)
             unlink(temporary)

@@ -3,7 +3,7 @@ import ITVControlServer
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Socket activation")

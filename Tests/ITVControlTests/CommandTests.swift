@@ -160,3 +160,30 @@ struct CommandTests {
         #expect(result.stderr.contains("speaks control protocol 2, this itvctl speaks 1"))
     }
 }
+
+@Suite("rollout watch on a terminal")
+struct WatchTerminalTests {
+    @Test("on a terminal, watch draws a progress bar per wave and redraws in place")
+    func terminal() async throws {
+        try await withServer { _, socket in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            // `script` gives itvctl a pseudo-terminal and keeps its exit status (-e).
+            process.arguments = [
+                "-qec", "\(binDir)/itvctl --socket \(socket) rollout watch 14", "/dev/null",
+            ]
+            process.environment = ["PATH": "/usr/bin:/bin", "TERM": "xterm", "TZ": "UTC"]
+            let result = try await runProcess(process)
+            #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("wave 1 canary"))
+            #expect(result.stdout.contains("wave 2 pilot"))
+            #expect(result.stdout.contains("[!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!]"))
+            #expect(result.stdout.contains("0 done, 1 failed, 0 running, 0 waiting"))
+            #expect(result.stdout.contains("ws-it-01: failed - exit_status: verify exited 1: \\u{1b}]0;pwned\\u{7}"))
+            // Redrawn in place: the cursor moves up over the previous drawing.
+            #expect(result.stdout.contains("\u{1b}[") && result.stdout.contains("F\u{1b}[J"))
+            // The host's escape sequence itself never reaches the terminal.
+            #expect(!result.stdout.contains("\u{1b}]0;pwned"))
+        }
+    }
+}

@@ -233,3 +233,23 @@ struct ServerTests {
         #expect(try String(contentsOfFile: dir.socket, encoding: .utf8) == "keep me")
     }
 }
+
+@Suite("Control server: curl bodies")
+struct CurlBodyTests {
+    @Test("curl posting a body larger than 1 KiB (Expect: 100-continue) is answered")
+    func expectContinue() async throws {
+        let service = FakeControlService()
+        try await withServer(service) { _, socket in
+            let ids = (0..<200).map { "\"procedure-\($0)\"" }.joined(separator: ",")
+            let body = "{\"procedures\":[\(ids)]}"
+            let start = ContinuousClock.now
+            let result = try await sh(
+                "curl -sS -H 'Content-Type: application/json' --data-binary '\(body)' "
+                    + "--unix-socket \(socket) http://itvd/v1/feeds/check")
+            #expect(result.stdout.contains("\"results\""))
+            #expect(service.calls(.feedCheck) == 1)
+            // Without the 100 Continue answer curl would wait a whole second before sending.
+            #expect(ContinuousClock.now - start < .seconds(30))
+        }
+    }
+}
