@@ -183,7 +183,7 @@ public final class ControlServer: Service, Sendable {
                 let peer = try await self.identify(connection.channel)
                 var parts = inbound.makeAsyncIterator()
                 do {
-                    while try await self.answerOne(&parts, outbound, peer: peer, connection: id) {}
+                    while try await self.answerOne(&parts, outbound, peer: peer, connection: id, connection.channel) {}
                 } catch let error as HTTPParserError {
                     let apiError = APIError(.invalidRequest, "malformed HTTP request: \(error)")
                     try await outbound.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
@@ -197,7 +197,8 @@ public final class ControlServer: Service, Sendable {
     /// Reads one request and answers it; returns whether the connection stays open for another.
     private func answerOne(
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity, connection id: Int
+        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity, connection id: Int,
+        _ channel: any Channel
     ) async throws -> Bool {
         guard let first = try await parts.next() else { return false }
         connections.set(id, idle: false)
@@ -248,25 +249,9 @@ public final class ControlServer: Service, Sendable {
         case .events(let events):
             // A watch may follow a rollout for hours: shutdown ends it like an idle connection.
             guard connections.set(id, idle: true) else { return false }
-            try await stream(events, to: outbound)
+            try await WatchStream.write(events, to: outbound, channel: channel)
             return false
         }
-    }
-
-    /// Writes events as NDJSON until one ends the watch, the stream ends, or the client goes away.
-    private func stream(
-        _ events: AsyncStream<RolloutEvent>, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
-    ) async throws {
-        let head = ResponseParts.head(
-            status: 200, contentType: ITVProtocolVersion.ndjsonContentType, contentLength: nil, keepAlive: false)
-        try await outbound.write(.head(head))
-        for await event in events {
-            var line = try ITVJSON.encode(event)
-            line.append(UInt8(ascii: "\n"))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: line))))
-            if event.endsWatch { break }
-        }
-        try await outbound.write(.end(nil))
     }
 
     private func identify(_ channel: any Channel) async throws -> PeerIdentity {

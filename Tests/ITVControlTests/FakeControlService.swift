@@ -13,6 +13,8 @@ final class FakeControlService: ControlService {
     }
 
     private let state = Mutex<(calls: [Route: Int], callers: [String], denials: [Denial])>(([:], [], []))
+    /// Watch streams of rollout 15 (which never ends) that were cancelled.
+    let endedWatches = Mutex(0)
     static let planHash = "5f1c8a0d0c3b7e4e6b9a2d1f0e8c7b6a5f4e3d2c1b0a99887766554433221100"
     static let t0: Int64 = 1_790_000_000_000
 
@@ -228,6 +230,12 @@ final class FakeControlService: ControlService {
 
     func events(caller: Caller, rollout id: Int64) async throws -> AsyncStream<RolloutEvent> {
         count(.rolloutEvents, caller)
+        if id == 15 {
+            return AsyncStream { continuation in
+                continuation.yield(.snapshot(Self.detail(15, phase: .running, wave: 0), at: Self.t0))
+                continuation.onTermination = { _ in self.endedWatches.withLock { $0 += 1 } }
+            }
+        }
         let final = try knownRollout(id)
         let t0 = Self.t0
         var events: [RolloutEvent] = [.snapshot(Self.detail(id, phase: .running, wave: 0), at: t0)]

@@ -253,3 +253,25 @@ struct CurlBodyTests {
         }
     }
 }
+
+@Suite("Control server: watch streams")
+struct WatchStreamTests {
+    @Test("a watcher that goes away between events ends the engine's stream at once")
+    func watcherLeaves() async throws {
+        let service = FakeControlService()
+        try await withServer(service) { _, socket in
+            let firstLine = try await Task.detached {
+                let client = try RawClient(socket)
+                client.send("GET /v1/rollouts/15/events HTTP/1.1\r\nHost: x\r\n\r\n")
+                return client.readUntil("\"kind\":\"snapshot\"")
+            }.value
+            #expect(firstLine)
+            // The client is gone (closed when RawClient was released); no event follows.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while service.endedWatches.withLock({ $0 }) == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(service.endedWatches.withLock { $0 } == 1)
+        }
+    }
+}

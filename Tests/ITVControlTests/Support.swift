@@ -104,7 +104,7 @@ private func readAll(_ handle: FileHandle) async -> Data {
 }
 
 /// A raw connection to the socket for requests itvctl would never send.
-final class RawClient {
+final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     init(_ path: String) throws {
@@ -135,6 +135,18 @@ final class RawClient {
 
     func send(_ data: Data) {
         _ = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until `marker` has arrived (true), or the connection ends first (false).
+    func readUntil(_ marker: String) -> Bool {
+        var all = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !String(decoding: all, as: UTF8.self).contains(marker) {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return false }
+            all += buffer[0..<n]
+        }
+        return true
     }
 
     /// Reads until the server closes the connection (or 30 s pass).
