@@ -29,8 +29,9 @@ public enum CommandWrapper {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// Linux: coreutils `timeout` stops the command one second after the local deadline (by then the
-    /// connection is dropped) and kills it `killAfter` later. Windows: the command is sent as is; the local
+    /// Linux: `exec timeout ... sh -c CMD` (exec, so that a signal that kills the command reaches sshd as an
+    /// exit signal, not as a shell's 128+n). coreutils `timeout` stops the command one second after the local
+    /// deadline (by then the connection is dropped) and kills it `killAfter` later. Windows: the command is sent as is; the local
     /// deadline drops the connection, and Win32-OpenSSH's sshd ends the session's process tree when its
     /// connection goes away.
     public static func wrap(_ command: String, os: OSFamilyName, timeout: Duration, killAfter: Duration) -> String {
@@ -40,7 +41,7 @@ public enum CommandWrapper {
         case .linux:
             let seconds = max(1, timeout.components.seconds + 1)
             let grace = max(1, killAfter.components.seconds)
-            return "timeout --kill-after=\(grace)s \(seconds)s sh -c \(shellQuote(command))"
+            return "exec timeout --kill-after=\(grace)s \(seconds)s sh -c \(shellQuote(command))"
         }
     }
 
