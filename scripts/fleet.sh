@@ -62,7 +62,7 @@ if [ -e "$d/switch/drop" ]; then
         if [ "$(cat "/proc/$p/comm")" = sshd ]; then kill -9 "$p"; fi
         p="$next"
     done
-    sleep 60
+    exit 0
 fi
 if [ -z "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/sh; fi
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
@@ -124,7 +124,11 @@ CONF
     done
     for i in $(seq 1 "$n"); do
         name="$(host_name "$i")"
-        wait_port "$base.$i" "$(host_port "$i")" || { stop "$dir"; die "$name did not start (see $dir/hosts/$name/sshd.log)"; }
+        # Our own sshd must be the one answering (another fleet on the same address would answer too).
+        if ! wait_port "$base.$i" "$(host_port "$i")" || ! kill -0 "$(cat "$dir/hosts/$name/sshd.pid")" 2>/dev/null; then
+            stop "$dir"
+            die "$name did not start on $base.$i (see $dir/hosts/$name/sshd.log)"
+        fi
     done
 }
 
@@ -137,17 +141,25 @@ children_of() { # pid: its descendants, deepest first
 }
 
 stop() {
-    local dir="$1" name pid victims
+    local dir="$1" name pid all=""
     [ -f "$dir/pids" ] || return 0
     while read -r name pid; do
         [ -n "$pid" ] || continue
         # Only our own sshd: the PID must still run sshd with this fleet's config.
         if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/hosts/$name/sshd_config"; then
-            victims="$(children_of "$pid")"
+            all="$all $pid $(children_of "$pid" | tr '\n' ' ')"
             kill -CONT "$pid" 2>/dev/null || true
-            kill -TERM "$pid" $victims 2>/dev/null || true
         fi
     done <"$dir/pids"
+    if [ -n "${all// /}" ]; then
+        # shellcheck disable=SC2086
+        kill -TERM $all 2>/dev/null || true
+        sleep 0.3
+        # Whatever ignored TERM (a blocked signal mask is inherited from the caller) gets KILL.
+        for pid in $all; do
+            if [ -e "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+        done
+    fi
     rm -f "$dir/pids"
 }
 
