@@ -13,7 +13,8 @@
 #
 # Each host runs `/usr/sbin/sshd -D -f DIR/hosts/NAME/sshd_config` in its own mount and UTS namespace
 # (`unshare --mount --uts`): its own hostname NAME and its own writable tree DIR/hosts/NAME/root bind-mounted
-# at /opt/itv-host. Hosts listen on BASE.i port 22, except every host whose number ends in 3 (port 2222).
+# at /opt/itv-host, and an empty home of its own at /root (so that the machine's root dotfiles, such as a
+# .bashrc that starts tools, do not run on every fleet command). Hosts listen on BASE.i port 22, except every host whose number ends in 3 (port 2222).
 # DIR gets: id_ed25519 (client key), known_hosts (OpenSSH format, `[addr]:port` for non-22 ports; host 004
 # hashed), inventory.yaml (itv format), pids (one `NAME PID` a line).
 set -euo pipefail
@@ -82,7 +83,7 @@ CMD
         addr="$base.$i"
         port="$(host_port "$i")"
         hd="$dir/hosts/$name"
-        mkdir -p "$hd/root" "$hd/switch"
+        mkdir -p "$hd/root" "$hd/home" "$hd/switch"
         ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$hd/ssh_host_ed25519_key" </dev/null
         cp "$dir/id_ed25519.pub" "$hd/authorized_keys"
         cat >"$hd/sshd_config" <<CONF
@@ -117,7 +118,7 @@ CONF
         echo "  $name: {address: $addr, port: $port, user: root, tenant: $tenant, groups: [fleet, g$((i % 5))], os: linux}" \
             >>"$dir/inventory.yaml"
         unshare --mount --uts -- sh -c \
-            'hostname "$1" && mount --bind "$2/root" /opt/itv-host && exec /usr/sbin/sshd -D -E "$2/sshd.log" -f "$2/sshd_config"' \
+            'hostname "$1" && mount --bind "$2/root" /opt/itv-host && mount --bind "$2/home" /root && exec /usr/sbin/sshd -D -E "$2/sshd.log" -f "$2/sshd_config"' \
             fleet-host "$name" "$hd" </dev/null >/dev/null 2>&1 &
         echo "$!" >"$hd/sshd.pid"
         echo "$name $!" >>"$dir/pids"
