@@ -144,7 +144,8 @@ public enum Probe {
             var elapsed_ms: Int
         }
         let hosts = results.map {
-            HostJSON(host: $0.host, ok: $0.isOK, outcome: $0.kind, message: $0.message, latency_ms: $0.latencyMilliseconds)
+            HostJSON(
+                host: $0.host, ok: $0.isOK, outcome: $0.kind, message: $0.message, latency_ms: $0.latencyMilliseconds)
         }
         let ok = results.filter(\.isOK).count
         let ms = ProbeResult(host: "", outcome: .timeout(""), latency: elapsed).latencyMilliseconds

@@ -33,8 +33,10 @@ struct ProbeCommand: AsyncParsableCommand {
         }
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1") }
         var daemonConfig = DaemonConfig()
-        let configFile = config ?? (inventory == nil && FileManager.default.fileExists(atPath: "/etc/itvd/itvd.yaml")
-            ? "/etc/itvd/itvd.yaml" : nil)
+        let configFile =
+            config
+            ?? (inventory == nil && FileManager.default.fileExists(atPath: "/etc/itvd/itvd.yaml")
+                ? "/etc/itvd/itvd.yaml" : nil)
         if let configFile {
             let loaded = ConfigLoader.load(file: configFile)
             printDiagnostics(loaded.diagnostics)

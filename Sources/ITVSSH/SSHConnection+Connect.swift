@@ -29,7 +29,8 @@ extension SSHConnection {
         guard let rc = retry(until: deadline, { libssh2_session_handshake(session, fd) }) else {
             drop(reason: "handshake timeout")
             return SSHFailure(
-                .timeout, "\(endpoint) accepted TCP but did not complete the SSH handshake within "
+                .timeout,
+                "\(endpoint) accepted TCP but did not complete the SSH handshake within "
                     + configuration.connectTimeout.secondsDescription)
         }
         guard rc == 0 else {
@@ -63,8 +64,10 @@ extension SSHConnection {
         var current: UnsafeMutablePointer<addrinfo>? = first
         while let info = current {
             current = info.pointee.ai_next
-            let sock = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-                | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let sock = socket(
+                info.pointee.ai_family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+                    | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard sock >= 0 else { continue }
             var one: Int32 = 1
             setsockopt(sock, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -73,7 +76,8 @@ extension SSHConnection {
                 return nil
             }
             guard errno == EINPROGRESS else {
-                lastFailure = SSHFailure(.connectFailed, "cannot connect to \(endpoint): \(String(cString: strerror(errno)))")
+                lastFailure = SSHFailure(
+                    .connectFailed, "cannot connect to \(endpoint): \(String(cString: strerror(errno)))")
                 Glibc.close(sock)
                 continue
             }
@@ -85,7 +89,8 @@ extension SSHConnection {
             if ready <= 0 {
                 Glibc.close(sock)
                 return SSHFailure(
-                    .timeout, "TCP connect to \(endpoint) did not complete within "
+                    .timeout,
+                    "TCP connect to \(endpoint) did not complete within "
                         + configuration.connectTimeout.secondsDescription)
             }
             var soError: Int32 = 0
@@ -95,7 +100,8 @@ extension SSHConnection {
                 fd = sock
                 return nil
             }
-            lastFailure = SSHFailure(.connectFailed, "cannot connect to \(endpoint): \(String(cString: strerror(soError)))")
+            lastFailure = SSHFailure(
+                .connectFailed, "cannot connect to \(endpoint): \(String(cString: strerror(soError)))")
             Glibc.close(sock)
         }
         return lastFailure
@@ -124,7 +130,8 @@ extension SSHConnection {
         case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
             let type = Self.keyTypeName(keyType)
             let expected = lookup.entries.first { $0.keyType == type } ?? lookup.entries.first
-            return SSHFailure(outcome: .hostkeyMismatch(expected: expected?.fingerprint ?? "(none)", presented: presented))
+            return SSHFailure(
+                outcome: .hostkeyMismatch(expected: expected?.fingerprint ?? "(none)", presented: presented))
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
             let pinned = lookup.entries.isEmpty ? "" : " (known_hosts pins only other key types for it)"
             return SSHFailure(

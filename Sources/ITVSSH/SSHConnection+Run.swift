@@ -105,7 +105,8 @@ extension SSHConnection {
         var signalLength = 0
         _ = libssh2_channel_get_exit_signal(channel, &signal, &signalLength, nil, nil, nil, nil)
         if let signal {
-            let name = String(decoding: UnsafeBufferPointer(start: signal, count: signalLength).map { UInt8(bitPattern: $0) },
+            let name = String(
+                decoding: UnsafeBufferPointer(start: signal, count: signalLength).map { UInt8(bitPattern: $0) },
                 as: UTF8.self)
             libssh2_free(session, signal)
             if !name.isEmpty {
@@ -124,7 +125,8 @@ extension SSHConnection {
         while true {
             let n = buffer.withUnsafeMutableBufferPointer { buf -> Int in
                 let base = buf.baseAddress
-                return stderr ? itv_channel_read_stderr(channel, base, buf.count) : itv_channel_read(channel, base, buf.count)
+                return stderr
+                    ? itv_channel_read_stderr(channel, base, buf.count) : itv_channel_read(channel, base, buf.count)
             }
             if n > 0 {
                 buffer.withUnsafeBufferPointer { capture.append(UnsafeBufferPointer(rebasing: $0[0..<n])) }

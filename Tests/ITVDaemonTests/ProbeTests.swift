@@ -33,8 +33,10 @@ struct ProbeTests {
     func probeCommand() async throws {
         try await ProbeFleet.with(3) { fleet in
             try fleet.switchHost(3, "hostkey")
-            let common = ["probe", "--inventory", fleet.inventory, "--identity", fleet.identity, "--known-hosts",
-                fleet.knownHosts]
+            let common = [
+                "probe", "--inventory", fleet.inventory, "--identity", fleet.identity, "--known-hosts",
+                fleet.knownHosts,
+            ]
             let all = try runBinary("itvd", common)
             #expect(all.status == 1)
             let lines = all.stdout.split(separator: "\n")

@@ -18,7 +18,8 @@ struct CommandTests {
             #expect(exit == 3)
             #expect(stdout.text == "out\n")
             #expect(stderr.text == "err\n")
-            let host = await session.run("hostname; cat /proc/self/mountinfo | grep -c ' /opt/itv-host '", timeout: .seconds(30))
+            let host = await session.run(
+                "hostname; cat /proc/self/mountinfo | grep -c ' /opt/itv-host '", timeout: .seconds(30))
             guard case .ok(0, let hostOut, _, _) = host else {
                 Issue.record("expected ok, got \(host)")
                 return

@@ -53,7 +53,8 @@ struct Fleet: Sendable {
 
     /// The public key fingerprint of host `i`'s current host key, as `ssh-keygen -l` prints it.
     func hostKeyFingerprint(_ i: Int) throws -> String {
-        let output = try Self.run("/usr/bin/ssh-keygen", ["-l", "-f", "\(dir)/hosts/\(name(i))/ssh_host_ed25519_key.pub"])
+        let output = try Self.run(
+            "/usr/bin/ssh-keygen", ["-l", "-f", "\(dir)/hosts/\(name(i))/ssh_host_ed25519_key.pub"])
         return String(output.split(separator: " ")[1])
     }
 
@@ -63,7 +64,8 @@ struct Fleet: Sendable {
 
     /// Starts `count` hosts, runs `body`, stops the fleet whatever happens.
     static func with<T>(_ count: Int, _ body: (Fleet) async throws -> T) async throws -> T {
-        let dir = try run("/usr/bin/mktemp", ["-d", "/tmp/itv-fleet-test.XXXXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = try run("/usr/bin/mktemp", ["-d", "/tmp/itv-fleet-test.XXXXXX"]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let fleet = Fleet(dir: dir, base: nextBase(), count: count)
         defer {
             try? script(["stop", dir])
@@ -88,7 +90,8 @@ struct Fleet: Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw FleetError(message: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+            throw FleetError(
+                message: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self)
     }

@@ -117,7 +117,8 @@ struct HostKeyTests {
     }
 
     private func publicKey(_ fleet: Fleet, _ i: Int) throws -> String {
-        let text = try String(contentsOfFile: "\(fleet.dir)/hosts/\(fleet.name(i))/ssh_host_ed25519_key.pub", encoding: .utf8)
+        let text = try String(
+            contentsOfFile: "\(fleet.dir)/hosts/\(fleet.name(i))/ssh_host_ed25519_key.pub", encoding: .utf8)
         return text.split(separator: " ").prefix(2).joined(separator: " ")
     }
 }

@@ -87,7 +87,9 @@ struct HostileHostTests {
                 for await (i, outcome, took) in group { all[i] = (outcome, took) }
                 return all
             }
-            for i in [1, 3, 4, 5] { #expect(results[i]?.0.kind == "ok", "host \(i): \(String(describing: results[i]))") }
+            for i in [1, 3, 4, 5] {
+                #expect(results[i]?.0.kind == "ok", "host \(i): \(String(describing: results[i]))")
+            }
             #expect(results[2]?.0.kind == "timeout")
             if let took = results[2]?.1 {
                 #expect(took >= .seconds(3))
