@@ -10,6 +10,7 @@
 #        drop      the host drops the connection in the middle of every command
 #        flood     every command first prints 50 MB on stdout
 #        escape    every command first prints terminal escape sequences on stdout and stderr
+#        ecdsa     the host also offers an ECDSA host key (libssh2 would prefer it to the pinned ed25519 one)
 #
 # Each host runs `/usr/sbin/sshd -D -f DIR/hosts/NAME/sshd_config` in its own mount and UTS namespace
 # (`unshare --mount --uts`): its own hostname NAME and its own writable tree DIR/hosts/NAME/root bind-mounted
@@ -177,6 +178,13 @@ switch() {
             kill -HUP "$pid"; sleep 0.3; wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" ;;
         hostkey:off)
             [ -e "$hd/ssh_host_ed25519_key.orig" ] && mv -f "$hd/ssh_host_ed25519_key.orig" "$hd/ssh_host_ed25519_key"
+            kill -HUP "$pid"; sleep 0.3; wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" ;;
+        ecdsa:on)
+            [ -e "$hd/ssh_host_ecdsa_key" ] || ssh-keygen -q -t ecdsa -N '' -C "$name" -f "$hd/ssh_host_ecdsa_key" </dev/null
+            grep -q ssh_host_ecdsa_key "$hd/sshd_config" || echo "HostKey $hd/ssh_host_ecdsa_key" >>"$hd/sshd_config"
+            kill -HUP "$pid"; sleep 0.3; wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" ;;
+        ecdsa:off)
+            sed -i '/ssh_host_ecdsa_key/d' "$hd/sshd_config"
             kill -HUP "$pid"; sleep 0.3; wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" ;;
         refuse:on) : >"$hd/authorized_keys" ;;
         refuse:off) cp "$dir/id_ed25519.pub" "$hd/authorized_keys" ;;

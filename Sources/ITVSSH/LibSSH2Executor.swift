@@ -29,7 +29,9 @@ public final class LibSSH2Executor: RemoteExecutor {
         }
         let thread = SessionThread(name: "itv-ssh \(host.name)")
         let connection = SSHConnection(host: host, configuration: configuration)
-        let failure = await thread.perform { connection.connect(knownHosts: known) }
+        let failure = await thread.perform(orElse: SSHFailure(.protocolError, "session thread ended")) {
+            connection.connect(knownHosts: known)
+        }
         if let failure {
             thread.finish()
             limiter.release()
@@ -80,13 +82,15 @@ final class LibSSH2Session: RemoteSession, @unchecked Sendable {
     func run(_ command: String, timeout: Duration) async -> CommandOutcome {
         let connection = self.connection
         guard !isClosed else { return .connectFailed("session to \(connection.endpoint) is closed") }
-        return await thread.perform { connection.run(command, timeout: timeout) }
+        return await thread.perform(orElse: .connectFailed("session to \(connection.endpoint) is closed")) {
+            connection.run(command, timeout: timeout)
+        }
     }
 
     func close() async {
         guard markClosed() else { return }
         let connection = self.connection
-        await thread.perform { connection.close() }
+        await thread.perform(orElse: ()) { connection.close() }
         thread.finish()
         limiter.release()
     }

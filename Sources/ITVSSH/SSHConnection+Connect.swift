@@ -172,7 +172,9 @@ extension SSHConnection {
 
     private func authenticateWithAgent(session: OpaquePointer, deadline: ContinuousClock.Instant) -> SSHFailure? {
         let user = host.user
-        guard let socketPath = ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !socketPath.isEmpty else {
+        guard let socketPath = configuration.agentSocket ?? ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"],
+            !socketPath.isEmpty
+        else {
             return SSHFailure(.authFailed, "no identity file configured and SSH_AUTH_SOCK is not set")
         }
         guard let agent = libssh2_agent_init(session) else {

@@ -15,12 +15,15 @@ public struct SSHExecutorConfiguration: Hashable, Sendable {
     public var parallel: Int
     /// Grace period the remote `timeout --kill-after` gives a command between TERM and KILL.
     public var killAfter: Duration
+    /// The ssh-agent socket used when `identityFile` is nil; nil means `SSH_AUTH_SOCK` of the process.
+    public var agentSocket: String?
 
     public init(
         identityFile: String?, knownHostsFile: String, connectTimeout: Duration = .seconds(10),
-        outputCap: Int = 1 << 20, parallel: Int = 64, killAfter: Duration = .seconds(5)
+        outputCap: Int = 1 << 20, parallel: Int = 64, killAfter: Duration = .seconds(5), agentSocket: String? = nil
     ) {
         self.identityFile = identityFile
+        self.agentSocket = agentSocket
         self.knownHostsFile = knownHostsFile
         self.connectTimeout = connectTimeout
         self.outputCap = max(0, outputCap)

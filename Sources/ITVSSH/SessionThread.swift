@@ -24,8 +24,9 @@ final class SessionThread: @unchecked Sendable {
         condition.signal()
     }
 
-    /// Runs `body` on the thread and returns its result to the awaiting task.
-    func perform<T: Sendable>(_ body: @escaping () -> T) async -> T {
+    /// Runs `body` on the thread and returns its result to the awaiting task; `fallback` once the thread
+    /// is finishing (a session closed meanwhile), so that libssh2 never runs on the caller's thread.
+    func perform<T: Sendable>(orElse fallback: T, _ body: @escaping () -> T) async -> T {
         await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
             condition.lock()
             let accepted = !finishing
@@ -34,7 +35,7 @@ final class SessionThread: @unchecked Sendable {
                 condition.signal()
             }
             condition.unlock()
-            if !accepted { continuation.resume(returning: body()) }
+            if !accepted { continuation.resume(returning: fallback) }
         }
     }
 

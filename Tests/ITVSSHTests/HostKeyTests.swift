@@ -122,3 +122,58 @@ struct HostKeyTests {
         return text.split(separator: " ").prefix(2).joined(separator: " ")
     }
 }
+
+@Suite("Host key type preference and agent authentication")
+struct KeyTypeAndAgentTests {
+    @Test("a host offering ECDSA and ed25519 is checked against the type known_hosts pins, either one")
+    func hostKeyTypeFromKnownHosts() async throws {
+        try await Fleet.with(1) { fleet in
+            try fleet.switchHost(1, "ecdsa")
+            let host = fleet.host(1)
+            // known_hosts pins only ed25519: without the method preference libssh2 would negotiate ECDSA.
+            let ed25519 = LibSSH2Executor(configuration: fleet.configuration())
+            #expect(await ed25519.run("true", on: host, timeout: .seconds(30)).kind == "ok")
+            // Only the ECDSA key pinned: negotiated and matched as well.
+            let ecdsaKey = try String(
+                contentsOfFile: "\(fleet.dir)/hosts/\(fleet.name(1))/ssh_host_ecdsa_key.pub", encoding: .utf8)
+            let file = fleet.dir + "/kh-ecdsa"
+            let line = "\(host.address) " + ecdsaKey.split(separator: " ").prefix(2).joined(separator: " ")
+            try (line + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let ecdsa = LibSSH2Executor(configuration: fleet.configuration(knownHosts: file))
+            #expect(await ecdsa.run("true", on: host, timeout: .seconds(30)).kind == "ok")
+        }
+    }
+
+    @Test("without an identity file the key comes from ssh-agent")
+    func agentAuthentication() async throws {
+        try await Fleet.with(1) { fleet in
+            let socket = fleet.dir + "/agent.sock"
+            let agent = Process()
+            agent.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-agent")
+            agent.arguments = ["-D", "-a", socket]
+            agent.standardOutput = FileHandle.nullDevice
+            try agent.run()
+            defer {
+                kill(agent.processIdentifier, SIGKILL)
+                agent.waitUntilExit()
+            }
+            var configuration = fleet.configuration()
+            configuration.identityFile = nil
+            configuration.agentSocket = socket
+            let executor = LibSSH2Executor(configuration: configuration)
+            for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // An empty agent has no key the host accepts.
+            #expect(await executor.run("true", on: fleet.host(1), timeout: .seconds(30)).kind == "auth_failed")
+            let add = Process()
+            add.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-add")
+            add.arguments = ["-q", fleet.identity]
+            add.environment = ["SSH_AUTH_SOCK": socket]
+            try add.run()
+            add.waitUntilExit()
+            #expect(add.terminationStatus == 0)
+            #expect(await executor.run("true", on: fleet.host(1), timeout: .seconds(30)).kind == "ok")
+        }
+    }
+}
