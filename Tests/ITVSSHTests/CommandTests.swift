@@ -35,4 +35,28 @@ struct CommandTests {
             await session.close()
         }
     }
+
+    @Test("a command with quotes, variables and newlines reaches the remote shell unchanged")
+    func quoting() async throws {
+        try await Fleet.with(1) { fleet in
+            let executor = LibSSH2Executor(configuration: fleet.configuration())
+            let command = "printf '%s|' \"it's\" '$HOME' \"a\\\"b\"\necho; echo \"$((6 * 7))\""
+            let outcome = await executor.run(command, on: fleet.host(1), timeout: .seconds(30))
+            guard case .ok(0, let stdout, _, _) = outcome else {
+                Issue.record("expected ok, got \(outcome)")
+                return
+            }
+            #expect(stdout.text == "it's|$HOME|a\"b|\n42\n")
+        }
+    }
+
+    @Test("Windows commands are sent as they are; Linux ones wrapped in timeout(1) with exec")
+    func wrapper() {
+        #expect(
+            CommandWrapper.wrap("cmd /c exit 0", os: .windows, timeout: .seconds(30), killAfter: .seconds(5))
+                == "cmd /c exit 0")
+        #expect(
+            CommandWrapper.wrap("echo 'x'", os: .linux, timeout: .seconds(30), killAfter: .seconds(5))
+                == "exec timeout --kill-after=5s 31s sh -c 'echo '\\''x'\\'''")
+    }
 }
