@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Pure: model, validation, versions, planning, templates, state machine. No I/O.
@@ -34,7 +35,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // Adapters.
-        .target(name: "ITVStore", dependencies: ["ITVEngine"], swiftSettings: strict),
+        .target(
+            name: "ITVStore",
+            dependencies: ["ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CLibSSH2",
             pkgConfig: "libssh2",
@@ -83,12 +88,20 @@ let package = Package(
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
         .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
+        // `make bench` only: the state store's commit throughput.
+        .executableTarget(
+            name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
+        .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
+        .testTarget(
+            name: "ITVStoreTests",
+            dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
     ]
 )
