@@ -124,7 +124,7 @@ public struct FeedExtractor: FeedDocumentParser {
 
     static func unique(_ list: [String]) -> [String] {
         var seen = Set<String>()
-        return list.filter { seen.insert($0).inserted }
+        return list.filter { !$0.isEmpty && seen.insert($0).inserted }
     }
 
     private static func isBoolean(_ n: NSNumber) -> Bool {

@@ -21,6 +21,7 @@ public enum TextDecoding {
         var warnings: [String] = []
         var body = bytes[...]
         var encoding: String
+        var declared = true
         let bom = byteOrderMark(bytes)
         if let charset = contentType.flatMap(charsetParameter) {
             encoding = charset
@@ -34,13 +35,21 @@ public enum TextDecoding {
             encoding = declared
         } else {
             encoding = "utf-8"
+            declared = false
         }
         encoding = normalized(encoding)
         guard isPlausibleName(encoding) else {
             return .failure(FeedParseError(.encoding, "the declared encoding '\(encoding.prefix(40))' is not valid"))
         }
         if encoding == "utf-8" {
-            if let s = String(validating: body, as: UTF8.self) { return .success(DecodedText(text: s, encoding: encoding, warnings: [])) }
+            if let s = String(validating: body, as: UTF8.self) {
+                return .success(DecodedText(text: demoronized(s, &warnings), encoding: encoding, warnings: warnings))
+            }
+            if !declared, let (utf8, _) = iconvToUTF8(Array(body), from: "windows-1252") {
+                // No declaration anywhere and not UTF-8: the bytes are almost always Windows-1252 (or Latin-1).
+                warnings.append("the document declares no encoding and is not UTF-8; it was read as windows-1252")
+                return .success(DecodedText(text: String(decoding: utf8, as: UTF8.self), encoding: "windows-1252", warnings: warnings))
+            }
             warnings.append("the document is not valid UTF-8; invalid bytes were replaced by U+FFFD")
             return .success(DecodedText(text: String(decoding: body, as: UTF8.self), encoding: encoding, warnings: warnings))
         }
@@ -53,6 +62,27 @@ public enum TextDecoding {
             if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
             return .success(DecodedText(text: text, encoding: encoding, warnings: warnings))
         }
+    }
+
+    /// C1 control characters (U+0080...U+009F) never belong in a feed: they are Windows-1252 bytes that were
+    /// taken for Latin-1 upstream. They become what Windows-1252 means by them (`\u{92}` -> `\u{2019}`).
+    static func demoronized(_ s: String, _ warnings: inout [String]) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value >= 0x80 && $0.value <= 0x9F }) else { return s }
+        warnings.append("C1 control characters were read as the Windows-1252 characters they stand for")
+        let table: [UInt32] = [
+            0x20AC, 0x81, 0x201A, 0x192, 0x201E, 0x2026, 0x2020, 0x2021, 0x2C6, 0x2030, 0x160, 0x2039, 0x152, 0x8D,
+            0x17D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x2DC, 0x2122, 0x161, 0x203A,
+            0x153, 0x9D, 0x17E, 0x178,
+        ]
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            if u.value >= 0x80, u.value <= 0x9F, let m = Unicode.Scalar(table[Int(u.value - 0x80)]) {
+                out.append(m)
+            } else {
+                out.append(u)
+            }
+        }
+        return String(out)
     }
 
     static func charsetParameter(_ contentType: String) -> String? {
