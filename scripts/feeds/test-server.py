@@ -15,7 +15,7 @@ Routes (both servers):
   /endless                chunked body that never ends
   /gzip-bomb              Content-Encoding gzip: 32 KB on the wire, 32 MB decompressed
   /slow                   1 byte per second
-  /slow-feed/NAME         a valid feed after 1.5 s (for concurrency limits)
+  /slow-feed/NAME         a valid feed after 3 s (for concurrency limits)
   /redirect/N             N redirects, then /feed/redirected
   /redirect-loop          redirects to itself
   /to-http                redirects to the plain http server
@@ -79,7 +79,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def route(self, path, query):
         if path.startswith("/feed/") or path.startswith("/slow-feed/"):
             if path.startswith("/slow-feed/"):
-                time.sleep(1.5)
+                time.sleep(3)
             name = path.rsplit("/", 1)[1]
             version = urllib.parse.unquote(query[2:]) if query.startswith("v=") else "2.0.0"
             etag = '"%s-%d"' % (name, len(version))
