@@ -62,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "ITVSystemd",
-            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", "CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // What the executables do, as libraries, so that it can be tested.
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
-        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd"]),
+        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
     ]
 )

@@ -14,7 +14,7 @@ public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertib
 }
 
 /// One problem found in an input file, printed as `file:line:column: message`.
-public struct Diagnostic: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
 

@@ -5,7 +5,7 @@ public struct ITVDaemonCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "itvd",
         abstract: "Keeps business applications up to date on the fleet, in staged rollouts over SSH.",
-        subcommands: [VersionCommand.self]
+        subcommands: [CheckCommand.self, VersionCommand.self]
     )
 
     public init() {}

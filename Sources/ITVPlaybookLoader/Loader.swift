@@ -1,3 +1,10 @@
+import CYaml
 import ITVCore
-/// Reads playbooks, inventories and the daemon config.
-public enum ITVPlaybookLoaderModule {}
+import Yams
+
+func probe() -> Int {
+    var parser = yaml_parser_t()
+    yaml_parser_initialize(&parser)
+    yaml_parser_delete(&parser)
+    return 0
+}

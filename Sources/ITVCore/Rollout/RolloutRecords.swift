@@ -1,0 +1,281 @@
+// The persisted vocabulary of rollouts: what the state machine decides on, what the store keeps, and
+// what the control API shows (mapped to wire types). Raw values are stable: they are stored and sent.
+
+/// Milliseconds since the Unix epoch (wall clock; passed in, never read here).
+public typealias EpochMillis = Int64
+
+/// Where a rollout is in its life.
+public enum RolloutPhase: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Created, nothing decided yet.
+    case planned
+    /// The current wave waits for its approval (an operator, or its patch window).
+    case waitingApproval = "waiting_approval"
+    /// The current wave's host runs are being dispatched or are running.
+    case running
+    /// The current wave finished and must stay healthy for its `bake` time.
+    case baking
+    /// Too many failures: nothing new is dispatched until an operator acts.
+    case halted
+    /// An operator paused it: nothing new is dispatched until resume.
+    case paused
+    /// An operator aborted it: nothing new is ever dispatched (terminal once in-flight runs end).
+    case aborted
+    /// `rollback` runs on every host the rollout changed.
+    case rollingBack = "rolling_back"
+    case succeeded
+    case rolledBack = "rolled_back"
+    /// The rollback could not restore every host.
+    case failed
+
+    /// A rollout in a final phase never changes again.
+    public var isFinal: Bool { [.aborted, .succeeded, .rolledBack, .failed].contains(self) }
+
+    /// A phase in which the rollout waits for a person (approval, halt, pause).
+    public var waitsForPerson: Bool { [.waitingApproval, .halted, .paused].contains(self) }
+}
+
+/// Where a wave is.
+public enum WavePhase: String, Hashable, Sendable, Codable, CaseIterable {
+    case pending
+    case waitingApproval = "waiting_approval"
+    case running
+    case baking
+    case done
+    case halted
+}
+
+/// Where one host of a rollout is.
+public enum HostRunPhase: String, Hashable, Sendable, Codable, CaseIterable {
+    case pending
+    case running
+    case succeeded
+    /// `detect` found the target version: nothing was installed.
+    case alreadyCurrent = "already_current"
+    case failed
+    /// A step was sent but its outcome could not be learned (crash, dropped connection, timeout), and
+    /// `detect` could not settle it: an operator must `retry` or `skip`.
+    case unknown
+    case skipped
+    case rollingBack = "rolling_back"
+    case rolledBack = "rolled_back"
+    case rollbackFailed = "rollback_failed"
+
+    /// The host run will not change again unless an operator acts (or a rollback starts).
+    public var isSettled: Bool { ![.pending, .running, .rollingBack].contains(self) }
+}
+
+/// The steps of a host run.
+public enum HostStep: String, Hashable, Sendable, Codable, CaseIterable {
+    case detect
+    case install
+    case verify
+    case rollback
+}
+
+/// What a rollout runs, frozen when it is created so that a reload cannot change a running rollout's
+/// commands: the step templates per OS, and the failure policy.
+public struct RolloutRecipe: Hashable, Sendable, Codable {
+    /// Step name (`detect`, `install`, `verify`, `rollback`) -> OS (`linux`, `windows`) -> template source.
+    public var steps: [String: [String: String]]
+    public var timeoutSeconds: Int64
+    public var idempotent: Bool
+    /// `"2"` or `"5%"`.
+    public var maxFailures: String
+    public var onFailure: FailurePolicy
+    public var window: String?
+    public var scheme: VersionScheme
+
+    public init(playbook: Playbook) {
+        var steps: [String: [String: String]] = [:]
+        let commands: [(HostStep, StepCommand?)] = [
+            (.detect, playbook.steps.detect), (.install, playbook.steps.install),
+            (.verify, playbook.steps.verify), (.rollback, playbook.steps.rollback),
+        ]
+        for (step, command) in commands {
+            guard let command else { continue }
+            steps[step.rawValue] = Dictionary(
+                uniqueKeysWithValues: command.byOS.map { ($0.key.rawValue, $0.value.source) })
+        }
+        self.steps = steps
+        timeoutSeconds = playbook.steps.timeout.seconds
+        idempotent = playbook.steps.idempotent
+        maxFailures = playbook.rollout.maxFailures.description
+        onFailure = playbook.rollout.onFailure
+        window = playbook.rollout.window
+        scheme = playbook.feed?.scheme ?? .dotted
+    }
+
+    /// The failure threshold, parsed back.
+    public var threshold: FailureThreshold {
+        if maxFailures.hasSuffix("%"), let p = Int(maxFailures.dropLast()) { return .percent(p) }
+        return .count(Int(maxFailures) ?? 0)
+    }
+
+    /// The template of a step for an OS, parsed; nil when the recipe has none.
+    public func template(_ step: HostStep, for os: OSFamily) -> CommandTemplate? {
+        guard let source = steps[step.rawValue]?[os.rawValue] else { return nil }
+        return try? CommandTemplate.parse(source).get()
+    }
+}
+
+/// One rollout: a procedure going to one version.
+public struct RolloutRecord: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var procedure: String
+    public var version: String
+    public var phase: RolloutPhase
+    /// The phase to return to on `resume` (while paused).
+    public var resumePhase: RolloutPhase?
+    /// Index of the current wave.
+    public var currentWave: Int
+    /// The plan the waves were made from; approvals must carry it.
+    public var planHash: String
+    public var recipe: RolloutRecipe
+    /// Why it halted, was aborted or is rolling back.
+    public var reason: String?
+    public var createdAt: EpochMillis
+    public var createdBy: String
+    public var updatedAt: EpochMillis
+
+    public init(
+        id: Int64, procedure: String, version: String, phase: RolloutPhase = .planned, resumePhase: RolloutPhase? = nil,
+        currentWave: Int = 0, planHash: String, recipe: RolloutRecipe, reason: String? = nil,
+        createdAt: EpochMillis, createdBy: String, updatedAt: EpochMillis
+    ) {
+        self.id = id
+        self.procedure = procedure
+        self.version = version
+        self.phase = phase
+        self.resumePhase = resumePhase
+        self.currentWave = currentWave
+        self.planHash = planHash
+        self.recipe = recipe
+        self.reason = reason
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One wave of a rollout.
+public struct WaveRecord: Hashable, Sendable, Codable {
+    public var rolloutID: Int64
+    public var index: Int
+    public var name: String
+    public var approval: ApprovalKind
+    public var approvalsNeeded: Int
+    public var bakeSeconds: Int64
+    /// Host runs of this wave that may run at once (nil: only the daemon's global cap).
+    public var parallel: Int?
+    public var phase: WavePhase
+    public var startedAt: EpochMillis?
+    public var finishedAt: EpochMillis?
+
+    public init(
+        rolloutID: Int64, index: Int, name: String, approval: ApprovalKind, approvalsNeeded: Int, bakeSeconds: Int64,
+        parallel: Int?, phase: WavePhase = .pending, startedAt: EpochMillis? = nil, finishedAt: EpochMillis? = nil
+    ) {
+        self.rolloutID = rolloutID
+        self.index = index
+        self.name = name
+        self.approval = approval
+        self.approvalsNeeded = approvalsNeeded
+        self.bakeSeconds = bakeSeconds
+        self.parallel = parallel
+        self.phase = phase
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// Who or what let a wave start.
+public struct ApprovalRecord: Hashable, Sendable, Codable {
+    public enum Source: String, Hashable, Sendable, Codable {
+        case `operator`
+        case window
+        case auto
+    }
+
+    public var rolloutID: Int64
+    public var wave: Int
+    public var source: Source
+    public var user: String
+    public var uid: UInt32
+    public var comment: String?
+    /// The plan the approver saw; an approval for another plan does not count.
+    public var planHash: String
+    public var at: EpochMillis
+
+    public init(
+        rolloutID: Int64, wave: Int, source: Source, user: String, uid: UInt32, comment: String?, planHash: String,
+        at: EpochMillis
+    ) {
+        self.rolloutID = rolloutID
+        self.wave = wave
+        self.source = source
+        self.user = user
+        self.uid = uid
+        self.comment = comment
+        self.planHash = planHash
+        self.at = at
+    }
+}
+
+/// One host of a rollout.
+public struct HostRunRecord: Hashable, Sendable, Codable {
+    public var rolloutID: Int64
+    public var host: String
+    public var wave: Int
+    public var phase: HostRunPhase
+    /// The step being run, or last run.
+    public var step: HostStep?
+    /// The step's command was (or may have been) sent and its outcome is not recorded yet. Committed
+    /// before the command is sent: after a crash, this is what tells "maybe ran" from "never ran".
+    public var stepInFlight: Bool
+    /// What `detect` found before install: the version `rollback` returns to.
+    public var previous: String?
+    /// `install` was sent at least once: the host may have been changed.
+    public var changed: Bool
+    /// How often `install` was sent.
+    public var installAttempts: Int
+    /// Stable kind of the last error (`exit_status`, `timeout`, `hostkey_mismatch`, ...).
+    public var errorKind: String?
+    /// The last error, in words (host output escaped and cut).
+    public var error: String?
+    public var updatedAt: EpochMillis
+
+    public init(
+        rolloutID: Int64, host: String, wave: Int, phase: HostRunPhase = .pending, step: HostStep? = nil,
+        stepInFlight: Bool = false, previous: String? = nil, changed: Bool = false, installAttempts: Int = 0,
+        errorKind: String? = nil, error: String? = nil, updatedAt: EpochMillis
+    ) {
+        self.rolloutID = rolloutID
+        self.host = host
+        self.wave = wave
+        self.phase = phase
+        self.step = step
+        self.stepInFlight = stepInFlight
+        self.previous = previous
+        self.changed = changed
+        self.installAttempts = installAttempts
+        self.errorKind = errorKind
+        self.error = error
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Everything persisted about one rollout: the state machine's whole state.
+public struct RolloutSnapshot: Hashable, Sendable, Codable {
+    public var rollout: RolloutRecord
+    public var waves: [WaveRecord]
+    public var approvals: [ApprovalRecord]
+    /// In plan order: wave by wave, each wave's hosts in plan order.
+    public var hostRuns: [HostRunRecord]
+
+    public init(rollout: RolloutRecord, waves: [WaveRecord], approvals: [ApprovalRecord], hostRuns: [HostRunRecord]) {
+        self.rollout = rollout
+        self.waves = waves
+        self.approvals = approvals
+        self.hostRuns = hostRuns
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import ITVCore
+
+/// Reads the daemon configuration (`/etc/itvd/itvd.yaml`). Every key has a default; relative paths are
+/// taken relative to the directory of the configuration file.
+public enum ConfigLoader {
+    static let topKeys = ["playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows"]
+    static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
+
+    public static func load(file: String) -> Loaded<DaemonConfig> {
+        switch FileInput.read(file) {
+        case .success(let bytes): return parse(bytes, file: file)
+        case .failure(let d): return Loaded(value: nil, diagnostics: [d])
+        }
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) -> Loaded<DaemonConfig> {
+        let root: YNode
+        switch YAMLComposer.compose(bytes, file: file) {
+        case .success(let node): root = node
+        case .failure(let d): return Loaded(value: nil, diagnostics: [d])
+        }
+        let r = YAMLReader()
+        let base = ((file as NSString).deletingLastPathComponent as NSString).standardizingPath
+        let config = read(root, r, base: base.isEmpty ? "." : base)
+        return Loaded(value: r.diagnostics.isEmpty ? config : nil, diagnostics: r.diagnostics)
+    }
+
+    static func read(_ root: YNode, _ r: YAMLReader, base: String) -> DaemonConfig? {
+        guard let f = r.mapping(root, "the configuration", known: topKeys) else { return nil }
+        var c = DaemonConfig()
+        func path(_ key: String) -> String? {
+            guard let node = f[key], let p = r.string(node, key) else { return nil }
+            return resolve(p, base: base)
+        }
+        if let p = path("playbooks") { c.playbooks = p }
+        if let p = path("inventory") { c.inventory = p }
+        if let p = path("state") { c.state = p }
+        if let p = path("socket") { c.socket = p }
+        if let n = f["ssh"], let s = r.mapping(n, "ssh", known: sshKeys) {
+            if let p = s["identity"].flatMap({ r.string($0, "ssh.identity") }) { c.ssh.identity = resolve(p, base: base) }
+            if let p = s["known_hosts"].flatMap({ r.string($0, "ssh.known_hosts") }) {
+                c.ssh.knownHosts = resolve(p, base: base)
+            }
+            if let t = s["connect_timeout"].flatMap({ r.timeSpan($0, "ssh.connect_timeout") }) { c.ssh.connectTimeout = t }
+        }
+        if let n = f["parallel"], let p = r.int(n, "parallel", range: 1...4_096) { c.parallel = p }
+        if let n = f["operators"], let g = r.stringList(n, "operators") { c.operators = g.map(\.value) }
+        if let n = f["readers"], let g = r.stringList(n, "readers") { c.readers = g.map(\.value) }
+        if let n = f["windows"] {
+            for (name, location, value) in r.namedEntries(n, "windows") {
+                guard Playbook.isValidID(name) else {
+                    r.error(location, "window name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                    continue
+                }
+                var window = WindowSpec(name: name)
+                if case .scalar(let s) = value, s.isNull {
+                    c.windows[name] = window
+                    continue
+                }
+                guard let w = r.mapping(value, "window '\(name)'", known: ["duration"]) else { continue }
+                if let d = w["duration"].flatMap({ r.timeSpan($0, "window '\(name)' duration") }) {
+                    if d.seconds < 60 {
+                        r.error(w.keyLocation("duration"), "window '\(name)' duration must be at least 1m")
+                    }
+                    window.duration = d
+                }
+                c.windows[name] = window
+            }
+        }
+        return c
+    }
+
+    static func resolve(_ path: String, base: String) -> String {
+        path.hasPrefix("/") ? path : ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,137 @@
+import ITVCore
+
+/// Reads the inventory: our format (`defaults`, `tenants`, `hosts`) or an Ansible YAML inventory
+/// (`all:` with `hosts`, `children`, `vars`).
+public enum InventoryLoader {
+    static let topKeys = ["defaults", "tenants", "hosts"]
+    static let defaultKeys = ["user", "port", "os"]
+    static let hostKeys = ["address", "tenant", "groups", "os", "port", "user"]
+
+    public static func load(file: String) -> Loaded<Inventory> {
+        switch FileInput.read(file) {
+        case .success(let bytes): return parse(bytes, file: file)
+        case .failure(let d): return Loaded(value: nil, diagnostics: [d])
+        }
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) -> Loaded<Inventory> {
+        let root: YNode
+        switch YAMLComposer.compose(bytes, file: file) {
+        case .success(let node): root = node
+        case .failure(let d): return Loaded(value: nil, diagnostics: [d])
+        }
+        let r = YAMLReader()
+        let inventory: Inventory?
+        if case .mapping(let entries, _) = root,
+            entries.contains(where: { if case .scalar(let k) = $0.key { return k.value == "all" } else { return false } })
+        {
+            inventory = AnsibleInventoryReader(r: r).read(root)
+        } else {
+            inventory = read(root, r)
+        }
+        if let inventory { check(inventory, r) }
+        return Loaded(value: r.diagnostics.isEmpty ? inventory : nil, diagnostics: r.diagnostics)
+    }
+
+    private static func read(_ root: YNode, _ r: YAMLReader) -> Inventory? {
+        guard let f = r.mapping(root, "the inventory", known: topKeys) else { return nil }
+        var user = "itv"
+        var port = 22
+        var os = OSFamily.linux
+        if let n = f["defaults"], let d = r.mapping(n, "defaults", known: defaultKeys) {
+            if let u = d["user"].flatMap({ r.string($0, "defaults.user") }) { user = u }
+            if let p = d["port"].flatMap({ r.int($0, "defaults.port", range: 1...65_535) }) { port = p }
+            if let o = d["os"].flatMap({ r.enumValue($0, "defaults.os", OSFamily.self) }) { os = o }
+        }
+        var tenants: [String: Tenant] = [:]
+        if let n = f["tenants"] {
+            for (id, location, value) in r.namedEntries(n, "tenants") {
+                guard isValidName(id) else {
+                    r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
+                    continue
+                }
+                guard let t = r.mapping(value, "tenant '\(id)'", known: ["name"]) else { continue }
+                let name = t["name"].flatMap { r.string($0, "tenant '\(id)' name") } ?? id
+                tenants[id] = Tenant(id: id, name: name)
+            }
+        } else {
+            r.error(f.location, "missing key 'tenants': every host belongs to a tenant (municipality)")
+        }
+        var hosts: [Host] = []
+        guard let hostsNode = f["hosts"] else {
+            r.error(f.location, "missing key 'hosts' in the inventory")
+            return nil
+        }
+        for (name, location, value) in r.namedEntries(hostsNode, "hosts") {
+            guard let h = r.mapping(value, "host '\(name)'", known: hostKeys) else { continue }
+            let address = PlaybookLoader.required(h, "address", r, in: "host '\(name)'").flatMap {
+                r.string($0, "host '\(name)' address")
+            }
+            let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(name)'").flatMap { node -> String? in
+                guard let t = r.string(node, "host '\(name)' tenant") else { return nil }
+                if tenants[t] == nil {
+                    r.error(node.location, "host '\(name)': unknown tenant '\(Suggest.printable(t))'"
+                        + Suggest.didYouMean(t, Array(tenants.keys)))
+                }
+                return t
+            }
+            let groups = h["groups"].flatMap { r.stringList($0, "host '\(name)' groups") } ?? []
+            let hostOS = h["os"].flatMap { r.enumValue($0, "host '\(name)' os", OSFamily.self) } ?? os
+            let hostPort = h["port"].flatMap { r.int($0, "host '\(name)' port", range: 1...65_535) } ?? port
+            let hostUser = h["user"].flatMap { r.string($0, "host '\(name)' user") } ?? user
+            guard let address, let tenant else { continue }
+            hosts.append(
+                Host(
+                    name: name, address: address, port: hostPort, user: hostUser, tenant: tenant,
+                    groups: groups.map(\.value), os: hostOS, location: location))
+            for g in groups where !isValidName(g.value) {
+                r.error(g.location, "group name '\(Suggest.printable(g.value))' must use letters, digits, '.', '_' and '-'")
+            }
+        }
+        return Inventory(tenants: tenants, hosts: hosts)
+    }
+
+    /// Checks that hold for both formats: names, addresses, users, and that no group shadows a host.
+    static func check(_ inventory: Inventory, _ r: YAMLReader) {
+        var seen: [String: SourceLocation] = [:]
+        for host in inventory.hosts {
+            if let first = seen[host.name] {
+                r.error(host.location, "host '\(host.name)' is defined twice (first at line \(first.line))")
+            }
+            seen[host.name] = host.location
+            if !isValidName(host.name) {
+                r.error(host.location, "host name '\(Suggest.printable(host.name))' must use letters, digits, '.', '_' and '-'")
+            }
+            if !isValidAddress(host.address) {
+                r.error(host.location, "host '\(host.name)': address '\(Suggest.printable(host.address))' is not an IP "
+                    + "address or DNS name")
+            }
+            if !isValidName(host.user) {
+                r.error(host.location, "host '\(host.name)': user '\(Suggest.printable(host.user))' is not a valid user name")
+            }
+        }
+        let groups = inventory.groups
+        for host in inventory.hosts where groups.contains(host.name) {
+            r.error(host.location, "'\(host.name)' is both a host and a group name; targets could not tell them apart")
+        }
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, s.unicodeScalars.count <= 253, first != "-", first != "." else {
+            return false
+        }
+        return s.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || $0 == "-" || $0 == "_" || $0 == "."
+        }
+    }
+
+    /// An IPv4/IPv6 literal or a DNS name: nothing a shell or ssh option parser could misread.
+    static func isValidAddress(_ s: String) -> Bool {
+        guard !s.isEmpty, s.count <= 253, !s.hasPrefix("-") else { return false }
+        return s.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || $0 == "-" || $0 == "." || $0 == ":"
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import ITVCore
+
+extension PlaybookLoader {
+    static func readSteps(_ node: YNode, _ r: YAMLReader, _ keyLocations: inout [String: SourceLocation]) -> Steps? {
+        guard let f = r.mapping(node, "steps", known: stepKeys) else { return nil }
+        for key in stepKeys where f[key] != nil { keyLocations["steps.\(key)"] = f.keyLocation(key) }
+        let before = r.diagnostics.count
+        let detect = required(f, "detect", r, in: "steps").flatMap { readCommand($0, "steps.detect", r) }
+        let install = required(f, "install", r, in: "steps").flatMap { readCommand($0, "steps.install", r) }
+        let verify = required(f, "verify", r, in: "steps").flatMap { readCommand($0, "steps.verify", r) }
+        let rollback = f["rollback"].map { readCommand($0, "steps.rollback", r) }
+        let timeout = f["timeout"].map { r.timeSpan($0, "steps.timeout") } ?? TimeSpan(seconds: 900)
+        let idempotent = f["idempotent"].map { r.bool($0, "steps.idempotent") } ?? false
+        if let timeout, timeout.seconds < 1, let node = f["timeout"] {
+            r.error(node.location, "steps.timeout must be at least 1s")
+        }
+        guard r.diagnostics.count == before, let detect, let install, let verify, let timeout, let idempotent else {
+            return nil
+        }
+        return Steps(
+            detect: detect, install: install, verify: verify, rollback: rollback ?? nil, timeout: timeout,
+            idempotent: idempotent)
+    }
+
+    /// A command: one string for every OS, or `{linux: ..., windows: ...}`.
+    static func readCommand(_ node: YNode, _ what: String, _ r: YAMLReader) -> StepCommand? {
+        if case .mapping = node {
+            guard let f = r.mapping(node, what, known: OSFamily.allCases.map(\.rawValue)) else { return nil }
+            var byOS: [OSFamily: CommandTemplate] = [:]
+            for os in OSFamily.allCases {
+                guard let n = f[os.rawValue] else { continue }
+                guard let t = readTemplate(n, "\(what).\(os.rawValue)", r) else { return nil }
+                byOS[os] = t
+            }
+            if byOS.isEmpty {
+                r.error(node.location, "\(what) needs a command for linux or windows")
+                return nil
+            }
+            return StepCommand(byOS: byOS)
+        }
+        return readTemplate(node, what, r).map { StepCommand(all: $0) }
+    }
+
+    static func readTemplate(_ node: YNode, _ what: String, _ r: YAMLReader) -> CommandTemplate? {
+        guard case .scalar(let s) = node, !s.isNull else {
+            r.error(node.location, "\(what) must be a command (a string), found \(r.describe(node))")
+            return nil
+        }
+        if s.value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            r.error(s.location, "\(what) is empty")
+            return nil
+        }
+        switch CommandTemplate.parse(s.value) {
+        case .success(let template):
+            return template
+        case .failure(let e):
+            r.error(templateLocation(s, offset: e.offset), "\(what): \(e.message)")
+            return nil
+        }
+    }
+
+    /// Where character `offset` of a scalar's value was written, when that can be known exactly (a
+    /// one-line plain or quoted scalar without escapes); else the scalar's start.
+    static func templateLocation(_ s: YScalar, offset: Int) -> SourceLocation {
+        guard !s.value.contains("\n"), s.style != .block, !s.value.contains("\\"), !s.value.contains("'") else {
+            return s.location
+        }
+        var at = s.location
+        let prefix = s.value.prefix(offset)
+        at.column += prefix.unicodeScalars.count + (s.style == .quoted ? 1 : 0)
+        return at
+    }
+}
+
+extension PlaybookLoader {
+    static func readRollout(
+        _ node: YNode, _ r: YAMLReader, steps: Steps?, _ keyLocations: inout [String: SourceLocation]
+    ) -> RolloutSpec? {
+        guard let f = r.mapping(node, "rollout", known: rolloutKeys) else { return nil }
+        for key in rolloutKeys where f[key] != nil { keyLocations["rollout.\(key)"] = f.keyLocation(key) }
+        let before = r.diagnostics.count
+        let autoPlan = f["auto_plan"].map { r.bool($0, "rollout.auto_plan") } ?? false
+        let maxFailures = f["max_failures"].map { readThreshold($0, r) } ?? .count(0)
+        let onFailure = f["on_failure"].map { r.enumValue($0, "rollout.on_failure", FailurePolicy.self) } ?? .halt
+        let window: String?? = f["window"].map { r.string($0, "rollout.window") } ?? .some(nil)
+        var waves: [WaveSpec] = []
+        if let wavesNode = required(f, "waves", r, in: "rollout") {
+            if case .sequence(let items, let location) = wavesNode {
+                if items.isEmpty { r.error(location, "rollout.waves must list at least one wave") }
+                var names: [String: Int] = [:]
+                for (i, item) in items.enumerated() {
+                    guard let wave = readWave(item, index: i, r) else { continue }
+                    if let first = names[wave.name] {
+                        r.error(item.location, "wave name '\(wave.name)' is used twice (first at line \(first))")
+                    }
+                    names[wave.name] = item.location.line
+                    if wave.size == .rest, i != items.count - 1 {
+                        r.error(item.location, "wave '\(wave.name)' has size: rest, so it must be the last wave")
+                    }
+                    if wave.approval == .window, (window ?? nil) == nil {
+                        r.error(item.location, "wave '\(wave.name)' has approval: window, but rollout.window names no "
+                            + "patch window")
+                    }
+                    keyLocations["rollout.waves[\(i)]"] = item.location
+                    waves.append(wave)
+                }
+            } else {
+                r.error(wavesNode.location, "rollout.waves must be a list, found \(r.describe(wavesNode))")
+            }
+        }
+        if onFailure == .rollback, let steps, steps.rollback == nil, let n = f["on_failure"] {
+            r.error(n.location, "rollout.on_failure is rollback, but steps has no rollback command")
+        }
+        guard r.diagnostics.count == before, let autoPlan, let maxFailures, let onFailure, let window else {
+            return nil
+        }
+        return RolloutSpec(
+            autoPlan: autoPlan, waves: waves, maxFailures: maxFailures, onFailure: onFailure, window: window)
+    }
+
+    static func readWave(_ node: YNode, index: Int, _ r: YAMLReader) -> WaveSpec? {
+        let what = "wave \(index + 1)"
+        guard let f = r.mapping(node, what, known: waveKeys) else { return nil }
+        let before = r.diagnostics.count
+        let name = required(f, "name", r, in: what).flatMap { n -> String? in
+            guard let name = r.string(n, "\(what) name") else { return nil }
+            if !Playbook.isValidID(name) {
+                r.error(n.location, "wave name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+            }
+            return name
+        }
+        let label = name.map { "wave '\($0)'" } ?? what
+        let sizeKeys = ["size", "hosts", "group"].filter { f[$0] != nil }
+        var size: WaveSize?
+        if sizeKeys.count != 1 {
+            r.error(f.location, sizeKeys.isEmpty
+                ? "\(label) needs one of size, hosts or group"
+                : "\(label) has \(sizeKeys.joined(separator: " and ")); give only one of size, hosts or group")
+        } else if let n = f["size"] {
+            size = readSize(n, label, r)
+        } else if let n = f["hosts"], let hosts = r.stringList(n, "\(label) hosts") {
+            if hosts.isEmpty { r.error(n.location, "\(label) hosts must name at least one host") }
+            size = .hosts(hosts.map(\.value))
+        } else if let n = f["group"], let g = r.string(n, "\(label) group") {
+            size = .group(g)
+        }
+        let approval = f["approval"].map { r.enumValue($0, "\(label) approval", ApprovalKind.self) } ?? .operator
+        let approvals = f["approvals"].map { r.int($0, "\(label) approvals", range: 1...5) } ?? 1
+        if let approvals, approvals > 1, let approval, approval != .operator, let n = f["approvals"] {
+            r.error(n.location, "\(label) approvals: \(approvals) needs approval: operator")
+        }
+        let bake = f["bake"].map { r.timeSpan($0, "\(label) bake") } ?? .zero
+        let parallel = f["parallel"].map { r.int($0, "\(label) parallel", range: 1...10_000) }
+        guard r.diagnostics.count == before, let name, let size, let approval, let approvals, let bake else {
+            return nil
+        }
+        return WaveSpec(
+            name: name, size: size, approval: approval, approvals: approvals, bake: bake, parallel: parallel ?? nil)
+    }
+
+    /// `size:` is a count (`5`), a percentage (`10%`) or `rest`.
+    static func readSize(_ node: YNode, _ label: String, _ r: YAMLReader) -> WaveSize? {
+        guard case .scalar(let s) = node, !s.isNull else {
+            r.error(node.location, "\(label) size must be a count, a percentage or rest, found \(r.describe(node))")
+            return nil
+        }
+        if s.value == "rest" { return .rest }
+        if s.value.hasSuffix("%") {
+            let digits = s.value.dropLast()
+            guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (1...100).contains(p) else {
+                r.error(s.location, "\(label) size '\(Suggest.printable(s.value))' must be a percentage from 1% to 100%")
+                return nil
+            }
+            return .percent(p)
+        }
+        guard let n = r.int(node, "\(label) size", range: 1...100_000) else { return nil }
+        return .count(n)
+    }
+
+    /// `max_failures:` is a count (`2`) or a percentage (`5%`) of the wave's hosts.
+    static func readThreshold(_ node: YNode, _ r: YAMLReader) -> FailureThreshold? {
+        if case .scalar(let s) = node, s.value.hasSuffix("%") {
+            let digits = s.value.dropLast()
+            guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (0...100).contains(p) else {
+                r.error(s.location, "rollout.max_failures '\(Suggest.printable(s.value))' must be a percentage "
+                    + "from 0% to 100%")
+                return nil
+            }
+            return .percent(p)
+        }
+        return r.int(node, "rollout.max_failures", range: 0...100_000).map { .count($0) }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import ITVCore
+
+/// Command-line values that replace configuration keys.
+public struct ConfigOverrides: Sendable {
+    public var playbooks: String?
+    public var inventory: String?
+    public var state: String?
+    public var socket: String?
+
+    public init(playbooks: String? = nil, inventory: String? = nil, state: String? = nil, socket: String? = nil) {
+        self.playbooks = playbooks
+        self.inventory = inventory
+        self.state = state
+        self.socket = socket
+    }
+}
+
+public enum SetLoader {
+    public static let defaultConfigFile = "/etc/itvd/itvd.yaml"
+
+    /// Loads the configuration (`configFile`, or the defaults), applies the overrides, then the inventory and
+    /// every `*.yaml`/`*.yml` file in the playbooks directory. The set is returned only when there is no
+    /// problem at all, so that a bad file never replaces a good set.
+    public static func load(configFile: String?, overrides: ConfigOverrides = ConfigOverrides()) -> Loaded<LoadedSet> {
+        var diagnostics: [Diagnostic] = []
+        var config = DaemonConfig()
+        if let configFile {
+            let loaded = ConfigLoader.load(file: configFile)
+            diagnostics += loaded.diagnostics
+            guard let c = loaded.value else { return Loaded(value: nil, diagnostics: diagnostics) }
+            config = c
+        }
+        if let p = overrides.playbooks { config.playbooks = p }
+        if let p = overrides.inventory { config.inventory = p }
+        if let p = overrides.state { config.state = p }
+        if let p = overrides.socket { config.socket = p }
+
+        let inventory = InventoryLoader.load(file: config.inventory)
+        diagnostics += inventory.diagnostics
+        var playbooks: [Playbook] = []
+        switch playbookFiles(in: config.playbooks) {
+        case .failure(let d):
+            diagnostics.append(d)
+        case .success(let files):
+            for file in files {
+                let loaded = PlaybookLoader.load(file: file)
+                diagnostics += loaded.diagnostics
+                if let p = loaded.value { playbooks.append(p) }
+            }
+        }
+        if let inv = inventory.value {
+            diagnostics += SetValidator.validate(config: config, inventory: inv, playbooks: playbooks)
+        }
+        guard diagnostics.isEmpty, let inv = inventory.value else {
+            return Loaded(value: nil, diagnostics: diagnostics.sortedByLocation())
+        }
+        return Loaded(value: LoadedSet(config: config, inventory: inv, playbooks: playbooks), diagnostics: [])
+    }
+
+    /// The playbook files of a directory, sorted by name; hidden files are skipped.
+    public static func playbookFiles(in directory: String) -> Result<[String], Diagnostic> {
+        let here = SourceLocation(file: directory, line: 1, column: 1)
+        do {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+            return .success(
+                names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
+                    .map { (directory as NSString).appendingPathComponent($0) })
+        } catch {
+            return .failure(Diagnostic(here, "cannot read the playbooks directory: \(error.localizedDescription)"))
+        }
+    }
+}

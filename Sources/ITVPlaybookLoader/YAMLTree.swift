@@ -1,0 +1,234 @@
+// We compose our own tree from libyaml's events (libyaml is the C library bundled with Yams) instead of
+// using Yams' composer: that gives every node its exact mark, reports a duplicate key where the duplicate
+// is written, and lets us bound nesting depth and alias expansion while composing, with no recursion that
+// a hostile document could drive into a stack overflow.
+import CYaml
+import ITVCore
+import Yams
+
+/// A node of a YAML document with the place it was written.
+indirect enum YNode {
+    case scalar(YScalar)
+    case mapping([(key: YNode, value: YNode)], SourceLocation)
+    case sequence([YNode], SourceLocation)
+
+    var location: SourceLocation {
+        switch self {
+        case .scalar(let s): return s.location
+        case .mapping(_, let l), .sequence(_, let l): return l
+        }
+    }
+
+    /// What this node is, in words, for "expected X, found Y" messages.
+    var kindDescription: String {
+        switch self {
+        case .scalar(let s): return s.isNull ? "nothing (null)" : "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+}
+
+struct YScalar {
+    enum Style { case plain, quoted, block }
+    var value: String
+    var style: Style
+    /// An explicit tag such as `!!str`, if any.
+    var tag: String?
+    var location: SourceLocation
+
+    /// A plain empty, `~` or `null` scalar.
+    var isNull: Bool { style == .plain && tag == nil && ["", "~", "null", "Null", "NULL"].contains(value) }
+}
+
+/// Limits that keep a hostile or broken document cheap to reject.
+struct YAMLLimits {
+    var maxBytes = 4 << 20
+    var maxDepth = 64
+    /// Nodes after expanding every alias (a "billion laughs" document explodes here).
+    var maxExpandedNodes = 200_000
+}
+
+enum YAMLComposer {
+    /// Parses exactly one YAML document. Errors are diagnostics at the place libyaml stopped.
+    static func compose(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) -> Result<YNode, Diagnostic> {
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        guard bytes.count <= limits.maxBytes else {
+            return .failure(Diagnostic(start, "file is larger than \(limits.maxBytes >> 20) MiB"))
+        }
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            return .failure(Diagnostic(start, "cannot initialise the YAML parser"))
+        }
+        defer { yaml_parser_delete(&parser) }
+        return bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var composer = Composer(file: file, limits: limits)
+            return composer.run(&parser, bytes: bytes)
+        }
+    }
+}
+
+private struct Composer {
+    let file: String
+    let limits: YAMLLimits
+    var anchors: [String: (node: YNode, size: Int)] = [:]
+    var expanded = 0
+
+    init(file: String, limits: YAMLLimits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    private enum Frame {
+        case mapping(items: [(key: YNode, value: YNode)], pendingKey: YNode?, seen: [String: SourceLocation],
+            anchor: String?, size: Int, location: SourceLocation)
+        case sequence(items: [YNode], anchor: String?, size: Int, location: SourceLocation)
+    }
+
+    func location(_ mark: yaml_mark_t) -> SourceLocation {
+        SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    }
+
+    static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?, length: Int? = nil) -> String? {
+        guard let pointer else { return nil }
+        let count = length ?? strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    /// The character at a 0-based line and column (in Unicode scalars) of the input, if any.
+    static func character(in bytes: [UInt8], line: Int, column: Int) -> Character? {
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard line < lines.count else { return nil }
+        let scalars = Array(String(decoding: lines[line], as: UTF8.self).unicodeScalars)
+        return column < scalars.count ? Character(scalars[column]) : nil
+    }
+
+    mutating func run(_ parser: inout yaml_parser_t, bytes: [UInt8]) -> Result<YNode, Diagnostic> {
+        var stack: [Frame] = []
+        var root: YNode?
+        var documents = 0
+        while true {
+            var event = yaml_event_t()
+            guard yaml_parser_parse(&parser, &event) == 1 else {
+                let problem = Composer.string(
+                    UnsafeMutablePointer(mutating: parser.problem.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
+                ) ?? "syntax error"
+                let context = Composer.string(
+                    UnsafeMutablePointer(mutating: parser.context.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
+                )
+                let mark = parser.error == YAML_READER_ERROR ? parser.mark : parser.problem_mark
+                var message = "YAML syntax error: \(problem)"
+                if let context { message += " (\(context))" }
+                if problem.hasPrefix("Maximum nesting level reached") {
+                    message = "nested more than \(limits.maxDepth) levels deep"
+                } else if problem == "found character that cannot start any token",
+                    Composer.character(in: bytes, line: Int(mark.line), column: Int(mark.column)) == "\t"
+                {
+                    message = "YAML syntax error: a tab character; YAML indents with spaces only"
+                }
+                return .failure(Diagnostic(location(mark), message))
+            }
+            defer { yaml_event_delete(&event) }
+            let here = location(event.start_mark)
+            var completed: (node: YNode, size: Int)?
+            switch event.type {
+            case YAML_STREAM_START_EVENT, YAML_DOCUMENT_END_EVENT:
+                continue
+            case YAML_STREAM_END_EVENT:
+                guard let root else {
+                    return .failure(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "file is empty"))
+                }
+                return .success(root)
+            case YAML_DOCUMENT_START_EVENT:
+                documents += 1
+                if documents > 1 {
+                    return .failure(Diagnostic(here, "expected one YAML document, found a second one"))
+                }
+                continue
+            case YAML_ALIAS_EVENT:
+                let name = Composer.string(event.data.alias.anchor) ?? ""
+                guard let target = anchors[name] else {
+                    return .failure(Diagnostic(here, "alias *\(name) refers to no anchor defined before it"))
+                }
+                completed = target
+            case YAML_SCALAR_EVENT:
+                let s = event.data.scalar
+                let style: YScalar.Style
+                switch s.style {
+                case YAML_PLAIN_SCALAR_STYLE: style = .plain
+                case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
+                default: style = .quoted
+                }
+                let value = Composer.string(s.value, length: Int(s.length)) ?? ""
+                let node = YNode.scalar(YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
+                if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
+                completed = (node, 1)
+            case YAML_SEQUENCE_START_EVENT:
+                expanded += 1
+                guard stack.count < limits.maxDepth else {
+                    return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
+                }
+                stack.append(.sequence(items: [], anchor: Composer.string(event.data.sequence_start.anchor), size: 1,
+                    location: here))
+                continue
+            case YAML_MAPPING_START_EVENT:
+                expanded += 1
+                guard stack.count < limits.maxDepth else {
+                    return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
+                }
+                stack.append(.mapping(items: [], pendingKey: nil, seen: [:],
+                    anchor: Composer.string(event.data.mapping_start.anchor), size: 1, location: here))
+                continue
+            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                switch stack.removeLast() {
+                case .sequence(let items, let anchor, let size, let loc):
+                    let node = YNode.sequence(items, loc)
+                    if let anchor { anchors[anchor] = (node, size) }
+                    completed = (node, size)
+                case .mapping(let items, _, _, let anchor, let size, let loc):
+                    let node = YNode.mapping(items, loc)
+                    if let anchor { anchors[anchor] = (node, size) }
+                    completed = (node, size)
+                }
+            default:
+                continue
+            }
+            guard let (node, size) = completed else { continue }
+            // Collections were counted at their start event, their children as they came.
+            if event.type == YAML_ALIAS_EVENT || event.type == YAML_SCALAR_EVENT { expanded += size }
+            guard expanded <= limits.maxExpandedNodes else {
+                return .failure(Diagnostic(here,
+                    "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; refusing it"))
+            }
+            if let diagnostic = attach(node, size: size, to: &stack) { return .failure(diagnostic) }
+            if stack.isEmpty { root = node }
+        }
+    }
+
+    /// Adds a finished node to the open collection on top of the stack.
+    private func attach(_ node: YNode, size: Int, to stack: inout [Frame]) -> Diagnostic? {
+        guard let top = stack.popLast() else { return nil }
+        switch top {
+        case .sequence(var items, let anchor, let total, let loc):
+            items.append(node)
+            stack.append(.sequence(items: items, anchor: anchor, size: total + size, location: loc))
+        case .mapping(var items, let pendingKey, var seen, let anchor, let total, let loc):
+            if let key = pendingKey {
+                items.append((key, node))
+                stack.append(.mapping(items: items, pendingKey: nil, seen: seen, anchor: anchor, size: total + size,
+                    location: loc))
+            } else {
+                if case .scalar(let k) = node {
+                    if let first = seen[k.value] {
+                        return Diagnostic(k.location, "duplicate key '\(k.value)' (first written at line \(first.line))")
+                    }
+                    seen[k.value] = k.location
+                }
+                stack.append(.mapping(items: items, pendingKey: node, seen: seen, anchor: anchor, size: total + size,
+                    location: loc))
+            }
+        }
+        return nil
+    }
+}
