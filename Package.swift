@@ -83,6 +83,9 @@ let package = Package(
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
         .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
+        .executableTarget(
+            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),

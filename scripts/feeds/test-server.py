@@ -21,7 +21,7 @@ Routes (both servers):
   /to-http                redirects to the plain http server
   /stats                  JSON: requests per path, most concurrent requests per Host header
 """
-import signal, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
+import signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
@@ -49,6 +49,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle + delayed ACK stall each response 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, code, body=b"", headers=()):
         self.send_response(code)

@@ -10,6 +10,12 @@ public protocol FeedWatcherDelegate: Sendable {
     func feed(_ procedure: String, broke error: FeedPollError, at: Date) async
     /// The feed works again after being broken.
     func feedRecovered(_ procedure: String, at: Date) async
+    /// Every poll, whatever its outcome, after the calls above (`itvctl feed check`, "last polled" times).
+    func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async
+}
+
+extension FeedWatcherDelegate {
+    public func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async {}
 }
 
 /// Deadlines and caps for every fetch the watcher makes.
@@ -150,6 +156,7 @@ public actor FeedWatcher {
         case .recovered: await delegate.feedRecovered(id, at: t)
         case nil: break
         }
+        await delegate.feedPolled(id, outcome: outcome, at: t)
     }
 }
 
