@@ -66,8 +66,10 @@ let selectionCases: [SelectionCase] = [
     }
 
     @Test func feedTextThatIsNoVersionIsRejectedUnderEveryScheme() {
-        let hostile = ["1.2;id", "1.2 && reboot", "$(reboot)", "`x`", "1.2\n3", "\u{FF11}.\u{FF12}", "1.2\u{202E}",
-            String(repeating: "1", count: 10_240), "' OR 1=1"]
+        let hostile = [
+            "1.2;id", "1.2 && reboot", "$(reboot)", "`x`", "1.2\n3", "\u{FF11}.\u{FF12}", "1.2\u{202E}",
+            String(repeating: "1", count: 10_240), "' OR 1=1",
+        ]
         for scheme in VersionScheme.allCases {
             let spec = FeedSpec(kind: .text, url: "https://x", scheme: scheme, prereleases: true)
             let s = ReleaseSelector.select(candidates: hostile, spec: spec, seen: [])

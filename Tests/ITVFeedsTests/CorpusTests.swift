@@ -39,7 +39,8 @@ private let debian = #"(?m)^Version: (?<version>\S+)"#
 let corpusCases: [CorpusCase] = [
     .init(file: "atom-empty-feed-etag-header.xml", kind: .atom, expect: .exactly([])),
     .init(file: "atom-github-entry-missing-fields.atom", kind: .github, expect: .exactly(["v3.9.0"])),
-    .init(file: "atom-heise-utf8-german.atom", kind: .atom, match: #"WildFly (?<version>\d+)"#, expect: .exactly(["10"])),
+    .init(
+        file: "atom-heise-utf8-german.atom", kind: .atom, match: #"WildFly (?<version>\d+)"#, expect: .exactly(["10"])),
     .init(file: "atom-incomplete-fields.atom", kind: .atom, expect: .exactly([])),
     .init(
         file: "atom-link-text-instead-of-href.xml", kind: .atom, select: "link",
@@ -66,7 +67,8 @@ let corpusCases: [CorpusCase] = [
     .init(
         file: "github-releases-gulp.atom", kind: .github, match: #"^v(?<version>.+)$"#,
         expect: .includes(["3.9.0", "3.8.11", "3.8.10"])),
-    .init(file: "gitlab-releases-api-list.json", kind: .json, select: "[*].tag_name", expect: .exactly(["v0.2", "v0.1"])),
+    .init(
+        file: "gitlab-releases-api-list.json", kind: .json, select: "[*].tag_name", expect: .exactly(["v0.2", "v0.1"])),
     .init(
         file: "html-dirlisting-nginx.html", kind: .html, match: #"href="nginx-(?<version>[0-9.]+)\.tar\.gz""#,
         expect: .exactly(["0.1.0", "0.1.1", "0.1.11"])),
@@ -109,7 +111,8 @@ let corpusCases: [CorpusCase] = [
         file: "pypi-simple-invalid-versions.html", kind: .html,
         match: #">invalid-version-(?<version>[0-9.]*[0-9])\.(tar\.gz|whl)<"#, expect: .exactly(["2.0.1"])),
     .init(
-        file: "pypi-simple-pep503-yanked.html", kind: .html, match: #"dj-database-url-(?<version>[0-9.]*[0-9])\.tar\.gz"#,
+        file: "pypi-simple-pep503-yanked.html", kind: .html,
+        match: #"dj-database-url-(?<version>[0-9.]*[0-9])\.tar\.gz"#,
         expect: .includes(["0.1.2", "0.5.0"])),
     .init(file: "pypi-simple-pep691.json", kind: .json, select: "versions[*]", expect: .exactly(["1.5.0", "1.5.1"])),
     .init(
@@ -117,7 +120,9 @@ let corpusCases: [CorpusCase] = [
         expect: .includes(["1.185.1", "1.187", "9", "8"])),
     .init(file: "rss-big5-declared.xml", kind: .rss, expect: .exactly([])),
     .init(file: "rss-bom-plus-invalid-utf8.xml", kind: .rss, expect: .flagged([])),
-    .init(file: "rss-cp1252-smart-quote-undeclared.xml", kind: .rss, select: "content", expect: .flagged(["don\u{2019}t"])),
+    .init(
+        file: "rss-cp1252-smart-quote-undeclared.xml", kind: .rss, select: "content", expect: .flagged(["don\u{2019}t"])
+    ),
     .init(
         file: "rss-double-encoded-html-entities.xml", kind: .rss, select: "content",
         expect: .exactly(["\u{E2}\u{80}\u{A6}"])),
@@ -126,7 +131,8 @@ let corpusCases: [CorpusCase] = [
     .init(
         file: "rss-http-charset-overrides-xml-decl.xml", kind: .rss, contentType: "text/xml;charset = us-ascii",
         expect: .exactly([])),
-    .init(file: "rss-invalid-url-in-guid.xml", kind: .rss, select: "id", expect: .exactly(["http://example.c[o.test/"])),
+    .init(
+        file: "rss-invalid-url-in-guid.xml", kind: .rss, select: "id", expect: .exactly(["http://example.c[o.test/"])),
     .init(file: "rss-iso-8859-7-greek-pubdate.xml", kind: .rss, contentType: "text/xml", expect: .exactly([])),
     .init(
         file: "rss-link-escaped-ampersand-unclosed.xml", kind: .rss, select: "link",
@@ -154,22 +160,28 @@ let corpusCases: [CorpusCase] = [
         expect: .includes(["Eight Reasons You Shouldn\u{2019}t Grow Your Own Food"])),
     .init(
         file: "rss2-no-xml-decl-latin1-bytes.rss", kind: .rss,
-        expect: .includes(["Dow Jones fecha em baixa de 0,68%", "Rival de Putin \u{E9} condenado a mais 20 dias de pris\u{E3}o"])),
-    .init(file: "rss2-reddit-single-line.rss", kind: .rss, expect: .includes(["Super Crab!", "Bill Cosby wins defamation case"])),
+        expect: .includes([
+            "Dow Jones fecha em baixa de 0,68%", "Rival de Putin \u{E9} condenado a mais 20 dias de pris\u{E3}o",
+        ])),
+    .init(
+        file: "rss2-reddit-single-line.rss", kind: .rss,
+        expect: .includes(["Super Crab!", "Bill Cosby wins defamation case"])),
     .init(file: "rss2-utf8-bom.xml", kind: .rss, expect: .exactly([])),
     .init(
         file: "rss20-every-element.xml", kind: .rss, expect: .exactly(["Seventh Heaven! Ryan Hurls Another No Hitter"])),
     .init(
         file: "sourceforge-rss-filezilla.xml", kind: .rss, match: #"^/FileZilla_Client/(?<version>[0-9.]+)/"#,
         expect: .includes(["3.31.0", "3.30.0"])),
-    .init(file: "sparkle-appcast-basic.xml", kind: .rss, match: sparkle, expect: .exactly(["2.0", "3.0", "4.0", "5.0"])),
+    .init(
+        file: "sparkle-appcast-basic.xml", kind: .rss, match: sparkle, expect: .exactly(["2.0", "3.0", "4.0", "5.0"])),
     .init(
         file: "sparkle-appcast-channels.xml", kind: .rss, match: sparkle,
         expect: .exactly(["2.0", "3.0", "4.0", "5.0", "6.0", "7.0"])),
     .init(file: "sparkle-appcast-custom-ns-prefix.xml", kind: .rss, match: sparkle, expect: .exactly(["3.0", "2.0"])),
     // Sparkle refuses this appcast for its file:// links; itv never follows a feed's links, only reads versions.
     .init(
-        file: "sparkle-appcast-dangerous-links.xml", kind: .rss, match: sparkle, expect: .exactly(["3.0", "2.0", "1.0"])),
+        file: "sparkle-appcast-dangerous-links.xml", kind: .rss, match: sparkle,
+        expect: .exactly(["3.0", "2.0", "1.0"])),
     .init(
         file: "sparkle-appcast-localized-notes.xml", kind: .rss, match: sparkle,
         expect: .exactly(["6.3", "6.2", "6.1", "6.0"])),
@@ -200,7 +212,8 @@ let corpusCases: [CorpusCase] = [
         let bytes = try Corpus.bytes(c.file)
         let clock = ContinuousClock()
         let started = clock.now
-        let result = extract(bytes, kind: c.kind, select: c.select, match: c.match, contentType: c.contentType, url: c.url)
+        let result = extract(
+            bytes, kind: c.kind, select: c.select, match: c.match, contentType: c.contentType, url: c.url)
         #expect(clock.now - started < .seconds(1), "reading \(c.file) took too long")
         switch (c.expect, result) {
         case (.exactly(let want), .success(let got)):

@@ -31,13 +31,19 @@ private func channelTitle(_ file: String, contentType: String? = nil) throws -> 
         let withHeader = try TextDecoding.decode(bytes, contentType: "text/xml;charset = us-ascii").get()
         // us-ascii is read as its superset windows-1252, like browsers do.
         #expect(withHeader.encoding == "windows-1252")
-        let bare = try TextDecoding.decode(Array("<?xml version=\"1.0\" encoding=\"big5\"?><rss/>".utf8), contentType: "text/xml; charset=utf-8").get()
+        let bare = try TextDecoding.decode(
+            Array("<?xml version=\"1.0\" encoding=\"big5\"?><rss/>".utf8), contentType: "text/xml; charset=utf-8"
+        ).get()
         #expect(bare.encoding == "utf-8")
     }
 
     @Test func declaredBig5AndGreekDecode() throws {
-        #expect(try TextDecoding.decode(try Corpus.bytes("rss-big5-declared.xml"), contentType: nil).get().encoding == "big5")
-        let greek = try TextDecoding.decode(try Corpus.bytes("rss-iso-8859-7-greek-pubdate.xml"), contentType: "text/xml").get()
+        #expect(
+            try TextDecoding.decode(try Corpus.bytes("rss-big5-declared.xml"), contentType: nil).get().encoding
+                == "big5")
+        let greek = try TextDecoding.decode(
+            try Corpus.bytes("rss-iso-8859-7-greek-pubdate.xml"), contentType: "text/xml"
+        ).get()
         #expect(greek.text.contains("\u{39C}\u{3AC}\u{3B9}") || greek.text.contains("\u{399}\u{3bf}\u{3cd}\u{3bd}"))
     }
 
@@ -57,13 +63,16 @@ private func channelTitle(_ file: String, contentType: String? = nil) throws -> 
     }
 
     @Test func latin1BytesWithoutDeclarationAreWindows1252() throws {
-        let decoded = try TextDecoding.decode(Array("<rss><title>caf\u{E9}</title></rss>".unicodeScalars.map { UInt8($0.value) }), contentType: nil).get()
+        let decoded = try TextDecoding.decode(
+            Array("<rss><title>caf\u{E9}</title></rss>".unicodeScalars.map { UInt8($0.value) }), contentType: nil
+        ).get()
         #expect(decoded.text.contains("caf\u{E9}"))
         #expect(!decoded.warnings.isEmpty)
     }
 
     @Test func unknownEncodingFailsCleanly() {
-        let r = TextDecoding.decode(Array("<?xml version=\"1.0\" encoding=\"x-klingon\"?><rss/>".utf8), contentType: nil)
+        let r = TextDecoding.decode(
+            Array("<?xml version=\"1.0\" encoding=\"x-klingon\"?><rss/>".utf8), contentType: nil)
         guard case .failure(let e) = r else {
             Issue.record("an unknown encoding was accepted")
             return
@@ -76,7 +85,9 @@ private func channelTitle(_ file: String, contentType: String? = nil) throws -> 
     @Test func entityBombIsRefusedQuickly() {
         var doc = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
         for i in 1...9 {
-            doc += " <!ENTITY lol\(i) \"" + String(repeating: "&lol\(i - 1 == 0 ? "" : String(i - 1));", count: 10) + "\">\n"
+            doc +=
+                " <!ENTITY lol\(i) \"" + String(repeating: "&lol\(i - 1 == 0 ? "" : String(i - 1));", count: 10)
+                + "\">\n"
         }
         doc += "]>\n<rss><channel><item><title>&lol9;</title></item></channel></rss>"
         let started = ContinuousClock.now

@@ -27,7 +27,8 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
         #expect(doc.etag != nil && doc.lastModified != nil)
         #expect(doc.contentType?.contains("charset=utf-8") == true)
         #expect(await f.fetch(FeedRequest(url: server.https("/feed/app"), etag: doc.etag)) == .notModified)
-        #expect(await f.fetch(FeedRequest(url: server.https("/feed/app"), lastModified: doc.lastModified)) == .notModified)
+        #expect(
+            await f.fetch(FeedRequest(url: server.https("/feed/app"), lastModified: doc.lastModified)) == .notModified)
         let stats = try server.stats()
         #expect(stats.agents.contains { $0.hasPrefix("itvd/") })
     }
@@ -126,6 +127,8 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
             return
         }
         #expect(doc.body == Array("<rss/>".utf8))
-        #expect(failure(await f.fetch(FeedRequest(url: "https://127.0.0.1:1/x", connectTimeout: .seconds(2))))?.kind == .connectFailed)
+        #expect(
+            failure(await f.fetch(FeedRequest(url: "https://127.0.0.1:1/x", connectTimeout: .seconds(2))))?.kind
+                == .connectFailed)
     }
 }

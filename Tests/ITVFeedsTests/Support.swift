@@ -1,6 +1,7 @@
 import Foundation
 import ITVCore
 import ITVEngine
+
 @testable import ITVFeeds
 
 /// The shared feed corpus: `../shared/fixtures/feeds` beside the checkout, or `$ITV_FEED_FIXTURES`.

@@ -51,7 +51,8 @@ private func run(_ watcher: FeedWatcher, timeout: Duration, until done: @Sendabl
                 allowHTTP: true)
         }
         for i in 0..<4 {
-            specs["fast-\(i)"] = FeedSpec(kind: .github, url: server.https("/feed/f\(i)"), every: TimeSpan(seconds: 3_600))
+            specs["fast-\(i)"] = FeedSpec(
+                kind: .github, url: server.https("/feed/f\(i)"), every: TimeSpan(seconds: 3_600))
         }
         await watcher.setFeeds(specs)
         let start = ContinuousClock.now
@@ -99,10 +100,13 @@ private func run(_ watcher: FeedWatcher, timeout: Duration, until done: @Sendabl
         defer { server.stop() }
         let fetcher = CurlFeedFetcher(configuration: .init(caBundlePath: server.caPath))
         defer { fetcher.close() }
-        let hostile = ["1.2;reboot", "$(reboot)", "1.2\nreboot", "\u{FF11}.\u{FF12}", String(repeating: "9", count: 10_240)]
+        let hostile = [
+            "1.2;reboot", "$(reboot)", "1.2\nreboot", "\u{FF11}.\u{FF12}", String(repeating: "9", count: 10_240),
+        ]
         for (i, version) in hostile.enumerated() {
             let query = version.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-            let spec = FeedSpec(kind: .github, url: server.https("/feed/h\(i)?v=\(query)"), match: #"^v(?<version>[\s\S]+)$"#)
+            let spec = FeedSpec(
+                kind: .github, url: server.https("/feed/h\(i)?v=\(query)"), match: #"^v(?<version>[\s\S]+)$"#)
             let r = await fetcher.fetch(FeedRequest(url: spec.url))
             guard case .fetched(let doc) = r else {
                 Issue.record("fetch failed: \(r)")

@@ -132,7 +132,8 @@ public struct FeedScheduler<RNG: RandomNumberGenerator & Sendable>: Sendable {
             f.failures = 0
             f.broken = false
             let every = seconds(f.every)
-            f.nextDue = now.addingTimeInterval(every * (1 + Double.random(in: -policy.jitter...policy.jitter, using: &rng)))
+            f.nextDue = now.addingTimeInterval(
+                every * (1 + Double.random(in: -policy.jitter...policy.jitter, using: &rng)))
         case .failed(let error, let retryAfter):
             f.failures += 1
             if !f.broken, f.failures >= policy.failuresBeforeBroken {
@@ -143,7 +144,9 @@ public struct FeedScheduler<RNG: RandomNumberGenerator & Sendable>: Sendable {
             let backoff = min(seconds(policy.baseBackoff) * pow(2, exponent), seconds(policy.maxBackoff))
             // "Equal jitter": half the backoff fixed, half random, so failing feeds spread out.
             var wait = backoff / 2 + Double.random(in: 0...(backoff / 2), using: &rng)
-            if let retryAfter { wait = max(wait, min(seconds(retryAfter.delay(from: now)), seconds(policy.maxRetryAfter))) }
+            if let retryAfter {
+                wait = max(wait, min(seconds(retryAfter.delay(from: now)), seconds(policy.maxRetryAfter)))
+            }
             f.nextDue = now.addingTimeInterval(wait)
         }
         feeds[id] = f

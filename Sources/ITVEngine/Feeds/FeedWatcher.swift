@@ -126,14 +126,16 @@ public actor FeedWatcher {
         case .notModified:
             await finished(id, .succeeded, validators: nil, report: nil)
         case .failed(let error):
-            await finished(id, .failed(FeedPollError(error), retryAfter: error.retryAfter), validators: nil, report: nil)
+            await finished(
+                id, .failed(FeedPollError(error), retryAfter: error.retryAfter), validators: nil, report: nil)
         case .fetched(let document):
             switch parser.extract(document, spec: watched.spec) {
             case .failure(let error):
                 await finished(id, .failed(FeedPollError(error), retryAfter: nil), validators: nil, report: nil)
             case .success(let extraction):
                 await finished(
-                    id, .succeeded, validators: (document.etag, document.lastModified), report: (watched.spec, extraction))
+                    id, .succeeded, validators: (document.etag, document.lastModified),
+                    report: (watched.spec, extraction))
             }
         }
     }

@@ -30,10 +30,13 @@ public enum ReleaseSelector {
     /// newlines, quotes, non-ASCII such as full-width digits or bidi overrides) is refused before parsing.
     public static func gate(_ candidate: String) -> String? {
         if candidate.isEmpty { return "empty" }
-        if candidate.utf8.count > maxLength { return "longer than \(maxLength) characters (\(candidate.utf8.count) bytes)" }
+        if candidate.utf8.count > maxLength {
+            return "longer than \(maxLength) characters (\(candidate.utf8.count) bytes)"
+        }
         for u in candidate.unicodeScalars {
             let v = u.value
-            let ok = (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
+            let ok =
+                (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
                 || "._+~:-!".unicodeScalars.contains(u)
             if !ok {
                 let shown = v < 0x20 || v > 0x7E ? String(format: "U+%04X", v) : "'\(Character(u))'"

@@ -168,7 +168,9 @@ private let curlWrite: itv_curl_data_cb = { ptr, size, count, userdata in
         t.overCap = true
         return 0
     }
-    ptr.withMemoryRebound(to: UInt8.self, capacity: n) { t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+    ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+        t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+    }
     return n
 }
 

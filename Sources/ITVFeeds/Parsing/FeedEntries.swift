@@ -49,7 +49,8 @@ public enum FeedEntries {
         default:
             return .failure(
                 FeedParseError(
-                    .notAFeed, "the document is not a feed: its root element is <\(root.name.prefix(40))>, "
+                    .notAFeed,
+                    "the document is not a feed: its root element is <\(root.name.prefix(40))>, "
                         + "not an Atom <feed>, an RSS <rss> or an RSS 1.0 <rdf:RDF>"))
         }
     }
@@ -61,7 +62,9 @@ public enum FeedEntries {
         var href: String?
         if let link {
             let linkBase = resolve(link.attribute("xml:base"), against: base)
-            if let h = link.attribute("href") { href = resolve(h, against: linkBase) } else {
+            if let h = link.attribute("href") {
+                href = resolve(h, against: linkBase)
+            } else {
                 href = trimmed(link.innerText)
             }
         }
@@ -72,7 +75,8 @@ public enum FeedEntries {
 
     private static func rssItem(_ e: XMLNode, base: String) -> FeedEntry {
         let link = own(e, "link").map { resolve(trimmed($0.innerText), against: base) }
-        let content = e.children.first { $0.name == "content:encoded" || $0.localName == "encoded" } ?? own(e, "description")
+        let content =
+            e.children.first { $0.name == "content:encoded" || $0.localName == "encoded" } ?? own(e, "description")
         return FeedEntry(
             title: own(e, "title").map { trimmed($0.innerText) },
             id: own(e, "guid").map { trimmed($0.innerText) } ?? e.attribute("rdf:about") ?? link,
@@ -88,7 +92,9 @@ public enum FeedEntries {
 
     static func resolve(_ ref: String?, against base: String) -> String {
         guard let ref else { return base }
-        guard let baseURL = URL(string: base), let url = URL(string: ref, relativeTo: baseURL) else { return ref.isEmpty ? base : ref }
+        guard let baseURL = URL(string: base), let url = URL(string: ref, relativeTo: baseURL) else {
+            return ref.isEmpty ? base : ref
+        }
         return url.absoluteString
     }
 }

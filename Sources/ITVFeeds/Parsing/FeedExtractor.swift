@@ -73,7 +73,8 @@ public struct FeedExtractor: FeedDocumentParser {
         do {
             root = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
         } catch {
-            return .failure(FeedParseError(.malformed, "the document is not valid JSON (\(error.localizedDescription))"))
+            return .failure(
+                FeedParseError(.malformed, "the document is not valid JSON (\(error.localizedDescription))"))
         }
         let values = path.evaluate(root)
         guard !values.isEmpty else {
@@ -89,7 +90,8 @@ public struct FeedExtractor: FeedDocumentParser {
             {
                 if let c = Self.filter(String(n.int64Value), pattern) { candidates.append(c) }
             } else {
-                rejected.append(RejectedCandidate(raw: "\(value)", reason: "a JSON \(Self.typeName(value)), not a string"))
+                rejected.append(
+                    RejectedCandidate(raw: "\(value)", reason: "a JSON \(Self.typeName(value)), not a string"))
             }
         }
         return .success(FeedExtraction(candidates: candidates, rejected: rejected))

@@ -48,10 +48,13 @@ public enum TextDecoding {
             if !declared, let (utf8, _) = iconvToUTF8(Array(body), from: "windows-1252") {
                 // No declaration anywhere and not UTF-8: the bytes are almost always Windows-1252 (or Latin-1).
                 warnings.append("the document declares no encoding and is not UTF-8; it was read as windows-1252")
-                return .success(DecodedText(text: String(decoding: utf8, as: UTF8.self), encoding: "windows-1252", warnings: warnings))
+                return .success(
+                    DecodedText(
+                        text: String(decoding: utf8, as: UTF8.self), encoding: "windows-1252", warnings: warnings))
             }
             warnings.append("the document is not valid UTF-8; invalid bytes were replaced by U+FFFD")
-            return .success(DecodedText(text: String(decoding: body, as: UTF8.self), encoding: encoding, warnings: warnings))
+            return .success(
+                DecodedText(text: String(decoding: body, as: UTF8.self), encoding: encoding, warnings: warnings))
         }
         switch iconvToUTF8(Array(body), from: encoding) {
         case .none:
@@ -89,7 +92,8 @@ public enum TextDecoding {
         for part in contentType.split(separator: ";").dropFirst() {
             let kv = part.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" else { continue }
-            let value = kv[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            let value = kv[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+                in: CharacterSet(charactersIn: "\"'"))
             return value.isEmpty ? nil : value
         }
         return nil
@@ -146,7 +150,9 @@ public enum TextDecoding {
 
     private static func isPlausibleName(_ n: String) -> Bool {
         !n.isEmpty && n.utf8.count <= 40
-            && n.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || "-_.:".utf8.contains($0) }
+            && n.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || "-_.:".utf8.contains($0)
+            }
     }
 
     /// Converts with iconv; returns nil when iconv does not know the encoding.
@@ -164,7 +170,9 @@ public enum TextDecoding {
             var inLeft = inBuf.count
             while inLeft > 0 {
                 let (rc, produced, err) = chunk.withUnsafeMutableBufferPointer { outBuf -> (Int, Int, Int32) in
-                    var outPtr = outBuf.baseAddress.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: CChar.self) }
+                    var outPtr = outBuf.baseAddress.map {
+                        UnsafeMutableRawPointer($0).assumingMemoryBound(to: CChar.self)
+                    }
                     var outLeft = outBuf.count
                     let r = iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft)
                     return (r, outBuf.count - outLeft, errno)

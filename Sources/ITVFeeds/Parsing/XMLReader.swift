@@ -237,7 +237,11 @@ private struct Parser {
         }
         var namespaces = stack.last?.namespaces ?? ["xml": "http://www.w3.org/XML/1998/namespace"]
         for (k, v) in attributes {
-            if k == "xmlns" { namespaces[""] = v } else if k.hasPrefix("xmlns:") { namespaces[String(k.dropFirst(6))] = v }
+            if k == "xmlns" {
+                namespaces[""] = v
+            } else if k.hasPrefix("xmlns:") {
+                namespaces[String(k.dropFirst(6))] = v
+            }
         }
         guard stack.count < XMLReader.maxDepth else {
             return .failure(FeedParseError(.tooDeep, "elements nest deeper than \(XMLReader.maxDepth) levels"))
