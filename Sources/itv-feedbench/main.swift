@@ -13,9 +13,10 @@ actor PassCounter: FeedWatcherDelegate {
     var candidates: Set<String> = []
     private var waiter: (target: Int, continuation: CheckedContinuation<Void, Never>)?
 
-    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) {
+    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) -> Bool {
         offered += 1
         candidates.formUnion(extraction.candidates)
+        return true
     }
     func feed(_ procedure: String, broke error: FeedPollError, at: Date) {
         FileHandle.standardError.write(Data("\(procedure): \(error)\n".utf8))

@@ -11,8 +11,9 @@ actor Recorder: FeedWatcherDelegate {
     var broke: [(String, FeedPollError)] = []
     var recovered: [String] = []
 
-    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) {
+    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) -> Bool {
         offered.append((procedure, extraction.candidates, ContinuousClock.now))
+        return true
     }
     func feed(_ procedure: String, broke error: FeedPollError, at: Date) { broke.append((procedure, error)) }
     func feedRecovered(_ procedure: String, at: Date) { recovered.append(procedure) }

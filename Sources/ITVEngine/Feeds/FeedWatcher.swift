@@ -5,7 +5,9 @@ import Synchronization
 /// Where the watcher's findings go: the release detector (scheme, store, journal) in the daemon.
 public protocol FeedWatcherDelegate: Sendable {
     /// A feed served a document (not on 304) and it was read; candidates are in document order.
-    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async
+    /// Returns false when it could not be handled (the store failed): the document is then fetched in full
+    /// again on the next poll instead of being answered with 304.
+    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async -> Bool
     /// The feed just became broken (reported once, not on every failing poll).
     func feed(_ procedure: String, broke error: FeedPollError, at: Date) async
     /// The feed works again after being broken.
@@ -146,13 +148,16 @@ public actor FeedWatcher {
     ) async {
         let t = now()
         let change = scheduler.finished(id, outcome, now: t)
-        // Validators are kept only for a document that was read: a failed read must be fetched again in full.
-        if let validators, feeds[id] != nil {
-            feeds[id]?.etag = validators.0
-            feeds[id]?.lastModified = validators.1
-        }
         signal.signal()
-        if let report { await delegate.feed(id, spec: report.0, offered: report.1, at: t) }
+        if let report {
+            // Validators are kept only for a document that was read and handled; otherwise the next poll
+            // fetches it in full again.
+            let handled = await delegate.feed(id, spec: report.0, offered: report.1, at: t)
+            if feeds[id] != nil {
+                feeds[id]?.etag = handled ? validators?.0 : nil
+                feeds[id]?.lastModified = handled ? validators?.1 : nil
+            }
+        }
         switch change {
         case .broke(let error): await delegate.feed(id, broke: error, at: t)
         case .recovered: await delegate.feedRecovered(id, at: t)
