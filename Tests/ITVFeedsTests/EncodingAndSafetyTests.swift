@@ -154,3 +154,30 @@ private func channelTitle(_ file: String, contentType: String? = nil) throws -> 
         #expect((try? r.get().candidates.count) == 20_000)
     }
 }
+
+@Suite struct JSONSafetyTests {
+    @Test func deeplyNestedJSONFailsCleanly() {
+        let doc = String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)
+        let r = extract(Array(doc.utf8), kind: .json, select: "[0]")
+        if case .success(let x) = r { #expect(x.candidates.isEmpty) }
+    }
+
+    @Test func pathsSelectEveryElementAndRejectNonStrings() throws {
+        let doc = #"{"a": {"b": [{"c": "1.0"}, {"c": 2}, {"c": 2.5}, {"c": true}, {"c": null}, {"d": "x"}]}}"#
+        let x = try extract(Array(doc.utf8), kind: .json, select: "a.b[*].c").get()
+        #expect(x.candidates == ["1.0", "2"])
+        #expect(x.rejected.count == 3)
+        #expect(try extract(Array(doc.utf8), kind: .json, select: "a.b[0].c").get().candidates == ["1.0"])
+        #expect(try extract(Array(doc.utf8), kind: .json, select: #"["a"].b[5].d"#).get().candidates == ["x"])
+        guard case .failure(let e) = extract(Array(doc.utf8), kind: .json, select: "a.b[") else {
+            Issue.record("a broken path was accepted")
+            return
+        }
+        #expect(e.kind == .badPath)
+        guard case .failure(let n) = extract(Array(doc.utf8), kind: .json, select: "a.zzz") else {
+            Issue.record("a path selecting nothing succeeded")
+            return
+        }
+        #expect(n.kind == .nothingSelected)
+    }
+}

@@ -50,5 +50,5 @@ for pass in full second; do
     read -r real user sys <<<"$t"
     found="$(grep -c '"version": "2.0.0"' "$work/nv.log" || true)"
     printf 'nvchecker %s pass: %.3f s wall, %.3f CPU-s (%s versions found)\n' "$pass" "$real" \
-        "$(echo "$user + $sys" | bc -l)" "$found"
+        "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$found"
 done
