@@ -131,4 +131,23 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
             failure(await f.fetch(FeedRequest(url: "https://127.0.0.1:1/x", connectTimeout: .seconds(2))))?.kind
                 == .connectFailed)
     }
+
+    @Test func cancellingAPollAbortsItsTransfer() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let f = fetcher(server)
+        defer { f.close() }
+        let start = ContinuousClock.now
+        let task = Task { await f.fetch(FeedRequest(url: server.https("/slow"), totalTimeout: .seconds(120))) }
+        try await Task.sleep(for: .milliseconds(500))
+        task.cancel()
+        let r = await task.value
+        #expect(failure(r)?.kind == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(30))
+        // The fetcher still works afterwards.
+        guard case .fetched = await f.fetch(FeedRequest(url: server.https("/feed/after"))) else {
+            Issue.record("the fetcher broke after a cancellation")
+            return
+        }
+    }
 }

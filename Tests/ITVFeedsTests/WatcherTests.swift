@@ -121,3 +121,28 @@ private func run(_ watcher: FeedWatcher, timeout: Duration, until done: @Sendabl
         }
     }
 }
+
+@Suite(.serialized) struct WatcherShutdownTests {
+    @Test func stoppingTheWatcherAbortsSlowPollsWithoutReportingThem() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let fetcher = CurlFeedFetcher(configuration: .init(caBundlePath: server.caPath))
+        defer { fetcher.close() }
+        let recorder = Recorder()
+        var policy = FeedPolicy()
+        policy.initialSpread = .milliseconds(10)
+        var limits = FeedFetchLimits()
+        limits.totalTimeout = .seconds(120)
+        let watcher = FeedWatcher(
+            fetcher: fetcher, parser: FeedExtractor(), delegate: recorder, policy: policy, limits: limits)
+        await watcher.setFeeds(["slow": FeedSpec(kind: .atom, url: server.https("/slow"))])
+        let task = Task { await watcher.run() }
+        try await Task.sleep(for: .seconds(1))
+        let start = ContinuousClock.now
+        task.cancel()
+        await task.value
+        #expect(ContinuousClock.now - start < .seconds(20), "shutdown waited for the slow feed's deadline")
+        #expect(await recorder.broke.isEmpty)
+        #expect(await watcher.state(of: "slow")?.inFlight == false)
+    }
+}

@@ -153,6 +153,13 @@ public struct FeedScheduler<RNG: RandomNumberGenerator & Sendable>: Sendable {
         return change
     }
 
+    /// A poll that was abandoned (shutdown): frees its slot, counts neither as success nor failure.
+    public mutating func abandoned(_ id: String) {
+        guard let f = feeds[id], f.inFlight else { return }
+        release(f.host)
+        feeds[id]?.inFlight = false
+    }
+
     /// Diagnostics and tests: when the feed is next due, and whether it counts as broken.
     public func state(of id: String) -> (nextDue: Date, failures: Int, broken: Bool, inFlight: Bool)? {
         feeds[id].map { ($0.nextDue, $0.failures, $0.broken, $0.inFlight) }

@@ -127,6 +127,9 @@ public actor FeedWatcher {
         switch response {
         case .notModified:
             await finished(id, .succeeded, validators: nil, report: nil)
+        case .failed(let error) where error.kind == .cancelled:
+            // Shutdown: not the feed's fault, so neither a failure nor a report.
+            await abandoned(id)
         case .failed(let error):
             await finished(
                 id, .failed(FeedPollError(error), retryAfter: error.retryAfter), validators: nil, report: nil)
@@ -140,6 +143,11 @@ public actor FeedWatcher {
                     report: (watched.spec, extraction))
             }
         }
+    }
+
+    private func abandoned(_ id: String) {
+        scheduler.abandoned(id)
+        signal.signal()
     }
 
     private func finished(

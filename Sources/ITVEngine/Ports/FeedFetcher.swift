@@ -81,6 +81,8 @@ public struct FeedFetchError: Error, Hashable, Sendable, CustomStringConvertible
         case httpStatus = "http_status"
         case protocolError = "protocol_error"
         case io
+        /// The polling task was cancelled (shutdown); the transfer was aborted.
+        case cancelled
     }
 
     public var kind: Kind

@@ -48,8 +48,14 @@ public final class CurlFeedFetcher: FeedFetcher, Sendable {
 
     public func fetch(_ request: FeedRequest) async -> FeedResponse {
         if case .failure(let error) = Self.checkURL(request) { return .failed(error) }
-        return await withCheckedContinuation { continuation in
-            loop.submit(request) { continuation.resume(returning: $0) }
+        let id = loop.nextID()
+        // A cancelled poll (shutdown) aborts its transfer at once instead of waiting for its deadline.
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                loop.submit(id, request) { continuation.resume(returning: $0) }
+            }
+        } onCancel: {
+            loop.cancel(id)
         }
     }
 
@@ -73,15 +79,22 @@ final class CurlMultiLoop: @unchecked Sendable {
     typealias Completion = @Sendable (FeedResponse) -> Void
 
     private struct State {
-        var queue: [(FeedRequest, Completion)] = []
+        var queue: [(UInt64, FeedRequest, Completion)] = []
+        var cancelled: [UInt64] = []
         var stopping = false
         var running = false
+        /// The multi handle is cleaned up: no more wakeups.
+        var closed = false
+        var lastID: UInt64 = 0
     }
 
     private let configuration: CurlFeedFetcher.Configuration
     private let state = Mutex(State())
     private let multi: UnsafeMutableRawPointer
     private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    private var activeByID: [UInt64: UnsafeMutableRawPointer] = [:]
+    /// Cancellations that arrived before their submission was taken from the queue.
+    private var cancelledEarly: Set<UInt64> = []
     private let finished = DispatchSemaphore(value: 0)
 
     init(configuration: CurlFeedFetcher.Configuration) {
@@ -100,16 +113,31 @@ final class CurlMultiLoop: @unchecked Sendable {
         thread.start()
     }
 
-    func submit(_ request: FeedRequest, completion: @escaping Completion) {
+    func nextID() -> UInt64 {
+        state.withLock { s in
+            s.lastID += 1
+            return s.lastID
+        }
+    }
+
+    func submit(_ id: UInt64, _ request: FeedRequest, completion: @escaping Completion) {
         let accepted = state.withLock { s -> Bool in
             if s.stopping { return false }
-            s.queue.append((request, completion))
+            s.queue.append((id, request, completion))
+            // Under the lock, so the loop cannot clean the handle up in between.
+            curl_multi_wakeup(multi)
             return true
         }
-        if accepted {
-            curl_multi_wakeup(multi)
-        } else {
+        if !accepted {
             completion(.failed(FeedFetchError(.io, "cannot fetch \(request.url): the fetcher is closed")))
+        }
+    }
+
+    func cancel(_ id: UInt64) {
+        state.withLock { s in
+            guard !s.closed else { return }
+            s.cancelled.append(id)
+            curl_multi_wakeup(multi)
         }
     }
 
@@ -120,25 +148,40 @@ final class CurlMultiLoop: @unchecked Sendable {
             return r
         }
         guard wasRunning else { return }
-        curl_multi_wakeup(multi)
+        state.withLock { s in if !s.closed { curl_multi_wakeup(multi) } }
         finished.wait()
     }
 
     private func run() {
         var stillRunning: Int32 = 0
         while true {
-            let (work, stopping) = state.withLock { s in
-                let w = s.queue
+            let (work, cancelled, stopping) = state.withLock { s in
+                let w = (s.queue, s.cancelled, s.stopping)
                 s.queue.removeAll()
-                return (w, s.stopping)
+                s.cancelled.removeAll()
+                return w
             }
             if stopping {
-                for (request, completion) in work {
+                for (_, request, completion) in work {
                     completion(.failed(FeedFetchError(.io, "cannot fetch \(request.url): the fetcher is closed")))
                 }
                 break
             }
-            for (request, completion) in work { add(request, completion) }
+            cancelledEarly.formUnion(cancelled)
+            for (id, request, completion) in work {
+                if cancelledEarly.remove(id) != nil {
+                    completion(.failed(FeedFetchError(.cancelled, "fetching \(request.url) was cancelled")))
+                } else {
+                    add(id, request, completion)
+                }
+            }
+            for id in cancelled {
+                guard let easy = activeByID.removeValue(forKey: id), let transfer = active.removeValue(forKey: easy)
+                else { continue }
+                cancelledEarly.remove(id)
+                curl_multi_remove_handle(multi, easy)
+                transfer.complete(.failed(FeedFetchError(.cancelled, "fetching \(transfer.request.url) was cancelled")))
+            }
             curl_multi_perform(multi, &stillRunning)
             collectFinished()
             curl_multi_poll(multi, nil, 0, 1_000, nil)
@@ -148,16 +191,22 @@ final class CurlMultiLoop: @unchecked Sendable {
             transfer.complete(.failed(FeedFetchError(.io, "cannot fetch \(transfer.request.url): the fetcher closed")))
         }
         active.removeAll()
-        curl_multi_cleanup(multi)
+        activeByID.removeAll()
+        state.withLock { s in
+            s.closed = true
+            curl_multi_cleanup(multi)
+        }
         finished.signal()
     }
 
-    private func add(_ request: FeedRequest, _ completion: @escaping Completion) {
+    private func add(_ id: UInt64, _ request: FeedRequest, _ completion: @escaping Completion) {
         switch CurlTransfer.make(request, configuration: configuration, completion: completion) {
         case .failure(let error):
             completion(.failed(error))
         case .success(let transfer):
             active[transfer.easy] = transfer
+            activeByID[id] = transfer.easy
+            transfer.id = id
             curl_multi_add_handle(multi, transfer.easy)
         }
     }
@@ -169,6 +218,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             let code = message.pointee.data.result
             curl_multi_remove_handle(multi, easy)
             guard let transfer = active.removeValue(forKey: easy) else { continue }
+            activeByID[transfer.id] = nil
             transfer.complete(transfer.response(for: code))
         }
     }

@@ -12,6 +12,8 @@ final class CurlTransfer {
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var completed = false
 
+    /// The fetcher's id of the request (for cancellation).
+    var id: UInt64 = 0
     var body: [UInt8] = []
     var overCap = false
     /// Headers of the last response (a redirect hop's headers are dropped when the next status line comes).
