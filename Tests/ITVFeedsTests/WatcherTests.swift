@@ -10,6 +10,8 @@ actor Recorder: FeedWatcherDelegate {
     var offered: [(String, [String], ContinuousClock.Instant)] = []
     var broke: [(String, FeedPollError)] = []
     var recovered: [String] = []
+    var polled = 0
+    var validators: [String: FeedValidators] = [:]
 
     func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) -> Bool {
         offered.append((procedure, extraction.candidates, ContinuousClock.now))
@@ -17,6 +19,8 @@ actor Recorder: FeedWatcherDelegate {
     }
     func feed(_ procedure: String, broke error: FeedPollError, at: Date) { broke.append((procedure, error)) }
     func feedRecovered(_ procedure: String, at: Date) { recovered.append(procedure) }
+    func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) { polled += 1 }
+    func feed(_ procedure: String, validators v: FeedValidators) { validators[procedure] = v }
 
     func offeredIDs() -> Set<String> { Set(offered.map(\.0)) }
 }
@@ -144,5 +148,32 @@ private func run(_ watcher: FeedWatcher, timeout: Duration, until done: @Sendabl
         #expect(ContinuousClock.now - start < .seconds(20), "shutdown waited for the slow feed's deadline")
         #expect(await recorder.broke.isEmpty)
         #expect(await watcher.state(of: "slow")?.inFlight == false)
+    }
+}
+
+@Suite(.serialized) struct WatcherValidatorTests {
+    @Test func savedValidatorsMakeTheFirstPollAfterAStartConditional() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let fetcher = CurlFeedFetcher(configuration: .init(caBundlePath: server.caPath))
+        defer { fetcher.close() }
+        var policy = FeedPolicy()
+        policy.initialSpread = .milliseconds(10)
+        let specs = ["app": FeedSpec(kind: .github, url: server.https("/feed/app"))]
+        // First start: the document is read and its validators are handed out for saving.
+        let first = Recorder()
+        let w1 = FeedWatcher(fetcher: fetcher, parser: FeedExtractor(), delegate: first, policy: policy)
+        await w1.setFeeds(specs)
+        await run(w1, timeout: .seconds(20)) { await first.polled >= 1 }
+        let saved = try #require(await first.validators["app"])
+        #expect(saved.etag != nil && saved.lastModified != nil)
+        #expect(await first.offered.count == 1)
+        // Second start with the saved validators: 304, nothing to read.
+        let second = Recorder()
+        let w2 = FeedWatcher(fetcher: fetcher, parser: FeedExtractor(), delegate: second, policy: policy)
+        await w2.setFeeds(specs, validators: ["app": saved])
+        await run(w2, timeout: .seconds(20)) { await second.polled >= 1 }
+        #expect(await second.polled == 1)
+        #expect(await second.offered.isEmpty)
     }
 }

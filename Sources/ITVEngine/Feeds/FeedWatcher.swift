@@ -14,10 +14,13 @@ public protocol FeedWatcherDelegate: Sendable {
     func feedRecovered(_ procedure: String, at: Date) async
     /// Every poll, whatever its outcome, after the calls above (`itvctl feed check`, "last polled" times).
     func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async
+    /// The validators of the feed's last handled document changed (persist them for the next start).
+    func feed(_ procedure: String, validators: FeedValidators) async
 }
 
 extension FeedWatcherDelegate {
     public func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async {}
+    public func feed(_ procedure: String, validators: FeedValidators) async {}
 }
 
 /// Deadlines and caps for every fetch the watcher makes.
@@ -61,8 +64,9 @@ public actor FeedWatcher {
         self.now = now
     }
 
-    /// Replaces the set of watched feeds (load and reload). Validators of unchanged feeds are kept.
-    public func setFeeds(_ specs: [String: FeedSpec]) {
+    /// Replaces the set of watched feeds (load and reload). Validators of unchanged feeds are kept; `validators`
+    /// (from the store, at start) seed those of new feeds so that the first poll can already be answered with 304.
+    public func setFeeds(_ specs: [String: FeedSpec], validators: [String: FeedValidators] = [:]) {
         let t = now()
         for id in feeds.keys where specs[id] == nil {
             feeds[id] = nil
@@ -71,7 +75,8 @@ public actor FeedWatcher {
         for (id, spec) in specs {
             if let old = feeds[id], old.spec == spec { continue }
             if let old = feeds[id], old.spec.url != spec.url { scheduler.remove(id) }
-            feeds[id] = Watched(spec: spec)
+            let seed = feeds[id] == nil ? validators[id] : nil
+            feeds[id] = Watched(spec: spec, etag: seed?.etag, lastModified: seed?.lastModified)
             scheduler.add(id, url: spec.url, every: .seconds(max(1, spec.every.seconds)), now: t)
         }
         signal.signal()
@@ -161,9 +166,14 @@ public actor FeedWatcher {
             // Validators are kept only for a document that was read and handled; otherwise the next poll
             // fetches it in full again.
             let handled = await delegate.feed(id, spec: report.0, offered: report.1, at: t)
-            if feeds[id] != nil {
-                feeds[id]?.etag = handled ? validators?.0 : nil
-                feeds[id]?.lastModified = handled ? validators?.1 : nil
+            if let old = feeds[id] {
+                let new = FeedValidators(
+                    etag: handled ? validators?.0 : nil, lastModified: handled ? validators?.1 : nil)
+                feeds[id]?.etag = new.etag
+                feeds[id]?.lastModified = new.lastModified
+                if new != FeedValidators(etag: old.etag, lastModified: old.lastModified) {
+                    await delegate.feed(id, validators: new)
+                }
             }
         }
         switch change {

@@ -7,6 +7,12 @@ public protocol ReleaseLedger: Sendable {
     func releases(procedure: String) async throws -> [ReleaseRecord]
     /// Durable when it returns ("persist, then act").
     func record(_ release: ReleaseRecord) async throws
+    /// Keeps a feed's validators for the next start (best effort).
+    func saveValidators(_ validators: FeedValidators, procedure: String) async throws
+}
+
+extension ReleaseLedger {
+    public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {}
 }
 
 /// The `RolloutStore` as a `ReleaseLedger`.
@@ -20,6 +26,18 @@ public struct StoreReleaseLedger: ReleaseLedger {
     }
 
     public func record(_ release: ReleaseRecord) async throws { try await store.commit([.release(release)]) }
+
+    public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {
+        let json = String(decoding: try JSONEncoder().encode(validators), as: UTF8.self)
+        try await store.commit([.feedState(procedure: procedure, json: json)])
+    }
+
+    /// The validators saved by `saveValidators`, for `FeedWatcher.setFeeds(_:validators:)` at start.
+    public func savedValidators() async throws -> [String: FeedValidators] {
+        try await store.feedStates().compactMapValues {
+            try? JSONDecoder().decode(FeedValidators.self, from: Data($0.utf8))
+        }
+    }
 }
 
 /// What the feed side has to say, for the journal (`event`) and for planning (`releaseDetected`).
@@ -138,6 +156,10 @@ public actor ReleaseDetector: FeedWatcherDelegate {
 
     public func feedRecovered(_ procedure: String, at: Date) async {
         await sink.report(.feedRecovered(procedure: procedure))
+    }
+
+    public func feed(_ procedure: String, validators: FeedValidators) async {
+        try? await ledger.saveValidators(validators, procedure: procedure)
     }
 
     /// Forgets cached state (the playbook's scheme may have changed on reload).

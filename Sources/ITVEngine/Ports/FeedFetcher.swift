@@ -32,6 +32,17 @@ public struct FeedRequest: Hashable, Sendable {
     }
 }
 
+/// The validators of a feed's last good document, kept across restarts (the store's feed state, as JSON).
+public struct FeedValidators: Hashable, Sendable, Codable {
+    public var etag: String?
+    public var lastModified: String?
+
+    public init(etag: String? = nil, lastModified: String? = nil) {
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+}
+
 /// A feed document as fetched: the body bytes and what the server said about them.
 public struct FeedDocument: Hashable, Sendable {
     public var body: [UInt8]
