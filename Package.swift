@@ -89,6 +89,7 @@ let package = Package(
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
+        .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),

@@ -19,8 +19,12 @@ extension RolloutStateMachine {
             // The forward run stops here: nothing new after an abort or once rolling back.
             let why = phase == .aborted ? "rollout aborted" : "rollout is rolling back"
             switch step {
-            case .install:
+            case .install where !run.changed:
                 settle(host, .skipped, kind: "interrupted", message: "not installed: \(why)")
+            case .install:
+                // An earlier install (unknown outcome, or before a retry) may have changed the host.
+                settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
+                    message: "install outcome unknown, not sent again: \(why)")
             default:
                 settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
                     message: "install ran, verify not run: \(why)")
@@ -60,7 +64,9 @@ extension RolloutStateMachine {
     mutating func detectOutcome(_ run: HostRunRecord, _ result: StepResult) -> Result<Version?, StepFailure> {
         switch result {
         case .exited(0, let stdout, _):
-            let line = stdout.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+            // CR LF (Windows hosts) is one Character, which `separator: "\n"` does not split on. Other
+            // separators (VT, U+2028, ...) stay in the text and fail the version grammar.
+            let line = stdout.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
             let text = line.trimmingASCIISpaces()
             if text.isEmpty { return .success(nil) }
             switch rollout.recipe.scheme.parse(text) {
@@ -169,7 +175,7 @@ extension RolloutStateMachine {
 
     /// The last line of a step's stderr, for error messages (control characters escaped, cut).
     static func tail(_ stderr: String) -> String {
-        let last = stderr.split(separator: "\n", omittingEmptySubsequences: true).last.map(String.init) ?? ""
+        let last = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
         let text = Suggest.printable(last.trimmingASCIISpaces())
         return text.isEmpty ? "" : ": \(text)"
     }

@@ -28,6 +28,7 @@ extension RolloutStateMachine {
             snapshot.rollout.phase = back
             emit(.announce(.resumed))
             if back == .baking, currentWave?.phase == .done { advance() }
+            startUnattendedWave()
         case .abort(_, let reason):
             guard !phase.isFinal, phase != .rollingBack else {
                 throw conflict("cannot abort rollout \(id): it is \(phaseName(phase))")
@@ -42,6 +43,11 @@ extension RolloutStateMachine {
             }
             guard ![.rollingBack, .rolledBack, .planned].contains(phase) else {
                 throw conflict("cannot roll back rollout \(id): it is \(phaseName(phase))")
+            }
+            guard phase != .failed else {
+                // A second rollback would skip the rollback_failed hosts and fail again at once.
+                throw conflict("cannot roll back rollout \(id) again: its rollback failed; retry or skip its "
+                    + "rollback_failed hosts")
             }
             startRollback(reason: reason)
         case .retry(let host, _):
@@ -84,11 +90,7 @@ extension RolloutStateMachine {
             $0.errorKind = nil
             $0.error = nil
         }
-        if run.wave != rollout.currentWave, rollout.phase == .running || rollout.phase == .baking,
-            windowAllowsDispatch
-        {
-            startHost(host)
-        }
+        // Dispatched by `progress`, with its wave or as a retried host of an earlier wave.
     }
 
     // MARK: - Rollback

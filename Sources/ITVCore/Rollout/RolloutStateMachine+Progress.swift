@@ -53,7 +53,17 @@ extension RolloutStateMachine {
             recover()
         case .planChanged(let hash):
             changedPlanHash = hash == rollout.planHash ? nil : hash
+            startUnattendedWave()
         }
+    }
+
+    /// An auto wave, or a window wave while its window is open, that waits only because the plan had changed
+    /// or the rollout was paused, starts now (no edge of the window or of the bake would start it later).
+    mutating func startUnattendedWave() {
+        guard rollout.phase == .waitingApproval, changedPlanHash == nil, let wave = currentWave,
+            wave.approval == .auto || (wave.approval == .window && windowOpen)
+        else { return }
+        enterWave(wave.index)
     }
 
     func conflict(_ message: String) -> RolloutError { RolloutError("conflict", message) }
@@ -92,14 +102,14 @@ extension RolloutStateMachine {
             throw conflict("cannot approve wave \(approval.wave + 1) of rollout \(id): wave \(wave.index + 1) "
                 + "(\(wave.name)) is the one waiting")
         }
-        guard wave.approval == .operator else {
-            throw conflict("cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
-                + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
-        }
         if let changed = changedPlanHash {
             throw RolloutError("plan_changed", "cannot approve rollout \(id): its plan changed since it was made "
                 + "(plan \(rollout.planHash.prefix(12)) is now \(changed.prefix(12)): the playbook or inventory "
                 + "changed); earlier approvals no longer count. Abort it and start a new rollout")
+        }
+        guard wave.approval == .operator else {
+            throw conflict("cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
+                + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
         }
         guard approval.planHash == rollout.planHash else {
             throw RolloutError("plan_changed", "cannot approve rollout \(id): you approved plan "
@@ -111,6 +121,7 @@ extension RolloutStateMachine {
                 + "(\(wave.name)) of rollout \(id); it needs \(wave.approvalsNeeded) different operators")
         }
         var record = approval
+        record.rolloutID = id  // stored under another rollout's id, it would vanish from this one on reload
         record.source = .operator
         record.at = now
         snapshot.approvals.append(record)
@@ -135,6 +146,7 @@ extension RolloutStateMachine {
             let before = snapshot
             switch rollout.phase {
             case .running:
+                dispatchRetried()
                 guard let wave = currentWave else { return }
                 let runs = hostRuns(inWave: wave.index)
                 if runs.allSatisfy({ $0.phase.isSettled }) {
@@ -142,6 +154,8 @@ extension RolloutStateMachine {
                 } else {
                     dispatch(wave)
                 }
+            case .baking, .waitingApproval:
+                dispatchRetried()
             case .rollingBack:
                 progressRollback()
             default:
@@ -155,6 +169,21 @@ extension RolloutStateMachine {
 
     mutating func dispatch(_ wave: WaveRecord) {
         guard rollout.phase == .running, windowAllowsDispatch else { return }
+        dispatchPending(wave)
+    }
+
+    /// Hosts an operator retried in a wave that finished (or bakes) run again while the rollout runs, bakes
+    /// or waits for the next approval; the wave was approved already. (Retried hosts of the running wave are
+    /// dispatched with it; while halted or paused they wait for resume.)
+    mutating func dispatchRetried() {
+        guard windowAllowsDispatch else { return }
+        let current = rollout.currentWave
+        for wave in snapshot.waves where wave.index < current || (wave.index == current && wave.phase == .baking) {
+            dispatchPending(wave)
+        }
+    }
+
+    mutating func dispatchPending(_ wave: WaveRecord) {
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
         for run in hostRuns(inWave: wave.index) where run.phase == .pending {
