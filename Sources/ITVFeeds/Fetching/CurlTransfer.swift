@@ -140,15 +140,22 @@ final class CurlTransfer {
         }
     }
 
-    fileprivate func received(header line: String) {
-        if line.hasPrefix("HTTP/") {
+    /// The response headers the fetcher uses; others are never turned into strings.
+    private static let wanted: Set<String> = ["content-type", "etag", "last-modified", "retry-after"]
+
+    fileprivate func received(header line: UnsafeBufferPointer<UInt8>) {
+        if line.starts(with: "HTTP/".utf8) {
             headers.removeAll()
             return
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        headers[name] = value
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon <= 32 else { return }
+        let name = String(decoding: line[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        guard Self.wanted.contains(name) else { return }
+        var start = colon + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
+        headers[name] = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
     }
 }
 
@@ -181,10 +188,9 @@ private let curlHeader: itv_curl_data_cb = { ptr, size, count, userdata in
     let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
     if n < 8_192 {
-        let line = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+        ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+            t.received(header: UnsafeBufferPointer(start: $0, count: n))
         }
-        t.received(header: line)
     }
     return n
 }
