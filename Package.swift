@@ -108,6 +108,9 @@ let package = Package(
         // `make bench` only: the state store's commit throughput.
         .executableTarget(
             name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
+        .executableTarget(
+            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
