@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
                 "ITVProtocol", "ITVControlServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
