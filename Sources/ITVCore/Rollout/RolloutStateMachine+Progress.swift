@@ -140,7 +140,9 @@ extension RolloutStateMachine {
                 dispatchRetried()
                 guard let wave = currentWave else { return }
                 let runs = hostRuns(inWave: wave.index)
-                if runs.allSatisfy({ $0.phase.isSettled }) {
+                // The last wave also waits for retried hosts of earlier waves: the rollout ends after them.
+                let last = wave.index == snapshot.waves.count - 1
+                if (last ? snapshot.hostRuns : runs).allSatisfy({ $0.phase.isSettled }) {
                     completeWave(wave.index, empty: runs.isEmpty)
                 } else {
                     dispatch(wave)
