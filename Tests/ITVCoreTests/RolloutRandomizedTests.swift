@@ -51,7 +51,7 @@ struct RandomRollout {
 
     func fail(_ what: String, _ location: Testing.SourceLocation = #_sourceLocation) {
         Issue.record(
-            "seed \(seed), event \(events): \(what)\nlast events:\n\(trace.suffix(60).joined(separator: "\n"))",
+            "seed \(seed), event \(events): \(what)\nlast events:\n\(trace.suffix(30).joined(separator: "\n"))",
             sourceLocation: location)
     }
 
@@ -104,7 +104,9 @@ struct RandomRollout {
             installs[host, default: 0] += 1
             let limit = recipe.idempotent ? RolloutStateMachine.maxInstallAttempts : 1
             if installs[host, default: 0] > limit {
-                fail("install performed \(installs[host, default: 0]) times on \(host) (idempotent \(recipe.idempotent))")
+                fail(
+                    "install performed \(installs[host, default: 0]) times on \(host) (idempotent \(recipe.idempotent))"
+                )
             }
             if roll < 12 {
                 if rng.chance(50) { installed[host] = F.target }
