@@ -359,3 +359,50 @@ struct RandomRollout {
     }
     #expect(events > 100_000)
 }
+
+/// Snapshots as a damaged or hand-edited store could hold them (phases that do not fit together, indexes out of
+/// range): events are refused or applied, never a trap.
+@Test func inconsistentSnapshotsNeverTrap() {
+    for seed in UInt64(1)...1_500 {
+        var r = RandomRollout(seed: seed)
+        var s = r.sm.snapshot
+        var rng = RolloutRandom(seed: seed &* 7919)
+        func pick<T>(_ all: [T]) -> T { all[rng.below(all.count)] }
+        s.rollout.phase = pick(RolloutPhase.allCases)
+        s.rollout.resumePhase = rng.chance(50) ? pick(RolloutPhase.allCases) : nil
+        s.rollout.currentWave = rng.below(s.waves.count + 3) - 1
+        for i in s.waves.indices {
+            s.waves[i].phase = pick(WavePhase.allCases)
+            if rng.chance(10) { s.waves[i].index = rng.below(8) - 2 }
+            if rng.chance(10) { s.waves[i].parallel = rng.below(3) - 1 }
+            if rng.chance(10) { s.waves[i].approvalsNeeded = rng.below(3) - 1 }
+        }
+        for i in s.hostRuns.indices {
+            s.hostRuns[i].phase = pick(HostRunPhase.allCases)
+            s.hostRuns[i].step = rng.chance(80) ? pick(HostStep.allCases) : nil
+            s.hostRuns[i].stepInFlight = rng.chance(50)
+            s.hostRuns[i].changed = rng.chance(50)
+            s.hostRuns[i].installAttempts = rng.below(6) - 1
+            if rng.chance(10) { s.hostRuns[i].wave = rng.below(8) - 2 }
+        }
+        if rng.chance(10), let first = s.hostRuns.first { s.hostRuns.append(first) }  // a duplicate host
+        r.sm = RolloutStateMachine(snapshot: s, windowOpen: rng.chance(50))
+        _ = r.sm.handle(.recover, now: 4)
+        for _ in 0..<40 {
+            let host = r.hosts.isEmpty ? "x" : pick(r.hosts)
+            let events: [RolloutEvent] = [
+                .start, .approve(F.approval(wave: rng.below(4) - 1, uid: UInt32(rng.below(3)))),
+                .windowChanged(open: rng.chance(50), by: "t"),
+                .stepFinished(
+                    host: host, step: pick(HostStep.allCases), result: pick([F.ok(F.old), F.lost, F.notRun])),
+                .bakeElapsed(wave: rng.below(5) - 1), .pause(by: "b"), .resume(by: "b"), .abort(by: "b", reason: "r"),
+                .rollback(by: "b", reason: "r"), .retry(host: host, by: "b"), .skip(host: host, by: "b"), .recover,
+                .planChanged(hash: pick([F.planHash, "other"])),
+            ]
+            let before = r.sm.snapshot
+            if case .failure = r.sm.handle(pick(events), now: 5), r.sm.snapshot != before {
+                Issue.record("seed \(seed): a refused event changed the snapshot")
+            }
+        }
+    }
+}
