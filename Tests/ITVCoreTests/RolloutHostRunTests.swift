@@ -249,3 +249,19 @@ func detectOutputWithOtherLineSeparatorsIsHostile(_ output: String) {
     d.succeed("b2")
     #expect(d.phase == .succeeded)
 }
+
+@Test func theRolloutDoesNotSucceedBeforeARetriedHostOfAnEarlierWaveRan() {
+    var d = RolloutDriver(
+        F.plan([F.wave("a", 1), F.wave("b", 0, .operator)]), F.recipe(maxFailures: .count(1), window: "evening"),
+        windowOpen: true)
+    d.send(.start)
+    d.failDetect("a1")
+    #expect(d.phase == .waitingApproval)
+    d.send(.windowChanged(open: false, by: "timer"))
+    d.send(.retry(host: "a1", by: "bob"))
+    d.approve(1)  // the last wave has no host: it would be done at once
+    #expect(d.phase == .running && d.hostPhase("a1") == .pending)
+    #expect(d.send(.windowChanged(open: true, by: "timer")).steps == ["a1:detect"])
+    d.succeed("a1")
+    #expect(d.phase == .succeeded)
+}

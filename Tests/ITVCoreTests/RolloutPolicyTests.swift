@@ -39,7 +39,8 @@ private typealias F = RolloutFixture
 private func wave(
     hosts: Int, failures: Int, _ threshold: FailureThreshold, onFailure: FailurePolicy = .halt
 ) -> RolloutDriver {
-    var d = RolloutDriver(F.plan([F.wave("a", hosts), F.wave("b", 1)]), F.recipe(maxFailures: threshold, onFailure: onFailure))
+    var d = RolloutDriver(
+        F.plan([F.wave("a", hosts), F.wave("b", 1)]), F.recipe(maxFailures: threshold, onFailure: onFailure))
     d.send(.start)
     for i in 0..<hosts {
         if i < failures { d.failDetect("a\(i + 1)") } else { d.succeed("a\(i + 1)") }

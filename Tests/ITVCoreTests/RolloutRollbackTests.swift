@@ -255,3 +255,15 @@ private func restart(_ d: inout RolloutDriver) -> [RolloutAction] {
     #expect(d.hostPhase("a2") == .skipped && d.phase == .rolledBack)
     #expect(d.log.contains(.recordHostVersion(host: "a1", version: F.old)))
 }
+
+@Test func recoveryWhilePausedDuringABakeStillBakes() {
+    var d = RolloutDriver(F.plan([F.wave("a", 1, bake: 7200), F.wave("b", 1)]))
+    d.send(.start)
+    d.succeed("a1")
+    d.send(.pause(by: "bob"))
+    // The bake timer is lost with the daemon; without a new one the rollout would bake for ever.
+    #expect(restart(&d).contains(.scheduleBake(wave: 0, seconds: 7200)))
+    d.send(.bakeElapsed(wave: 0))
+    d.send(.resume(by: "bob"))
+    #expect(d.hostPhase("b1") == .running)
+}

@@ -23,7 +23,8 @@ enum RolloutFixture {
         _ prefix: String, _ count: Int, _ approval: ApprovalKind = .auto, approvals: Int = 1, bake: Int64 = 0,
         parallel: Int? = nil
     ) -> W {
-        W(name: prefix, hosts: (0..<count).map { "\(prefix)\($0 + 1)" }, approval: approval, approvals: approvals,
+        W(
+            name: prefix, hosts: (0..<count).map { "\(prefix)\($0 + 1)" }, approval: approval, approvals: approvals,
             bake: bake, parallel: parallel)
     }
 

@@ -193,7 +193,8 @@ extension RolloutStateMachine {
                 startStep(run.host, .rollback)
             }
         }
-        if rollout.phase == .baking, let wave = currentWave, wave.phase == .baking {
+        let baking = rollout.phase == .baking || (rollout.phase == .paused && rollout.resumePhase == .baking)
+        if baking, let wave = currentWave, wave.phase == .baking {
             // The monotonic clock does not survive a restart: bake again in full (never shorter).
             emit(.scheduleBake(wave: wave.index, seconds: wave.bakeSeconds))
         }

@@ -149,7 +149,9 @@ extension RolloutStateMachine {
                 dispatchRetried()
                 guard let wave = currentWave else { return }
                 let runs = hostRuns(inWave: wave.index)
-                if runs.allSatisfy({ $0.phase.isSettled }) {
+                // The last wave also waits for retried hosts of earlier waves: the rollout ends after them.
+                let last = wave.index == snapshot.waves.count - 1
+                if (last ? snapshot.hostRuns : runs).allSatisfy({ $0.phase.isSettled }) {
                     completeWave(wave.index, empty: runs.isEmpty)
                 } else {
                     dispatch(wave)
@@ -195,7 +197,8 @@ extension RolloutStateMachine {
 
     mutating func completeWave(_ index: Int, empty: Bool) {
         emit(.announce(.waveDone(wave: index)))
-        let bake = snapshot.waves[index].bakeSeconds
+        // Indexes come from records: a damaged snapshot (wave index not its position) must not trap.
+        let bake = snapshot.waves.indices.contains(index) ? snapshot.waves[index].bakeSeconds : 0
         if bake > 0, !empty, index + 1 < snapshot.waves.count {
             snapshot.rollout.phase = .baking
             setWave(index) { $0.phase = .baking }
@@ -232,7 +235,9 @@ extension RolloutStateMachine {
 
     /// Halts or rolls back when the current wave's failures exceed `max_failures`.
     mutating func checkThreshold(wave index: Int) {
-        guard index == rollout.currentWave, [.running, .paused].contains(rollout.phase) else { return }
+        guard index == rollout.currentWave, snapshot.waves.indices.contains(index),
+            [.running, .paused].contains(rollout.phase)
+        else { return }
         let hosts = hostRuns(inWave: index).count
         let failures = failures(inWave: index)
         let threshold = rollout.recipe.threshold
