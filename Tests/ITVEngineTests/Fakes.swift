@@ -15,6 +15,11 @@ actor MemoryStore: RolloutStore {
     var lastID: Int64 = 0
     var commits = 0
     var generation = 0
+    /// Crash injection: the commit with this number (counted from now) kills the current process
+    /// before it is applied, like a kill -9 just before the transaction reached the disk.
+    var crashAtCommit: Int?
+
+    func crash(atCommit n: Int?) { crashAtCommit = n.map { commits + $0 } }
 
     /// A handle that belongs to one "process": after `crash()`, its commits fail.
     nonisolated func handle() async -> StoreHandle { StoreHandle(store: self, generation: await generation) }
@@ -23,8 +28,15 @@ actor MemoryStore: RolloutStore {
 
     func commit(_ changes: [StoreChange], generation g: Int) throws {
         guard g == generation else { throw StoreError(kind: "io", message: "process is gone") }
+        if let n = crashAtCommit, commits + 1 >= n {
+            crashAtCommit = nil
+            generation += 1
+            throw StoreError(kind: "io", message: "killed")
+        }
         try commit(changes)
     }
+
+    func alive(_ g: Int) -> Bool { g == generation }
 
     func commit(_ changes: [StoreChange]) throws {
         commits += 1
@@ -165,20 +177,26 @@ actor FakeFleet {
 
 struct FakeExecutor: RemoteExecutor {
     let fleet: FakeFleet
+    /// When set, a dead process sends nothing: its sessions fail as a killed daemon's would.
+    var process: (store: MemoryStore, generation: Int)? = nil
 
     func connect(to host: RemoteHost) async -> Result<any RemoteSession, RemoteConnectError> {
         guard await fleet.isReachable(host.name) else {
             return .failure(RemoteConnectError(.connectFailed("connection refused")))
         }
-        return .success(FakeSession(host: host.name, fleet: fleet))
+        return .success(FakeSession(host: host.name, fleet: fleet, process: process))
     }
 }
 
 struct FakeSession: RemoteSession {
     let host: String
     let fleet: FakeFleet
+    var process: (store: MemoryStore, generation: Int)? = nil
 
-    func run(_ command: String, timeout: Duration) async -> CommandOutcome { await fleet.run(host, command) }
+    func run(_ command: String, timeout: Duration) async -> CommandOutcome {
+        if let process, !(await process.store.alive(process.generation)) { return .connectFailed("daemon is dead") }
+        return await fleet.run(host, command)
+    }
     func close() async {}
 }
 

@@ -41,12 +41,24 @@ extension RolloutEngine {
         if let window = playbook.rollout.window {
             _ = machine.handle(.windowChanged(open: isWindowOpen(window), by: "itvd"), now: now)
         }
+        // Created and started in one transaction: a crash leaves either no rollout or a started one.
+        let actions: [RolloutAction]
+        switch machine.handle(.start, now: now) {
+        case .success(let a): actions = a
+        case .failure(let e): throw EngineError(e)
+        }
         machines[id] = machine
-        try await persist(machine.snapshot.changes(since: nil), actions: [])
         logger.notice("rollout \(id) created: \(procedure) to \(version), \(plan.hostCount) hosts in \(plan.waves.count) waves",
             metadata: ["event": "\(ITVEvent.rolloutCreated.rawValue)", "rollout": "\(id)", "procedure": "\(procedure)",
                 "version": "\(version)", "user": "\(requester.user)"])
-        return try await apply(id, .start, audit: audit(requester, "rollout.start", "rollout \(id) (\(procedure) \(version))", comment))
+        let record = audit(requester, "rollout.start", "rollout \(id) (\(procedure) \(version))", comment)
+        do {
+            try await persist(machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) })
+        } catch {
+            machines[id] = nil
+            throw error
+        }
+        return machine.snapshot
     }
 
     public func approve(_ id: Int64, wave: Int? = nil, planHash: String, comment: String?, by requester: Requester) async throws

@@ -73,6 +73,7 @@ public actor RolloutEngine {
             machines[snapshot.rollout.id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
         }
         for id in machines.keys.sorted() {
+            if machines[id]?.rollout.phase == .planned { try await apply(id, .start) }
             try await apply(id, .recover)
             if let hash = currentPlanHash(for: id) { try await apply(id, .planChanged(hash: hash)) }
         }
