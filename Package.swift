@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
                 "ITVProtocol", "ITVControlServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -105,12 +106,12 @@ let package = Package(
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
         .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
-        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
-        .executableTarget(
-            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
         // `make bench` only: the state store's commit throughput.
         .executableTarget(
             name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
+        .executableTarget(
+            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
