@@ -96,6 +96,14 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
         let down = failure(await f.fetch(FeedRequest(url: server.https("/to-http"), allowHTTP: true)))
         #expect(down?.kind == .redirectRefused)
         #expect(try server.stats().counts["/feed/plain"] == nil)
+        // Even for an allow_http feed, once a hop was https, a later http hop is refused.
+        let chain = failure(await f.fetch(FeedRequest(url: server.http("/via-https"), allowHTTP: true)))
+        #expect(chain?.kind == .redirectRefused)
+        // An allow_http feed may be redirected within http.
+        guard case .fetched = await f.fetch(FeedRequest(url: server.http("/redirect/1"), allowHTTP: true)) else {
+            Issue.record("an allow_http feed redirecting within http should be followed")
+            return
+        }
     }
 
     @Test func tlsIsVerified() async throws {
