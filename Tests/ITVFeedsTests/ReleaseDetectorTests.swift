@@ -32,9 +32,26 @@ actor EventLog: FeedEventSink {
     func report(_ event: FeedEvent) { events.append(event) }
 }
 
+/// The detector, counting polls (so tests wait for what happened, not for a fixed time).
+actor CountingDetector: FeedWatcherDelegate {
+    let inner: ReleaseDetector
+    var polled = 0
+
+    init(_ inner: ReleaseDetector) { self.inner = inner }
+
+    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async -> Bool {
+        await inner.feed(procedure, spec: spec, offered: extraction, at: at)
+    }
+    func feed(_ procedure: String, broke error: FeedPollError, at: Date) async {
+        await inner.feed(procedure, broke: error, at: at)
+    }
+    func feedRecovered(_ procedure: String, at: Date) async { await inner.feedRecovered(procedure, at: at) }
+    func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) { polled += 1 }
+}
+
 @Suite(.serialized) struct ReleaseDetectorTests {
     private func watch(
-        _ feeds: [String: FeedSpec], ledger: MemoryLedger, for duration: Duration
+        _ feeds: [String: FeedSpec], ledger: MemoryLedger, polls: Int
     ) async throws -> (events: [FeedEvent], server: TestServer.Stats) {
         let server = try TestServer()
         defer { server.stop() }
@@ -43,9 +60,8 @@ actor EventLog: FeedEventSink {
         let log = EventLog()
         var policy = FeedPolicy()
         policy.initialSpread = .milliseconds(50)
-        let watcher = FeedWatcher(
-            fetcher: fetcher, parser: FeedExtractor(), delegate: ReleaseDetector(ledger: ledger, sink: log),
-            policy: policy)
+        let delegate = CountingDetector(ReleaseDetector(ledger: ledger, sink: log))
+        let watcher = FeedWatcher(fetcher: fetcher, parser: FeedExtractor(), delegate: delegate, policy: policy)
         var specs: [String: FeedSpec] = [:]
         for (id, spec) in feeds {
             var s = spec
@@ -53,10 +69,7 @@ actor EventLog: FeedEventSink {
             specs[id] = s
         }
         await watcher.setFeeds(specs)
-        let task = Task { await watcher.run() }
-        try? await Task.sleep(for: duration)
-        task.cancel()
-        await task.value
+        await run(watcher, timeout: .seconds(60)) { await delegate.polled >= polls }
         return (await log.events, try server.stats())
     }
 
@@ -66,7 +79,7 @@ actor EventLog: FeedEventSink {
 
     @Test func aNewReleaseIsRecordedAndReportedOnce() async throws {
         let ledger = MemoryLedger()
-        let (events, stats) = try await watch(["app": spec("/feed/app")], ledger: ledger, for: .seconds(3))
+        let (events, stats) = try await watch(["app": spec("/feed/app")], ledger: ledger, polls: 2)
         #expect((stats.counts["/feed/app"] ?? 0) >= 2, "the feed should have been polled again (304)")
         let detected = events.compactMap { if case .releaseDetected(let r) = $0 { r } else { nil } }
         #expect(detected.map(\.version) == ["2.0.0"])
@@ -78,7 +91,7 @@ actor EventLog: FeedEventSink {
     @Test func hostileVersionsAreRejectedOnceAndNeverRecorded() async throws {
         let ledger = MemoryLedger()
         let hostile = "$(reboot)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        let (events, _) = try await watch(["app": spec("/feed/app?v=\(hostile)")], ledger: ledger, for: .seconds(3))
+        let (events, _) = try await watch(["app": spec("/feed/app?v=\(hostile)")], ledger: ledger, polls: 2)
         let rejected = events.compactMap { if case .candidateRejected(_, let c) = $0 { c } else { nil } }
         #expect(rejected.map(\.shown) == ["$(reboot)"])
         #expect(await ledger.records.allSatisfy { ReleaseSelector.gate($0.version) == nil })
@@ -87,7 +100,7 @@ actor EventLog: FeedEventSink {
 
     @Test func anOlderVersionThanSeenIsARollbackSuspicionAndNoRelease() async throws {
         let ledger = MemoryLedger([ReleaseRecord(procedure: "app", version: "3.0.0", firstSeen: 0, feedURL: "x")])
-        let (events, _) = try await watch(["app": spec("/feed/app")], ledger: ledger, for: .seconds(2))
+        let (events, _) = try await watch(["app": spec("/feed/app")], ledger: ledger, polls: 2)
         #expect(events == [.rollbackSuspected(procedure: "app", offered: "2.0.0", highestSeen: "3.0.0")])
         #expect(events.first?.event == .feedRejected)
         #expect(await ledger.records.count == 1)
@@ -96,7 +109,7 @@ actor EventLog: FeedEventSink {
     @Test func aLedgerFailureMakesTheNextPollReadTheDocumentAgain() async throws {
         let ledger = MemoryLedger()
         await ledger.setFailing(true)
-        let (events, stats) = try await watch(["app": spec("/feed/app")], ledger: ledger, for: .seconds(3))
+        let (events, stats) = try await watch(["app": spec("/feed/app")], ledger: ledger, polls: 2)
         #expect(events.contains { if case .ledgerFailed = $0 { true } else { false } })
         #expect(events.filter { if case .ledgerFailed = $0 { true } else { false } }.count >= 2)
         #expect((stats.counts["/feed/app"] ?? 0) >= 2)
@@ -104,7 +117,7 @@ actor EventLog: FeedEventSink {
 
     @Test func aBrokenFeedIsReportedOnce() async throws {
         let ledger = MemoryLedger()
-        let (events, stats) = try await watch(["app": spec("/status/404")], ledger: ledger, for: .seconds(2))
+        let (events, stats) = try await watch(["app": spec("/status/404")], ledger: ledger, polls: 1)
         #expect(events.count == 1)
         guard case .feedBroken(let p, let e) = events.first else {
             Issue.record("expected feed.broken, got \(events)")

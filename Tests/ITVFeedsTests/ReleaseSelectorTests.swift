@@ -49,7 +49,11 @@ private struct NumericVersion: FeedVersion {
         ]
         let s = select(hostile + ["2.0"])
         #expect(s.rejected.count == hostile.count)
-        #expect(s.rejected.allSatisfy { !$0.reason.isEmpty && $0.shown.count < 120 && !$0.shown.contains("\n") })
+        #expect(s.rejected.allSatisfy { !$0.reason.isEmpty && $0.shown.count < 120 })
+        // What the journal shows is plain ASCII: no newline, no bidi override, escapes instead.
+        #expect(s.rejected.allSatisfy { $0.shown.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F } })
+        #expect(s.rejected.map(\.shown).contains("1.2\\u{A}3"))
+        #expect(s.rejected.map(\.shown).contains("\\u{FF11}.\\u{FF12}"))
         #expect(s.newRelease?.raw == "2.0")
         let only = select(hostile)
         #expect(only.newRelease == nil && only.highestOffered == nil)

@@ -19,6 +19,7 @@ Routes (both servers):
   /redirect/N             N redirects, then /feed/redirected
   /redirect-loop          redirects to itself
   /to-http                redirects to the plain http server
+  /via-https              redirects to the https server's /to-http (http -> https -> http)
   /stats                  JSON: requests per path, most concurrent requests per Host header
 """
 import signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
@@ -138,6 +139,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(302, headers=[("Location", target)])
         if path == "/redirect-loop":
             return self.send(302, headers=[("Location", "/redirect-loop")])
+        if path == "/via-https":
+            return self.send(302, headers=[("Location", f"https://127.0.0.1:{PORTS['https']}/to-http")])
         if path == "/to-http":
             return self.send(302, headers=[("Location", f"http://127.0.0.1:{PORTS['http']}/feed/plain")])
         return self.send(404)

@@ -28,15 +28,26 @@ public struct FeedParseError: Error, Hashable, Sendable, CustomStringConvertible
 
 /// A string a feed offered that is not taken as a version, and why (journaled, never run).
 public struct RejectedCandidate: Hashable, Sendable {
-    /// The offered text, cut to 80 characters and with control characters replaced, for the journal.
+    /// The offered text for the journal: printable ASCII as is, anything else (newlines, bidi overrides,
+    /// full-width digits) escaped as `\u{...}`, cut after about 80 characters.
     public var shown: String
     public var reason: String
 
     public init(raw: String, reason: String) {
-        var s = String(
-            String.UnicodeScalarView(
-                raw.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : $0 }))
-        if raw.unicodeScalars.count > 80 { s += "... (\(raw.utf8.count) bytes)" }
+        var s = ""
+        var complete = true
+        for u in raw.unicodeScalars {
+            if s.utf8.count >= 80 {
+                complete = false
+                break
+            }
+            if u.value >= 0x20, u.value < 0x7F {
+                s.unicodeScalars.append(u)
+            } else {
+                s += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        if !complete { s += "... (\(raw.utf8.count) bytes)" }
         self.shown = s
         self.reason = reason
     }

@@ -16,6 +16,9 @@ final class CurlTransfer {
     var id: UInt64 = 0
     var body: [UInt8] = []
     var overCap = false
+    /// A hop of this transfer was https; a later http hop is a downgrade and stops the transfer.
+    private var sawHTTPS = false
+    var downgraded = false
     /// Headers of the last response (a redirect hop's headers are dropped when the next status line comes).
     var headers: [String: String] = [:]
 
@@ -118,6 +121,8 @@ final class CurlTransfer {
         var redirects = 0
         itv_easy_getinfo_long(easy, CURLINFO_REDIRECT_COUNT, &redirects)
         switch code {
+        case CURLE_WRITE_ERROR where downgraded:
+            return FeedFetchError(.redirectRefused, "\(url): a redirect went from https to http; refused")
         case CURLE_WRITE_ERROR where overCap, CURLE_FILESIZE_EXCEEDED:
             return FeedFetchError(.tooLarge, "\(url): the body is larger than the cap of \(request.maxBodyBytes) bytes")
         case CURLE_OPERATION_TIMEDOUT:
@@ -143,19 +148,31 @@ final class CurlTransfer {
     /// The response headers the fetcher uses; others are never turned into strings.
     private static let wanted: Set<String> = ["content-type", "etag", "last-modified", "retry-after"]
 
-    fileprivate func received(header line: UnsafeBufferPointer<UInt8>) {
+    /// Returns false to stop the transfer (a downgrade from https to http within a redirect chain; the
+    /// protocol allow-list already refuses it when the feed itself is https).
+    fileprivate func received(header line: UnsafeBufferPointer<UInt8>) -> Bool {
         if line.starts(with: "HTTP/".utf8) {
             headers.removeAll()
-            return
+            var scheme: UnsafeMutablePointer<CChar>?
+            itv_easy_getinfo_str(easy, CURLINFO_SCHEME, &scheme)
+            let isHTTPS = scheme.map { String(cString: $0).lowercased() == "https" } ?? false
+            if isHTTPS {
+                sawHTTPS = true
+            } else if sawHTTPS {
+                downgraded = true
+                return false
+            }
+            return true
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon <= 32 else { return }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon <= 32 else { return true }
         let name = String(decoding: line[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-        guard Self.wanted.contains(name) else { return }
+        guard Self.wanted.contains(name) else { return true }
         var start = colon + 1
         var end = line.count
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
         while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
         headers[name] = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+        return true
     }
 }
 
@@ -187,10 +204,9 @@ private let curlHeader: itv_curl_data_cb = { ptr, size, count, userdata in
     guard let ptr, let userdata else { return 0 }
     let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
-    if n < 8_192 {
-        ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-            t.received(header: UnsafeBufferPointer(start: $0, count: n))
-        }
+    guard n < 8_192 else { return n }
+    let keepGoing = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+        t.received(header: UnsafeBufferPointer(start: $0, count: n))
     }
-    return n
+    return keepGoing ? n : 0
 }
