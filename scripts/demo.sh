@@ -25,7 +25,7 @@ scene() { echo; echo "${bold}== $*${plain}"; sleep "$PAUSE"; }
 say() { echo "${dim}# $*${plain}"; }
 run() { echo "${bold}\$ $*${plain}"; "$@"; }
 # Runs a command that may exit non-zero on purpose (watch exits 2 while a wave waits for an approval).
-run_status() { echo "${bold}\$ $*${plain}"; set +e; "$@"; status=$?; set -e; }
+run_status() { echo "${bold}\$ $*${plain}"; set +e; timeout 300 "$@"; status=$?; set -e; }
 rollout_of() { # VERSION -> id of the rollout of that version
     itvctl --json rollout list --all | python3 -c '
 import json, sys
@@ -35,7 +35,11 @@ print(max(ids) if ids else "")' "$1"
 }
 
 scene "Setting up: 12 SSH hosts in two tenants, a vendor feed, and itvd"
-bash scripts/fleet.sh start 12 "$DEMO_DIR/fleet" "$BASE" >/dev/null
+# The fleet's sshd processes must not hold this script's output open: their output goes to a file.
+bash scripts/fleet.sh start 12 "$DEMO_DIR/fleet" "$BASE" >"$DEMO_DIR/fleet.log" 2>&1 || {
+    cat "$DEMO_DIR/fleet.log" >&2
+    exit 1
+}
 names=(ws-lra-01 ws-lra-02 ws-lra-03 ws-lra-04 srv-lra-01 srv-lra-02 ws-egl-01 ws-egl-02 ws-egl-03 ws-egl-04 srv-egl-01 srv-egl-02)
 {
     echo "# The demo fleet: real sshd processes on $BASE.1-12, in two tenants."
@@ -70,10 +74,10 @@ operators: [root]
 windows:
   evening: {duration: 4h}
 CONF
-python3 -m http.server --bind 127.0.0.1 "$feed_port" --directory "$DEMO_DIR/feed" >"$DEMO_DIR/feed.log" 2>&1 &
+python3 -m http.server --bind 127.0.0.1 "$feed_port" --directory "$DEMO_DIR/feed" </dev/null >"$DEMO_DIR/feed.log" 2>&1 &
 echo $! >"$DEMO_DIR/pids/feed.pid"
 itvd check --config "$DEMO_DIR/itvd.yaml"
-itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr >"$DEMO_DIR/itvd.log" 2>&1 &
+itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr </dev/null >"$DEMO_DIR/itvd.log" 2>&1 &
 echo $! >"$DEMO_DIR/pids/itvd.pid"
 for _ in $(seq 1 100); do itvctl status >/dev/null 2>&1 && break; sleep 0.1; done
 say "fleet in $DEMO_DIR/fleet, daemon log in $DEMO_DIR/itvd.log; export ITV_SOCKET=$ITV_SOCKET to follow along"
