@@ -128,13 +128,18 @@ public final class ControlServer: Service, Sendable {
         setListening(.success(()))
         logger.info("control socket listening", metadata: ["socket": "\(config.socketPath)"])
 
-        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop;
-        // the task group then waits for the connections being served.
+        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop
+        // once every connection already accepted has been taken; the task group then waits for the
+        // connections being served (idle ones are closed at once). The loop runs in a task of its own,
+        // awaited right here, so that cancellation never interrupts it: a connection accepted but never
+        // taken from the stream would trap in NIO ("NIOAsyncWriter deinited without finish()").
+        let loop = Task { try await self.acceptLoop(server) }
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
-                try await acceptLoop(server)
+                try await loop.value
             } onCancel: {
                 server.channel.close(promise: nil)
+                self.connections.shutDown()
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
@@ -174,7 +179,7 @@ public final class ControlServer: Service, Sendable {
     /// Identifies the peer, then answers requests until the client closes, asks to close, or misbehaves.
     private func serve(_ connection: HTTPConnection) async {
         guard let id = connections.add(connection.channel) else {
-            connection.channel.close(promise: nil)
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         defer { connections.remove(id) }

@@ -91,13 +91,13 @@ struct ServerTests {
     @Test("keep-alive: two requests on one connection")
     func keepAlive() async throws {
         try await withServer { _, socket in
-            let text = try await Task.detached {
+            let text = try await onThread {
                 let client = try RawClient(socket)
                 client.send(
                     "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/windows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                 )
                 return client.readToEnd()
-            }.value
+            }
             #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
             #expect(text.contains("\"windows\""))
         }
@@ -127,7 +127,7 @@ struct ServerTests {
             #expect(status.status == 0, "\(status.stderr)")
             #expect(ContinuousClock.now - start < .seconds(10))
             // The idle client is told and dropped once the deadline passes.
-            let idleAnswer = try await Task.detached { try RawResponse(idle.readToEnd()) }.value
+            let idleAnswer = try await onThread { try RawResponse(idle.readToEnd()) }
             #expect(idleAnswer.status == 408)
             #expect(idleAnswer.errorKind == "timeout")
         }
@@ -260,11 +260,11 @@ struct WatchStreamTests {
     func watcherLeaves() async throws {
         let service = FakeControlService()
         try await withServer(service) { _, socket in
-            let firstLine = try await Task.detached {
+            let firstLine = try await onThread {
                 let client = try RawClient(socket)
                 client.send("GET /v1/rollouts/15/events HTTP/1.1\r\nHost: x\r\n\r\n")
                 return client.readUntil("\"kind\":\"snapshot\"")
-            }.value
+            }
             #expect(firstLine)
             // The client is gone (closed when RawClient was released); no event follows.
             let deadline = ContinuousClock.now + .seconds(30)

@@ -85,7 +85,10 @@ func runProcess(_ process: Process) async throws -> RunResult {
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    // A /dev/null of its own: Foundation closes a FileHandle given as standard input after the spawn, and
+    // the shared `FileHandle.nullDevice` would then name a descriptor that another test's socket reuses.
+    guard let devNull = FileHandle(forReadingAtPath: "/dev/null") else { throw TestError("cannot open /dev/null") }
+    process.standardInput = devNull
     try process.run()
     // Blocking reads on their own threads, not on the cooperative pool.
     async let outData = readAll(out.fileHandleForReading)
@@ -257,5 +260,13 @@ final class OneShotServer: @unchecked Sendable {
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
+    }
+}
+
+/// Runs blocking socket I/O on a thread of its own: the cooperative pool has as few threads as cores, and a
+/// blocked one starves the server under test.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
