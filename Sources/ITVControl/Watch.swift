@@ -20,7 +20,7 @@ struct WatchCommand: ClientCommand {
         let terminal = !global.json && isatty(STDOUT_FILENO) == 1
         var state = WatchState()
         var drawnLines = 0
-        let response = try api.http.stream(target: Route.rolloutEvents.path(String(rid))) {
+        let response = try api.http.stream(target: Route.rolloutEvents.path(String(rid)), head: api.checkProtocol) {
             (line: Data) throws(ClientFailure) -> Bool in
             guard let event = try? ITVJSON.decode(RolloutEvent.self, from: line) else { return true }  // newer kinds
             state.apply(event)
@@ -36,7 +36,6 @@ struct WatchCommand: ClientCommand {
             }
             return !event.endsWatch
         }
-        try api.checkProtocol(response)
         guard response.status == 200 else { throw api.failure(response) }
         guard let detail = state.detail else {
             throw ClientFailure(exitCode: 1, message: "itvd ended the watch of rollout \(rid) without any progress")

@@ -57,8 +57,8 @@ struct AuthorizationTests {
             #expect(info.st_mode & 0o777 == 0o660)
             #expect(info.st_gid == getgrnam(users.readerGroup).pointee.gr_gid)
             let shut = try await itvctl(["status"], socket: socket, user: users.stranger)
-            #expect(shut.status == 69, "\(shut.stderr)")
-            #expect(shut.stderr.contains("Permission denied"))
+            #expect(shut.status == 77, "\(shut.stderr)")
+            #expect(shut.stderr.contains("permission denied: you may not use itvd's socket"))
             #expect(service.denials.isEmpty)
 
             // Loosen the file mode so that the daemon's own check is what is tested (as when systemd's
