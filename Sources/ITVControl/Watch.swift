@@ -49,8 +49,10 @@ struct WatchCommand: ClientCommand {
                 exitCode: 2, message: "rollout \(rid) waits for an approval", documentPrinted: global.json)
         }
         if phase.isFinal || phase.waitsForPerson {
+            let state = phase.isFinal ? "ended: " : "waits for a person: "
             throw ClientFailure(
-                exitCode: 1, message: "rollout \(rid) is \(Output.words(phase.rawValue))", documentPrinted: global.json)
+                exitCode: 1, message: "rollout \(rid) \(state)\(Output.words(phase.rawValue))",
+                documentPrinted: global.json)
         }
         throw ClientFailure(
             exitCode: 1, message: "the watch of rollout \(rid) ended while it is \(Output.words(phase.rawValue))",
