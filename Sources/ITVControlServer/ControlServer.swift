@@ -14,8 +14,17 @@ typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResp
 /// itvd's control socket: HTTP/1.1 with JSON over a Unix socket, authorized by peer credentials.
 ///
 /// Run it in the daemon's `ServiceGroup`; `waitUntilListening()` returns once clients can connect (the
-/// moment to send READY=1). Graceful shutdown stops accepting, lets running requests finish, and removes
-/// the socket file the server made.
+/// moment to send READY=1). Graceful shutdown stops accepting, lets running requests finish, closes idle
+/// connections and watch streams, and removes the socket file the server made (not one systemd passed).
+///
+/// ```swift
+/// let control = ControlServer(config: ControlServerConfig(daemonConfig), service: engine, logger: logger)
+/// let group = ServiceGroup(services: [engine, control], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// async let running: Void = group.run()
+/// try await control.waitUntilListening()   // throws `ControlServerError` (socket_in_use, ...) instead
+/// notifier.ready()
+/// try await running
+/// ```
 public final class ControlServer: Service, Sendable {
     private enum Listening {
         case waiting([CheckedContinuation<Void, any Error>])
