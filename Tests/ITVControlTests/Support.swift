@@ -66,8 +66,11 @@ struct RunResult {
 }
 
 /// Runs the built itvctl (as `user` through runuser when given) against `socket`.
-func itvctl(_ arguments: [String], socket: String, user: String? = nil) async throws -> RunResult {
-    let executable = binDir + "/itvctl"
+/// `executable` defaults to the built one; other users get a copy they can reach (see `reachableItvctl`).
+func itvctl(_ arguments: [String], socket: String, user: String? = nil, executable: String? = nil) async throws
+    -> RunResult
+{
+    let executable = executable ?? binDir + "/itvctl"
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
@@ -269,4 +272,14 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
+}
+
+/// A copy of the built itvctl in a world-readable directory: the build directory may sit below one that only
+/// root may enter (a clone under /root), which the test users could not run it from.
+func reachableItvctl(in dir: SocketDir) throws -> String {
+    let copy = dir.path + "/itvctl"
+    try? FileManager.default.removeItem(atPath: copy)
+    try FileManager.default.copyItem(atPath: binDir + "/itvctl", toPath: copy)
+    chmod(copy, 0o755)
+    return copy
 }
