@@ -65,7 +65,7 @@ struct ProcedureCommand: ParsableCommand {
 }
 
 func deployed(_ counts: [VersionCount]) -> String {
-    counts.isEmpty ? "-" : counts.map { "\($0.version ?? "none") x\($0.hosts)" }.joined(separator: ", ")
+    counts.isEmpty ? "-" : counts.map { "\(Output.safe($0.version ?? "none")) x\($0.hosts)" }.joined(separator: ", ")
 }
 
 func approvalWords(_ kind: ApprovalKindInfo, _ needed: Int) -> String {
