@@ -34,7 +34,7 @@ struct ProcedureCommand: ParsableCommand {
             print(
                 "targets: \(Output.safe(p.targets.joined(separator: ", "))); \(p.hostCount) hosts; scheme \(p.scheme)")
             if let url = p.feedUrl { print("feed: \(p.feedKind ?? "-") \(Output.safe(url))") }
-            print("latest release: \(Output.safe(p.latestRelease)); deployed: \(deployed(p.deployed))")
+            print("latest release: \(Output.safe(p.latestRelease)); deployed: \(Output.safe(deployed(p.deployed)))")
             print("\nwaves:")
             Output.table(
                 ["WAVE", "NAME", "APPROVAL", "BAKE", "HOSTS"],
@@ -65,7 +65,7 @@ struct ProcedureCommand: ParsableCommand {
 }
 
 func deployed(_ counts: [VersionCount]) -> String {
-    counts.isEmpty ? "-" : counts.map { "\(Output.safe($0.version ?? "none")) x\($0.hosts)" }.joined(separator: ", ")
+    counts.isEmpty ? "-" : counts.map { "\($0.version ?? "none") x\($0.hosts)" }.joined(separator: ", ")
 }
 
 func approvalWords(_ kind: ApprovalKindInfo, _ needed: Int) -> String {
