@@ -232,6 +232,7 @@ public final class ControlServer: Service, Sendable {
             return false
         }
         var body = ByteBuffer()
+        var complete = false
         reading: while let part = try await parts.next() {
             switch part {
             case .head:
@@ -245,9 +246,12 @@ public final class ControlServer: Service, Sendable {
                 }
                 body.writeBuffer(&chunk)
             case .end:
+                complete = true
                 break reading
             }
         }
+        // A request cut off (the client went away, or its deadline passed) is never acted on.
+        guard complete else { return false }
         let request = ControlRequest(
             method: head.method.rawValue, target: head.uri,
             protocolVersion: head.headers.first(name: ITVProtocolVersion.headerName),

@@ -275,3 +275,34 @@ struct WatchStreamTests {
         }
     }
 }
+
+@Suite("Control server: cut-off requests")
+struct CutOffTests {
+    @Test("a change whose body never arrives in full is not acted on")
+    func truncatedBody() async throws {
+        let service = FakeControlService()
+        try await withServer(service, deadline: .seconds(1)) { _, socket in
+            let body = #"{"procedures":["firefox-esr"]}"#
+            // Announces the whole body, sends half of it, then stalls until the deadline drops it.
+            let stalled = try await onThread {
+                let client = try RawClient(socket)
+                client.send(
+                    "POST /v1/feeds/check HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                        + body.prefix(10))
+                return try RawResponse(client.readToEnd())
+            }
+            #expect(stalled.status == 408)
+            // Sends half of it and goes away.
+            try await onThread {
+                let client = try RawClient(socket)
+                client.send(
+                    "POST /v1/feeds/check HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                        + body.prefix(10))
+            }
+            // Both are over; a whole request still works, and only it reached the service.
+            let whole = try await itvctl(["feed", "check", "firefox-esr"], socket: socket)
+            #expect(whole.status == 0)
+            #expect(service.calls(.feedCheck) == 1)
+        }
+    }
+}
