@@ -29,6 +29,12 @@ struct ServerTests {
             #expect(result.stdout.hasPrefix("HTTP/1.1 200"))
             #expect(result.stdout.lowercased().contains("itv-protocol: 1"))
             #expect(result.stdout.contains("\"daemon_version\":\"0.1.0\""))
+            // The watch stream is NDJSON: one event per line, ending with the one that ends the watch.
+            let events = try await sh("curl -sSN --unix-socket \(socket) http://itvd/v1/rollouts/13/events")
+            let lines = events.stdout.split(separator: "\n")
+            #expect(lines.count == 4)
+            let last = try ITVJSON.decode(RolloutEvent.self, from: Data((lines.last ?? "").utf8))
+            #expect(last.rolloutPhase == .succeeded)
         }
     }
 
