@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -36,7 +37,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // Adapters.
-        .target(name: "ITVStore", dependencies: ["ITVEngine"], swiftSettings: strict),
+        .target(
+            name: "ITVStore",
+            dependencies: ["ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CLibSSH2",
             pkgConfig: "libssh2",
@@ -64,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "ITVSystemd",
-            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", "CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // struct ucred and SO_PEERCRED, which Swift's Glibc leaves out (no _GNU_SOURCE).
@@ -88,6 +93,7 @@ let package = Package(
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
                 "ITVProtocol", "ITVControlServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -100,12 +106,23 @@ let package = Package(
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
         .executableTarget(name: "itvctl", dependencies: ["ITVControl"], swiftSettings: strict),
+        // `make bench` only: the state store's commit throughput.
+        .executableTarget(
+            name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
+        .executableTarget(
+            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
+        .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
-        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd"]),
+        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
+        .testTarget(
+            name: "ITVStoreTests",
+            dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(

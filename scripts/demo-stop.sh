@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Stops exactly what `make demo` started (by the PIDs it recorded).
-set -euo pipefail
+# Stops exactly what `make demo` started: the daemon and the feed server by their recorded PIDs, the fleet
+# by its own PID list.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-state=.demo
-[ -d "$state" ] || { echo "demo-stop: no demo is running"; exit 0; }
-for f in "$state"/pids/*.pid; do
+DEMO_DIR="${DEMO_DIR:-.demo}"
+[ -d "$DEMO_DIR/pids" ] || { echo "demo-stop: no demo is running in $DEMO_DIR"; exit 0; }
+for f in "$DEMO_DIR"/pids/*.pid; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
-    kill "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    fi
+    rm -f "$f"
 done
-rm -rf "$state"
+[ -e "$DEMO_DIR/fleet/pids" ] && bash scripts/fleet.sh stop "$DEMO_DIR/fleet" >/dev/null
+rmdir "$DEMO_DIR/pids" 2>/dev/null
+echo "demo-stop: stopped the demo in $DEMO_DIR"

@@ -1,7 +1,132 @@
 #!/usr/bin/env bash
-# The demo walkthrough. $1: the directory of the built binaries.
+# make demo: the main job of itv against a local demo fleet, with real itvctl commands.
+#   $1: directory of the built binaries.
+# Environment: DEMO_DIR (default .demo), DEMO_BASE (loopback /24 of the fleet, default 127.0.90),
+# DEMO_PAUSE (seconds between scenes, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="$1"
-echo "+ itvd check --playbooks playbooks --inventory examples/inventory.yaml"
-"$BIN/itvd" check --playbooks playbooks --inventory examples/inventory.yaml --config examples/itvd.yaml
+BIN="$(cd "$1" && pwd)"
+DEMO_DIR="${DEMO_DIR:-.demo}"
+BASE="${DEMO_BASE:-127.0.90}"
+PAUSE="${DEMO_PAUSE:-1}"
+if [ -e "$DEMO_DIR/pids" ]; then
+    echo "demo: a demo is already running in $DEMO_DIR; stop it with: make demo-stop" >&2
+    exit 1
+fi
+rm -rf "$DEMO_DIR"
+mkdir -p "$DEMO_DIR/pids" "$DEMO_DIR/playbooks" "$DEMO_DIR/feed" "$DEMO_DIR/run"
+DEMO_DIR="$(cd "$DEMO_DIR" && pwd)"
+export ITV_SOCKET="$DEMO_DIR/run/itvd.sock"
+export PATH="$BIN:$PATH"
+trap 'echo; echo "demo: failed; the log is $DEMO_DIR/itvd.log; stop everything with: make demo-stop" >&2' ERR
+
+bold=$(tput bold 2>/dev/null || true); dim=$(tput dim 2>/dev/null || true); plain=$(tput sgr0 2>/dev/null || true)
+scene() { echo; echo "${bold}== $*${plain}"; sleep "$PAUSE"; }
+say() { echo "${dim}# $*${plain}"; }
+run() { echo "${bold}\$ $*${plain}"; "$@"; }
+# Runs a command that may exit non-zero on purpose (watch exits 2 while a wave waits for an approval).
+run_status() { echo "${bold}\$ $*${plain}"; set +e; "$@"; status=$?; set -e; }
+rollout_of() { # VERSION -> id of the rollout of that version
+    itvctl --json rollout list --all | python3 -c '
+import json, sys
+v = sys.argv[1]
+ids = [r["id"] for r in json.load(sys.stdin)["rollouts"] if r["version"] == v]
+print(max(ids) if ids else "")' "$1"
+}
+
+scene "Setting up: 12 SSH hosts in two tenants, a vendor feed, and itvd"
+bash scripts/fleet.sh start 12 "$DEMO_DIR/fleet" "$BASE" >/dev/null
+names=(ws-lra-01 ws-lra-02 ws-lra-03 ws-lra-04 srv-lra-01 srv-lra-02 ws-egl-01 ws-egl-02 ws-egl-03 ws-egl-04 srv-egl-01 srv-egl-02)
+{
+    echo "# The demo fleet: real sshd processes on $BASE.1-12, in two tenants."
+    echo "defaults: {user: root}"
+    echo "tenants:"
+    echo "  landratsamt: {name: Landratsamt}"
+    echo "  egling: {name: Gemeinde Egling an der Paar}"
+    echo "hosts:"
+    for i in $(seq 1 12); do
+        name="${names[$((i - 1))]}"
+        port=22; [ $((i % 10)) -eq 3 ] && port=2222
+        tenant=landratsamt; [ "$i" -gt 6 ] && tenant=egling
+        group=workstations; case "$name" in srv-*) group=servers ;; esac
+        extra=""; [ "$i" -eq 1 ] && extra=", it"
+        echo "  $name: {address: $BASE.$i, port: $port, tenant: $tenant, groups: [$group$extra]}"
+        hostdir="$DEMO_DIR/fleet/hosts/$(printf 'fleet-%03d' "$i")/root"
+        mkdir -p "$hostdir/bin" "$hostdir/apps"
+        install -m 0755 scripts/demo/vendor-app "$hostdir/bin/vendor-app"
+        echo "1.0.0" >"$hostdir/apps/fachverfahren"
+    done
+} >"$DEMO_DIR/inventory.yaml"
+feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed "s/@FEED_PORT@/$feed_port/" scripts/demo/fachverfahren.yaml >"$DEMO_DIR/playbooks/fachverfahren.yaml"
+cat >"$DEMO_DIR/itvd.yaml" <<CONF
+playbooks: playbooks
+inventory: inventory.yaml
+state: state
+socket: run/itvd.sock
+ssh: {identity: fleet/id_ed25519, known_hosts: fleet/known_hosts, connect_timeout: 5s}
+parallel: 16
+operators: [root]
+windows:
+  evening: {duration: 4h}
+CONF
+python3 -m http.server --bind 127.0.0.1 "$feed_port" --directory "$DEMO_DIR/feed" >"$DEMO_DIR/feed.log" 2>&1 &
+echo $! >"$DEMO_DIR/pids/feed.pid"
+itvd check --config "$DEMO_DIR/itvd.yaml"
+itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr >"$DEMO_DIR/itvd.log" 2>&1 &
+echo $! >"$DEMO_DIR/pids/itvd.pid"
+for _ in $(seq 1 100); do itvctl status >/dev/null 2>&1 && break; sleep 0.1; done
+say "fleet in $DEMO_DIR/fleet, daemon log in $DEMO_DIR/itvd.log; export ITV_SOCKET=$ITV_SOCKET to follow along"
+
+scene "1. The daemon at a glance"
+run itvctl status
+run itvctl host scan --procedure fachverfahren >/dev/null
+run itvctl host list --procedure fachverfahren
+
+scene "2. The vendor publishes release 1.1.0 of the application"
+echo '{"latest": {"version": "1.1.0", "date": "2026-11-27"}}' >"$DEMO_DIR/feed/releases.json"
+run itvctl feed check fachverfahren
+run itvctl release list --procedure fachverfahren
+say "auto_plan: true, so the new release became a rollout that waits for its patch window"
+RID=$(rollout_of 1.1.0)
+run itvctl rollout plan fachverfahren --version 1.1.0
+
+scene "3. The evening patch window opens (what the itv-window@evening.timer runs)"
+run itvctl window open evening
+say "the canary wave (ws-lra-01, approval: auto) runs by itself; the pilot wave waits for an operator"
+run_status itvctl rollout watch "$RID"
+
+scene "4. The operator approves the pilot wave"
+run itvctl rollout approve "$RID" --comment "canary looks fine"
+say "after the pilot the broad wave (approval: window) runs unattended: the window is open"
+run_status itvctl rollout watch "$RID"
+
+scene "5. Every host runs 1.1.0: the drift is gone"
+run itvctl host list --procedure fachverfahren
+
+scene "6. Release 1.2.0 breaks on one host (ws-lra-03 in the pilot wave)"
+touch "$DEMO_DIR/fleet/hosts/fleet-003/root/apps/fachverfahren.broken"
+echo '{"latest": {"version": "1.2.0", "date": "2026-11-28"}}' >"$DEMO_DIR/feed/releases.json"
+run itvctl feed check fachverfahren
+RID2=$(rollout_of 1.2.0)
+run_status itvctl rollout watch "$RID2"
+run itvctl rollout approve "$RID2" --comment "pilot for 1.2.0"
+run_status itvctl rollout watch "$RID2"
+say "max_failures: 0 was exceeded, so the rollout halted and waits for an operator"
+run itvctl rollout show "$RID2"
+
+scene "7. The operator rolls the release back"
+run itvctl rollout rollback "$RID2" --reason "1.2.0 does not start on ws-lra-03"
+run_status itvctl rollout watch "$RID2"
+run itvctl host list --procedure fachverfahren
+run itvctl audit
+
+scene "Done"
+cat <<MSG
+The daemon and the fleet keep running, so you can go on exploring:
+  export ITV_SOCKET=$ITV_SOCKET
+  itvctl rollout list --all          itvctl rollout show $RID2
+  itvctl window list                 itvctl --json status
+  less $DEMO_DIR/itvd.log            (the daemon's log; with a journal it logs there instead)
+Stop everything the demo started with: make demo-stop
+MSG

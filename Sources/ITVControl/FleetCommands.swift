@@ -151,11 +151,20 @@ struct HostCommand: ParsableCommand {
                 for p in host.procedures {
                     rows.append([
                         host.name, host.tenant, p.procedure, p.version ?? "-", p.latest ?? "-",
-                        p.current ? "current" : "drift",
+                        Self.state(p),
                     ])
                 }
             }
             Output.table(["HOST", "TENANT", "PROCEDURE", "VERSION", "LATEST", "STATE"], rows)
+        }
+
+        /// current: runs the latest release; behind: runs another version; not scanned: no detect result yet;
+        /// no release: the feed has offered nothing yet.
+        static func state(_ p: InstalledVersion) -> String {
+            if p.current { return "current" }
+            if p.seenAt == nil { return "not scanned" }
+            if p.latest == nil { return "no release" }
+            return p.version == nil ? "not installed" : "behind"
         }
     }
 

@@ -1,0 +1,202 @@
+// Operator controls (pause, resume, abort, rollback, retry, skip), rollback progress, crash recovery.
+extension RolloutStateMachine {
+    mutating func operatorAction(_ event: RolloutEvent, by user: String) throws(RolloutError) {
+        let id = rollout.id
+        let phase = rollout.phase
+        switch event {
+        case .pause:
+            guard [.planned, .waitingApproval, .running, .baking, .halted].contains(phase) else {
+                throw conflict("cannot pause rollout \(id): it is \(phaseName(phase))")
+            }
+            snapshot.rollout.resumePhase = phase
+            snapshot.rollout.phase = .paused
+            emit(.announce(.paused))
+        case .resume:
+            if phase == .halted {
+                // The operator looked at the failures and lets the wave go on.
+                snapshot.rollout.phase = .running
+                snapshot.rollout.reason = nil
+                setWave(rollout.currentWave) { $0.phase = .running }
+                emit(.announce(.resumed))
+                return
+            }
+            guard phase == .paused else {
+                throw conflict("cannot resume rollout \(id): it is \(phaseName(phase)), not paused or halted")
+            }
+            let back = rollout.resumePhase ?? .running
+            snapshot.rollout.resumePhase = nil
+            snapshot.rollout.phase = back
+            emit(.announce(.resumed))
+            if back == .baking, currentWave?.phase == .done { advance() }
+            startUnattendedWave()
+        case .abort(_, let reason):
+            guard !phase.isFinal, phase != .rollingBack else {
+                throw conflict("cannot abort rollout \(id): it is \(phaseName(phase))")
+            }
+            snapshot.rollout.phase = .aborted
+            snapshot.rollout.resumePhase = nil
+            snapshot.rollout.reason = reason
+            emit(.announce(.aborted(reason: reason)))
+        case .rollback(_, let reason):
+            guard rollout.recipe.steps[HostStep.rollback.rawValue] != nil else {
+                throw RolloutError("invalid", "cannot roll back rollout \(id): the playbook has no rollback step")
+            }
+            guard ![.rollingBack, .rolledBack, .planned].contains(phase) else {
+                throw conflict("cannot roll back rollout \(id): it is \(phaseName(phase))")
+            }
+            guard phase != .failed else {
+                // A second rollback would skip the rollback_failed hosts and fail again at once.
+                throw conflict("cannot roll back rollout \(id) again: its rollback failed; retry or skip its "
+                    + "rollback_failed hosts")
+            }
+            startRollback(reason: reason)
+        case .retry(let host, _):
+            try retry(host)
+        case .skip(let host, _):
+            guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
+            guard [.failed, .unknown, .pending, .rollbackFailed].contains(run.phase), !phase.isFinal else {
+                throw conflict("cannot skip host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores())")
+            }
+            update(host) {
+                $0.phase = .skipped
+                $0.error = "skipped by \(user)"
+            }
+            emit(.releaseHost(host: host))
+        default:
+            break
+        }
+    }
+
+    mutating func retry(_ host: String) throws(RolloutError) {
+        let id = rollout.id
+        guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
+        if run.phase == .rollbackFailed, rollout.phase == .rollingBack || rollout.phase == .failed {
+            snapshot.rollout.phase = .rollingBack
+            update(host) { $0.phase = .rollingBack }
+            startStep(host, .rollback)
+            return
+        }
+        guard [.failed, .unknown].contains(run.phase) else {
+            throw conflict("cannot retry host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores()), "
+                + "not failed or unknown")
+        }
+        guard [.running, .halted, .paused, .baking, .waitingApproval].contains(rollout.phase) else {
+            throw conflict("cannot retry host \(host) of rollout \(id): the rollout is \(phaseName(rollout.phase))")
+        }
+        // An operator's retry may send install again even when the step is not idempotent.
+        update(host) {
+            $0.phase = .pending
+            $0.installAttempts = 0
+            $0.errorKind = nil
+            $0.error = nil
+        }
+        // Dispatched by `progress`, with its wave or as a retried host of an earlier wave.
+    }
+
+    // MARK: - Rollback
+
+    mutating func startRollback(reason: String) {
+        snapshot.rollout.phase = .rollingBack
+        snapshot.rollout.resumePhase = nil
+        snapshot.rollout.reason = reason
+        emit(.announce(.rollingBack(reason: reason)))
+    }
+
+    /// Hosts the rollout may have changed and that are not rolled back yet.
+    func needsRollback(_ run: HostRunRecord) -> Bool {
+        run.changed && [.succeeded, .failed, .unknown, .alreadyCurrent].contains(run.phase)
+    }
+
+    /// Rolls back the newest wave first; finishes when every changed host is settled.
+    mutating func progressRollback() {
+        let runs = snapshot.hostRuns
+        let busy = runs.contains { $0.phase == .running || $0.phase == .rollingBack }
+        guard let wave = runs.filter({ needsRollback($0) }).map(\.wave).max() else {
+            if !busy {
+                let failed = runs.filter { $0.phase == .rollbackFailed }.count
+                if failed > 0 {
+                    snapshot.rollout.reason = "\(failed) host(s) could not be rolled back"
+                    finish(.failed)
+                } else {
+                    finish(.rolledBack)
+                }
+            }
+            return
+        }
+        // Newer waves still rolling back (or running forward) go first.
+        if runs.contains(where: { $0.wave > wave && ($0.phase == .rollingBack || $0.phase == .running) }) { return }
+        let limit = snapshot.waves.indices.contains(wave) ? snapshot.waves[wave].parallel ?? Int.max : Int.max
+        var active = runs.filter { $0.wave == wave && $0.phase == .rollingBack }.count
+        for run in runs where run.wave == wave && needsRollback(run) {
+            guard active < limit else { return }
+            update(run.host) {
+                $0.phase = .rollingBack
+                $0.errorKind = nil
+                $0.error = nil
+            }
+            startStep(run.host, .rollback)
+            active += 1
+        }
+    }
+
+    mutating func rollbackStepFinished(_ run: HostRunRecord, step: HostStep, result: StepResult) {
+        let host = run.host
+        if step == .detect {
+            // Settling a rollback whose outcome was unknown.
+            if case .success(let found) = detectOutcome(run, result) {
+                emit(.recordHostVersion(host: host, version: found?.raw))
+                if found?.raw == run.previous || (found != nil && run.previous.flatMap {
+                    try? rollout.recipe.scheme.parse($0).get()
+                } == found) {
+                    settle(host, .rolledBack, kind: nil, message: nil)
+                    return
+                }
+            }
+            settle(host, .rollbackFailed, kind: "outcome_unknown", message: "rollback outcome unknown and the host "
+                + "does not run \(run.previous ?? "its previous version"): retry or skip")
+            return
+        }
+        switch result {
+        case .exited(0, _, _):
+            emit(.recordHostVersion(host: host, version: run.previous))
+            settle(host, .rolledBack, kind: nil, message: nil)
+        case .exited(let code, _, let stderr):
+            settle(host, .rollbackFailed, kind: "exit_status", message: "rollback exited \(code)\(Self.tail(stderr))")
+        case .notRun(let kind, let message):
+            settle(host, .rollbackFailed, kind: kind, message: "rollback not sent: \(message)")
+        case .unknown:
+            update(host) { $0.step = .rollback }
+            startStep(host, .detect)
+        }
+    }
+
+    // MARK: - Recovery after a restart
+
+    /// Every step that was in flight when the daemon stopped has an unknown outcome: read-only steps run
+    /// again, an install or rollback in doubt is settled by `detect`. Runs between steps start over.
+    mutating func recover() {
+        for run in snapshot.hostRuns where run.phase == .running || run.phase == .rollingBack {
+            if run.stepInFlight, let step = run.step {
+                switch step {
+                case .detect, .verify:
+                    emit(.runStep(host: run.host, step: step))
+                case .install:
+                    update(run.host) { $0.changed = true }
+                    startStep(run.host, .detect)
+                case .rollback:
+                    startStep(run.host, .detect)
+                }
+            } else if run.phase == .running {
+                // Between steps: nothing is in doubt. Start over from detect, keeping `previous`.
+                startStep(run.host, .detect)
+            } else {
+                startStep(run.host, .rollback)
+            }
+        }
+        let baking = rollout.phase == .baking || (rollout.phase == .paused && rollout.resumePhase == .baking)
+        if baking, let wave = currentWave, wave.phase == .baking {
+            // The monotonic clock does not survive a restart: bake again in full (never shorter).
+            emit(.scheduleBake(wave: wave.index, seconds: wave.bakeSeconds))
+        }
+    }
+}

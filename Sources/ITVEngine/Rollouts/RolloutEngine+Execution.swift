@@ -1,0 +1,130 @@
+import ITVCore
+import Logging
+
+// Host steps over the RemoteExecutor, host locks, timers.
+extension RolloutEngine {
+    func execute(_ item: Work) async {
+        switch item {
+        case .step(let id, let host, let step):
+            let result = await runStep(rollout: id, host: host, step: step)
+            stepsInFlight -= 1
+            do {
+                try await apply(id, .stepFinished(host: host, step: step, result: result))
+            } catch {
+                logger.error("cannot record the \(step.rawValue) result of host \(host): \(error)",
+                    metadata: ["rollout": "\(id)", "host": "\(host)"])
+            }
+        case .bake(let id, let wave, let seconds):
+            do {
+                try await clock.sleep(seconds: Double(seconds))
+                try await apply(id, .bakeElapsed(wave: wave))
+            } catch {
+                // Cancelled (stopping) or the rollout ended meanwhile: recovery reschedules bakes.
+            }
+        case .windowEnd(let name, let until):
+            do {
+                try await clock.sleep(seconds: Double(max(0, until - clock.now())) / 1000)
+                await windowTimeElapsed(name, until: until)
+            } catch {}
+        case .closeSession(let session):
+            await session.close()
+        }
+    }
+
+    /// Runs one step on a host and says how it ended. Takes the host's lock (one host run at a time per
+    /// host, across rollouts) and its session (one per host run, opened on first use).
+    func runStep(rollout id: Int64, host name: String, step: HostStep) async -> StepResult {
+        guard let machine = machines[id], let run = machine.hostRun(name) else {
+            return .notRun(kind: "not_found", message: "rollout \(id) has no host \(name)")
+        }
+        let rollout = machine.rollout
+        guard let host = set.inventory.host(named: name) else {
+            return .notRun(kind: "host_unknown", message: "host \(name) is no longer in the inventory")
+        }
+        guard let template = rollout.recipe.template(step, for: host.os) else {
+            return .notRun(kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
+        }
+        let values: [TemplateVariable: String] = [
+            .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,
+        ]
+        let command: String
+        switch template.render(values, for: host.os) {
+        case .success(let c): command = c
+        case .failure(let e): return .notRun(kind: "template", message: e.message)
+        }
+        await acquireHost(name, owner: id)
+        let key = SessionKey(rollout: id, host: name)
+        let session: any RemoteSession
+        if let open = sessions[key] {
+            session = open
+        } else {
+            switch await executor.connect(to: RemoteHost(host)) {
+            case .success(let s):
+                session = s
+                sessions[key] = s
+            case .failure(let error):
+                if case .hostkeyMismatch = error.outcome {
+                    logger.critical("host key of \(name) changed: refusing it", metadata: [
+                        "event": "\(ITVEvent.hostKeyMismatch.rawValue)", "host": "\(name)", "rollout": "\(id)",
+                    ])
+                }
+                return .notRun(kind: error.outcome.kind, message: Self.describe(error.outcome))
+            }
+        }
+        let outcome = await session.run(command, timeout: .seconds(rollout.recipe.timeoutSeconds))
+        let result = Self.stepResult(outcome)
+        if case .exited = result {
+        } else {
+            // The connection is in doubt: the next step connects again.
+            sessions[key] = nil
+            workContinuation.yield(.closeSession(session))
+        }
+        return result
+    }
+
+    static func stepResult(_ outcome: CommandOutcome) -> StepResult {
+        switch outcome {
+        case .ok(let exit, let stdout, let stderr, _):
+            return .exited(code: exit, stdout: stdout.text, stderr: stderr.text)
+        default:
+            return .unknown(kind: outcome.kind, message: describe(outcome))
+        }
+    }
+
+    static func describe(_ outcome: CommandOutcome) -> String {
+        switch outcome {
+        case .ok(let exit, _, _, _): return "exited \(exit)"
+        case .connectFailed(let m), .timeout(let m), .authFailed(let m), .hostkeyUnknown(let m),
+            .protocolError(let m), .noExitStatus(let m):
+            return Suggest.printable(m)
+        case .hostkeyMismatch(let expected, let presented):
+            return "host key changed: expected \(expected), presented \(presented)"
+        case .killedBySignal(let signal, _, _):
+            return "killed by signal \(signal)"
+        }
+    }
+
+    // MARK: - Host locks: one host run per host at a time, across rollouts
+
+    func acquireHost(_ host: String, owner: Int64) async {
+        if hostOwners[host] == nil || hostOwners[host] == owner {
+            hostOwners[host] = owner
+            return
+        }
+        await withCheckedContinuation { continuation in
+            hostWaiters[host, default: []].append((owner, continuation))
+        }
+    }
+
+    func releaseHost(_ host: String, owner: Int64) {
+        guard hostOwners[host] == owner else { return }
+        if var waiters = hostWaiters[host], !waiters.isEmpty {
+            let next = waiters.removeFirst()
+            hostWaiters[host] = waiters.isEmpty ? nil : waiters
+            hostOwners[host] = next.owner
+            next.continuation.resume()
+        } else {
+            hostOwners[host] = nil
+        }
+    }
+}

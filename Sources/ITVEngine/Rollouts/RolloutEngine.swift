@@ -1,0 +1,238 @@
+import ITVCore
+import Logging
+
+/// Runs rollouts: feeds events to each rollout's state machine, persists what changed, then performs the
+/// actions (persist, then act). One actor owns all rollout state; host steps, bake timers and window ends
+/// run as child tasks of `run()`.
+public actor RolloutEngine {
+    public internal(set) var set: LoadedSet
+    let store: any RolloutStore
+    let executor: any RemoteExecutor
+    let clock: any EngineClock
+    let logger: Logger
+
+    var machines: [Int64: RolloutStateMachine] = [:]
+    var windows: [String: WindowRecord] = [:]
+    var sessions: [SessionKey: any RemoteSession] = [:]
+    var hostOwners: [String: Int64] = [:]
+    var hostWaiters: [String: [(owner: Int64, continuation: CheckedContinuation<Void, Never>)]] = [:]
+    var subscribers: [Int64: [Int: AsyncStream<RolloutSnapshot>.Continuation]] = [:]
+    var nextSubscriber = 0
+    var stepsInFlight = 0
+
+    // The single writer: batches are committed in the order they were made, then their actions run.
+    var pendingBatches: [Batch] = []
+    var flushing = false
+    /// Set when the store failed: nothing more is trusted to be persisted, the daemon must stop.
+    public private(set) var storeFailure: String?
+    public private(set) var stopping = false
+
+    let work: AsyncStream<Work>
+    let workContinuation: AsyncStream<Work>.Continuation
+
+    struct SessionKey: Hashable {
+        var rollout: Int64
+        var host: String
+    }
+
+    struct Batch {
+        var changes: [StoreChange]
+        var actions: [(Int64, RolloutAction)]
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+
+    enum Work: Sendable {
+        case step(rollout: Int64, host: String, step: HostStep)
+        case bake(rollout: Int64, wave: Int, seconds: Int64)
+        case windowEnd(name: String, until: EpochMillis)
+        case closeSession(any RemoteSession)
+    }
+
+    public init(
+        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger
+    ) {
+        self.set = set
+        self.store = store
+        self.executor = executor
+        self.clock = clock
+        self.logger = logger
+        (work, workContinuation) = AsyncStream.makeStream(of: Work.self)
+    }
+
+    // MARK: - Life cycle
+
+    /// Loads windows and every active rollout from the store and settles what was in flight at the last stop.
+    public func start() async throws {
+        for record in try await store.windows() { windows[record.name] = record }
+        let now = clock.now()
+        for (name, record) in windows where record.isOpen(at: now) {
+            if let until = record.openUntil { workContinuation.yield(.windowEnd(name: name, until: until)) }
+        }
+        for snapshot in try await store.activeRollouts() {
+            let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
+            machines[snapshot.rollout.id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+        }
+        for id in machines.keys.sorted() {
+            if machines[id]?.rollout.phase == .planned { try await apply(id, .start) }
+            try await apply(id, .recover)
+            if let hash = currentPlanHash(for: id) { try await apply(id, .planChanged(hash: hash)) }
+        }
+    }
+
+    /// Performs host steps, timers and session closes until cancelled. Returns once every child task ended.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for await item in work {
+                group.addTask { await self.execute(item) }
+            }
+        }
+    }
+
+    /// Graceful stop: no new step is sent; steps already sent finish (their results are recorded); steps
+    /// whose intent was recorded but not sent are forgotten. Returns when nothing is in flight or after
+    /// `timeout` seconds, whichever is first.
+    public func stop(timeout: Double) async {
+        stopping = true
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        while stepsInFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for session in sessions.values { await session.close() }
+        sessions.removeAll()
+        workContinuation.finish()
+    }
+
+    // MARK: - Applying events
+
+    /// Feeds one event to a rollout, persists what changed (with `audit`, if any), then performs the actions.
+    /// Throws the state machine's refusal unchanged (after auditing the refused attempt).
+    @discardableResult
+    func apply(_ id: Int64, _ event: RolloutEvent, audit: AuditRecord? = nil) async throws -> RolloutSnapshot {
+        if let storeFailure { throw EngineError("unavailable", "the state store failed: \(storeFailure)") }
+        guard var machine = machines[id] else {
+            throw EngineError("not_found", "no active rollout \(id)")
+        }
+        let old = machine.snapshot
+        let actions: [RolloutAction]
+        switch machine.handle(event, now: clock.now()) {
+        case .failure(let error):
+            if var audit {
+                audit.outcome = "error: \(error.kind)"
+                try await persist([.audit(audit)], actions: [])
+            }
+            throw EngineError(error)
+        case .success(let a):
+            actions = a
+        }
+        machines[id] = machine  // before any await: the next event builds on this state
+        var changes = machine.snapshot.changes(since: old)
+        for case .recordHostVersion(let host, let version) in actions {
+            changes.append(
+                .hostVersion(
+                    HostVersionRecord(host: host, procedure: machine.rollout.procedure, version: version,
+                        seenAt: clock.now())))
+        }
+        if let audit { changes.append(.audit(audit)) }
+        try await persist(changes, actions: actions.map { (id, $0) })
+        return machine.snapshot
+    }
+
+    /// Queues changes for the single writer and returns once they are durable. The first caller to find
+    /// the writer idle becomes the writer and commits every batch queued meanwhile, in order.
+    func persist(_ changes: [StoreChange], actions: [(Int64, RolloutAction)]) async throws {
+        if flushing {
+            try await withCheckedThrowingContinuation { continuation in
+                pendingBatches.append(Batch(changes: changes, actions: actions, waiter: continuation))
+            }
+            return
+        }
+        pendingBatches.append(Batch(changes: changes, actions: actions, waiter: nil))
+        flushing = true
+        defer { flushing = false }
+        var ownError: (any Error)?
+        while !pendingBatches.isEmpty {
+            let batches = pendingBatches
+            pendingBatches = []
+            do {
+                try await store.commit(batches.flatMap(\.changes))
+            } catch {
+                storeFailure = "\(error)"
+                logger.critical(
+                    "cannot persist rollout state, stopping all work: \(error)", metadata: ["event": "store.failed"])
+                for batch in batches {
+                    if let waiter = batch.waiter { waiter.resume(throwing: error) } else { ownError = error }
+                }
+                continue
+            }
+            for batch in batches {
+                for (id, action) in batch.actions { perform(action, rollout: id) }
+                batch.waiter?.resume()
+            }
+            publish(batches)
+        }
+        if let ownError { throw ownError }
+    }
+
+    /// Performs one action of a committed batch. Never blocks: work goes to `run()`'s task group.
+    func perform(_ action: RolloutAction, rollout id: Int64) {
+        switch action {
+        case .runStep(let host, let step):
+            if stopping {
+                Task { try? await self.apply(id, .stepNotSent(host: host, step: step)) }
+            } else {
+                stepsInFlight += 1
+                workContinuation.yield(.step(rollout: id, host: host, step: step))
+            }
+        case .releaseHost(let host):
+            if let session = sessions.removeValue(forKey: SessionKey(rollout: id, host: host)) {
+                workContinuation.yield(.closeSession(session))
+            }
+            releaseHost(host, owner: id)
+        case .scheduleBake(let wave, let seconds):
+            workContinuation.yield(.bake(rollout: id, wave: wave, seconds: seconds))
+        case .recordHostVersion:
+            break  // persisted with the batch
+        case .announce(let notice):
+            announce(notice, rollout: id)
+        }
+    }
+
+    /// Sends the new snapshots to `rollout watch` subscribers and forgets finished rollouts.
+    func publish(_ batches: [Batch]) {
+        var touched = Set<Int64>()
+        for batch in batches {
+            for change in batch.changes {
+                switch change {
+                case .rollout(let r): touched.insert(r.id)
+                case .hostRun(let h): touched.insert(h.rolloutID)
+                case .wave(let w): touched.insert(w.rolloutID)
+                case .approval(let a): touched.insert(a.rolloutID)
+                default: break
+                }
+            }
+        }
+        for id in touched {
+            guard let machine = machines[id] else { continue }
+            for continuation in (subscribers[id] ?? [:]).values { continuation.yield(machine.snapshot) }
+            if machine.rollout.phase.isFinal, !machine.snapshot.hostRuns.contains(where: { $0.stepInFlight }) {
+                machines[id] = nil
+                for continuation in (subscribers[id] ?? [:]).values { continuation.finish() }
+                subscribers[id] = nil
+            }
+        }
+    }
+
+    func isWindowOpen(_ name: String) -> Bool { windows[name]?.isOpen(at: clock.now()) ?? false }
+
+    /// The hash a plan of this rollout would have with the current playbook and inventory.
+    func currentPlanHash(for id: Int64) -> String? {
+        guard let rollout = machines[id]?.rollout else { return nil }
+        guard let playbook = set.playbooks.first(where: { $0.id == rollout.procedure }) else {
+            return "procedure-removed"
+        }
+        switch WavePlanner.plan(playbook: playbook, inventory: set.inventory, version: rollout.version) {
+        case .success(let plan): return plan.hash
+        case .failure: return "plan-invalid"
+        }
+    }
+}

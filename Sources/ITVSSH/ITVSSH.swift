@@ -1,2 +1,0 @@
-/// The SSH adapter on libssh2.
-public enum ITVSSHModule {}

@@ -1,2 +1,0 @@
-/// The SQLite state store (the rollout engine issue fills this in).
-public enum ITVStoreModule {}

@@ -1,0 +1,175 @@
+import Foundation
+import GRDB
+import ITVCore
+import ITVEngine
+
+/// Reads records back. A stored value this binary cannot understand (an unknown phase, a recipe that
+/// does not decode) is reported as `corrupt`, never guessed or trapped on.
+enum StoreReads {
+    static func snapshots(_ db: Database, whereSQL: String, arguments: StatementArguments) throws
+        -> [RolloutSnapshot]
+    {
+        let rollouts = try Row.fetchAll(
+            db, sql: "SELECT * FROM rollouts WHERE \(whereSQL) ORDER BY id",
+            arguments: arguments
+        ).map(rollout)
+        return try rollouts.map { r in
+            let id = r.id
+            let waves = try Row.fetchAll(
+                db, sql: "SELECT * FROM waves WHERE rollout_id = ? ORDER BY wave_index", arguments: [id]
+            ).map(wave)
+            let approvals = try Row.fetchAll(
+                db, sql: "SELECT * FROM approvals WHERE rollout_id = ? ORDER BY id", arguments: [id]
+            ).map(approval)
+            let runs = try Row.fetchAll(
+                db, sql: "SELECT * FROM host_runs WHERE rollout_id = ? ORDER BY wave_index, seq", arguments: [id]
+            ).map(hostRun)
+            return RolloutSnapshot(rollout: r, waves: waves, approvals: approvals, hostRuns: runs)
+        }
+    }
+
+    static func rollouts(_ db: Database, includeFinished: Bool, limit: Int) throws -> [RolloutRecord] {
+        let filter = includeFinished ? "" : "WHERE finished = 0"
+        return try Row.fetchAll(
+            db, sql: "SELECT * FROM rollouts \(filter) ORDER BY id DESC LIMIT ?", arguments: [max(limit, 0)]
+        ).map(rollout)
+    }
+
+    static func audit(_ db: Database, since: EpochMillis?, limit: Int) throws -> [AuditRecord] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM audit WHERE at >= ? ORDER BY at, id LIMIT ?",
+            arguments: [since ?? Int64.min, max(limit, 0)]
+        ).map { row in
+            AuditRecord(
+                id: try row.decode(Int64.self, forColumn: "id"), at: try row.decode(forColumn: "at"),
+                user: try row.decode(forColumn: "user"), uid: try uid(row), action: try row.decode(forColumn: "action"),
+                target: try row.decode(forColumn: "target"), comment: try row.decode(forColumn: "comment"),
+                outcome: try row.decode(forColumn: "outcome"))
+        }
+    }
+
+    static func releases(_ db: Database, procedure: String?) throws -> [ReleaseRecord] {
+        let rows: [Row]
+        if let procedure {
+            rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM releases WHERE procedure = ? ORDER BY first_seen, version",
+                arguments: [procedure])
+        } else {
+            rows = try Row.fetchAll(db, sql: "SELECT * FROM releases ORDER BY procedure, first_seen, version")
+        }
+        return try rows.map { row in
+            ReleaseRecord(
+                procedure: try row.decode(forColumn: "procedure"), version: try row.decode(forColumn: "version"),
+                firstSeen: try row.decode(forColumn: "first_seen"), feedURL: try row.decode(forColumn: "feed_url"))
+        }
+    }
+
+    static func hostVersions(_ db: Database) throws -> [HostVersionRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM host_versions ORDER BY host, procedure").map { row in
+            HostVersionRecord(
+                host: try row.decode(forColumn: "host"), procedure: try row.decode(forColumn: "procedure"),
+                version: try row.decode(forColumn: "version"), seenAt: try row.decode(forColumn: "seen_at"))
+        }
+    }
+
+    static func windows(_ db: Database) throws -> [WindowRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM windows ORDER BY name").map { row in
+            WindowRecord(
+                name: try row.decode(forColumn: "name"), openUntil: try row.decode(forColumn: "open_until"),
+                changedBy: try row.decode(forColumn: "changed_by"), changedAt: try row.decode(forColumn: "changed_at"))
+        }
+    }
+
+    static func feedStates(_ db: Database) throws -> [String: String] {
+        var states: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT procedure, state FROM feed_states") {
+            states[try row.decode(forColumn: "procedure")] = try row.decode(String.self, forColumn: "state")
+        }
+        return states
+    }
+
+    // MARK: - Rows to records
+
+    private static func rollout(_ row: Row) throws -> RolloutRecord {
+        let id: Int64 = try row.decode(forColumn: "id")
+        let what = "rollout \(id)"
+        let json: String = try row.decode(forColumn: "recipe")
+        let recipe: RolloutRecipe
+        do {
+            recipe = try JSONDecoder().decode(RolloutRecipe.self, from: Data(json.utf8))
+        } catch {
+            throw StoreError(
+                kind: "corrupt", message: "cannot read \(what): its stored recipe does not decode: \(error)")
+        }
+        let resume: String? = try row.decode(forColumn: "resume_phase")
+        return RolloutRecord(
+            id: id, procedure: try row.decode(forColumn: "procedure"), version: try row.decode(forColumn: "version"),
+            phase: try value(RolloutPhase.self, row, "phase", what),
+            resumePhase: try resume.map { try parse(RolloutPhase.self, $0, "resume_phase", what) },
+            currentWave: try row.decode(forColumn: "current_wave"), planHash: try row.decode(forColumn: "plan_hash"),
+            recipe: recipe, reason: try row.decode(forColumn: "reason"),
+            createdAt: try row.decode(forColumn: "created_at"),
+            createdBy: try row.decode(forColumn: "created_by"), updatedAt: try row.decode(forColumn: "updated_at"))
+    }
+
+    private static func wave(_ row: Row) throws -> WaveRecord {
+        let rolloutID: Int64 = try row.decode(forColumn: "rollout_id")
+        let index: Int = try row.decode(forColumn: "wave_index")
+        let what = "wave \(index) of rollout \(rolloutID)"
+        return WaveRecord(
+            rolloutID: rolloutID, index: index, name: try row.decode(forColumn: "name"),
+            approval: try value(ApprovalKind.self, row, "approval", what),
+            approvalsNeeded: try row.decode(forColumn: "approvals_needed"),
+            bakeSeconds: try row.decode(forColumn: "bake_seconds"), parallel: try row.decode(forColumn: "parallel"),
+            phase: try value(WavePhase.self, row, "phase", what), startedAt: try row.decode(forColumn: "started_at"),
+            finishedAt: try row.decode(forColumn: "finished_at"))
+    }
+
+    private static func approval(_ row: Row) throws -> ApprovalRecord {
+        let rolloutID: Int64 = try row.decode(forColumn: "rollout_id")
+        return ApprovalRecord(
+            rolloutID: rolloutID, wave: try row.decode(forColumn: "wave_index"),
+            source: try value(ApprovalRecord.Source.self, row, "source", "an approval of rollout \(rolloutID)"),
+            user: try row.decode(forColumn: "user"), uid: try uid(row), comment: try row.decode(forColumn: "comment"),
+            planHash: try row.decode(forColumn: "plan_hash"), at: try row.decode(forColumn: "at"))
+    }
+
+    private static func hostRun(_ row: Row) throws -> HostRunRecord {
+        let rolloutID: Int64 = try row.decode(forColumn: "rollout_id")
+        let host: String = try row.decode(forColumn: "host")
+        let what = "host run \(host) of rollout \(rolloutID)"
+        let step: String? = try row.decode(forColumn: "step")
+        return HostRunRecord(
+            rolloutID: rolloutID, host: host, wave: try row.decode(forColumn: "wave_index"),
+            phase: try value(HostRunPhase.self, row, "phase", what),
+            step: try step.map { try parse(HostStep.self, $0, "step", what) },
+            stepInFlight: try row.decode(forColumn: "step_in_flight"), previous: try row.decode(forColumn: "previous"),
+            changed: try row.decode(forColumn: "changed"),
+            installAttempts: try row.decode(forColumn: "install_attempts"),
+            errorKind: try row.decode(forColumn: "error_kind"), error: try row.decode(forColumn: "error"),
+            updatedAt: try row.decode(forColumn: "updated_at"))
+    }
+
+    private static func uid(_ row: Row) throws -> UInt32 {
+        let raw: Int64 = try row.decode(forColumn: "uid")
+        guard let uid = UInt32(exactly: raw) else {
+            throw StoreError(kind: "corrupt", message: "cannot read a stored uid: \(raw) is not a Unix uid")
+        }
+        return uid
+    }
+
+    private static func value<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: String, _ what: String)
+        throws -> E where E.RawValue == String
+    {
+        try parse(type, try row.decode(String.self, forColumn: column), column, what)
+    }
+
+    private static func parse<E: RawRepresentable>(_ type: E.Type, _ raw: String, _ column: String, _ what: String)
+        throws -> E where E.RawValue == String
+    {
+        guard let value = E(rawValue: raw) else {
+            throw StoreError(kind: "corrupt", message: "cannot read \(what): unknown \(column) '\(raw)'")
+        }
+        return value
+    }
+}

@@ -1,2 +1,0 @@
-/// systemd integration: journal log handler and sd_notify.
-public enum ITVSystemdModule {}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// `make demo`'s scripted walkthrough, run non-interactively: it must end with every host on 1.1.0 (the
+/// first release rolled out, the second one rolled back), and `make demo-stop` must stop all it started.
+@Suite(.serialized) struct DemoTests {
+    @Test func theDemoWalkthroughEndsWithTheExpectedVersions() throws {
+        let dir = try TempDir()
+        let demo = dir.path + "/demo"
+        var env = ProcessInfo.processInfo.environment
+        env["DEMO_DIR"] = demo
+        env["DEMO_BASE"] = "127.0.95"
+        env["DEMO_PAUSE"] = "0"
+        defer { _ = try? runScript("scripts/demo-stop.sh", [], environment: env) }
+        let run = try runScript("scripts/demo.sh", [binDir], environment: env)
+        #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr.suffix(2000))")
+        for i in 1...12 {
+            let root = demo + String(format: "/fleet/hosts/fleet-%03d/root/apps/", i)
+            let version = (try? String(contentsOfFile: root + "fachverfahren", encoding: .utf8)) ?? ""
+            #expect(version == "1.1.0\n", "host \(i) runs \(version)")
+        }
+        // The broken host got 1.2.0 once (failed) and was rolled back to its own previous version.
+        let ledger = (try? String(contentsOfFile: demo + "/fleet/hosts/fleet-003/root/apps/fachverfahren.ledger", encoding: .utf8)) ?? ""
+        let lines = ledger.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+        #expect(lines == ["install 1.1.0", "install 1.2.0", "rollback 1.1.0"])
+        #expect(run.stdout.contains("rollout 2: rolled back"))
+
+        let stop = try runScript("scripts/demo-stop.sh", [], environment: env)
+        #expect(stop.status == 0)
+        let left = try runBinaryAt("/usr/bin/pgrep", ["-f", demo])
+        #expect(left.stdout == "", "processes of the demo still running: \(left.stdout)")
+    }
+}
+
+func runScript(_ script: String, _ arguments: [String], environment: [String: String]) throws -> RunResult {
+    try runBinaryAt("/bin/bash", [repositoryRoot + "/" + script] + arguments, environment: environment)
+}
+
+func runBinaryAt(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}

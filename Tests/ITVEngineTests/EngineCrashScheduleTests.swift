@@ -1,0 +1,184 @@
+import Foundation
+import ITVCore
+import Logging
+import Testing
+
+@testable import ITVEngine
+
+/// SplitMix64: a small seeded generator, so that a failing schedule can be replayed by its seed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Drives the real engine (fake SSH, instant clock, in-memory store) through seeded schedules with kill -9
+/// injected at random commits, and checks the guarantees after each schedule.
+@Suite struct EngineCrashScheduleTests {
+    static let schedules = Int(ProcessInfo.processInfo.environment["ITV_SCHEDULES"] ?? "") ?? 10_000
+
+    @Test func seededSchedulesWithCrashesKeepTheGuarantees() async throws {
+        let started = ContinuousClock.now
+        var failures: [String] = []
+        for seed in 0..<UInt64(Self.schedules) {
+            if let problem = try await Self.runSchedule(seed: seed) {
+                failures.append("seed \(seed): \(problem)")
+                if failures.count >= 5 { break }
+            }
+        }
+        #expect(failures == [])
+        print("engine crash schedules: \(Self.schedules) in \(ContinuousClock.now - started)")
+    }
+
+    /// One schedule; returns a description of the first broken guarantee, if any.
+    static func runSchedule(seed: UInt64) async throws -> String? {
+        var rng = SeededRandom(seed: seed)
+        let hostCount = Int.random(in: 3...6, using: &rng)
+        let names = (1...hostCount).map { String(format: "h%02d", $0) }
+        var versions: [String: String?] = [:]
+        for n in names { versions[n] = [nil, "1.0", "1.1", "2.0"].randomElement(using: &rng) ?? nil }
+        let fleet = FakeFleet(hosts: versions)
+        for n in names where Int.random(in: 0..<10, using: &rng) == 0 { await fleet.set(n) { $0.failInstall = true } }
+        for n in names where Int.random(in: 0..<6, using: &rng) == 0 { await fleet.set(n) { $0.loseNextInstallResult = true } }
+        let idempotent = Bool.random(using: &rng)
+        let approvals: [ApprovalKind] = [.auto, .operator]
+        let waves = [
+            WaveSpec(name: "a", size: .count(1), approval: approvals.randomElement(using: &rng) ?? .auto),
+            WaveSpec(name: "b", size: .count(Int.random(in: 1...2, using: &rng)),
+                approval: approvals.randomElement(using: &rng) ?? .auto, approvals: Int.random(in: 1...2, using: &rng)),
+            WaveSpec(name: "c", size: .rest, approval: .auto, parallel: Int.random(in: 1...3, using: &rng)),
+        ].map { w -> WaveSpec in
+            var w = w
+            if w.approval != .operator { w.approvals = 1 }
+            return w
+        }
+        let set = makeSet(hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil)
+        let store = MemoryStore()
+        var logger = Logger(label: "schedule")
+        logger.logLevel = .critical
+
+        /// Starts a daemon; a crash injected into its start-up (recovery commits) kills it and starts another.
+        func startEngine() async throws -> (RolloutEngine, Task<Void, Never>) {
+            while true {
+                let generation = await store.generation
+                let engine = RolloutEngine(
+                    set: set, store: await store.handle(),
+                    executor: FakeExecutor(fleet: fleet, process: (store, generation)), clock: InstantClock(),
+                    logger: logger)
+                let loop = Task { await engine.run() }
+                do {
+                    try await engine.start()
+                    return (engine, loop)
+                } catch {
+                    loop.cancel()
+                }
+            }
+        }
+
+        var (engine, loop) = try await startEngine()
+        defer { loop.cancel() }
+        if Bool.random(using: &rng) { await store.crash(atCommit: Int.random(in: 1...8, using: &rng)) }
+        var id: Int64
+        do {
+            id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        } catch {
+            // Killed while creating: after the restart the rollout may or may not exist.
+            loop.cancel()
+            (engine, loop) = try await startEngine()
+            guard let existing = await store.rollouts.keys.max() else { return nil }
+            id = existing
+        }
+        var given: [ApprovalRecord] = []
+        var retried: [String: Int] = [:]
+        let users = [alice, bob, Requester(user: "carol", uid: 1003)]
+        var approver = Int.random(in: 0..<users.count, using: &rng)
+
+        for _ in 0..<60 {
+            // Let it run until it ends, waits for a person, or the process died.
+            var snapshot = try await engine.snapshot(id)
+            for _ in 0..<20_000 {
+                if await engine.storeFailure != nil { break }
+                snapshot = try await engine.snapshot(id)
+                if (snapshot.phase.isFinal || snapshot.phase.waitsForPerson)
+                    && !snapshot.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
+                {
+                    break
+                }
+                await Task.yield()
+            }
+            if await engine.storeFailure != nil {
+                loop.cancel()
+                (engine, loop) = try await startEngine()
+                if Int.random(in: 0..<3, using: &rng) == 0 { await store.crash(atCommit: Int.random(in: 1...10, using: &rng)) }
+                continue
+            }
+            if snapshot.phase.isFinal { break }
+            if Int.random(in: 0..<4, using: &rng) == 0 { await store.crash(atCommit: Int.random(in: 1...6, using: &rng)) }
+            do {
+                if let unknown = snapshot.hostRuns.first(where: { $0.phase == .unknown || $0.phase == .failed }),
+                    snapshot.rollout.currentWave == unknown.wave, Int.random(in: 0..<3, using: &rng) == 0,
+                    !(await fleet.state(unknown.host)?.failInstall ?? false)
+                {
+                    retried[unknown.host, default: 0] += 1
+                    _ = try await engine.retry(id, host: unknown.host, by: alice)
+                } else if snapshot.phase == .waitingApproval {
+                    let wave = snapshot.rollout.currentWave
+                    // An operator who has not approved this wave yet (as the daemon knows it).
+                    let done = Set(snapshot.approvals.filter { $0.wave == wave }.map(\.uid))
+                    repeat { approver = (approver + 1) % users.count } while done.contains(users[approver].uid)
+                    _ = try await engine.approve(id, planHash: snapshot.rollout.planHash, comment: nil, by: users[approver])
+                    given.append(
+                        ApprovalRecord(rolloutID: id, wave: wave, source: .operator, user: users[approver].user,
+                            uid: users[approver].uid, comment: nil, planHash: snapshot.rollout.planHash, at: 0))
+                } else if snapshot.phase == .halted || snapshot.phase == .paused {
+                    _ = try await engine.resume(id, by: alice, reason: nil)
+                }
+            } catch let e as EngineError where e.kind != "unavailable" {
+                return "operator action refused: \(e)"
+            } catch {
+                // The process died during the action; the loop restarts it. An approval that was not
+                // committed may be lost: that is not "given".
+                if let last = given.last, await !store.approvals.contains(where: { $0.uid == last.uid && $0.wave == last.wave }) {
+                    given.removeLast()
+                }
+            }
+        }
+
+        let final = try await engine.snapshot(id)
+        guard final.phase == .succeeded else {
+            return "ended \(final.phase.rawValue): \(final.hostRuns.map { "\($0.host) \($0.phase.rawValue) \($0.error ?? "")" })"
+        }
+        let stored = await store.approvals
+        for a in given where !stored.contains(where: { $0.uid == a.uid && $0.wave == a.wave && $0.source == .operator }) {
+            return "approval by \(a.user) of wave \(a.wave + 1) was lost"
+        }
+        for run in final.hostRuns {
+            let state = await fleet.state(run.host)
+            let installs = state?.ledger.filter { $0.hasPrefix("install") }.count ?? 0
+            if !idempotent, installs > 1 + (retried[run.host] ?? 0) {
+                return "\(run.host): non-idempotent install sent \(installs) times (\(retried[run.host] ?? 0) retries)"
+            }
+            if [.succeeded, .alreadyCurrent].contains(run.phase), state?.version != "2.0" {
+                return "\(run.host) is \(run.phase.rawValue) but runs \(state?.version ?? "nothing")"
+            }
+            if run.phase == .succeeded, installs == 0 {
+                return "\(run.host) marked succeeded without an install"
+            }
+        }
+        // Wave order: no command on a host of wave k+1 before the last install/verify on wave k.
+        let log = await fleet.log
+        let waveOf = Dictionary(uniqueKeysWithValues: final.hostRuns.map { ($0.host, $0.wave) })
+        for k in 0..<max(0, final.waves.count - 1) {
+            let lastOfK = log.lastIndex { waveOf[$0.host] == k && !$0.command.hasPrefix("detect") } ?? -1
+            let firstAfter = log.firstIndex { (waveOf[$0.host] ?? 0) > k } ?? Int.max
+            if lastOfK > firstAfter { return "wave \(k + 2) started before wave \(k + 1) finished" }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import ITVCore
+import ITVEngine
+
+/// An in-memory store; `crash()` makes every later commit fail, as if the process died.
+actor MemoryStore: RolloutStore {
+    var rollouts: [Int64: RolloutRecord] = [:]
+    var waves: [Int64: [Int: WaveRecord]] = [:]
+    var approvals: [ApprovalRecord] = []
+    var hostRuns: [Int64: [String: HostRunRecord]] = [:]
+    var hostOrder: [Int64: [String]] = [:]
+    var auditLog: [AuditRecord] = []
+    var hostVersionTable: [String: HostVersionRecord] = [:]
+    var windowTable: [String: WindowRecord] = [:]
+    var lastID: Int64 = 0
+    var commits = 0
+    var generation = 0
+    /// Crash injection: the commit with this number (counted from now) kills the current process
+    /// before it is applied, like a kill -9 just before the transaction reached the disk.
+    var crashAtCommit: Int?
+
+    func crash(atCommit n: Int?) { crashAtCommit = n.map { commits + $0 } }
+
+    /// A handle that belongs to one "process": after `crash()`, its commits fail.
+    nonisolated func handle() async -> StoreHandle { StoreHandle(store: self, generation: await generation) }
+
+    func crash() { generation += 1 }
+
+    func commit(_ changes: [StoreChange], generation g: Int) throws {
+        guard g == generation else { throw StoreError(kind: "io", message: "process is gone") }
+        if let n = crashAtCommit, commits + 1 >= n {
+            crashAtCommit = nil
+            generation += 1
+            throw StoreError(kind: "io", message: "killed")
+        }
+        try commit(changes)
+    }
+
+    func alive(_ g: Int) -> Bool { g == generation }
+
+    func commit(_ changes: [StoreChange]) throws {
+        commits += 1
+        for change in changes {
+            switch change {
+            case .rollout(let r): rollouts[r.id] = r
+            case .wave(let w): waves[w.rolloutID, default: [:]][w.index] = w
+            case .approval(let a): approvals.append(a)
+            case .hostRun(let h):
+                if hostRuns[h.rolloutID]?[h.host] == nil { hostOrder[h.rolloutID, default: []].append(h.host) }
+                hostRuns[h.rolloutID, default: [:]][h.host] = h
+            case .audit(var a):
+                a.id = Int64(auditLog.count + 1)
+                auditLog.append(a)
+            case .release: break
+            case .hostVersion(let v): hostVersionTable["\(v.host)/\(v.procedure)"] = v
+            case .window(let w): windowTable[w.name] = w
+            case .feedState: break
+            }
+        }
+    }
+
+    func allocateRolloutID() -> Int64 {
+        lastID += 1
+        return lastID
+    }
+
+    func snapshot(_ id: Int64) -> RolloutSnapshot? {
+        guard let r = rollouts[id] else { return nil }
+        return RolloutSnapshot(
+            rollout: r, waves: (waves[id] ?? [:]).values.sorted { $0.index < $1.index },
+            approvals: approvals.filter { $0.rolloutID == id },
+            hostRuns: (hostOrder[id] ?? []).compactMap { hostRuns[id]?[$0] })
+    }
+
+    func activeRollouts() -> [RolloutSnapshot] {
+        rollouts.keys.sorted().filter { !(rollouts[$0]?.phase.isFinal ?? true) }.compactMap { snapshot($0) }
+    }
+
+    func rollout(id: Int64) -> RolloutSnapshot? { snapshot(id) }
+
+    func rollouts(includeFinished: Bool, limit: Int) -> [RolloutRecord] {
+        Array(rollouts.values.filter { includeFinished || !$0.phase.isFinal }.sorted { $0.id > $1.id }.prefix(limit))
+    }
+
+    func audit(since: EpochMillis?, limit: Int) -> [AuditRecord] {
+        Array(auditLog.filter { $0.at >= (since ?? 0) }.prefix(limit))
+    }
+
+    func releases(procedure: String?) -> [ReleaseRecord] { [] }
+    func hostVersions() -> [HostVersionRecord] { Array(hostVersionTable.values) }
+    func windows() -> [WindowRecord] { Array(windowTable.values) }
+    func feedStates() -> [String: String] { [:] }
+}
+
+/// One process's view of the memory store.
+struct StoreHandle: RolloutStore {
+    let store: MemoryStore
+    let generation: Int
+
+    func commit(_ changes: [StoreChange]) async throws { try await store.commit(changes, generation: generation) }
+    func allocateRolloutID() async throws -> Int64 { await store.allocateRolloutID() }
+    func activeRollouts() async throws -> [RolloutSnapshot] { await store.activeRollouts() }
+    func rollout(id: Int64) async throws -> RolloutSnapshot? { await store.rollout(id: id) }
+    func rollouts(includeFinished: Bool, limit: Int) async throws -> [RolloutRecord] {
+        await store.rollouts(includeFinished: includeFinished, limit: limit)
+    }
+    func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord] { await store.audit(since: since, limit: limit) }
+    func releases(procedure: String?) async throws -> [ReleaseRecord] { [] }
+    func hostVersions() async throws -> [HostVersionRecord] { await store.hostVersions() }
+    func windows() async throws -> [WindowRecord] { await store.windows() }
+    func feedStates() async throws -> [String: String] { [:] }
+}
+
+/// A fleet of fake hosts that understand the commands of `FakeFleet.playbook`: `detect`, `install V`,
+/// `verify V`, `rollback P`. Each host keeps a ledger of the commands it ran.
+actor FakeFleet {
+    struct HostState {
+        var version: String?
+        var ledger: [String] = []
+        var failInstall = false
+        var unreachable = false
+        /// The next install is applied but its result is lost (connection dropped).
+        var loseNextInstallResult = false
+    }
+
+    var hosts: [String: HostState] = [:]
+    /// Every command run anywhere, in order.
+    var log: [(host: String, command: String)] = []
+    var running = 0
+    var maxRunning = 0
+
+    init(hosts: [String: String?]) {
+        for (name, version) in hosts { self.hosts[name] = HostState(version: version) }
+    }
+
+    func set(_ host: String, _ change: (inout HostState) -> Void) { change(&hosts[host, default: HostState()]) }
+    func state(_ host: String) -> HostState? { hosts[host] }
+
+    func isReachable(_ host: String) -> Bool { !(hosts[host]?.unreachable ?? true) }
+
+    func run(_ host: String, _ command: String) async -> CommandOutcome {
+        running += 1
+        maxRunning = max(maxRunning, running)
+        defer { running -= 1 }
+        await Task.yield()
+        log.append((host, command))
+        hosts[host]?.ledger.append(command)
+        let words = command.split(separator: " ", maxSplits: 1).map(String.init)
+        let arg = words.count > 1 ? words[1].trimmingCharacters(in: CharacterSet(charactersIn: "'")) : ""
+        func ok(_ out: String = "") -> CommandOutcome {
+            .ok(exit: 0, stdout: CapturedOutput(bytes: Array(out.utf8)), stderr: CapturedOutput(), duration: .zero)
+        }
+        func fail(_ code: Int32, _ err: String) -> CommandOutcome {
+            .ok(exit: code, stdout: CapturedOutput(), stderr: CapturedOutput(bytes: Array(err.utf8)), duration: .zero)
+        }
+        switch words.first {
+        case "detect":
+            return ok((hosts[host]?.version ?? "") + "\n")
+        case "install":
+            if hosts[host]?.failInstall == true { return fail(1, "E: package not found") }
+            hosts[host]?.version = arg
+            if hosts[host]?.loseNextInstallResult == true {
+                hosts[host]?.loseNextInstallResult = false
+                return .timeout("connection dropped")
+            }
+            return ok()
+        case "verify":
+            return hosts[host]?.version == arg ? ok() : fail(1, "wrong version")
+        case "rollback":
+            hosts[host]?.version = arg.isEmpty ? nil : arg
+            return ok()
+        default:
+            return fail(127, "unknown command")
+        }
+    }
+}
+
+struct FakeExecutor: RemoteExecutor {
+    let fleet: FakeFleet
+    /// When set, a dead process sends nothing: its sessions fail as a killed daemon's would.
+    var process: (store: MemoryStore, generation: Int)? = nil
+
+    func connect(to host: RemoteHost) async -> Result<any RemoteSession, RemoteConnectError> {
+        guard await fleet.isReachable(host.name) else {
+            return .failure(RemoteConnectError(.connectFailed("connection refused")))
+        }
+        return .success(FakeSession(host: host.name, fleet: fleet, process: process))
+    }
+}
+
+struct FakeSession: RemoteSession {
+    let host: String
+    let fleet: FakeFleet
+    var process: (store: MemoryStore, generation: Int)? = nil
+
+    func run(_ command: String, timeout: Duration) async -> CommandOutcome {
+        if let process, !(await process.store.alive(process.generation)) { return .connectFailed("daemon is dead") }
+        return await fleet.run(host, command)
+    }
+    func close() async {}
+}
+
+/// Wall time advances one millisecond per reading. Sleeps up to an hour return at once (bakes elapse
+/// immediately); longer ones (a window's end) last until cancelled.
+final class InstantClock: EngineClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var ms: EpochMillis = 1_700_000_000_000
+
+    func now() -> EpochMillis {
+        lock.lock()
+        defer { lock.unlock() }
+        ms += 1
+        return ms
+    }
+
+    func sleep(seconds: Double) async throws {
+        try Task.checkCancellation()
+        if seconds > 3_600 { try await Task.sleep(for: .seconds(1_000_000)) }
+        await Task.yield()
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Testing
+
+@testable import ITVSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An AF_UNIX socket bound at a path in its own temporary directory, closed when the value goes away.
+final class UnixSocket: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    private let directory: TemporaryDirectory
+
+    /// Bound in a new temporary directory, or at `path` (the caller removes that file).
+    init(type: Int32, listening: Bool = false, at path: String? = nil) throws {
+        directory = try TemporaryDirectory()
+        self.path = path ?? directory.path + "/sock"
+        let path = self.path
+        fd = socket(AF_UNIX, type, 0)
+        guard fd >= 0 else { throw TestSupportError.failed("socket failed: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw TestSupportError.failed("socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else { throw TestSupportError.failed("bind \(path) failed: \(errno)") }
+        if listening, listen(fd, 8) != 0 { throw TestSupportError.failed("listen failed: \(errno)") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        // Credentials are attached to datagrams sent while this is on.
+        var enable: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &enable, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Every datagram waiting now that this process sent. The kernel attaches each sender's credentials
+    /// (SO_PASSCRED, as systemd's NotifyAccess=main checks them), so that datagrams from child processes of
+    /// other tests, which inherit NOTIFY_SOCKET while a test has it set, are left out.
+    func receiveAvailable() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var control = [UInt8](repeating: 0, count: 256)
+        while true {
+            let received = buffer.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { control in
+                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = control.count
+                        let count = recvmsg(fd, &message, 0)
+                        return (count, Self.senderPID(control: control, length: message.msg_controllen))
+                    }
+                }
+            }
+            if received.0 <= 0 { return messages }
+            if received.1 == getpid() {
+                messages.append(String(decoding: buffer[0..<received.0], as: UTF8.self))
+            }
+        }
+    }
+
+    /// The pid of an SCM_CREDENTIALS control message (`struct cmsghdr` then `struct ucred`, which Swift's
+    /// Glibc does not declare, TECH-NOTES 19).
+    static func senderPID(control: UnsafeMutableRawBufferPointer, length: Int) -> pid_t? {
+        let scmCredentials: Int32 = 2
+        let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
+        var offset = 0
+        while offset + headerSize + MemoryLayout<pid_t>.size <= length {
+            let cmsgLength = control.load(fromByteOffset: offset, as: Int.self)
+            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
+            if level == SOL_SOCKET && type == scmCredentials {
+                return control.load(fromByteOffset: offset + headerSize, as: pid_t.self)
+            }
+            guard cmsgLength > 0 else { return nil }
+            offset += (cmsgLength + 7) & ~7
+        }
+        return nil
+    }
+
+    deinit {
+        close(fd)
+    }
+}
+
+/// Sets variables of this process's environment (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*), which libsystemd
+/// reads, for the duration of `body`. Only the tests of the serialized suite `ProcessEnvironmentTests` use it.
+enum Environment {
+    static func with<T>(_ values: [String: String?], _ body: () async throws -> T) async rethrows -> T {
+        let saved = values.keys.map { ($0, getenv($0).map { String(cString: $0) }) }
+        for (key, value) in values { set(key, value) }
+        defer { for (key, value) in saved { set(key, value) } }
+        return try await body()
+    }
+
+    private static func set(_ key: String, _ value: String?) {
+        if let value { setenv(key, value, 1) } else { unsetenv(key) }
+    }
+}
+
+/// The tests that change the process environment, one at a time.
+@Suite("Process environment", .serialized)
+enum ProcessEnvironmentTests {}
+
+extension ProcessEnvironmentTests {
+    @Suite("sd_notify")
+    struct NotifierTests {
+        let notifier = Notifier()
+
+        @Test("READY, STATUS, WATCHDOG, RELOADING/READY and STOPPING reach NOTIFY_SOCKET in order")
+        func lifecycleInOrder() async throws {
+            let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            try await Environment.with(
+                ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid())]
+            ) {
+                #expect(Notifier.watchdogPingInterval() == .seconds(2))
+                #expect(notifier.ready(status: "starting") == .sent)
+                #expect(notifier.status("3 rollouts active,\n1 waiting for approval\nREADY=1") == .sent)
+                #expect(notifier.watchdog() == .sent)
+                #expect(notifier.reloading() == .sent)
+                #expect(notifier.ready() == .sent)
+                #expect(notifier.stopping() == .sent)
+                // A child process inheriting NOTIFY_SOCKET (as another test's child may) is not the service.
+                let child = try await run(
+                    "/usr/bin/python3",
+                    [
+                        "-c",
+                        "import os, socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)"
+                            + ".sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])",
+                    ])
+                #expect(child.status == 0, "\(child.stderr)")
+            }
+            var received: [String] = []
+            _ = await eventually {
+                received += socket.receiveAvailable()
+                return received.count >= 6
+            }
+            try #require(received.count == 6, "\(received)")
+            #expect(received[0] == "READY=1\nSTATUS=starting")
+            #expect(received[1] == "STATUS=3 rollouts active, 1 waiting for approval READY=1")
+            #expect(received[2] == "WATCHDOG=1")
+            #expect(received[3].hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
+            #expect(UInt64(received[3].split(separator: "=").last ?? "") != nil)
+            #expect(received[4] == "READY=1")
+            #expect(received[5] == "STOPPING=1")
+        }
+
+        @Test("without NOTIFY_SOCKET nothing is sent and the watchdog is off")
+        func notSupervised() async {
+            await Environment.with(["NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]) {
+                #expect(notifier.ready() == .notSupervised)
+                #expect(Notifier.watchdogPingInterval() == nil)
+                let loop = WatchdogLoop(isAlive: { true })
+                #expect(loop == nil)
+            }
+        }
+
+        @Test("the watchdog is off when WATCHDOG_PID names another process")
+        func watchdogForAnotherProcess() async {
+            await Environment.with(["WATCHDOG_USEC": "4000000", "WATCHDOG_PID": String(getpid() + 1)]) {
+                #expect(Notifier.watchdogPingInterval() == nil)
+            }
+        }
+
+        @Test("the watchdog loop pings while the engine is alive and stops pinging when it hangs")
+        func watchdogLoopFollowsLiveness() async throws {
+            let socket = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            let engine = LivenessFlag()
+            try await Environment.with(
+                ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000", "WATCHDOG_PID": String(getpid())]
+            ) {
+                let configured = WatchdogLoop(isAlive: { engine.alive })
+                let loop = try #require(configured)
+                #expect(loop.interval == .milliseconds(20))
+                let task = Task { await loop.run() }
+                defer { task.cancel() }
+                var pings = 0
+                let pinged = await eventually {
+                    pings += socket.receiveAvailable().filter { $0 == "WATCHDOG=1" }.count
+                    return pings >= 3
+                }
+                #expect(pinged)
+                // The engine hangs: once a ping already under way has arrived, no more pings.
+                engine.alive = false
+                try await Task.sleep(for: .seconds(1))
+                _ = socket.receiveAvailable()
+                try await Task.sleep(for: .seconds(1))
+                #expect(socket.receiveAvailable().isEmpty)
+                // It recovers: pings resume.
+                engine.alive = true
+                let resumed = await eventually { socket.receiveAvailable().contains("WATCHDOG=1") }
+                #expect(resumed)
+            }
+        }
+
+        @Test("a heartbeat is alive while its last beat is recent")
+        func heartbeat() async throws {
+            let heartbeat = Heartbeat()
+            #expect(heartbeat.isAlive(maxAge: .seconds(60)))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!heartbeat.isAlive(maxAge: .milliseconds(10)))
+            heartbeat.beat()
+            #expect(heartbeat.isAlive(maxAge: .seconds(60)))
+        }
+    }
+
+    /// Whether the engine loop is alive, as the test decides.
+    final class LivenessFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = true
+
+        var alive: Bool {
+            get { lock.withLock { value } }
+            set { lock.withLock { value = newValue } }
+        }
+    }
+
+    @Suite("Socket activation")
+    struct ListenFDsTests {
+        @Test("only a listening AF_UNIX stream socket is accepted as the control socket")
+        func listeningUnixStream() throws {
+            let listening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue), listening: true)
+            let notListening = try UnixSocket(type: Int32(SOCK_STREAM.rawValue))
+            let datagram = try UnixSocket(type: Int32(SOCK_DGRAM.rawValue))
+            #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd))
+            #expect(ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path + "x"))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
+            #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
+        }
+
+        @Test("without LISTEN_FDS for this process there is no passed socket")
+        func nothingPassed() async throws {
+            try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
+                let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
+                #expect(fd == nil)
+            }
+            try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
+                let fds = try ListenFDs.inherited(unsetEnvironment: false)
+                #expect(fds.isEmpty)
+            }
+        }
+    }
+}
