@@ -30,10 +30,11 @@ struct ProcedureCommand: ParsableCommand {
             let (detail, raw) = try api.get(ProcedureDetail.self, .procedureShow, [id])
             if global.json { return Output.json(raw) }
             let p = detail.procedure
-            print("\(p.id): \(p.name) (\(p.vendor))")
-            print("targets: \(p.targets.joined(separator: ", ")); \(p.hostCount) hosts; scheme \(p.scheme)")
+            print("\(p.id): \(Output.safe(p.name)) (\(Output.safe(p.vendor)))")
+            print(
+                "targets: \(Output.safe(p.targets.joined(separator: ", "))); \(p.hostCount) hosts; scheme \(p.scheme)")
             if let url = p.feedUrl { print("feed: \(p.feedKind ?? "-") \(Output.safe(url))") }
-            print("latest release: \(Output.safe(p.latestRelease)); deployed: \(deployed(p.deployed))")
+            print("latest release: \(Output.safe(p.latestRelease)); deployed: \(Output.safe(deployed(p.deployed)))")
             print("\nwaves:")
             Output.table(
                 ["WAVE", "NAME", "APPROVAL", "BAKE", "HOSTS"],

@@ -56,13 +56,17 @@ struct HTTPClient {
         return Response(status: status, headers: headers, body: body)
     }
 
-    /// Sends a GET and hands each line of the streamed body to `line` until it returns false or the body ends.
-    /// Returns the status and, for an error status, the whole body.
-    func stream(target: String, line: (Data) throws(ClientFailure) -> Bool) throws(ClientFailure) -> Response {
+    /// Sends a GET, lets `check` see the status and headers, then hands each line of the streamed body to
+    /// `line` until it returns false or the body ends. Returns the status and, for an error status, the body.
+    func stream(
+        target: String, head check: (Response) throws(ClientFailure) -> Void,
+        line: (Data) throws(ClientFailure) -> Bool
+    ) throws(ClientFailure) -> Response {
         let connection = try open()
         defer { close(connection.fd) }
         try connection.write(request(method: "GET", target: target, body: nil))
         let (status, headers) = try connection.readHead(path: socketPath)
+        try check(Response(status: status, headers: headers, body: Data()))
         guard status == 200 else {
             return Response(
                 status: status, headers: headers, body: try connection.readBody(headers: headers, path: socketPath))
@@ -112,9 +116,16 @@ struct HTTPClient {
             }
         }
         guard result == 0 else {
-            let why = String(cString: strerror(errno))
+            let code = errno
             close(fd)
-            throw .unreachable(socketPath, why)
+            if code == EACCES || code == EPERM {
+                throw ClientFailure(
+                    exitCode: 77,
+                    message: "permission denied: you may not use itvd's socket \(socketPath); members of its reader "
+                        + "and operator groups may (see readers: and operators: in itvd.yaml)",
+                    apiError: APIError(.permissionDenied, "you may not use itvd's socket \(socketPath)"))
+            }
+            throw .unreachable(socketPath, String(cString: strerror(code)))
         }
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)

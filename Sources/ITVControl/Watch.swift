@@ -20,7 +20,7 @@ struct WatchCommand: ClientCommand {
         let terminal = !global.json && isatty(STDOUT_FILENO) == 1
         var state = WatchState()
         var drawnLines = 0
-        let response = try api.http.stream(target: Route.rolloutEvents.path(String(rid))) {
+        let response = try api.http.stream(target: Route.rolloutEvents.path(String(rid)), head: api.checkProtocol) {
             (line: Data) throws(ClientFailure) -> Bool in
             guard let event = try? ITVJSON.decode(RolloutEvent.self, from: line) else { return true }  // newer kinds
             state.apply(event)
@@ -36,7 +36,6 @@ struct WatchCommand: ClientCommand {
             }
             return !event.endsWatch
         }
-        try api.checkProtocol(response)
         guard response.status == 200 else { throw api.failure(response) }
         guard let detail = state.detail else {
             throw ClientFailure(exitCode: 1, message: "itvd ended the watch of rollout \(rid) without any progress")
@@ -50,8 +49,10 @@ struct WatchCommand: ClientCommand {
                 exitCode: 2, message: "rollout \(rid) waits for an approval", documentPrinted: global.json)
         }
         if phase.isFinal || phase.waitsForPerson {
+            let state = phase.isFinal ? "ended: " : "waits for a person: "
             throw ClientFailure(
-                exitCode: 1, message: "rollout \(rid) is \(Output.words(phase.rawValue))", documentPrinted: global.json)
+                exitCode: 1, message: "rollout \(rid) \(state)\(Output.words(phase.rawValue))",
+                documentPrinted: global.json)
         }
         throw ClientFailure(
             exitCode: 1, message: "the watch of rollout \(rid) ended while it is \(Output.words(phase.rawValue))",

@@ -14,8 +14,17 @@ typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResp
 /// itvd's control socket: HTTP/1.1 with JSON over a Unix socket, authorized by peer credentials.
 ///
 /// Run it in the daemon's `ServiceGroup`; `waitUntilListening()` returns once clients can connect (the
-/// moment to send READY=1). Graceful shutdown stops accepting, lets running requests finish, and removes
-/// the socket file the server made.
+/// moment to send READY=1). Graceful shutdown stops accepting, lets running requests finish, closes idle
+/// connections and watch streams, and removes the socket file the server made (not one systemd passed).
+///
+/// ```swift
+/// let control = ControlServer(config: ControlServerConfig(daemonConfig), service: engine, logger: logger)
+/// let group = ServiceGroup(services: [engine, control], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// async let running: Void = group.run()
+/// try await control.waitUntilListening()   // throws `ControlServerError` (socket_in_use, ...) instead
+/// notifier.ready()
+/// try await running
+/// ```
 public final class ControlServer: Service, Sendable {
     private enum Listening {
         case waiting([CheckedContinuation<Void, any Error>])
@@ -128,13 +137,18 @@ public final class ControlServer: Service, Sendable {
         setListening(.success(()))
         logger.info("control socket listening", metadata: ["socket": "\(config.socketPath)"])
 
-        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop;
-        // the task group then waits for the connections being served.
+        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop
+        // once every connection already accepted has been taken; the task group then waits for the
+        // connections being served (idle ones are closed at once). The loop runs in a task of its own,
+        // awaited right here, so that cancellation never interrupts it: a connection accepted but never
+        // taken from the stream would trap in NIO ("NIOAsyncWriter deinited without finish()").
+        let loop = Task { try await self.acceptLoop(server) }
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
-                try await acceptLoop(server)
+                try await loop.value
             } onCancel: {
                 server.channel.close(promise: nil)
+                self.connections.shutDown()
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
@@ -174,7 +188,7 @@ public final class ControlServer: Service, Sendable {
     /// Identifies the peer, then answers requests until the client closes, asks to close, or misbehaves.
     private func serve(_ connection: HTTPConnection) async {
         guard let id = connections.add(connection.channel) else {
-            connection.channel.close(promise: nil)
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         defer { connections.remove(id) }
@@ -218,6 +232,7 @@ public final class ControlServer: Service, Sendable {
             return false
         }
         var body = ByteBuffer()
+        var complete = false
         reading: while let part = try await parts.next() {
             switch part {
             case .head:
@@ -231,9 +246,12 @@ public final class ControlServer: Service, Sendable {
                 }
                 body.writeBuffer(&chunk)
             case .end:
+                complete = true
                 break reading
             }
         }
+        // A request cut off (the client went away, or its deadline passed) is never acted on.
+        guard complete else { return false }
         let request = ControlRequest(
             method: head.method.rawValue, target: head.uri,
             protocolVersion: head.headers.first(name: ITVProtocolVersion.headerName),

@@ -70,7 +70,6 @@ struct Dispatcher: Sendable {
     }
 
     // One case per route; `reply` encodes with status 200.
-    // swiftlint:disable:next cyclomatic_complexity
     private func call(_ match: RouteMatch, _ body: Data, _ caller: Caller) async throws -> Reply {
         let s = service
         let q = match.query

@@ -50,15 +50,17 @@ struct AuthorizationTests {
 
     private func runMatrix(_ users: TestUsers) async throws {
         let service = FakeControlService()
+        let binCopy = try SocketDir()
+        let executable = try reachableItvctl(in: binCopy)
         try await withServer(service, operators: [users.operatorGroup], readers: [users.readerGroup]) { _, socket in
             // As created: 0660 with the reader group. A stranger cannot even connect.
             var info = stat()
             #expect(lstat(socket, &info) == 0)
             #expect(info.st_mode & 0o777 == 0o660)
             #expect(info.st_gid == getgrnam(users.readerGroup).pointee.gr_gid)
-            let shut = try await itvctl(["status"], socket: socket, user: users.stranger)
-            #expect(shut.status == 69, "\(shut.stderr)")
-            #expect(shut.stderr.contains("Permission denied"))
+            let shut = try await itvctl(["status"], socket: socket, user: users.stranger, executable: executable)
+            #expect(shut.status == 77, "\(shut.stderr)")
+            #expect(shut.stderr.contains("permission denied: you may not use itvd's socket"))
             #expect(service.denials.isEmpty)
 
             // Loosen the file mode so that the daemon's own check is what is tested (as when systemd's
@@ -70,7 +72,7 @@ struct AuthorizationTests {
                     (nil, "root"), (users.operatorUser, "operator"), (users.readerUser, "reader"),
                     (users.stranger, "stranger"),
                 ] as [(String?, String)] {
-                    let result = try await itvctl(command.arguments, socket: socket, user: user)
+                    let result = try await itvctl(command.arguments, socket: socket, user: user, executable: executable)
                     let allowed: Bool
                     switch role {
                     case "root", "operator": allowed = true

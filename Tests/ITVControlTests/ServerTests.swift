@@ -29,6 +29,12 @@ struct ServerTests {
             #expect(result.stdout.hasPrefix("HTTP/1.1 200"))
             #expect(result.stdout.lowercased().contains("itv-protocol: 1"))
             #expect(result.stdout.contains("\"daemon_version\":\"0.1.0\""))
+            // The watch stream is NDJSON: one event per line, ending with the one that ends the watch.
+            let events = try await sh("curl -sSN --unix-socket \(socket) http://itvd/v1/rollouts/13/events")
+            let lines = events.stdout.split(separator: "\n")
+            #expect(lines.count == 4)
+            let last = try ITVJSON.decode(RolloutEvent.self, from: Data((lines.last ?? "").utf8))
+            #expect(last.rolloutPhase == .succeeded)
         }
     }
 
@@ -91,13 +97,13 @@ struct ServerTests {
     @Test("keep-alive: two requests on one connection")
     func keepAlive() async throws {
         try await withServer { _, socket in
-            let text = try await Task.detached {
+            let text = try await onThread {
                 let client = try RawClient(socket)
                 client.send(
                     "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/windows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                 )
                 return client.readToEnd()
-            }.value
+            }
             #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
             #expect(text.contains("\"windows\""))
         }
@@ -127,7 +133,7 @@ struct ServerTests {
             #expect(status.status == 0, "\(status.stderr)")
             #expect(ContinuousClock.now - start < .seconds(10))
             // The idle client is told and dropped once the deadline passes.
-            let idleAnswer = try await Task.detached { try RawResponse(idle.readToEnd()) }.value
+            let idleAnswer = try await onThread { try RawResponse(idle.readToEnd()) }
             #expect(idleAnswer.status == 408)
             #expect(idleAnswer.errorKind == "timeout")
         }
@@ -260,11 +266,11 @@ struct WatchStreamTests {
     func watcherLeaves() async throws {
         let service = FakeControlService()
         try await withServer(service) { _, socket in
-            let firstLine = try await Task.detached {
+            let firstLine = try await onThread {
                 let client = try RawClient(socket)
                 client.send("GET /v1/rollouts/15/events HTTP/1.1\r\nHost: x\r\n\r\n")
                 return client.readUntil("\"kind\":\"snapshot\"")
-            }.value
+            }
             #expect(firstLine)
             // The client is gone (closed when RawClient was released); no event follows.
             let deadline = ContinuousClock.now + .seconds(30)
@@ -272,6 +278,37 @@ struct WatchStreamTests {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(service.endedWatches.withLock { $0 } == 1)
+        }
+    }
+}
+
+@Suite("Control server: cut-off requests")
+struct CutOffTests {
+    @Test("a change whose body never arrives in full is not acted on")
+    func truncatedBody() async throws {
+        let service = FakeControlService()
+        try await withServer(service, deadline: .seconds(1)) { _, socket in
+            let body = #"{"procedures":["firefox-esr"]}"#
+            // Announces the whole body, sends half of it, then stalls until the deadline drops it.
+            let stalled = try await onThread {
+                let client = try RawClient(socket)
+                client.send(
+                    "POST /v1/feeds/check HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                        + body.prefix(10))
+                return try RawResponse(client.readToEnd())
+            }
+            #expect(stalled.status == 408)
+            // Sends half of it and goes away.
+            try await onThread {
+                let client = try RawClient(socket)
+                client.send(
+                    "POST /v1/feeds/check HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                        + body.prefix(10))
+            }
+            // Both are over; a whole request still works, and only it reached the service.
+            let whole = try await itvctl(["feed", "check", "firefox-esr"], socket: socket)
+            #expect(whole.status == 0)
+            #expect(service.calls(.feedCheck) == 1)
         }
     }
 }

@@ -26,7 +26,7 @@ struct ShutdownTests {
             // A keep-alive client that got its answer and stays connected.
             let idle = try RawClient(socket)
             idle.send("GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
-            let answered = await Task.detached { idle.readUntil("\"tenants\":12}") }.value
+            let answered = try await onThread { idle.readUntil("\"tenants\":12}") }
             #expect(answered)
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
@@ -34,7 +34,7 @@ struct ShutdownTests {
             // Far below the 120 s request deadline: the idle connection was closed, not waited for.
             #expect(ContinuousClock.now - start < .seconds(30))
             // The connection was closed by the server: nothing more arrives.
-            let rest = await Task.detached { idle.readToEnd() }.value
+            let rest = try await onThread { idle.readToEnd() }
             #expect(rest.isEmpty)
             #expect(access(socket, F_OK) != 0)
         }

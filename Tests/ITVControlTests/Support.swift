@@ -66,8 +66,11 @@ struct RunResult {
 }
 
 /// Runs the built itvctl (as `user` through runuser when given) against `socket`.
-func itvctl(_ arguments: [String], socket: String, user: String? = nil) async throws -> RunResult {
-    let executable = binDir + "/itvctl"
+/// `executable` defaults to the built one; other users get a copy they can reach (see `reachableItvctl`).
+func itvctl(_ arguments: [String], socket: String, user: String? = nil, executable: String? = nil) async throws
+    -> RunResult
+{
+    let executable = executable ?? binDir + "/itvctl"
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
@@ -85,7 +88,10 @@ func runProcess(_ process: Process) async throws -> RunResult {
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    // A /dev/null of its own: Foundation closes a FileHandle given as standard input after the spawn, and
+    // the shared `FileHandle.nullDevice` would then name a descriptor that another test's socket reuses.
+    guard let devNull = FileHandle(forReadingAtPath: "/dev/null") else { throw TestError("cannot open /dev/null") }
+    process.standardInput = devNull
     try process.run()
     // Blocking reads on their own threads, not on the cooperative pool.
     async let outData = readAll(out.fileHandleForReading)
@@ -258,4 +264,22 @@ final class OneShotServer: @unchecked Sendable {
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
     }
+}
+
+/// Runs blocking socket I/O on a thread of its own: the cooperative pool has as few threads as cores, and a
+/// blocked one starves the server under test.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// A copy of the built itvctl in a world-readable directory: the build directory may sit below one that only
+/// root may enter (a clone under /root), which the test users could not run it from.
+func reachableItvctl(in dir: SocketDir) throws -> String {
+    let copy = dir.path + "/itvctl"
+    try? FileManager.default.removeItem(atPath: copy)
+    try FileManager.default.copyItem(atPath: binDir + "/itvctl", toPath: copy)
+    chmod(copy, 0o755)
+    return copy
 }
