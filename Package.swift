@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure: model, validation, versions, planning, templates, state machine. No I/O.
@@ -31,7 +33,7 @@ let package = Package(
         // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).
         .target(
             name: "ITVEngine",
-            dependencies: ["ITVCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", "ITVProtocol", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Adapters.
@@ -70,12 +72,28 @@ let package = Package(
             dependencies: ["ITVCore", "CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // struct ucred and SO_PEERCRED, which Swift's Glibc leaves out (no _GNU_SOURCE).
+        .systemLibrary(name: "CITVShim"),
+        // The control socket: HTTP/1.1 + JSON over a Unix socket, peer-credential authorization.
+        .target(
+            name: "ITVControlServer",
+            dependencies: [
+                "ITVCore", "ITVEngine", "ITVProtocol", "CITVShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // What the executables do, as libraries, so that it can be tested.
         .target(
             name: "ITVDaemon",
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
-                "ITVProtocol",
+                "ITVProtocol", "ITVControlServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -91,6 +109,9 @@ let package = Package(
         // `make bench` only: the state store's commit throughput.
         .executableTarget(
             name: "itv-bench-store", dependencies: ["ITVStore", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
+        .executableTarget(
+            name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
@@ -103,5 +124,14 @@ let package = Package(
             dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
+        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ITVControlTests",
+            dependencies: [
+                "ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )

@@ -5,7 +5,8 @@ public struct ITVDaemonCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "itvd",
         abstract: "Keeps business applications up to date on the fleet, in staged rollouts over SSH.",
-        subcommands: [CheckCommand.self, ProbeCommand.self, VersionCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, ProbeCommand.self, VersionCommand.self],
+        defaultSubcommand: RunCommand.self
     )
 
     public init() {}

@@ -19,7 +19,8 @@ public enum StoreChange: Hashable, Sendable {
 /// Why the store cannot do what was asked.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Stable: `locked` (another itvd uses the state directory), `corrupt`, `unreadable`, `too_new`
-    /// (written by a newer itvd), `io`.
+    /// (written by a newer itvd), `invalid` (a change that breaks a constraint, e.g. a host run of a
+    /// rollout that is not stored), `io`.
     public var kind: String
     public var message: String
 

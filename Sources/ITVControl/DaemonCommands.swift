@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import ITVProtocol
+
+struct StatusCommand: ClientCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "The daemon's health: version, uptime, counts, open windows, attention.")
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ api: ControlAPI) throws(ClientFailure) {
+        let (status, raw) = try api.get(StatusResponse.self, .status)
+        if global.json { return Output.json(raw) }
+        let uptime = Output.span((status.now - status.startedAt) / 1000)
+        print("itvd \(status.daemonVersion) (protocol \(status.protocolVersion)), up \(uptime)")
+        print(
+            "procedures: \(status.procedures)  hosts: \(status.hosts)  tenants: \(status.tenants)  "
+                + "active rollouts: \(status.activeRollouts)")
+        print("open windows: " + (status.openWindows.isEmpty ? "none" : status.openWindows.joined(separator: ", ")))
+        if let reload = status.lastReloadAt { print("last reload: \(Output.time(reload))") }
+        if !status.problems.isEmpty {
+            print("problems (the last good playbooks and inventory keep running):")
+            for problem in status.problems { print("  " + Output.safe(problem)) }
+        }
+        if status.attention.isEmpty {
+            print("needs attention: nothing")
+        } else {
+            print("needs attention:")
+            Output.table(
+                ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE"],
+                status.attention.map { r in
+                    [
+                        String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue),
+                        "\(r.currentWave + 1)/\(r.waveCount)",
+                    ]
+                })
+        }
+    }
+}
+
+struct WindowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "window", abstract: "Patch windows.", subcommands: [List.self, Open.self, Close.self])
+
+    struct List: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Every window, open or closed.")
+        @OptionGroup var global: GlobalOptions
+
+        func execute(_ api: ControlAPI) throws(ClientFailure) {
+            let (list, raw) = try api.get(WindowListResponse.self, .windowList)
+            if global.json { return Output.json(raw) }
+            Output.table(
+                ["WINDOW", "STATE", "OPEN UNTIL", "DEFAULT", "CHANGED BY", "CHANGED AT"],
+                list.windows.map { w in
+                    [
+                        w.name, w.open ? "open" : "closed", w.open ? Output.time(w.openUntil) : "-",
+                        Output.span(w.defaultDurationSeconds), w.changedBy ?? "-", Output.time(w.changedAt),
+                    ]
+                })
+        }
+    }
+
+    struct Open: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a window (unattended waves may start).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The window's name.") var name: String
+        @Option(name: .customLong("for"), help: "How long (default: the window's configured duration).")
+        var duration: DurationArgument?
+        @Option(help: "Why, for the audit trail.") var comment: String?
+
+        func execute(_ api: ControlAPI) throws(ClientFailure) {
+            let body = WindowOpenRequest(durationSeconds: duration?.seconds, comment: comment)
+            let (answer, raw) = try api.post(WindowActionResponse.self, .windowOpen, [name], body: body)
+            if global.json { return Output.json(raw) }
+            print(Output.safe(answer.message))
+        }
+    }
+
+    struct Close: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a window.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The window's name.") var name: String
+        @Option(help: "Why, for the audit trail.") var comment: String?
+
+        func execute(_ api: ControlAPI) throws(ClientFailure) {
+            let (answer, raw) = try api.post(
+                WindowActionResponse.self, .windowClose, [name], body: WindowCloseRequest(comment: comment))
+            if global.json { return Output.json(raw) }
+            print(Output.safe(answer.message))
+        }
+    }
+}
+
+struct ReloadCommand: ClientCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload", abstract: "Re-read playbooks and inventory (same as SIGHUP).")
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ api: ControlAPI) throws(ClientFailure) {
+        let (answer, raw) = try api.post(ReloadResponse.self, .reload, body: ReloadRequest())
+        if global.json {
+            Output.json(raw)
+        } else if answer.ok {
+            print("reloaded: \(answer.procedures) procedures, \(answer.hosts) hosts")
+        } else {
+            print("reload refused; the last good playbooks and inventory keep running:")
+            for problem in answer.problems { print("  " + Output.safe(problem)) }
+        }
+        if !answer.ok {
+            throw ClientFailure(
+                exitCode: 1, message: "reload found \(answer.problems.count) problem(s)", documentPrinted: global.json)
+        }
+    }
+}
+
+struct AuditCommand: ClientCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Who did what.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only entries of this recent period (e.g. 2h, 7d).") var since: DurationArgument?
+
+    func execute(_ api: ControlAPI) throws(ClientFailure) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let request = AuditRequest(since: since.map { now - $0.seconds * 1000 })
+        let (answer, raw) = try api.get(AuditResponse.self, .audit, query: request.queryItems)
+        if global.json { return Output.json(raw) }
+        Output.table(
+            ["TIME", "USER", "UID", "ACTION", "TARGET", "OUTCOME", "COMMENT"],
+            answer.entries.map { e in
+                [Output.time(e.at), e.user, String(e.uid), e.action, e.target, e.outcome, e.comment ?? ""]
+            })
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import ITVProtocol
+
+/// Human output: aligned tables, local times, escaped untrusted text.
+enum Output {
+    /// Prints rows as columns aligned on the widest cell; every cell is escaped (control characters).
+    static func table(_ header: [String], _ rows: [[String]]) {
+        print(tableText(header, rows), terminator: "")
+    }
+
+    static func tableText(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows.map { $0.map { escapedForMessage($0, limit: 200) } }
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in all {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        var out = ""
+        for row in all {
+            let cells = row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            out += cells.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+
+    /// `2026-11-27 09:17:58` in local time.
+    static func time(_ epochMillis: Int64?) -> String {
+        guard let epochMillis else { return "-" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(epochMillis) / 1000))
+    }
+
+    /// `1d2h`, `15m`, `0s`.
+    static func span(_ seconds: Int64) -> String {
+        if seconds <= 0 { return "0s" }
+        var rest = seconds
+        var out = ""
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return out
+    }
+
+    /// Untrusted text (host output, feed content) with control characters escaped.
+    static func safe(_ text: String?) -> String { text.map { escapedForMessage($0) } ?? "-" }
+
+    /// Words for phases: `waiting_approval` -> `waiting for approval`.
+    static func words(_ raw: String) -> String {
+        switch raw {
+        case "waiting_approval": return "waiting for approval"
+        default: return raw.replacingOccurrences(of: "_", with: " ")
+        }
+    }
+
+    /// Writes a JSON document to stdout as received (one document, newline-terminated).
+    static func json(_ data: Data) {
+        var data = data
+        if data.last != UInt8(ascii: "\n") { data.append(UInt8(ascii: "\n")) }
+        FileHandle.standardOutput.write(data)
+    }
+
+    static func json<T: Encodable>(_ value: T) {
+        if let data = try? ITVJSON.encode(value, pretty: true) { json(data) }
+    }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data(("itvctl: " + message + "\n").utf8))
+    }
+}

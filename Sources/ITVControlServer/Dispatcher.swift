@@ -1,0 +1,190 @@
+import Foundation
+import ITVEngine
+import ITVProtocol
+
+/// What the server sends back for one request.
+enum Reply: Sendable {
+    /// A JSON document with an HTTP status.
+    case json(status: Int, body: Data)
+    /// NDJSON events until the stream ends or an event ends the watch.
+    case events(AsyncStream<RolloutEvent>)
+
+    static func error(_ error: APIError) -> Reply {
+        let body = (try? ITVJSON.encode(ErrorBody(error))) ?? Data(#"{"error":{"kind":"internal","message":""}}"#.utf8)
+        return .json(status: error.kind.httpStatus, body: body)
+    }
+}
+
+/// One request, parsed as far as HTTP goes.
+struct ControlRequest: Sendable {
+    var method: String
+    var target: String
+    /// The `ITV-Protocol` header, if the client sent one.
+    var protocolVersion: String?
+    var body: Data
+}
+
+/// Authorizes a request and maps it onto the `ControlService` method of its route.
+struct Dispatcher: Sendable {
+    let service: any ControlService
+    let operatorGroups: [String]
+    let readerGroups: [String]
+
+    func handle(_ request: ControlRequest, from peer: PeerIdentity) async -> Reply {
+        do {
+            return try await dispatch(request, from: peer)
+        } catch let error as APIError {
+            return .error(error)
+        } catch {
+            return .error(APIError(.internal, "the daemon failed to answer: \(error)"))
+        }
+    }
+
+    private func dispatch(_ request: ControlRequest, from peer: PeerIdentity) async throws -> Reply {
+        if let version = request.protocolVersion, version != ITVProtocolVersion.current {
+            throw APIError(
+                .protocolMismatch,
+                "this itvd speaks control protocol \(ITVProtocolVersion.current), the client speaks "
+                    + "\(escapedForMessage(version)); use an itvctl of the same release as itvd")
+        }
+        let caller = peer.caller
+        guard peer.mayRead else {
+            let name =
+                (try? RouteMatch.resolve(method: request.method, target: request.target).route.rawValue)
+                ?? escapedForMessage(request.method + " " + request.target, limit: 200)
+            await service.recordDenied(caller: caller, route: name)
+            throw APIError(
+                .permissionDenied,
+                "user \(caller.user) (uid \(caller.uid)) may not use itvd: reading needs root or membership in "
+                    + groupList(readerGroups + operatorGroups))
+        }
+        let match = try RouteMatch.resolve(method: request.method, target: request.target)
+        if match.route.access == .change, !caller.mayChange {
+            await service.recordDenied(caller: caller, route: match.route.rawValue)
+            throw APIError(
+                .permissionDenied,
+                "user \(caller.user) (uid \(caller.uid)) may read but not change (\(match.route.rawValue)): changes "
+                    + "need root or membership in " + groupList(operatorGroups))
+        }
+        return try await call(match, request.body, caller)
+    }
+
+    // One case per route; `reply` encodes with status 200.
+    // swiftlint:disable:next cyclomatic_complexity
+    private func call(_ match: RouteMatch, _ body: Data, _ caller: Caller) async throws -> Reply {
+        let s = service
+        let q = match.query
+        switch match.route {
+        case .status: return try reply(await s.status(caller: caller))
+        case .procedureList: return try reply(await s.procedureList(caller: caller))
+        case .procedureShow: return try reply(await s.procedureShow(caller: caller, id: try name(match, "id")))
+        case .releaseList: return try reply(await s.releaseList(caller: caller, ReleaseListRequest(query: q)))
+        case .feedCheck: return try reply(await s.feedCheck(caller: caller, try decode(body)))
+        case .hostList: return try reply(await s.hostList(caller: caller, HostListRequest(query: q)))
+        case .hostScan: return try reply(await s.hostScan(caller: caller, try decode(body)))
+        case .rolloutPlan:
+            let procedure = try name(match, "id")
+            return try reply(await s.rolloutPlan(caller: caller, procedure: procedure, RolloutPlanRequest(query: q)))
+        case .rolloutStart: return try reply(await s.rolloutStart(caller: caller, try decode(body)))
+        case .rolloutList: return try reply(await s.rolloutList(caller: caller, try RolloutListRequest(query: q)))
+        case .rolloutShow: return try reply(await s.rolloutShow(caller: caller, id: try rolloutID(match)))
+        case .rolloutApprove:
+            return try reply(await s.rolloutApprove(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutPause:
+            return try reply(await s.rolloutPause(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutResume:
+            return try reply(await s.rolloutResume(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutAbort:
+            return try reply(await s.rolloutAbort(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutRollback:
+            return try reply(await s.rolloutRollback(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutRetry:
+            return try reply(await s.rolloutRetry(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutSkip:
+            return try reply(await s.rolloutSkip(caller: caller, id: try rolloutID(match), try decode(body)))
+        case .rolloutEvents: return .events(try await s.events(caller: caller, rollout: try rolloutID(match)))
+        case .windowList: return try reply(await s.windowList(caller: caller))
+        case .windowOpen:
+            return try reply(await s.windowOpen(caller: caller, name: try name(match, "name"), try decode(body)))
+        case .windowClose:
+            return try reply(await s.windowClose(caller: caller, name: try name(match, "name"), try decode(body)))
+        case .reload:
+            let _: ReloadRequest = try decode(body)
+            return try reply(await s.reload(caller: caller))
+        case .audit: return try reply(await s.audit(caller: caller, try AuditRequest(query: q)))
+        }
+    }
+
+    private func reply<T: Encodable>(_ value: T) throws -> Reply {
+        .json(status: 200, body: try ITVJSON.encode(value))
+    }
+
+    private func groupList(_ groups: [String]) -> String {
+        groups.isEmpty
+            ? "a configured group (none are configured)" : "one of the groups " + groups.joined(separator: ", ")
+    }
+
+    private func name(_ match: RouteMatch, _ key: String) throws(APIError) -> String {
+        guard let value = match.parameters[key], !value.isEmpty, value.unicodeScalars.count <= 256,
+            value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        else {
+            throw APIError(.invalidRequest, "\(key) must be 1 to 256 printable characters")
+        }
+        return value
+    }
+
+    private func rolloutID(_ match: RouteMatch) throws(APIError) -> Int64 {
+        let text = match.parameters["id"] ?? ""
+        guard let id = Int64(text), id > 0 else {
+            throw APIError(
+                .invalidRequest, "a rollout id is a positive number, not '\(escapedForMessage(text, limit: 64))'")
+        }
+        return id
+    }
+
+    /// Decodes a JSON body; an empty body counts as `{}`.
+    private func decode<T: Decodable>(_ body: Data) throws(APIError) -> T {
+        let data = body.isEmpty ? Data("{}".utf8) : body
+        do {
+            return try ITVJSON.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw APIError(.invalidRequest, "the request body is not a valid \(T.self): \(Self.describe(error))")
+        } catch {
+            throw APIError(.invalidRequest, "the request body is not valid JSON: \(error)")
+        }
+    }
+
+    /// `planHash` -> `plan_hash`: coding paths name Swift properties, the client wrote JSON keys.
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase {
+                out += "_" + ch.lowercased()
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.isEmpty
+                ? "the document"
+                : keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCase($0.stringValue) }
+                    .joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing field \(path(context.codingPath + [key]))"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) must be \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)) must be \(type), not null"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context.codingPath)) is invalid"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import ITVCore
+import ITVEngine
+import ITVProtocol
+
+// Rollouts, windows, reload, audit.
+extension EngineControlService {
+    func info(_ s: RolloutSnapshot) -> RolloutInfo { RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns) }
+
+    func waveName(_ s: RolloutSnapshot, _ i: Int) -> String {
+        "wave \(i + 1) (\(s.waves.indices.contains(i) ? s.waves[i].name : "?"))"
+    }
+
+    /// The version to roll out: the one asked for, else the newest release seen in the feed.
+    func version(for procedure: String, _ asked: String?) async throws -> String {
+        if let asked { return asked }
+        let set = await engine.set
+        let scheme = set.playbooks.first { $0.id == procedure }?.feed?.scheme ?? .dotted
+        guard let latest = Self.latest(try await store.releases(procedure: procedure), scheme: scheme) else {
+            throw APIError(.invalidRequest, "no release of \(procedure) has been seen yet; give --version")
+        }
+        return latest
+    }
+
+    func rolloutPlan(caller: Caller, procedure: String, _ request: RolloutPlanRequest) async throws -> RolloutPlanResponse {
+        let version = try await version(for: procedure, request.version)
+        return RolloutPlanResponse(try await call { try await engine.plan(procedure: procedure, version: version) })
+    }
+
+    func rolloutStart(caller: Caller, _ request: RolloutStartRequest) async throws -> RolloutActionResponse {
+        let version = try await version(for: request.procedure, request.version)
+        let s = try await call {
+            try await engine.createRollout(
+                procedure: request.procedure, version: version, by: requester(caller), comment: request.comment)
+        }
+        return RolloutActionResponse(
+            rollout: info(s),
+            message: "rollout \(s.rollout.id) started: \(s.rollout.procedure) to \(s.rollout.version), "
+                + "\(s.hostRuns.count) hosts in \(s.waves.count) waves")
+    }
+
+    func rolloutList(caller: Caller, _ request: RolloutListRequest) async throws -> RolloutListResponse {
+        if !request.all {
+            return RolloutListResponse(rollouts: await engine.activeSnapshots().map(info).sorted { $0.id > $1.id })
+        }
+        var infos: [RolloutInfo] = []
+        for r in try await store.rollouts(includeFinished: true, limit: 200) {
+            if let s = try await store.rollout(id: r.id) { infos.append(info(s)) }
+        }
+        // Active rollouts: the live state is newer than the store's only by what is being committed.
+        for live in await engine.activeSnapshots() {
+            if let i = infos.firstIndex(where: { $0.id == live.rollout.id }) { infos[i] = info(live) }
+        }
+        return RolloutListResponse(rollouts: infos)
+    }
+
+    func rolloutShow(caller: Caller, id: Int64) async throws -> RolloutDetail {
+        RolloutDetail(try await call { try await engine.snapshot(id) })
+    }
+
+    func rolloutApprove(caller: Caller, id: Int64, _ request: ApproveRequest) async throws -> RolloutActionResponse {
+        let s = try await call {
+            try await engine.approve(
+                id, wave: request.wave, planHash: request.planHash, comment: request.comment, by: requester(caller))
+        }
+        let wave = request.wave
+        let given = s.approvals.filter { $0.wave == wave && $0.source == .operator && $0.planHash == s.rollout.planHash }
+        let needed = s.waves.indices.contains(wave) ? s.waves[wave].approvalsNeeded : 1
+        let state = given.count >= needed ? "it starts" : "\(given.count) of \(needed) approvals"
+        return RolloutActionResponse(
+            rollout: info(s), message: "\(waveName(s, wave)) of rollout \(id) approved by \(caller.user): \(state)")
+    }
+
+    func control(
+        _ caller: Caller, _ id: Int64, _ verb: String,
+        _ op: (Requester) async throws -> RolloutSnapshot
+    ) async throws -> RolloutActionResponse {
+        let s = try await call { try await op(requester(caller)) }
+        return RolloutActionResponse(
+            rollout: info(s), message: "rollout \(id) \(verb) by \(caller.user): now \(s.rollout.phase.rawValue)")
+    }
+
+    func rolloutPause(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+        try await control(caller, id, "paused") { try await engine.pause(id, by: $0, reason: request.reason) }
+    }
+
+    func rolloutResume(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+        try await control(caller, id, "resumed") { try await engine.resume(id, by: $0, reason: request.reason) }
+    }
+
+    func rolloutAbort(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+        try await control(caller, id, "aborted") { try await engine.abort(id, by: $0, reason: request.reason) }
+    }
+
+    func rolloutRollback(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    {
+        try await control(caller, id, "rolling back") { try await engine.rollback(id, by: $0, reason: request.reason) }
+    }
+
+    func rolloutRetry(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
+        try await control(caller, id, "retrying \(request.host)") { try await engine.retry(id, host: request.host, by: $0) }
+    }
+
+    func rolloutSkip(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
+        try await control(caller, id, "skipping \(request.host)") { try await engine.skip(id, host: request.host, by: $0) }
+    }
+
+    /// A snapshot event, then one event per changed record, until the rollout ends or waits for a person.
+    func events(caller: Caller, rollout id: Int64) async throws -> AsyncStream<ITVProtocol.RolloutEvent> {
+        let updates = try await call { try await engine.updates(id) }
+        let clock = self.clock
+        let (stream, continuation) = AsyncStream.makeStream(of: ITVProtocol.RolloutEvent.self)
+        let task = Task {
+            var last: RolloutSnapshot?
+            for await s in updates {
+                let now = clock.now()
+                guard let previous = last else {
+                    continuation.yield(.snapshot(RolloutDetail(s), at: now))
+                    last = s
+                    continue
+                }
+                let detail = RolloutDetail(s)
+                for (i, run) in s.hostRuns.enumerated()
+                where !previous.hostRuns.indices.contains(i) || previous.hostRuns[i] != run {
+                    continuation.yield(ITVProtocol.RolloutEvent(kind: .hostRun, at: now, hostRun: HostRunInfo(run)))
+                }
+                for (i, wave) in detail.waves.enumerated()
+                where !previous.waves.indices.contains(i) || previous.waves[i] != s.waves[i] {
+                    continuation.yield(ITVProtocol.RolloutEvent(kind: .wave, at: now, wave: wave))
+                }
+                for approval in s.approvals.dropFirst(previous.approvals.count) {
+                    continuation.yield(ITVProtocol.RolloutEvent(kind: .approval, at: now, approval: ApprovalInfo(approval)))
+                }
+                continuation.yield(ITVProtocol.RolloutEvent(kind: .rollout, at: now, rollout: detail.rollout))
+                last = s
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    // MARK: Windows, reload, audit
+
+    func windowInfo(_ name: String) async -> WindowInfo? {
+        guard let w = await engine.windowList().first(where: { $0.spec.name == name }) else { return nil }
+        return WindowInfo(w.spec, record: w.record, now: clock.now())
+    }
+
+    func windowList(caller: Caller) async throws -> WindowListResponse {
+        let now = clock.now()
+        return WindowListResponse(windows: await engine.windowList().map { WindowInfo($0.spec, record: $0.record, now: now) })
+    }
+
+    func windowOpen(caller: Caller, name: String, _ request: WindowOpenRequest) async throws -> WindowActionResponse {
+        if let s = request.durationSeconds, s < 60 || s > TimeSpan.maximum.seconds {
+            throw APIError(.invalidRequest, "a window opens for 1m to 366d, not \(s) seconds")
+        }
+        let record = try await call {
+            try await engine.openWindow(
+                name, duration: request.durationSeconds.map { TimeSpan(seconds: $0) }, by: requester(caller))
+        }
+        guard let info = await windowInfo(name) else { throw APIError(.notFound, "no window \(name)") }
+        let until = Date(timeIntervalSince1970: Double(record.openUntil ?? 0) / 1000)
+        return WindowActionResponse(window: info, message: "window \(name) open until \(until) (opened by \(caller.user))")
+    }
+
+    func windowClose(caller: Caller, name: String, _ request: WindowCloseRequest) async throws -> WindowActionResponse {
+        _ = try await call { try await engine.closeWindow(name, by: requester(caller)) }
+        guard let info = await windowInfo(name) else { throw APIError(.notFound, "no window \(name)") }
+        return WindowActionResponse(window: info, message: "window \(name) closed by \(caller.user)")
+    }
+
+    func reload(caller: Caller) async throws -> ReloadResponse { await hooks.reload(by: requester(caller)) }
+
+    func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
+        AuditResponse(
+            entries: try await store.audit(since: request.since, limit: request.limit ?? 1_000).map(AuditEntry.init))
+    }
+
+    func recordDenied(caller: Caller, route: String) async {
+        let record = AuditRecord(
+            at: clock.now(), user: caller.user, uid: caller.uid, action: "permission.denied", target: route,
+            outcome: "denied")
+        try? await engine.recordAudit(record)
+    }
+}

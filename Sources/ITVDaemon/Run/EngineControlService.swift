@@ -1,0 +1,192 @@
+import Foundation
+import ITVCore
+import ITVEngine
+import ITVProtocol
+import Logging
+
+/// What the control service needs from the running daemon beside the engine.
+protocol DaemonHooks: Sendable {
+    /// Re-reads playbooks and inventory; on problems keeps the last good set and returns them.
+    func reload(by requester: Requester) async -> ReloadResponse
+    /// Polls the feeds of these procedures (all when empty) now.
+    func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult]
+}
+
+/// The control socket's view of the engine: maps each route to engine operations and wire types.
+struct EngineControlService: ControlService {
+    let engine: RolloutEngine
+    let store: any RolloutStore
+    let hooks: any DaemonHooks
+    let clock: any EngineClock
+    let startedAt: EpochMillis
+
+    func requester(_ caller: Caller) -> Requester { Requester(user: caller.user, uid: caller.uid) }
+
+    /// Runs an engine call, turning its refusals into typed API errors.
+    func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let e as EngineError {
+            throw APIError(Self.kind(e.kind), e.message)
+        } catch let e as StoreError {
+            throw APIError(.unavailable, "the state store failed: \(e.message)")
+        }
+    }
+
+    static func kind(_ engineKind: String) -> ErrorKind {
+        switch engineKind {
+        case "not_found": return .notFound
+        case "conflict", "already_approved": return .conflict
+        case "plan_changed": return .planChanged
+        case "invalid": return .invalidRequest
+        case "unavailable": return .unavailable
+        default: return .internal
+        }
+    }
+
+    func status(caller: Caller) async throws -> StatusResponse {
+        let set = await engine.set
+        let active = await engine.activeSnapshots()
+        let windows = await engine.windowList().filter(\.open).map(\.spec.name)
+        var problems: [String] = []
+        if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
+        return StatusResponse(
+            daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
+            hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
+            openWindows: windows,
+            attention: active.filter { $0.rollout.phase.waitsForPerson }.map {
+                RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns)
+            }, problems: problems)
+    }
+
+    // MARK: Procedures, releases, hosts
+
+    func procedureInfo(_ p: Playbook, set: LoadedSet, releases: [ReleaseRecord], versions: [HostVersionRecord])
+        -> ProcedureInfo
+    {
+        let hosts = set.inventory.hosts(forTargets: p.targets.map(\.value))
+        let names = Set(hosts.map(\.name))
+        var counts: [String?: Int] = [:]
+        let seen = Dictionary(versions.filter { $0.procedure == p.id }.map { ($0.host, $0.version) }, uniquingKeysWith: { a, _ in a })
+        for h in names { counts[seen[h] ?? nil, default: 0] += 1 }
+        return ProcedureInfo(
+            id: p.id, name: p.name, vendor: p.vendor, targets: p.targets.map(\.value), hostCount: hosts.count,
+            scheme: (p.feed?.scheme ?? .dotted).rawValue, feedKind: p.feed?.kind.rawValue, feedUrl: p.feed?.url,
+            latestRelease: Self.latest(releases.filter { $0.procedure == p.id }, scheme: p.feed?.scheme ?? .dotted),
+            deployed: counts.map { VersionCount(version: $0.key, hosts: $0.value) }.sorted {
+                ($0.version ?? "") < ($1.version ?? "")
+            })
+    }
+
+    /// The highest release by the procedure's scheme.
+    static func latest(_ releases: [ReleaseRecord], scheme: VersionScheme) -> String? {
+        releases.compactMap { try? scheme.parse($0.version).get() }.max()?.raw
+    }
+
+    func procedureList(caller: Caller) async throws -> ProcedureListResponse {
+        let set = await engine.set
+        let releases = try await store.releases(procedure: nil)
+        let versions = try await store.hostVersions()
+        return ProcedureListResponse(
+            procedures: set.playbooks.sorted { $0.id < $1.id }.map {
+                procedureInfo($0, set: set, releases: releases, versions: versions)
+            })
+    }
+
+    func procedureShow(caller: Caller, id: String) async throws -> ProcedureDetail {
+        let set = await engine.set
+        guard let p = set.playbooks.first(where: { $0.id == id }) else {
+            throw APIError(.notFound, "no procedure \(id)" + Suggest.didYouMean(id, set.playbooks.map(\.id)))
+        }
+        let releases = try await store.releases(procedure: id)
+        let versions = try await store.hostVersions()
+        let info = procedureInfo(p, set: set, releases: releases, versions: versions)
+        let waves: [PlanWaveInfo]
+        if case .success(let plan) = WavePlanner.plan(playbook: p, inventory: set.inventory, version: "0") {
+            waves = plan.waves.map(PlanWaveInfo.init)
+        } else {
+            waves = []
+        }
+        let rollouts = try await store.rollouts(includeFinished: true, limit: 20).filter { $0.procedure == id }
+        var infos: [RolloutInfo] = []
+        for r in rollouts {
+            if let s = try await store.rollout(id: r.id) {
+                infos.append(RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns))
+            }
+        }
+        return ProcedureDetail(
+            procedure: info, waves: waves, releases: releases.map(ReleaseInfo.init),
+            hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
+    }
+
+    func installed(for p: Playbook, set: LoadedSet, versions: [HostVersionRecord], latest: String?) -> [InstalledVersion] {
+        let scheme = p.feed?.scheme ?? .dotted
+        let latestVersion = latest.flatMap { try? scheme.parse($0).get() }
+        return set.inventory.hosts(forTargets: p.targets.map(\.value)).map { host in
+            let seen = versions.first { $0.host == host.name && $0.procedure == p.id }
+            let current = latestVersion != nil && seen?.version.flatMap { try? scheme.parse($0).get() } == latestVersion
+            return InstalledVersion(
+                host: host.name, procedure: p.id, version: seen?.version, seenAt: seen?.seenAt, latest: latest,
+                current: current)
+        }
+    }
+
+    func releaseList(caller: Caller, _ request: ReleaseListRequest) async throws -> ReleaseListResponse {
+        ReleaseListResponse(releases: try await store.releases(procedure: request.procedure).map(ReleaseInfo.init))
+    }
+
+    func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {
+        let set = await engine.set
+        for id in request.procedures where !set.playbooks.contains(where: { $0.id == id }) {
+            throw APIError(.notFound, "no procedure \(id)")
+        }
+        return FeedCheckResponse(results: await hooks.checkFeeds(request.procedures))
+    }
+
+    func hostList(caller: Caller, _ request: HostListRequest) async throws -> HostListResponse {
+        let set = await engine.set
+        let releases = try await store.releases(procedure: nil)
+        let versions = try await store.hostVersions()
+        var playbooks = set.playbooks
+        if let p = request.procedure {
+            playbooks = playbooks.filter { $0.id == p }
+            if playbooks.isEmpty { throw APIError(.notFound, "no procedure \(p)") }
+        }
+        let hosts = set.inventory.hosts.filter { h in
+            (request.group.map { h.groups.contains($0) } ?? true) && (request.tenant.map { h.tenant == $0 } ?? true)
+        }
+        var perHost: [String: [InstalledVersion]] = [:]
+        for p in playbooks {
+            let latest = Self.latest(releases.filter { $0.procedure == p.id }, scheme: p.feed?.scheme ?? .dotted)
+            for v in installed(for: p, set: set, versions: versions, latest: latest) { perHost[v.host, default: []].append(v) }
+        }
+        return HostListResponse(
+            hosts: hosts.filter { request.procedure == nil || perHost[$0.name] != nil }.map {
+                HostInfo(
+                    name: $0.name, address: $0.address, port: $0.port, tenant: $0.tenant, groups: $0.groups,
+                    os: $0.os.rawValue, procedures: perHost[$0.name] ?? [])
+            })
+    }
+
+    func hostScan(caller: Caller, _ request: HostScanRequest) async throws -> HostScanResponse {
+        let set = await engine.set
+        let found = try await call {
+            try await engine.scan(procedure: request.procedure, by: requester(caller), parallel: set.config.parallel)
+        }
+        let playbooks = request.procedure.map { id in set.playbooks.filter { $0.id == id } } ?? set.playbooks
+        var results: [HostScanResult] = []
+        for p in playbooks {
+            for h in set.inventory.hosts(forTargets: p.targets.map(\.value)) {
+                if let f = found.first(where: { $0.host == h.name && $0.procedure == p.id }) {
+                    results.append(HostScanResult(host: h.name, procedure: p.id, version: f.version))
+                } else {
+                    results.append(
+                        HostScanResult(
+                            host: h.name, procedure: p.id,
+                            error: APIError(.unavailable, "detect did not answer with a version")))
+                }
+            }
+        }
+        return HostScanResponse(results: results)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import ITVCore
+import ITVEngine
+import ITVProtocol
+import Logging
+
+/// The daemon's feed delegate: hands documents to the release detector, remembers each feed's last poll
+/// (for `itvctl feed check`), journals feed events, and plans rollouts for `auto_plan` procedures.
+actor FeedSide: FeedWatcherDelegate, FeedEventSink {
+    struct Poll {
+        var at: Date
+        var error: FeedPollError?
+        var newReleases: [String]
+    }
+
+    let logger: Logger
+    var detector: ReleaseDetector?
+    var polls: [String: Poll] = [:]
+    var newSinceLastPoll: [String: [String]] = [:]
+    /// Called for a detected release (and on every tick) to plan auto_plan rollouts.
+    var onRelease: (@Sendable (ReleaseRecord) async -> Void)?
+
+    init(logger: Logger) { self.logger = logger }
+
+    func attach(detector: ReleaseDetector, onRelease: @escaping @Sendable (ReleaseRecord) async -> Void) {
+        self.detector = detector
+        self.onRelease = onRelease
+    }
+
+    func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async -> Bool {
+        await detector?.feed(procedure, spec: spec, offered: extraction, at: at) ?? false
+    }
+
+    func feed(_ procedure: String, broke error: FeedPollError, at: Date) async {
+        await detector?.feed(procedure, broke: error, at: at)
+    }
+
+    func feedRecovered(_ procedure: String, at: Date) async { await detector?.feedRecovered(procedure, at: at) }
+
+    func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async {
+        var error: FeedPollError?
+        if case .failed(let e, _) = outcome { error = e }
+        polls[procedure] = Poll(at: at, error: error, newReleases: newSinceLastPoll.removeValue(forKey: procedure) ?? [])
+    }
+
+    func feed(_ procedure: String, validators: FeedValidators) async {
+        await detector?.feed(procedure, validators: validators)
+    }
+
+    func report(_ event: FeedEvent) async {
+        var meta: Logger.Metadata = ["event": "\(event.event.rawValue)", "procedure": "\(event.procedure)"]
+        switch event {
+        case .releaseDetected(let r):
+            meta["version"] = "\(r.version)"
+            newSinceLastPoll[r.procedure, default: []].append(r.version)
+            logger.notice("\(event.message)", metadata: meta)
+            await onRelease?(r)
+        case .candidateRejected, .rollbackSuspected:
+            logger.warning("\(event.message)", metadata: meta)
+        case .feedBroken, .ledgerFailed:
+            logger.error("\(event.message)", metadata: meta)
+        case .feedRecovered:
+            logger.notice("\(event.message)", metadata: meta)
+        }
+    }
+
+    func lastPoll(_ procedure: String) -> Poll? { polls[procedure] }
+}

@@ -1,0 +1,77 @@
+import ITVProtocol
+
+/// Who sent a control request, from the socket's peer credentials (SO_PEERCRED), resolved by the server.
+public struct Caller: Hashable, Sendable {
+    /// The Unix user name (`uid:1234` when the uid has no passwd entry).
+    public var user: String
+    public var uid: UInt32
+    /// Primary group id.
+    public var gid: UInt32
+    /// Names of the primary and supplementary groups.
+    public var groups: [String]
+    /// Root, or a member of an operator group: may change things.
+    public var mayChange: Bool
+
+    public init(user: String, uid: UInt32, gid: UInt32, groups: [String], mayChange: Bool) {
+        self.user = user
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.mayChange = mayChange
+    }
+}
+
+/// What the control socket asks of the engine: one method per route of `ITVProtocol.Route`.
+///
+/// The server has already authorized the caller for the route (reads need a reader or operator, changes
+/// an operator or root) and decoded the request; the service checks everything else and throws
+/// `APIError` (`not_found`, `conflict`, `plan_changed`, `invalid_request`, ...) with a message that says
+/// what cannot be done and why. Every change is audited (and journaled) by the service with the caller's
+/// user and uid.
+public protocol ControlService: Sendable {
+    func status(caller: Caller) async throws -> StatusResponse
+
+    func procedureList(caller: Caller) async throws -> ProcedureListResponse
+    func procedureShow(caller: Caller, id: String) async throws -> ProcedureDetail
+    func releaseList(caller: Caller, _ request: ReleaseListRequest) async throws -> ReleaseListResponse
+    func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse
+    func hostList(caller: Caller, _ request: HostListRequest) async throws -> HostListResponse
+    func hostScan(caller: Caller, _ request: HostScanRequest) async throws -> HostScanResponse
+
+    /// A preview: nothing is created.
+    func rolloutPlan(caller: Caller, procedure: String, _ request: RolloutPlanRequest) async throws
+        -> RolloutPlanResponse
+    func rolloutStart(caller: Caller, _ request: RolloutStartRequest) async throws -> RolloutActionResponse
+    func rolloutList(caller: Caller, _ request: RolloutListRequest) async throws -> RolloutListResponse
+    func rolloutShow(caller: Caller, id: Int64) async throws -> RolloutDetail
+    /// Throws `plan_changed` when `request.planHash` is not the rollout's plan, `conflict` when the wave
+    /// `request.wave` is not the one waiting, or when this user already approved it (four eyes).
+    func rolloutApprove(caller: Caller, id: Int64, _ request: ApproveRequest) async throws -> RolloutActionResponse
+    func rolloutPause(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    func rolloutResume(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    func rolloutAbort(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    func rolloutRollback(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    func rolloutRetry(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse
+    func rolloutSkip(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse
+    /// Progress of one rollout for `rollout watch`: first a `snapshot` event, then each change. Throws
+    /// `not_found` for an unknown rollout. The server stops reading after an event whose rollout is final
+    /// or waits for a person (`RolloutEvent.endsWatch`), and when the client goes away.
+    func events(caller: Caller, rollout id: Int64) async throws -> AsyncStream<RolloutEvent>
+
+    func windowList(caller: Caller) async throws -> WindowListResponse
+    func windowOpen(caller: Caller, name: String, _ request: WindowOpenRequest) async throws -> WindowActionResponse
+    func windowClose(caller: Caller, name: String, _ request: WindowCloseRequest) async throws
+        -> WindowActionResponse
+    /// Re-reads playbooks and inventory (as SIGHUP). Problems keep the last good set (`ok` false).
+    func reload(caller: Caller) async throws -> ReloadResponse
+    func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse
+
+    /// A request the server refused because the caller lacks the access `route` needs: the service audits
+    /// it (`permission.denied`, outcome `denied`) and journals it with the user and uid. Not called for
+    /// requests refused before authorization could be decided (malformed HTTP).
+    func recordDenied(caller: Caller, route: String) async
+}

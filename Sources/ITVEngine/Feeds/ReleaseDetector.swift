@@ -1,0 +1,171 @@
+import Foundation
+import ITVCore
+
+/// What the release detector needs of the state store: the releases seen so far, and recording a new one.
+/// `StoreReleaseLedger` adapts any `RolloutStore`.
+public protocol ReleaseLedger: Sendable {
+    func releases(procedure: String) async throws -> [ReleaseRecord]
+    /// Durable when it returns ("persist, then act").
+    func record(_ release: ReleaseRecord) async throws
+    /// Keeps a feed's validators for the next start (best effort).
+    func saveValidators(_ validators: FeedValidators, procedure: String) async throws
+}
+
+extension ReleaseLedger {
+    public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {}
+}
+
+/// The `RolloutStore` as a `ReleaseLedger`.
+public struct StoreReleaseLedger: ReleaseLedger {
+    public let store: any RolloutStore
+
+    public init(store: any RolloutStore) { self.store = store }
+
+    public func releases(procedure: String) async throws -> [ReleaseRecord] {
+        try await store.releases(procedure: procedure)
+    }
+
+    public func record(_ release: ReleaseRecord) async throws { try await store.commit([.release(release)]) }
+
+    public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {
+        let json = String(decoding: try JSONEncoder().encode(validators), as: UTF8.self)
+        try await store.commit([.feedState(procedure: procedure, json: json)])
+    }
+
+    /// The validators saved by `saveValidators`, for `FeedWatcher.setFeeds(_:validators:)` at start.
+    public func savedValidators() async throws -> [String: FeedValidators] {
+        try await store.feedStates().compactMapValues {
+            try? JSONDecoder().decode(FeedValidators.self, from: Data($0.utf8))
+        }
+    }
+}
+
+/// What the feed side has to say, for the journal (`event`) and for planning (`releaseDetected`).
+public enum FeedEvent: Hashable, Sendable {
+    /// A release never seen before, higher than any seen; already recorded in the ledger.
+    case releaseDetected(ReleaseRecord)
+    /// A candidate that is not a version under the procedure's scheme (reported once per text).
+    case candidateRejected(procedure: String, candidate: RejectedCandidate)
+    /// The feed offers only versions older than one already seen: no rollout, journaled as suspicious.
+    case rollbackSuspected(procedure: String, offered: String, highestSeen: String)
+    case feedBroken(procedure: String, error: FeedPollError)
+    case feedRecovered(procedure: String)
+    /// The ledger could not be read or written; the document will be read again on the next poll.
+    case ledgerFailed(procedure: String, message: String)
+
+    /// The journal's `ITV_EVENT`.
+    public var event: ITVEvent {
+        switch self {
+        case .releaseDetected: .releaseDetected
+        case .candidateRejected, .rollbackSuspected: .feedRejected
+        case .feedBroken, .ledgerFailed: .feedBroken
+        case .feedRecovered: .feedRecovered
+        }
+    }
+
+    public var procedure: String {
+        switch self {
+        case .releaseDetected(let r): r.procedure
+        case .candidateRejected(let p, _), .rollbackSuspected(let p, _, _), .feedBroken(let p, _),
+            .feedRecovered(let p), .ledgerFailed(let p, _):
+            p
+        }
+    }
+
+    /// One line for the journal's MESSAGE, in the operators' words.
+    public var message: String {
+        switch self {
+        case .releaseDetected(let r): "new release \(r.version) of \(r.procedure) seen in \(r.feedURL)"
+        case .candidateRejected(let p, let c): "feed of \(p) offered '\(c.shown)', which is not a version: \(c.reason)"
+        case .rollbackSuspected(let p, let offered, let seen):
+            "feed of \(p) now offers at most \(offered), older than \(seen) seen before: possible rollback attack, "
+                + "no rollout"
+        case .feedBroken(let p, let e): "feed of \(p) is broken: \(e.message) (\(e.kind))"
+        case .feedRecovered(let p): "feed of \(p) works again"
+        case .ledgerFailed(let p, let m): "cannot record releases of \(p): \(m)"
+        }
+    }
+}
+
+/// Where feed events go (the journal, and the engine for `auto_plan`).
+public protocol FeedEventSink: Sendable {
+    func report(_ event: FeedEvent) async
+}
+
+/// The watcher's delegate in production: selects the release under the procedure's scheme, records new ones in
+/// the ledger, and reports everything once.
+public actor ReleaseDetector: FeedWatcherDelegate {
+    private let ledger: any ReleaseLedger
+    private let sink: any FeedEventSink
+    private var seen: [String: Set<Version>] = [:]
+    private var reportedRejections: [String: Set<String>] = [:]
+    private var reportedRollback: [String: String] = [:]
+
+    public init(ledger: any ReleaseLedger, sink: any FeedEventSink) {
+        self.ledger = ledger
+        self.sink = sink
+    }
+
+    public func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async -> Bool {
+        let known: Set<Version>
+        if let cached = seen[procedure] {
+            known = cached
+        } else {
+            do {
+                let records = try await ledger.releases(procedure: procedure)
+                known = Set(records.compactMap { try? spec.scheme.parse($0.version).get() })
+                seen[procedure] = known
+            } catch {
+                await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
+                return false
+            }
+        }
+        let selection = ReleaseSelector.select(candidates: extraction.candidates, spec: spec, seen: known)
+        for rejected in extraction.rejected + selection.rejected
+        where reportedRejections[procedure, default: []].insert(rejected.shown).inserted {
+            await sink.report(.candidateRejected(procedure: procedure, candidate: rejected))
+        }
+        if let (offered, highest) = selection.rollbackSuspected {
+            if reportedRollback[procedure] != offered.raw {
+                reportedRollback[procedure] = offered.raw
+                await sink.report(
+                    .rollbackSuspected(procedure: procedure, offered: offered.raw, highestSeen: highest.raw))
+            }
+        } else {
+            reportedRollback[procedure] = nil
+        }
+        guard let new = selection.newRelease else { return true }
+        let record = ReleaseRecord(
+            procedure: procedure, version: new.raw,
+            firstSeen: EpochMillis((at.timeIntervalSince1970 * 1_000).rounded()),
+            feedURL: spec.url)
+        do {
+            try await ledger.record(record)
+        } catch {
+            await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
+            return false
+        }
+        seen[procedure, default: []].insert(new)
+        await sink.report(.releaseDetected(record))
+        return true
+    }
+
+    public func feed(_ procedure: String, broke error: FeedPollError, at: Date) async {
+        await sink.report(.feedBroken(procedure: procedure, error: error))
+    }
+
+    public func feedRecovered(_ procedure: String, at: Date) async {
+        await sink.report(.feedRecovered(procedure: procedure))
+    }
+
+    public func feed(_ procedure: String, validators: FeedValidators) async {
+        try? await ledger.saveValidators(validators, procedure: procedure)
+    }
+
+    /// Forgets cached state (the playbook's scheme may have changed on reload).
+    public func reset(_ procedure: String) {
+        seen[procedure] = nil
+        reportedRejections[procedure] = nil
+        reportedRollback[procedure] = nil
+    }
+}

@@ -1,0 +1,196 @@
+import CCurl
+import Foundation
+import ITVEngine
+
+/// One transfer: its easy handle, the body read so far (capped), and the response headers.
+/// Lives on the fetch thread only; C callbacks reach it through an unretained pointer while `active` holds it.
+final class CurlTransfer {
+    let request: FeedRequest
+    let easy: UnsafeMutableRawPointer
+    private let completion: CurlMultiLoop.Completion
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private var completed = false
+
+    /// The fetcher's id of the request (for cancellation).
+    var id: UInt64 = 0
+    var body: [UInt8] = []
+    var overCap = false
+    /// Headers of the last response (a redirect hop's headers are dropped when the next status line comes).
+    var headers: [String: String] = [:]
+
+    private init(request: FeedRequest, easy: UnsafeMutableRawPointer, completion: @escaping CurlMultiLoop.Completion) {
+        self.request = request
+        self.easy = easy
+        self.completion = completion
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+    }
+
+    static func make(
+        _ request: FeedRequest, configuration: CurlFeedFetcher.Configuration,
+        completion: @escaping CurlMultiLoop.Completion
+    ) -> Result<CurlTransfer, FeedFetchError> {
+        guard let easy = curl_easy_init() else {
+            return .failure(FeedFetchError(.io, "cannot fetch \(request.url): curl_easy_init failed"))
+        }
+        let t = CurlTransfer(request: request, easy: easy, completion: completion)
+        let isHTTPS = request.url.lowercased().hasPrefix("https://")
+        let isFile = request.url.lowercased().hasPrefix("file://")
+        let protocols = isFile ? "file" : (isHTTPS ? "https" : "http,https")
+        // A redirect may never leave https: once the feed is https, every hop must be.
+        let redirectProtocols = isHTTPS ? "https" : "http,https"
+        var ok = true
+        func check(_ code: CURLcode) { if code != CURLE_OK { ok = false } }
+        check(itv_easy_setopt_str(easy, CURLOPT_URL, request.url))
+        check(itv_easy_setopt_str(easy, CURLOPT_PROTOCOLS_STR, protocols))
+        check(itv_easy_setopt_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, redirectProtocols))
+        check(itv_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1))
+        check(itv_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 5))
+        check(itv_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        check(itv_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
+        check(itv_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
+        check(itv_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout)))
+        check(itv_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, milliseconds(request.totalTimeout)))
+        check(itv_easy_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes)))
+        check(itv_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        check(itv_easy_setopt_str(easy, CURLOPT_USERAGENT, configuration.userAgent))
+        check(itv_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, t.errorBuffer))
+        if let ca = configuration.caBundlePath { check(itv_easy_setopt_str(easy, CURLOPT_CAINFO, ca)) }
+        var list: UnsafeMutablePointer<curl_slist>?
+        if let etag = request.etag, isSafeHeaderValue(etag) { list = curl_slist_append(list, "If-None-Match: \(etag)") }
+        if let lm = request.lastModified, isSafeHeaderValue(lm) {
+            list = curl_slist_append(list, "If-Modified-Since: \(lm)")
+        }
+        if let list {
+            t.headerList = list
+            check(itv_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list))
+        }
+        let me = Unmanaged.passUnretained(t).toOpaque()
+        check(itv_easy_setopt_cb(easy, CURLOPT_WRITEFUNCTION, curlWrite))
+        check(itv_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me))
+        check(itv_easy_setopt_cb(easy, CURLOPT_HEADERFUNCTION, curlHeader))
+        check(itv_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me))
+        check(itv_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me))
+        guard ok else { return .failure(FeedFetchError(.io, "cannot fetch \(request.url): libcurl refused an option")) }
+        return .success(t)
+    }
+
+    func complete(_ response: FeedResponse) {
+        guard !completed else { return }
+        completed = true
+        completion(response)
+    }
+
+    /// Turns the end of the transfer into the port's answer.
+    func response(for code: CURLcode) -> FeedResponse {
+        let url = request.url
+        if code != CURLE_OK { return .failed(error(for: code)) }
+        var status = 0
+        itv_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var effective: UnsafeMutablePointer<CChar>?
+        itv_easy_getinfo_str(easy, CURLINFO_EFFECTIVE_URL, &effective)
+        let effectiveURL = effective.map { String(cString: $0) } ?? url
+        if url.lowercased().hasPrefix("file://") { status = 200 }
+        switch status {
+        case 200...299:
+            return .fetched(
+                FeedDocument(
+                    body: body, contentType: headers["content-type"], etag: headers["etag"],
+                    lastModified: headers["last-modified"], effectiveURL: effectiveURL))
+        case 304:
+            return .notModified
+        default:
+            let retry = headers["retry-after"].flatMap(HTTPDate.parseRetryAfter)
+            return .failed(
+                FeedFetchError(.httpStatus, "\(url) answered HTTP \(status)", status: status, retryAfter: retry))
+        }
+    }
+
+    private func error(for code: CURLcode) -> FeedFetchError {
+        let url = request.url
+        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        var redirects = 0
+        itv_easy_getinfo_long(easy, CURLINFO_REDIRECT_COUNT, &redirects)
+        switch code {
+        case CURLE_WRITE_ERROR where overCap, CURLE_FILESIZE_EXCEEDED:
+            return FeedFetchError(.tooLarge, "\(url): the body is larger than the cap of \(request.maxBodyBytes) bytes")
+        case CURLE_OPERATION_TIMEDOUT:
+            return FeedFetchError(.timeout, "\(url): deadline passed (\(detail))")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return FeedFetchError(.tls, "\(url): TLS verification failed (\(detail))")
+        case CURLE_TOO_MANY_REDIRECTS:
+            return FeedFetchError(.redirectRefused, "\(url): more than 5 redirects (\(detail))")
+        case CURLE_UNSUPPORTED_PROTOCOL where redirects > 0:
+            return FeedFetchError(.redirectRefused, "\(url): redirect to a refused scheme, https never goes to http")
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
+            return FeedFetchError(.invalidURL, "\(url): \(detail)")
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return FeedFetchError(.connectFailed, "\(url): \(detail)")
+        case CURLE_FILE_COULDNT_READ_FILE, CURLE_READ_ERROR:
+            return FeedFetchError(.io, "\(url): \(detail)")
+        default:
+            return FeedFetchError(.protocolError, "\(url): \(detail)")
+        }
+    }
+
+    /// The response headers the fetcher uses; others are never turned into strings.
+    private static let wanted: Set<String> = ["content-type", "etag", "last-modified", "retry-after"]
+
+    fileprivate func received(header line: UnsafeBufferPointer<UInt8>) {
+        if line.starts(with: "HTTP/".utf8) {
+            headers.removeAll()
+            return
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon <= 32 else { return }
+        let name = String(decoding: line[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        guard Self.wanted.contains(name) else { return }
+        var start = colon + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
+        headers[name] = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+    }
+}
+
+private func milliseconds(_ d: Duration) -> Int {
+    let (s, atto) = d.components
+    return max(1, Int(s) * 1_000 + Int(atto / 1_000_000_000_000_000))
+}
+
+/// Validators are echoed back to the server; refuse any that could split a header.
+private func isSafeHeaderValue(_ s: String) -> Bool {
+    s.utf8.count <= 1_024 && s.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
+}
+
+private let curlWrite: itv_curl_data_cb = { ptr, size, count, userdata in
+    guard let ptr, let userdata else { return 0 }
+    let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    let n = size * count
+    if t.body.count + n > t.request.maxBodyBytes {
+        t.overCap = true
+        return 0
+    }
+    ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+        t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+    }
+    return n
+}
+
+private let curlHeader: itv_curl_data_cb = { ptr, size, count, userdata in
+    guard let ptr, let userdata else { return 0 }
+    let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    let n = size * count
+    if n < 8_192 {
+        ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+            t.received(header: UnsafeBufferPointer(start: $0, count: n))
+        }
+    }
+    return n
+}

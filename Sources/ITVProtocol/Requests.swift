@@ -1,0 +1,187 @@
+// Request bodies (POST) and query parameters (GET). Query values are plain strings; GET requests are
+// built from and turned into query items here, so that the daemon and itvctl agree.
+
+/// A request carried in the query string of a GET.
+public protocol QueryRequest: Sendable {
+    /// Parses the query; throws `invalid_request` for a bad value. Unknown keys are ignored (add-only).
+    init(query: [String: String]) throws(APIError)
+    var queryItems: [(String, String)] { get }
+}
+
+/// `GET /v1/releases?procedure=ID`.
+public struct ReleaseListRequest: QueryRequest, Hashable, Codable {
+    public var procedure: String?
+
+    public init(procedure: String? = nil) { self.procedure = procedure }
+    public init(query: [String: String]) { procedure = query["procedure"] }
+    public var queryItems: [(String, String)] { procedure.map { [("procedure", $0)] } ?? [] }
+}
+
+/// `GET /v1/hosts?procedure=ID&group=G&tenant=T`.
+public struct HostListRequest: QueryRequest, Hashable, Codable {
+    public var procedure: String?
+    public var group: String?
+    public var tenant: String?
+
+    public init(procedure: String? = nil, group: String? = nil, tenant: String? = nil) {
+        self.procedure = procedure
+        self.group = group
+        self.tenant = tenant
+    }
+
+    public init(query: [String: String]) {
+        procedure = query["procedure"]
+        group = query["group"]
+        tenant = query["tenant"]
+    }
+
+    public var queryItems: [(String, String)] {
+        [("procedure", procedure), ("group", group), ("tenant", tenant)].compactMap { k, v in v.map { (k, $0) } }
+    }
+}
+
+/// `GET /v1/procedures/{id}/plan?version=V`.
+public struct RolloutPlanRequest: QueryRequest, Hashable, Codable {
+    /// Absent: the newest release.
+    public var version: String?
+
+    public init(version: String? = nil) { self.version = version }
+    public init(query: [String: String]) { version = query["version"] }
+    public var queryItems: [(String, String)] { version.map { [("version", $0)] } ?? [] }
+}
+
+/// `GET /v1/rollouts?all=true`.
+public struct RolloutListRequest: QueryRequest, Hashable, Codable {
+    /// Include finished rollouts.
+    public var all: Bool
+
+    public init(all: Bool = false) { self.all = all }
+
+    public init(query: [String: String]) throws(APIError) {
+        switch query["all"] {
+        case nil, "false", "0": all = false
+        case "true", "1": all = true
+        case let other?: throw APIError(.invalidRequest, "query parameter all must be true or false, not '\(other)'")
+        }
+    }
+
+    public var queryItems: [(String, String)] { all ? [("all", "true")] : [] }
+}
+
+/// `GET /v1/audit?since=EPOCH_MS&limit=N`.
+public struct AuditRequest: QueryRequest, Hashable, Codable {
+    /// Entries at or after this time (epoch milliseconds).
+    public var since: Int64?
+    public var limit: Int?
+
+    public init(since: Int64? = nil, limit: Int? = nil) {
+        self.since = since
+        self.limit = limit
+    }
+
+    public init(query: [String: String]) throws(APIError) {
+        if let s = query["since"] {
+            guard let v = Int64(s), v >= 0 else {
+                throw APIError(.invalidRequest, "query parameter since must be epoch milliseconds, not '\(s)'")
+            }
+            since = v
+        }
+        if let l = query["limit"] {
+            guard let v = Int(l), v > 0 else {
+                throw APIError(.invalidRequest, "query parameter limit must be a positive number, not '\(l)'")
+            }
+            limit = v
+        }
+    }
+
+    public var queryItems: [(String, String)] {
+        (since.map { [("since", String($0))] } ?? []) + (limit.map { [("limit", String($0))] } ?? [])
+    }
+}
+
+/// `POST /v1/feeds/check`.
+public struct FeedCheckRequest: Hashable, Sendable, Codable {
+    /// Procedure ids; empty: every procedure with a feed.
+    public var procedures: [String]
+
+    public init(procedures: [String] = []) { self.procedures = procedures }
+}
+
+/// `POST /v1/hosts/scan`.
+public struct HostScanRequest: Hashable, Sendable, Codable {
+    /// Absent: every procedure.
+    public var procedure: String?
+
+    public init(procedure: String? = nil) { self.procedure = procedure }
+}
+
+/// `POST /v1/rollouts`: create a rollout.
+public struct RolloutStartRequest: Hashable, Sendable, Codable {
+    public var procedure: String
+    /// Absent: the newest release.
+    public var version: String?
+    public var comment: String?
+
+    public init(procedure: String, version: String? = nil, comment: String? = nil) {
+        self.procedure = procedure
+        self.version = version
+        self.comment = comment
+    }
+}
+
+/// `POST /v1/rollouts/{id}/approve`: approve the wave that waits, for the plan the approver saw.
+public struct ApproveRequest: Hashable, Sendable, Codable {
+    /// Index of the wave the approver saw waiting; another wave waiting is a `conflict`.
+    public var wave: Int
+    /// The plan hash the approver saw; another plan is `plan_changed`.
+    public var planHash: String
+    public var comment: String?
+
+    public init(wave: Int, planHash: String, comment: String? = nil) {
+        self.wave = wave
+        self.planHash = planHash
+        self.comment = comment
+    }
+}
+
+/// `POST /v1/rollouts/{id}/pause|resume|abort|rollback`.
+public struct RolloutControlRequest: Hashable, Sendable, Codable {
+    public var reason: String?
+
+    public init(reason: String? = nil) { self.reason = reason }
+}
+
+/// `POST /v1/rollouts/{id}/retry|skip`: settle a failed or unknown host.
+public struct HostActionRequest: Hashable, Sendable, Codable {
+    public var host: String
+    public var comment: String?
+
+    public init(host: String, comment: String? = nil) {
+        self.host = host
+        self.comment = comment
+    }
+}
+
+/// `POST /v1/windows/{name}/open`.
+public struct WindowOpenRequest: Hashable, Sendable, Codable {
+    /// Absent: the window's configured duration.
+    public var durationSeconds: Int64?
+    public var comment: String?
+
+    public init(durationSeconds: Int64? = nil, comment: String? = nil) {
+        self.durationSeconds = durationSeconds
+        self.comment = comment
+    }
+}
+
+/// `POST /v1/windows/{name}/close`.
+public struct WindowCloseRequest: Hashable, Sendable, Codable {
+    public var comment: String?
+
+    public init(comment: String? = nil) { self.comment = comment }
+}
+
+/// `POST /v1/reload` (no fields yet; the body may be empty).
+public struct ReloadRequest: Hashable, Sendable, Codable {
+    public init() {}
+}

@@ -1,0 +1,261 @@
+import Foundation
+import ITVControlServer
+import ITVProtocol
+import Logging
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// Where the built `itvctl` is: `$ITV_BIN_DIR` (set by `make test`), else `.build/debug`.
+let binDir = ProcessInfo.processInfo.environment["ITV_BIN_DIR"] ?? repositoryRoot + "/.build/debug"
+
+struct TestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A temporary directory, world-traversable (0755) so that other test users reach the socket in it.
+final class SocketDir: @unchecked Sendable {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "itv-ctl-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw TestError("mkdtemp failed")
+        }
+        path = String(cString: made)
+        chmod(path, 0o755)
+    }
+
+    var socket: String { path + "/itvd.sock" }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Runs a ControlServer with `service` on a socket in a fresh directory for the duration of `body`.
+func withServer<T>(
+    _ service: FakeControlService = FakeControlService(), operators: [String] = ["itv-operators"],
+    readers: [String] = ["itv"], deadline: Duration = .seconds(10), maxConnections: Int = 256,
+    _ body: (ControlServer, String) async throws -> T
+) async throws -> T {
+    let dir = try SocketDir()
+    let config = ControlServerConfig(
+        socketPath: dir.socket, operatorGroups: operators, readerGroups: readers, requestDeadline: deadline,
+        maxConnections: maxConnections, allowSocketActivation: false)
+    let server = ControlServer(config: config, service: service, logger: quietLogger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        defer { group.cancelAll() }
+        try await server.waitUntilListening()
+        return try await body(server, dir.socket)
+    }
+}
+
+/// Tests check behaviour, not log lines.
+let quietLogger = Logger(label: "itvd.control.test") { _ in SwiftLogNoOpLogHandler() }
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the built itvctl (as `user` through runuser when given) against `socket`.
+func itvctl(_ arguments: [String], socket: String, user: String? = nil) async throws -> RunResult {
+    let executable = binDir + "/itvctl"
+    let process = Process()
+    if let user {
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        process.arguments = ["-u", user, "--", executable, "--socket", socket] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--socket", socket] + arguments
+    }
+    process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"]
+    return try await runProcess(process)
+}
+
+func runProcess(_ process: Process) async throws -> RunResult {
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Blocking reads on their own threads, not on the cooperative pool.
+    async let outData = readAll(out.fileHandleForReading)
+    async let errData = readAll(err.fileHandleForReading)
+    let (o, e) = await (outData, errData)
+    process.waitUntilExit()
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
+}
+
+private func readAll(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: handle.readDataToEndOfFile()) }
+    }
+}
+
+/// A raw connection to the socket for requests itvctl would never send.
+final class RawClient: @unchecked Sendable {
+    let fd: Int32
+
+    init(_ path: String) throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(path.utf8))
+            raw[path.utf8.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw TestError("connect \(path): \(String(cString: strerror(errno)))")
+        }
+        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) { send(Data(text.utf8)) }
+
+    func send(_ data: Data) {
+        _ = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until `marker` has arrived (true), or the connection ends first (false).
+    func readUntil(_ marker: String) -> Bool {
+        var all = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !String(decoding: all, as: UTF8.self).contains(marker) {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return false }
+            all += buffer[0..<n]
+        }
+        return true
+    }
+
+    /// Reads until the server closes the connection (or 30 s pass).
+    func readToEnd() -> String {
+        var all = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            all += buffer[0..<n]
+        }
+        return String(decoding: all, as: UTF8.self)
+    }
+}
+
+/// A parsed HTTP response read by a RawClient.
+struct RawResponse {
+    var status: Int
+    var headers: [String: String]
+    var body: String
+
+    init(_ text: String) throws {
+        guard let split = text.range(of: "\r\n\r\n") else { throw TestError("no HTTP head in: \(text)") }
+        var lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        status = statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0
+        headers = [:]
+        for line in lines {
+            if let colon = line.firstIndex(of: ":") {
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...]
+                    .trimmingCharacters(in: .whitespaces)
+            }
+        }
+        body = String(text[split.upperBound...])
+    }
+
+    var errorKind: String? {
+        (try? ITVJSON.decode(ErrorBody.self, from: Data(body.utf8)))?.error.kind.rawValue
+    }
+}
+
+/// One request on a fresh connection, on a thread of its own. The request asks the server to close the
+/// connection after answering (unless it says otherwise), so that the answer can be read to its end.
+func rawRequest(_ path: String, _ request: String) async throws -> RawResponse {
+    var request = request
+    if !request.contains("Connection:"), let line = request.range(of: "HTTP/1.1\r\n") {
+        request.replaceSubrange(line, with: "HTTP/1.1\r\nConnection: close\r\n")
+    }
+    let text = request
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            do {
+                let client = try RawClient(path)
+                client.send(text)
+                continuation.resume(returning: try RawResponse(client.readToEnd()))
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+}
+
+/// Runs a shell command as root; throws when it fails.
+@discardableResult
+func sh(_ command: String) async throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let result = try await runProcess(process)
+    guard result.status == 0 else { throw TestError("\(command): \(result.status) \(result.stderr)") }
+    return result
+}
+
+/// A listener that answers one connection with a fixed response (a daemon of another protocol version).
+final class OneShotServer: @unchecked Sendable {
+    private let fd: Int32
+    private let thread: Thread
+
+    init(path: String, response: String) throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(path.utf8))
+            raw[path.utf8.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0, listen(fd, 4) == 0 else { throw TestError("cannot listen on \(path)") }
+        let listener = fd
+        thread = Thread {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            _ = recv(client, &buffer, buffer.count, 0)
+            _ = Array(response.utf8).withUnsafeBytes {
+                Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            close(client)
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import ITVProtocol
+import Testing
+
+/// Encodes a fixed value, compares it byte for byte with its fixture, and decodes the fixture back.
+/// `ITV_UPDATE_FIXTURES=1 swift test --filter ITVProtocolTests` writes missing fixtures (review the diff).
+struct Golden: Sendable, CustomStringConvertible {
+    let name: String
+    let check: @Sendable () throws -> Void
+
+    init<T: Codable & Equatable & Sendable>(_ name: String, _ value: T) {
+        self.name = name
+        check = {
+            let path = fixtureDirectory + "/" + name + ".json"
+            let encoded = try ITVJSON.encode(value, pretty: true) + Data("\n".utf8)
+            if ProcessInfo.processInfo.environment["ITV_UPDATE_FIXTURES"] == "1",
+                !FileManager.default.fileExists(atPath: path)
+            {
+                try encoded.write(to: URL(fileURLWithPath: path))
+            }
+            let fixture = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(
+                encoded == fixture,
+                "\(name): encoding differs from \(path):\n\(String(decoding: encoded, as: UTF8.self))")
+            let decoded = try ITVJSON.decode(T.self, from: fixture)
+            #expect(decoded == value, "\(name): the fixture decodes to another value")
+        }
+    }
+
+    var description: String { name }
+}
+
+let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures"
+
+let goldens: [Golden] = [
+    // Responses.
+    Golden("status", Samples.status),
+    Golden("procedure_list", ProcedureListResponse(procedures: [Samples.procedure])),
+    Golden(
+        "procedure_show",
+        ProcedureDetail(
+            procedure: Samples.procedure, waves: Samples.planWaves, releases: [Samples.release],
+            hosts: [Samples.installed, InstalledVersion(host: "ws-fin-01", procedure: "firefox-esr", current: false)],
+            rollouts: [Samples.rollout])),
+    Golden("release_list", ReleaseListResponse(releases: [Samples.release])),
+    Golden(
+        "feed_check",
+        FeedCheckResponse(results: [
+            FeedCheckResult(procedure: "firefox-esr", ok: true, latest: "128.5.0", newReleases: ["128.5.0"]),
+            FeedCheckResult(
+                procedure: "gis-viewer", ok: false,
+                error: APIError(ErrorKind("feed_unreachable"), "connect to vendor.example:443 timed out after 30s")),
+        ])),
+    Golden(
+        "host_list",
+        HostListResponse(hosts: [
+            HostInfo(
+                name: "ws-it-01", address: "10.1.0.11", port: 22, tenant: "landratsamt",
+                groups: ["workstations", "it"],
+                os: "linux", procedures: [Samples.installed])
+        ])),
+    Golden(
+        "host_scan",
+        HostScanResponse(results: [
+            HostScanResult(host: "ws-it-01", procedure: "firefox-esr", version: "128.4.0"),
+            HostScanResult(
+                host: "srv-fin-01", procedure: "firefox-esr",
+                error: APIError(ErrorKind("hostkey_mismatch"), "host key of srv-fin-01 changed")),
+        ])),
+    Golden(
+        "rollout_plan",
+        RolloutPlanResponse(
+            procedure: "firefox-esr", version: "128.5.0", planHash: Samples.hash, hostCount: 4,
+            waves: Samples.planWaves)),
+    Golden(
+        "rollout_action",
+        RolloutActionResponse(
+            rollout: Samples.rollout, message: "wave 2 (pilot) approved by alice: 1 of 2 approvals")),
+    Golden("rollout_list", RolloutListResponse(rollouts: [Samples.rollout, Samples.halted])),
+    Golden("rollout_show", Samples.detail),
+    Golden("event_snapshot", RolloutEvent.snapshot(Samples.detail, at: Samples.t0)),
+    Golden("event_rollout", RolloutEvent(kind: .rollout, at: Samples.t0, rollout: Samples.halted)),
+    Golden("event_wave", RolloutEvent(kind: .wave, at: Samples.t0, wave: Samples.waves[1])),
+    Golden("event_host_run", RolloutEvent(kind: .hostRun, at: Samples.t0, hostRun: Samples.detail.hostRuns[1])),
+    Golden("event_approval", RolloutEvent(kind: .approval, at: Samples.t0, approval: Samples.detail.approvals[1])),
+    Golden("window_list", WindowListResponse(windows: [Samples.window])),
+    Golden("window_action", WindowActionResponse(window: Samples.window, message: "window evening open for 4h")),
+    Golden(
+        "reload",
+        ReloadResponse(
+            ok: false, procedures: 300, hosts: 800,
+            problems: ["/etc/itvd/playbooks/gis.yaml:12:7: unknown window 'night'"], reloadedAt: Samples.t0)),
+    Golden(
+        "audit",
+        AuditResponse(entries: [
+            AuditEntry(
+                id: 7, at: Samples.t0, user: "alice", uid: 1001, action: "rollout.approve", target: "rollout 12",
+                comment: "pilot ok", outcome: "ok"),
+            AuditEntry(
+                id: 8, at: Samples.t0, user: "mallory", uid: 1002, action: "permission.denied",
+                target: "rollout.abort", outcome: "denied"),
+        ])),
+    Golden("error", ErrorBody(APIError(.planChanged, "the plan of rollout 12 changed since you saw it"))),
+    // Request bodies.
+    Golden("request_feed_check", FeedCheckRequest(procedures: ["firefox-esr"])),
+    Golden("request_host_scan", HostScanRequest(procedure: "firefox-esr")),
+    Golden("request_rollout_start", RolloutStartRequest(procedure: "firefox-esr", version: "128.5.0", comment: "CVE")),
+    Golden("request_approve", ApproveRequest(wave: 1, planHash: Samples.hash, comment: "pilot ok")),
+    Golden("request_rollout_control", RolloutControlRequest(reason: "vendor recalled the release")),
+    Golden("request_host_action", HostActionRequest(host: "ws-fin-02", comment: "checked by hand")),
+    Golden("request_window_open", WindowOpenRequest(durationSeconds: 7_200, comment: "patch night")),
+    Golden("request_window_close", WindowCloseRequest(comment: "done")),
+]
+
+@Suite("Golden JSON fixtures freeze the wire")
+struct GoldenTests {
+    @Test("every wire type encodes to its fixture and decodes back", arguments: goldens)
+    func golden(_ golden: Golden) throws {
+        try golden.check()
+    }
+
+    @Test("every fixture file belongs to a test")
+    func noStrayFixtures() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: fixtureDirectory).filter {
+            $0.hasSuffix(".json")
+        }
+        #expect(Set(files) == Set((goldens + tableGoldens).map { $0.name + ".json" }))
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import ITVProtocol
+import Testing
+
+struct RouteEntry: Codable, Equatable, Sendable {
+    var name: String
+    var method: String
+    var path: String
+    var access: Access
+}
+
+/// The route table and every enum's raw values are part of the wire: frozen like the types.
+let tableGoldens: [Golden] = [
+    Golden(
+        "routes",
+        Route.allCases.map { RouteEntry(name: $0.rawValue, method: $0.method, path: $0.pattern, access: $0.access) }),
+    Golden(
+        "raw_values",
+        [
+            "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue),
+            "wave_phase": WaveInfo.Phase.allCases.map(\.rawValue),
+            "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue),
+            "host_step": HostRunInfo.Step.allCases.map(\.rawValue),
+            "approval_kind": ApprovalKindInfo.allCases.map(\.rawValue),
+            "approval_source": ApprovalInfo.Source.allCases.map(\.rawValue),
+            "event_kind": RolloutEvent.Kind.allCases.map(\.rawValue),
+            "error_kind": ErrorKind.known.map { "\($0.rawValue) \($0.httpStatus)" },
+        ]),
+]
+
+@Suite("Routes, errors and escaping")
+struct RouteTests {
+    @Test("the route table and raw values match their fixtures", arguments: tableGoldens)
+    func tables(_ golden: Golden) throws { try golden.check() }
+
+    @Test("paths resolve to routes with decoded parameters and query")
+    func resolve() throws {
+        let show = try RouteMatch.resolve(method: "GET", target: "/v1/rollouts/12")
+        #expect(show.route == .rolloutShow)
+        #expect(show.parameters == ["id": "12"])
+        let list = try RouteMatch.resolve(method: "GET", target: "/v1/rollouts?all=true")
+        #expect(list.route == .rolloutList)
+        #expect(list.query == ["all": "true"])
+        let start = try RouteMatch.resolve(method: "POST", target: "/v1/rollouts")
+        #expect(start.route == .rolloutStart)
+        let open = try RouteMatch.resolve(method: "POST", target: Route.windowOpen.path("patch night/2"))
+        #expect(open.parameters["name"] == "patch night/2")
+        let plan = try RouteMatch.resolve(
+            method: "GET", target: Route.rolloutPlan.target(["firefox-esr"], query: [("version", "1.0+b&c=d")]))
+        #expect(plan.route == .rolloutPlan)
+        #expect(plan.query["version"] == "1.0+b&c=d")
+    }
+
+    @Test("every route resolves from the path it builds")
+    func roundTrip() throws {
+        for route in Route.allCases {
+            let match = try RouteMatch.resolve(method: route.method, target: route.path("12", "x"))
+            #expect(match.route == route)
+        }
+    }
+
+    @Test("unknown paths are not_found, other methods method_not_allowed")
+    func refusals() {
+        #expect(throws: APIError.self) { try RouteMatch.resolve(method: "GET", target: "/v2/status") }
+        do {
+            _ = try RouteMatch.resolve(method: "DELETE", target: "/v1/rollouts/3")
+            Issue.record("DELETE resolved")
+        } catch {
+            #expect(error.kind == .methodNotAllowed)
+            #expect(error.kind.httpStatus == 405)
+        }
+        do {
+            _ = try RouteMatch.resolve(method: "GET", target: "/v1/rollouts/3/approve/extra")
+            Issue.record("a longer path resolved")
+        } catch {
+            #expect(error.kind == .notFound)
+        }
+    }
+
+    @Test("query requests round-trip and reject bad values")
+    func queries() throws {
+        let audit = AuditRequest(since: 1_790_000_000_000, limit: 50)
+        #expect(try AuditRequest(query: Dictionary(uniqueKeysWithValues: audit.queryItems)) == audit)
+        #expect(throws: APIError.self) { try AuditRequest(query: ["since": "yesterday"]) }
+        #expect(throws: APIError.self) { try RolloutListRequest(query: ["all": "maybe"]) }
+        let hosts = HostListRequest(procedure: "p", group: nil, tenant: "egling")
+        #expect(HostListRequest(query: Dictionary(uniqueKeysWithValues: hosts.queryItems)) == hosts)
+    }
+
+    @Test("an error kind this build does not know decodes, and maps to 500")
+    func unknownKind() throws {
+        let body = try ITVJSON.decode(
+            ErrorBody.self, from: Data(#"{"error":{"kind":"quota_exceeded","message":"m"}}"#.utf8))
+        #expect(body.error.kind.rawValue == "quota_exceeded")
+        #expect(body.error.kind.httpStatus == 500)
+    }
+
+    @Test("control characters and bidi overrides are escaped; plain text is kept")
+    func escaping() {
+        #expect(escapedForMessage("1.0\u{1b}[2J\r\nx\t") == "1.0\\u{1b}[2J\\r\\nx\\t")
+        #expect(escapedForMessage("a\u{202e}b\u{9b}") == "a\\u{202e}b\\u{9b}")
+        #expect(escapedForMessage("Gemeinde Egling an der Paar – Ü") == "Gemeinde Egling an der Paar – Ü")
+        #expect(escapedForMessage("back\\slash") == "back\\\\slash")
+        #expect(escapedForMessage(String(repeating: "x", count: 10), limit: 4) == "xxxx...")
+    }
+}

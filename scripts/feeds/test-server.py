@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""A hostile-and-polite feed server for itv's feed tests and bench (127.0.0.1 only).
+
+Usage: test-server.py DIR [--feeds N]
+Creates a CA and a server certificate (SAN IP:127.0.0.1 only) in DIR, starts an HTTPS and a plain HTTP
+server on ephemeral ports and prints one line: "<https_port> <http_port>". Stop it with SIGTERM.
+
+Routes (both servers):
+  /feed/NAME[?v=VERSION]  Atom releases feed; ETag + Last-Modified; 304 on If-None-Match / If-Modified-Since
+  /status/CODE            that status, no body
+  /retry-seconds          503 with Retry-After: 120
+  /retry-date             429 with Retry-After as an HTTP date one hour ahead
+  /big                    3 GB body with Content-Length, streamed from a small buffer
+  /big-nolength           3 GB body without Content-Length (ends when the connection closes)
+  /endless                chunked body that never ends
+  /gzip-bomb              Content-Encoding gzip: 32 KB on the wire, 32 MB decompressed
+  /slow                   1 byte per second
+  /slow-feed/NAME         a valid feed after 3 s (for concurrency limits)
+  /redirect/N             N redirects, then /feed/redirected
+  /redirect-loop          redirects to itself
+  /to-http                redirects to the plain http server
+  /stats                  JSON: requests per path, most concurrent requests per Host header
+"""
+import signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
+
+DIR = sys.argv[1]
+LOCK = threading.Lock()
+COUNTS, ACTIVE, MAX_ACTIVE, AGENTS = {}, {}, {}, set()
+PORTS = {}
+CHUNK = b"x" * 65536
+BOMB = gzip.compress(b"\0" * (32 * 1024 * 1024), 9)
+LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
+
+
+def feed(name, version):
+    version = xml.sax.saxutils.escape(version)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{name}</title><id>tag:test,2024:{name}</id>"
+        f'<entry><title>v{version}</title><id>tag:github.com,2008:Repository/1/v{version}</id>'
+        f'<link rel="alternate" href="/{name}/releases/tag/v{version}"/></entry>'
+        f'<entry><title>v1.0.0</title><id>tag:github.com,2008:Repository/1/v1.0.0</id>'
+        f'<link rel="alternate" href="/{name}/releases/tag/v1.0.0"/></entry></feed>\n'
+    ).encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle + delayed ACK stall each response 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def do_GET(self):
+        host = self.headers.get("Host", "").rsplit(":", 1)[0]
+        path, _, query = self.path.partition("?")
+        with LOCK:
+            COUNTS[path] = COUNTS.get(path, 0) + 1
+            ACTIVE[host] = ACTIVE.get(host, 0) + 1
+            MAX_ACTIVE[host] = max(MAX_ACTIVE.get(host, 0), ACTIVE[host])
+            AGENTS.add(self.headers.get("User-Agent", ""))
+        try:
+            self.route(path, query)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+        finally:
+            with LOCK:
+                ACTIVE[host] -= 1
+
+    def route(self, path, query):
+        if path.startswith("/feed/") or path.startswith("/slow-feed/"):
+            if path.startswith("/slow-feed/"):
+                time.sleep(3)
+            name = path.rsplit("/", 1)[1]
+            version = urllib.parse.unquote(query[2:]) if query.startswith("v=") else "2.0.0"
+            etag = '"%s-%d"' % (name, len(version))
+            if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == LAST_MODIFIED:
+                return self.send(304, headers=[("ETag", etag)])
+            return self.send(200, feed(name, version), [
+                ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
+                ("Last-Modified", LAST_MODIFIED)])
+        if path == "/stats":
+            with LOCK:
+                body = json.dumps({"counts": COUNTS, "max_concurrent": MAX_ACTIVE, "agents": sorted(AGENTS)}).encode()
+            return self.send(200, body, [("Content-Type", "application/json")])
+        if path.startswith("/status/"):
+            return self.send(int(path[8:]))
+        if path == "/retry-seconds":
+            return self.send(503, headers=[("Retry-After", "120")])
+        if path == "/retry-date":
+            when = email.utils.formatdate(time.time() + 3600, usegmt=True)
+            return self.send(429, headers=[("Retry-After", when)])
+        if path in ("/big", "/big-nolength"):
+            self.send_response(200)
+            if path == "/big":
+                self.send_header("Content-Length", str(3 * 1024 ** 3))
+            else:
+                self.close_connection = True
+                self.send_header("Connection", "close")
+            self.end_headers()
+            for _ in range(3 * 1024 ** 3 // len(CHUNK)):
+                self.wfile.write(CHUNK)
+            return
+        if path == "/endless":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while True:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
+        if path == "/gzip-bomb":
+            return self.send(200, BOMB, [("Content-Encoding", "gzip"), ("Content-Type", "application/atom+xml")])
+        if path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                self.wfile.write(b"<")
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        if path.startswith("/redirect/"):
+            n = int(path[10:])
+            target = f"/redirect/{n - 1}" if n > 1 else "/feed/redirected"
+            return self.send(302, headers=[("Location", target)])
+        if path == "/redirect-loop":
+            return self.send(302, headers=[("Location", "/redirect-loop")])
+        if path == "/to-http":
+            return self.send(302, headers=[("Location", f"http://127.0.0.1:{PORTS['http']}/feed/plain")])
+        return self.send(404)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+
+
+def make_certs():
+    def run(*args):
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=DIR)
+    if os.path.exists(os.path.join(DIR, "server.pem")):
+        return
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=itv test CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(DIR, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+
+
+def main():
+    # A parent may have spawned us with signals blocked (Swift's Process inherits the thread's mask).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    make_certs()
+    plain = Server(("127.0.0.1", 0), Handler)
+    tls = Server(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
+    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    PORTS["http"], PORTS["https"] = plain.server_address[1], tls.server_address[1]
+    for s in (plain, tls):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print(PORTS["https"], PORTS["http"], flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
