@@ -7,11 +7,21 @@ import Testing
     import Glibc
 #endif
 
-/// Peak resident memory of this process so far, in bytes.
-func maxResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss * 1024
+/// Memory figures of this process from /proc/self/status (`VmRSS`, `VmHWM`), in bytes.
+func residentBytes(_ field: String) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+        let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    else { return 0 }
+    return kib * 1024
+}
+
+/// Resets the peak resident memory mark to the current size and returns that size. getrusage's ru_maxrss
+/// cannot be used: it keeps the peak of the process that spawned the test runner (recorded at exec), which
+/// is far above anything this test does.
+func resetPeakResident() -> Int {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    return residentBytes("VmRSS")
 }
 
 @Suite("A hostile host costs bounded memory and time and does not affect the others")
@@ -20,10 +30,10 @@ struct HostileHostTests {
     func floodStaysWithinCap() async throws {
         try await Fleet.with(1) { fleet in
             try fleet.switchHost(1, "flood")
-            let before = maxResidentBytes()
+            let before = resetPeakResident()
             let executor = LibSSH2Executor(configuration: fleet.configuration())
             let outcome = await executor.run("echo done >&2", on: fleet.host(1), timeout: .seconds(120))
-            let growth = maxResidentBytes() - before
+            let growth = residentBytes("VmHWM") - before
             guard case .ok(0, let stdout, let stderr, _) = outcome else {
                 Issue.record("expected ok, got \(outcome.kind)")
                 return
@@ -31,7 +41,10 @@ struct HostileHostTests {
             #expect(stdout.bytes.count == 1 << 20)
             #expect(stdout.droppedBytes == 52_428_800 - (1 << 20))
             #expect(stderr.text == "done\n")
-            #expect(growth < 20 << 20, "max RSS grew by \(growth) bytes")
+            // Keeping the whole output would add at least 50 MB; the margin leaves room for other tests that
+            // run in the same process at the same time.
+            #expect(growth < 30 << 20, "max RSS grew by \(growth) bytes")
+            print("flood: max RSS grew by \(growth / 1024) KiB while 50 MB arrived")
         }
     }
 
