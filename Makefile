@@ -23,9 +23,11 @@ build: deps
 	$(SWIFT) build -c $(CONFIG)
 
 ## test: every test tier (pure, adapters against real components, end to end)
+# Tests run one after another: many of them start real servers and processes, and on two cores tests that
+# block a thread (waiting for a child process) would starve the others of Swift's cooperative pool.
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build
+	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 
 ## lint: check formatting against .swift-format
 lint:

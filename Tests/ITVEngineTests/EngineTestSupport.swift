@@ -86,7 +86,7 @@ final class EngineHarness: @unchecked Sendable {
     /// Waits until the rollout's snapshot satisfies `predicate` (polling; generous deadline).
     @discardableResult
     func wait(
-        _ id: Int64, timeout: Double = 20, _ predicate: @escaping (RolloutSnapshot) -> Bool,
+        _ id: Int64, timeout: Double = 120, _ predicate: @escaping (RolloutSnapshot) -> Bool,
         sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) async throws -> RolloutSnapshot {
         let deadline = Date().addingTimeInterval(timeout)
@@ -108,7 +108,7 @@ extension RolloutSnapshot {
 
 /// Waits until `condition` holds (polling; a generous deadline, then a test failure instead of a hang).
 func until(
-    timeout: Double = 20, sourceLocation: Testing.SourceLocation = #_sourceLocation, _ condition: () async -> Bool
+    timeout: Double = 120, sourceLocation: Testing.SourceLocation = #_sourceLocation, _ condition: () async -> Bool
 ) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
