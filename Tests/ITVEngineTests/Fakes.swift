@@ -128,6 +128,17 @@ actor FakeFleet {
     var log: [(host: String, command: String)] = []
     var running = 0
     var maxRunning = 0
+    /// While set, every install waits here until `releaseInstalls()`.
+    var holdInstalls = false
+    var heldInstalls: [CheckedContinuation<Void, Never>] = []
+
+    func hold(_ on: Bool) { holdInstalls = on }
+    var heldCount: Int { heldInstalls.count }
+    func releaseInstalls() {
+        holdInstalls = false
+        heldInstalls.forEach { $0.resume() }
+        heldInstalls = []
+    }
 
     init(hosts: [String: String?]) {
         for (name, version) in hosts { self.hosts[name] = HostState(version: version) }
@@ -157,6 +168,7 @@ actor FakeFleet {
         case "detect":
             return ok((hosts[host]?.version ?? "") + "\n")
         case "install":
+            if holdInstalls { await withCheckedContinuation { heldInstalls.append($0) } }
             if hosts[host]?.failInstall == true { return fail(1, "E: package not found") }
             hosts[host]?.version = arg
             if hosts[host]?.loseNextInstallResult == true {
