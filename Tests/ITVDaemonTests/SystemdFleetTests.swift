@@ -38,7 +38,13 @@ struct SystemdFleetTests {
                     environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                         "ITV_SOCKET": dir.socket])
                 #expect(opened.status == 0, "\(opened.stdout) \(opened.stderr)")
-                #expect(opened.stdout.contains("window evening open for 1h"), "\(opened.stdout)")
+                #expect(opened.stdout.hasPrefix("window evening open until "), "\(opened.stdout)")
+                // For the window's duration from itvd.yaml (1h).
+                let windows = try await dir.ctlJSON("window", "list")["windows"] as? [[String: Any]] ?? []
+                let evening = try #require(windows.first { $0["name"] as? String == "evening" })
+                #expect(evening["open"] as? Bool == true)
+                let openFor = (evening["open_until"] as? Int64 ?? 0) - (evening["changed_at"] as? Int64 ?? 0)
+                #expect(openFor == 3_600_000, "\(evening)")
 
                 let done = await waitUntil(.seconds(180)) { (try? await dir.rollout(rid))?.phase == "succeeded" }
                 view = try await dir.rollout(rid)

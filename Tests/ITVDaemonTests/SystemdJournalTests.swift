@@ -29,13 +29,11 @@ extension SystemdFleetTests {
                     let rid = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                     let approve = try await dir.ctl("rollout", "approve", rid)
                     #expect(approve.status == 0, "\(approve.stdout) \(approve.stderr)")
-                    // Wave 1 (fleet-001) runs, then wave 2 waits for the window.
-                    let waiting = await waitUntil(.seconds(120)) {
-                        let view = try? await dir.rollout(rid)
-                        return view?.phase == "waiting_approval" && view?.hostPhases["fleet-001"] == "succeeded"
-                    }
-                    let afterWave1 = try await dir.rollout(rid)
-                    #expect(waiting, "\(afterWave1)")
+                    // The rollout's window is closed: even the approved wave 1 does not start before it opens.
+                    try await Task.sleep(for: .seconds(2))
+                    let approved = try await dir.rollout(rid)
+                    #expect(approved.hostPhases["fleet-001"] == "pending", "\(approved)")
+                    // Open: wave 1 (fleet-001) runs, wave 2 starts unattended, fleet-002 fails, the rollout halts.
                     let open = try await dir.ctl("window", "open", "evening")
                     #expect(open.status == 0, "\(open.stderr)")
                     let halted = await waitUntil(.seconds(120)) { (try? await dir.rollout(rid))?.phase == "halted" }
@@ -50,7 +48,11 @@ extension SystemdFleetTests {
                         entries = try await journald.entries(matches)
                         return wanted.isSubset(of: Set(entries.compactMap { $0["ITV_EVENT"] as? String }))
                     }
-                    #expect(complete, "\(entries)")
+                    let summary = entries.map { e in
+                        ["ITV_EVENT", "ITV_WAVE", "ITV_HOST", "ITV_USER"].map { "\($0)=\(e[$0] as? String ?? "-")" }
+                            .joined(separator: " ")
+                    }
+                    #expect(complete, "\(summary)")
                     func entry(_ event: ITVEvent, _ extra: [String: String] = [:]) -> [String: Any]? {
                         entries.first { e in
                             e["ITV_EVENT"] as? String == event.rawValue && extra.allSatisfy { e[$0.key] as? String == $0.value }
@@ -59,8 +61,8 @@ extension SystemdFleetTests {
                     let common = ["ITV_PROCEDURE": "app", "ITV_ROLLOUT": rid, "ITV_VERSION": "3.1", "SYSLOG_IDENTIFIER": "itvd"]
                     Self.check(entry(.rolloutCreated), event: .rolloutCreated, priority: 5, common.merging(["ITV_USER": "root"]) { $1 })
                     Self.check(entry(.waveApproved, ["ITV_WAVE": "1"]), event: .waveApproved, priority: 5,
-                        common.merging(["ITV_USER": "root"]) { $1 })
-                    Self.check(entry(.waveApproved, ["ITV_WAVE": "2"]), event: .waveApproved, priority: 5, common)
+                        common.merging(["ITV_USER": "root"]) { $1 }, summary: summary)
+                    Self.check(entry(.waveApproved, ["ITV_WAVE": "2"]), event: .waveApproved, priority: 5, common, summary: summary)
                     Self.check(entry(.hostFailed), event: .hostFailed, priority: 3,
                         common.merging(["ITV_HOST": "fleet-002", "ITV_TENANT": "fleet", "ITV_WAVE": "2"]) { $1 })
                     Self.check(entry(.rolloutHalted), event: .rolloutHalted, priority: 3, common)
@@ -79,11 +81,11 @@ extension SystemdFleetTests {
 
     /// An entry of `event` with its PRIORITY, MESSAGE_ID (which the catalog explains) and `fields`.
     static func check(
-        _ entry: [String: Any]?, event: ITVEvent, priority: Int, _ fields: [String: String],
+        _ entry: [String: Any]?, event: ITVEvent, priority: Int, _ fields: [String: String], summary: [String] = [],
         sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         guard let entry else {
-            Issue.record("no \(event.rawValue) entry", sourceLocation: sourceLocation)
+            Issue.record("no \(event.rawValue) entry (\(summary))", sourceLocation: sourceLocation)
             return
         }
         #expect(entry["ITV_EVENT"] as? String == event.rawValue, sourceLocation: sourceLocation)
