@@ -56,6 +56,56 @@ struct SystemdFleetTests {
         }
     }
 
+    @Test("SIGTERM during a host's install: the step finishes, no new host run starts, exit 0; a restart goes on")
+    func gracefulStopWithAStepInFlight() async throws {
+        let dir = try DaemonDirectory()
+        try dir.writePlaybook(
+            "app",
+            fleetPlaybook(
+                "app", waves: ["{name: all, size: rest, approval: window, parallel: 1}"],
+                install: "sleep 4; echo {{version}} > /opt/itv-host/app"))
+        try await SystemdFleet.with(3, in: dir) {
+            let notify = try NotifySocket()
+            var rid = ""
+            try await withDaemon(try dir.startDaemon(environment: ["NOTIFY_SOCKET": notify.path])) { daemon in
+                let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) { $0.hasPrefix("READY=1") }
+                try #require(ready != nil, "no READY=1; stderr: \(daemon.stderr)")
+                let start = try await dir.ctl("rollout", "start", "app", "--version", "4.2")
+                try #require(start.status == 0, "\(start.stderr)")
+                rid = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(try await dir.ctl("window", "open", "evening").status == 0)
+                // One host at a time: the first one's install is under way.
+                var installing: String?
+                let inFlight = await waitUntil(.seconds(120)) {
+                    let runs = (try? await dir.ctlJSON("rollout", "show", rid))?["host_runs"] as? [[String: Any]] ?? []
+                    installing = runs.first { $0["step"] as? String == "install" && $0["phase"] as? String == "running" }?[
+                        "host"] as? String
+                    return installing != nil
+                }
+                let whileInstalling = try await dir.rollout(rid)
+                try #require(inFlight, "\(whileInstalling)")
+                daemon.signal(SIGTERM)
+                let stopping = await notify.waitFor(from: daemon.pid) { $0 == "STOPPING=1" }
+                #expect(stopping != nil)
+                #expect(await daemon.waitForExit(.seconds(60)) == 0, "\(daemon.stderr)")
+                // The install in flight finished; no other host ran anything.
+                let hosts = (1...3).map(Self.host)
+                #expect(hosts.map { dir.installed(on: $0) } == hosts.map { $0 == installing ? "4.2" : nil })
+            }
+
+            // Started again on the same state: the rollout goes on in the still open window and succeeds.
+            try await withDaemon(try dir.startDaemon(environment: ["NOTIFY_SOCKET": notify.path])) { daemon in
+                let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) { $0.hasPrefix("READY=1") }
+                try #require(ready != nil, "no READY=1 after the restart; stderr: \(daemon.stderr)")
+                let done = await waitUntil(.seconds(180)) { (try? await dir.rollout(rid))?.phase == "succeeded" }
+                let view = try await dir.rollout(rid)
+                #expect(done, "\(view)")
+                #expect(view.hostPhases == Self.hosts("succeeded"), "\(view)")
+                #expect((1...3).map { dir.installed(on: Self.host($0)) } == Array(repeating: "4.2", count: 3))
+            }
+        }
+    }
+
     static func host(_ i: Int) -> String { String(format: "fleet-%03d", i) }
 
     static func hosts(_ phase: String) -> [String: String] {
