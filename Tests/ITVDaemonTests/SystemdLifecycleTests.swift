@@ -105,6 +105,8 @@ struct SystemdLifecycleTests {
 
             daemon.signal(SIGTERM)
             #expect(await daemon.waitForExit(.seconds(60)) == 0, "\(daemon.stderr)")
+            // The socket belongs to systemd (itvd.socket): a stopped itvd leaves it for the next activation.
+            #expect(Self.inode(dir.socket) == inode)
         }
     }
 
