@@ -35,8 +35,10 @@ struct SystemdFleetTests {
                 let command = try WindowUnit.execStart(instance: "evening", itvctl: dir.itvctl)
                 let opened = try await runTool(
                     command[0], Array(command.dropFirst()),
-                    environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "ITV_SOCKET": dir.socket])
+                    environment: [
+                        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "ITV_SOCKET": dir.socket,
+                    ])
                 #expect(opened.status == 0, "\(opened.stdout) \(opened.stderr)")
                 #expect(opened.stdout.hasPrefix("window evening open until "), "\(opened.stdout)")
                 // For the window's duration from itvd.yaml (1h).
@@ -78,8 +80,9 @@ struct SystemdFleetTests {
                 var installing: String?
                 let inFlight = await waitUntil(.seconds(120)) {
                     let runs = (try? await dir.ctlJSON("rollout", "show", rid))?["host_runs"] as? [[String: Any]] ?? []
-                    installing = runs.first { $0["step"] as? String == "install" && $0["phase"] as? String == "running" }?[
-                        "host"] as? String
+                    installing =
+                        runs.first { $0["step"] as? String == "install" && $0["phase"] as? String == "running" }?[
+                            "host"] as? String
                     return installing != nil
                 }
                 let whileInstalling = try await dir.rollout(rid)

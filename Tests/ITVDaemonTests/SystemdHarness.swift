@@ -44,7 +44,8 @@ final class DaemonDirectory: @unchecked Sendable {
     func writeOfflineInventory(count: Int = 3) throws {
         var text = "tenants: {fleet: {name: Fleet}}\nhosts:\n"
         for i in 1...count {
-            text += "  \(String(format: "fleet-%03d", i)): {address: 192.0.2.\(i), user: root, tenant: fleet, "
+            text +=
+                "  \(String(format: "fleet-%03d", i)): {address: 192.0.2.\(i), user: root, tenant: fleet, "
                 + "groups: [fleet], os: linux}\n"
         }
         try directory.write("fleet/inventory.yaml", text)

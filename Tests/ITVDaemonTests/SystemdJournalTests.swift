@@ -14,7 +14,10 @@ extension SystemdFleetTests {
             "app",
             fleetPlaybook(
                 "app",
-                waves: ["{name: canary, hosts: [fleet-001], approval: operator}", "{name: rest, size: rest, approval: window}"],
+                waves: [
+                    "{name: canary, hosts: [fleet-001], approval: operator}",
+                    "{name: rest, size: rest, approval: window}",
+                ],
                 install: "test {{host}} != fleet-002 && echo {{version}} > /opt/itv-host/app"))
         try await SystemdFleet.with(3, in: dir) {
             try await PrivateJournald.with(state: dir.root + "/journald.state") { journald in
@@ -22,7 +25,9 @@ extension SystemdFleetTests {
                 let process = try dir.startDaemon(
                     log: "journal", launcher: journald.enter, environment: ["NOTIFY_SOCKET": notify.path])
                 try await withDaemon(process) { daemon in
-                    let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) { $0.hasPrefix("READY=1") }
+                    let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) {
+                        $0.hasPrefix("READY=1")
+                    }
                     try #require(ready != nil, "no READY=1; stderr: \(daemon.stderr)")
                     let start = try await dir.ctl("rollout", "start", "app", "--version", "3.1")
                     try #require(start.status == 0, "\(start.stderr)")
@@ -55,15 +60,24 @@ extension SystemdFleetTests {
                     #expect(complete, "\(summary)")
                     func entry(_ event: ITVEvent, _ extra: [String: String] = [:]) -> [String: Any]? {
                         entries.first { e in
-                            e["ITV_EVENT"] as? String == event.rawValue && extra.allSatisfy { e[$0.key] as? String == $0.value }
+                            e["ITV_EVENT"] as? String == event.rawValue
+                                && extra.allSatisfy { e[$0.key] as? String == $0.value }
                         }
                     }
-                    let common = ["ITV_PROCEDURE": "app", "ITV_ROLLOUT": rid, "ITV_VERSION": "3.1", "SYSLOG_IDENTIFIER": "itvd"]
-                    Self.check(entry(.rolloutCreated), event: .rolloutCreated, priority: 5, common.merging(["ITV_USER": "root"]) { $1 })
-                    Self.check(entry(.waveApproved, ["ITV_WAVE": "1"]), event: .waveApproved, priority: 5,
+                    let common = [
+                        "ITV_PROCEDURE": "app", "ITV_ROLLOUT": rid, "ITV_VERSION": "3.1", "SYSLOG_IDENTIFIER": "itvd",
+                    ]
+                    Self.check(
+                        entry(.rolloutCreated), event: .rolloutCreated, priority: 5,
+                        common.merging(["ITV_USER": "root"]) { $1 })
+                    Self.check(
+                        entry(.waveApproved, ["ITV_WAVE": "1"]), event: .waveApproved, priority: 5,
                         common.merging(["ITV_USER": "root"]) { $1 }, summary: summary)
-                    Self.check(entry(.waveApproved, ["ITV_WAVE": "2"]), event: .waveApproved, priority: 5, common, summary: summary)
-                    Self.check(entry(.hostFailed), event: .hostFailed, priority: 3,
+                    Self.check(
+                        entry(.waveApproved, ["ITV_WAVE": "2"]), event: .waveApproved, priority: 5, common,
+                        summary: summary)
+                    Self.check(
+                        entry(.hostFailed), event: .hostFailed, priority: 3,
                         common.merging(["ITV_HOST": "fleet-002", "ITV_TENANT": "fleet", "ITV_WAVE": "2"]) { $1 })
                     Self.check(entry(.rolloutHalted), event: .rolloutHalted, priority: 3, common)
 
@@ -72,7 +86,8 @@ extension SystemdFleetTests {
                         opened = try await journald.entries(["_PID=\(daemon.pid)", "ITV_EVENT=window.opened"])
                         return !opened.isEmpty
                     }
-                    Self.check(opened.first, event: .windowOpened, priority: 5,
+                    Self.check(
+                        opened.first, event: .windowOpened, priority: 5,
                         ["ITV_WINDOW": "evening", "ITV_USER": "root", "SYSLOG_IDENTIFIER": "itvd"])
                 }
             }
@@ -92,11 +107,14 @@ extension SystemdFleetTests {
         #expect(entry["PRIORITY"] as? String == String(priority), "\(entry)", sourceLocation: sourceLocation)
         let id = entry["MESSAGE_ID"] as? String
         #expect(id != nil && id == event.messageID, "\(entry)", sourceLocation: sourceLocation)
-        #expect(catalog.contains("-- \(id ?? "none")\n"), "MESSAGE_ID \(id ?? "none") not in units/itvd.catalog",
+        #expect(
+            catalog.contains("-- \(id ?? "none")\n"), "MESSAGE_ID \(id ?? "none") not in units/itvd.catalog",
             sourceLocation: sourceLocation)
         #expect((entry["MESSAGE"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
         for (name, value) in fields {
-            #expect(entry[name] as? String == value, "\(name) of \(event.rawValue): \(entry)", sourceLocation: sourceLocation)
+            #expect(
+                entry[name] as? String == value, "\(name) of \(event.rawValue): \(entry)",
+                sourceLocation: sourceLocation)
         }
     }
 
@@ -118,8 +136,10 @@ struct PrivateJournald {
         let script = repositoryRoot + "/scripts/systemd/journald.sh"
         let started = try await runTool(
             "/usr/bin/unshare",
-            ["--mount", "--propagation", "private", "--", "/bin/bash", "-c",
-                "mount -t tmpfs -o mode=0755 itv-test-run /run && exec /bin/bash \"$0\" start \"$1\"", script, state])
+            [
+                "--mount", "--propagation", "private", "--", "/bin/bash", "-c",
+                "mount -t tmpfs -o mode=0755 itv-test-run /run && exec /bin/bash \"$0\" start \"$1\"", script, state,
+            ])
         let text = (try? String(contentsOfFile: state, encoding: .utf8)) ?? ""
         let pidLine = text.split(separator: "\n").first { $0.hasPrefix("pid=") }
         let pid = pidLine.flatMap { pid_t($0.dropFirst(4)) }

@@ -36,7 +36,9 @@ struct SystemdLifecycleTests {
             // STATUS= follows what changes: a window opens.
             let open = try await dir.ctl("window", "open", "evening")
             #expect(open.status == 0, "\(open.stderr)")
-            let statusSent = await notify.waitFor(from: pid) { $0.hasPrefix("STATUS=") && $0.contains("window evening open") }
+            let statusSent = await notify.waitFor(from: pid) {
+                $0.hasPrefix("STATUS=") && $0.contains("window evening open")
+            }
             #expect(statusSent != nil, "\(notify.messages(from: pid))")
 
             // The watchdog pings at half of WATCHDOG_USEC while the engine is alive.
@@ -82,8 +84,10 @@ struct SystemdLifecycleTests {
         // itvd with LISTEN_FDS=1 and LISTEN_PID (and only the variables given with -E).
         let process = try ChildProcess(
             "/usr/bin/systemd-socket-activate",
-            ["-l", dir.socket, "-E", "NOTIFY_SOCKET=\(notify.path)", dir.itvd, "run", "--config", dir.config,
-                "--log", "stderr"],
+            [
+                "-l", dir.socket, "-E", "NOTIFY_SOCKET=\(notify.path)", dir.itvd, "run", "--config", dir.config,
+                "--log", "stderr",
+            ],
             environment: childEnvironment())
         try await withDaemon(process) { daemon in
             let listening = await waitUntil(.seconds(30)) { Self.inode(dir.socket) != nil }
@@ -122,9 +126,11 @@ struct SystemdLifecycleTests {
             #expect(before == ["app": "Test app"])
 
             // A new good playbook, and the old one broken on line 14 (the waves' approval kind).
-            try dir.writePlaybook("other", fleetPlaybook("other", name: "Other app", waves: ["{name: all, size: rest}"]))
             try dir.writePlaybook(
-                "app", fleetPlaybook("app", name: "Renamed app", waves: ["{name: all, size: rest, approval: sometimes}"]))
+                "other", fleetPlaybook("other", name: "Other app", waves: ["{name: all, size: rest}"]))
+            try dir.writePlaybook(
+                "app",
+                fleetPlaybook("app", name: "Renamed app", waves: ["{name: all, size: rest, approval: sometimes}"]))
             let refused = try await dir.ctl("reload")
             #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
             let problem = dir.root + "/pb/app.yaml:14:"

@@ -16,7 +16,9 @@ struct SystemdTestError: Error, CustomStringConvertible {
 /// have set here (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, ITV_SOCKET), plus `extra`.
 func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
-    for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "ITV_SOCKET"] {
+    for key in [
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "ITV_SOCKET",
+    ] {
         environment[key] = nil
     }
     return environment.merging(extra) { _, new in new }
@@ -81,9 +83,15 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not declare.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
-        dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: (@convention(c) (
-            UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self) }
+    private static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+            dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+                unsafeBitCast(
+                    $0,
+                    to: (@convention(c) (
+                        UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32
+                    ) -> Int32).self)
+            }
 
     /// The exit status (128 + the signal's number when a signal ended it), or nil while it runs.
     var status: Int32? {
@@ -130,9 +138,10 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a program to completion without blocking the cooperative pool (killed by PID after `timeout`).
-func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-    timeout: Duration = .seconds(120)) async throws -> RunResult
-{
+func runTool(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    timeout: Duration = .seconds(120)
+) async throws -> RunResult {
     let child = try ChildProcess(executable, arguments, environment: environment ?? childEnvironment())
     guard let status = await child.waitForExit(timeout) else {
         await child.stop(grace: .seconds(5))
