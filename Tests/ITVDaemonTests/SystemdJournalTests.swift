@@ -7,7 +7,9 @@ import Testing
 #endif
 
 extension SystemdFleetTests {
-    @Test("a rollout through the real itvd journals its key events with ITV_* fields, PRIORITY and MESSAGE_ID")
+    @Test(
+        "a rollout through the real itvd (--log automatic) journals its key events with ITV_* fields, PRIORITY and MESSAGE_ID"
+    )
     func journalOfARollout() async throws {
         let dir = try DaemonDirectory()
         try dir.writePlaybook(
@@ -23,7 +25,7 @@ extension SystemdFleetTests {
             try await PrivateJournald.with(state: dir.root + "/journald.state") { journald in
                 let notify = try NotifySocket()
                 let process = try dir.startDaemon(
-                    log: "journal", launcher: journald.enter, environment: ["NOTIFY_SOCKET": notify.path])
+                    log: "automatic", launcher: journald.enter, environment: ["NOTIFY_SOCKET": notify.path])
                 try await withDaemon(process) { daemon in
                     let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) {
                         $0.hasPrefix("READY=1")
@@ -44,6 +46,8 @@ extension SystemdFleetTests {
                     let halted = await waitUntil(.seconds(120)) { (try? await dir.rollout(rid))?.phase == "halted" }
                     let afterWave2 = try await dir.rollout(rid)
                     #expect(halted, "\(afterWave2)")
+                    // --log automatic found the journal: nothing of this went to stderr.
+                    #expect(!daemon.stderr.contains("halted"), "\(daemon.stderr)")
 
                     // Read back from journald what this daemon wrote about the rollout.
                     let matches = ["_PID=\(daemon.pid)", "ITV_ROLLOUT=\(rid)"]

@@ -148,6 +148,35 @@ struct SystemdLifecycleTests {
         }
     }
 
+    @Test("with --log automatic and no journal socket, itvd logs to stderr, one line per entry with its fields")
+    func stderrWithoutAJournal() async throws {
+        let dir = try daemonDirectory()
+        let notify = try NotifySocket()
+        // A private, empty /run: no journald socket, whatever runs on the machine (unshare and sh exec: same PID).
+        let process = try dir.startDaemon(
+            log: "automatic",
+            launcher: [
+                "/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                "mount -t tmpfs -o mode=0755 itv-test-run /run && exec \"$0\" \"$@\"",
+            ],
+            environment: ["NOTIFY_SOCKET": notify.path])
+        try await withDaemon(process) { daemon in
+            let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) { $0.hasPrefix("READY=1") }
+            try #require(ready != nil, "no READY=1; stderr: \(daemon.stderr)")
+            let opened = try await dir.ctl("window", "open", "evening")
+            #expect(opened.status == 0, "\(opened.stderr)")
+            let logged = await waitUntil(.seconds(30)) { daemon.stderr.contains("ITV_EVENT=window.opened") }
+            let lines = daemon.stderr.split(separator: "\n")
+            #expect(logged, "\(daemon.stderr)")
+            let readyLine = lines.first { $0.contains("ITV_EVENT=daemon.ready") }
+            #expect(readyLine?.hasPrefix("itvd[\(daemon.pid)]: INFO itvd ") == true, "\(lines)")
+            let windowLine = lines.first { $0.contains("ITV_EVENT=window.opened") }
+            #expect(windowLine?.contains("ITV_WINDOW=evening") == true, "\(lines)")
+            #expect(windowLine?.contains("ITV_USER=root") == true, "\(lines)")
+            #expect(lines.allSatisfy { $0.hasPrefix("itvd[\(daemon.pid)]: ") }, "\(lines)")
+        }
+    }
+
     /// `itvctl procedure list`: id to name.
     static func procedures(_ dir: DaemonDirectory) async throws -> [String: String] {
         let list = try await dir.ctlJSON("procedure", "list")
