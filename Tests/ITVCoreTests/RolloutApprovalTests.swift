@@ -108,6 +108,8 @@ private func waitingForWave2(
     let d = waitingForWave2(.window, window: "evening", windowOpen: true)
     #expect(d.phase == .running && d.hostPhase("b1") == .running)
     #expect(d.snapshot.approvals.last?.source == .window)
+    // The journal says so, as when the window opens while the wave waits.
+    #expect(d.log.notices.contains(.waveApproved(wave: 1, by: "itvd", complete: true)))
 }
 
 @Test func windowWaveStartsOnResumeWhenTheWindowOpenedWhilePaused() {

@@ -85,6 +85,7 @@ extension RolloutStateMachine {
                 ApprovalRecord(
                     rolloutID: rollout.id, wave: index, source: .window, user: "itvd", uid: 0,
                     comment: "window \(rollout.recipe.window ?? "") open", planHash: rollout.planHash, at: now))
+            emit(.announce(.waveApproved(wave: index, by: "itvd", complete: true)))
             startWave(index)
         default:
             snapshot.rollout.phase = .waitingApproval

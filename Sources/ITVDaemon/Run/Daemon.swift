@@ -94,6 +94,7 @@ actor Daemon: DaemonHooks {
         let line = await engine.statusLine()
         heartbeat.beat()
         _ = notifier.ready(status: line)
+        lastStatus = line
         logger.info("itvd \(ITVBuild.version) ready: \(line)", metadata: ["event": "\(ITVEvent.daemonReady.rawValue)"])
     }
 
@@ -117,7 +118,11 @@ actor Daemon: DaemonHooks {
 
     func reload(by requester: Requester) async -> ReloadResponse {
         _ = notifier.reloading()
-        defer { _ = notifier.ready(status: "reloaded") }
+        defer {
+            _ = notifier.ready(status: "reloaded")
+            // STATUS= now says "reloaded": the next tick sends the summary again.
+            lastStatus = ""
+        }
         let loaded = SetLoader.load(configFile: configFile, overrides: overrides)
         let now = clock.now()
         guard let set = loaded.value else {

@@ -125,6 +125,7 @@ extension RolloutEngine {
         }
         func host(_ h: String) -> String {
             meta["host"] = "\(h)"
+            if let run = machine.hostRun(h) { meta["wave"] = "\(run.wave + 1)" }
             if let tenant = set.inventory.host(named: h)?.tenant { meta["tenant"] = "\(tenant)" }
             return h
         }

@@ -85,6 +85,9 @@ public actor RolloutEngine {
             for await item in work {
                 group.addTask { await self.execute(item) }
             }
+            // Stopped: steps in flight are done (or given up) by now; what is left are timers (a window's
+            // end, a bake), which would otherwise hold the stop for hours. Recovery reschedules them.
+            group.cancelAll()
         }
     }
 
