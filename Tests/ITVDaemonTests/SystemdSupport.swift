@@ -151,12 +151,14 @@ func runTool(
 }
 
 /// The notification socket of a service manager: an AF_UNIX datagram socket bound in a directory of its own,
-/// that keeps what one process (the service's main PID, as systemd's NotifyAccess=main) sent.
+/// that keeps what each process sent, so that a test reads what the service's main PID sent (as systemd's
+/// NotifyAccess=main) and nothing of processes that inherited NOTIFY_SOCKET.
 final class NotifySocket: @unchecked Sendable {
     let fd: Int32
     let path: String
     private let directory: TempDir
-    private var received: [String] = []
+    private let lock = NSLock()
+    private var received: [(pid: pid_t, message: String)] = []
 
     init() throws {
         directory = try TempDir()
@@ -187,8 +189,16 @@ final class NotifySocket: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Every message `pid` sent so far, in order (messages from other processes are dropped).
+    /// Every message `pid` sent so far, in order.
     func messages(from pid: pid_t) -> [String] {
+        lock.withLock {
+            receiveWaiting()
+            return received.filter { $0.pid == pid }.map(\.message)
+        }
+    }
+
+    /// Reads what waits on the socket into `received`, with each sender's PID.
+    private func receiveWaiting() {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var control = [UInt8](repeating: 0, count: 256)
         while true {
@@ -206,10 +216,9 @@ final class NotifySocket: @unchecked Sendable {
                     }
                 }
             }
-            if count <= 0 { break }
-            if sender == pid { received.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
+            if count <= 0 { return }
+            if let sender { received.append((sender, String(decoding: buffer[0..<count], as: UTF8.self))) }
         }
-        return received
     }
 
     /// Waits until a message from `pid` satisfies `match`; all messages so far.
