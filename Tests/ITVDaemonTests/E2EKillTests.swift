@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// A small seeded generator (SplitMix64), so that a failing run can be told by its seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// kill -9 of the built itvd at random moments of a 12-host, 3-wave rollout (loopback range 127.0.63).
+@Suite("End to end: itvd killed with SIGKILL during a rollout", .serialized)
+struct E2EKillTests {
+    @Test("20 SIGKILLs during a 12-host, 3-wave rollout: it completes, no install twice, no approval lost")
+    func killNineDuringRollout() async throws {
+        let app = "fake-kill"
+        // Non-idempotent install; every install takes 2 s, so that kills hit installs in flight.
+        let playbook = try fakeAppPlaybook(
+            id: app, waves: threeWaves(["operator", "operator", "operator"], parallel: [nil, 2, 2]),
+            idempotent: false)
+        let seed = UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
+            ?? UInt64(Date().timeIntervalSince1970 * 1000)
+        var random = SeededGenerator(state: seed)
+        let comment = Comment(rawValue: "seed \(seed) (ITV_E2E_SEED to repeat)")
+        try await E2EFleet.with(12, base: "127.0.63") { fleet in
+            for host in fleet.hostNames {
+                try fleet.setVersion(host, app, "1.0")
+                try fleet.marker(host, "slow-\(app)", "2")
+            }
+            try await E2EDaemon.with(fleet: fleet, playbooks: [app: playbook]) { itvd in
+                let rid = try itvd.startRollout(app, "2.0")
+                var approvals: [E2ERollout.Approval] = []
+                var kills = 0
+                var retries = 0
+                // Approving wave k only after some kills keeps the rollout going through all 20 of them.
+                let approveAfter = [0, 6, 12]
+                let deadline = Date().addingTimeInterval(600)
+                var detail = try itvd.show(rid)
+                while kills < 20 || !["succeeded", "failed", "rolled_back", "aborted"].contains(detail.phase) {
+                    guard Date() < deadline else {
+                        Issue.record(comment)
+                        throw E2EFailure(description: "no end after \(kills) kills: \(detail.summary)\n\(itvd.logTail())")
+                    }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...2500, using: &random)))
+                    detail = try itvd.show(rid)
+                    // The operator: approves the waiting wave, retries hosts left unknown once their install ended.
+                    if detail.phase == "waiting_approval", kills >= approveAfter[detail.rollout.currentWave] {
+                        try itvd.ok(["rollout", "approve", String(rid), "--comment", "kill test \(kills)"])
+                        detail = try itvd.show(rid)
+                        approvals = detail.approvals.filter { $0.source == "operator" }
+                    }
+                    for run in detail.hostRuns where run.phase == "unknown" && !fleet.busy(run.host, app) {
+                        try itvd.ok(["rollout", "retry", String(rid), "--host", run.host])
+                        retries += 1
+                    }
+                    if kills < 20 {
+                        itvd.kill9()
+                        kills += 1
+                        try await itvd.start()
+                        detail = try itvd.show(rid)
+                        let kept = detail.approvals.filter { $0.source == "operator" }
+                        #expect(
+                            approvals.allSatisfy { kept.contains($0) },
+                            "approvals lost in kill \(kills): had \(approvals), now \(kept)", comment)
+                    }
+                }
+                #expect(kills == 20)
+                #expect(detail.phase == "succeeded", "\(detail.summary)", comment)
+                #expect(detail.approvals.filter { $0.source == "operator" }.map(\.wave) == [0, 1, 2], comment)
+                for host in fleet.hostNames {
+                    #expect(fleet.version(host, app) == "2.0", "\(host)", comment)
+                    #expect(
+                        fleet.installs(host, app, of: "2.0") == 1,
+                        "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app))",
+                        comment)
+                    #expect(detail.run(host)?.phase == "succeeded", "\(detail.summary)", comment)
+                }
+                print("kill -9 test: \(kills) kills, \(retries) operator retries, seed \(seed)")
+
+                // A second itvd on the same state directory is refused with a clear message.
+                let second = try runProgram(
+                    binDir + "/itvd", ["run", "--config", itvd.config, "--log", "stderr"], timeout: 60)
+                #expect(second.status == 1)
+                #expect(second.stderr.contains("another itvd"), "\(second.stderr)")
+                #expect(second.stderr.contains("is using the state directory"), "\(second.stderr)")
+                if let pid = itvd.pid { #expect(second.stderr.contains(String(pid)), "\(second.stderr)") }
+                #expect(try itvd.ctl(["status"]).status == 0, "the first itvd still answers")
+            }
+        }
+    }
+}
