@@ -6,7 +6,7 @@ struct E2EOperators {
     static let group = "itv-e2e-ops"
     static let users = ["itv-e2e-op1", "itv-e2e-op2"]
 
-    static func with<T>(_ body ([String: UInt32]) async throws -> T) async throws -> T {
+    static func with<T>(_ body: ([String: UInt32]) async throws -> T) async throws -> T {
         removeAll()  // leftovers of an interrupted run
         defer { removeAll() }
         try must("/usr/sbin/groupadd", [group])
@@ -67,7 +67,9 @@ struct E2EControlTests {
                     #expect(detail.waves[1].approvalsGiven == 1 && detail.waves[1].approvalsNeeded == 2)
                     let again = try itvd.ctl(["--json", "rollout", "approve", String(rid)], as: op1)
                     #expect(again.status == 1)
-                    #expect(try e2eDecode(E2EError.self, again.stdout).error.kind == "already_approved")
+                    let refusedAgain = try e2eDecode(E2EError.self, again.stdout).error
+                    #expect(refusedAgain.kind == "conflict")
+                    #expect(refusedAgain.message.contains("already approved"), "\(refusedAgain.message)")
                     for host in plan.waves[1].hosts { #expect(fleet.ledger(host, app).isEmpty) }
 
                     try itvd.ok(["rollout", "approve", String(rid), "--comment", "second pair"], as: op2)

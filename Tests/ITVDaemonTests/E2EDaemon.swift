@@ -24,12 +24,15 @@ final class E2EDaemon: @unchecked Sendable {
         fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"],
         _ body: (E2EDaemon) async throws -> T
     ) async throws -> T {
-        let temp = try TempDir()
+        let temp = try E2ETempDir()
         let daemon = E2EDaemon(dir: temp.path)
-        defer { daemon.stop() }
+        defer {
+            daemon.stop()
+            withExtendedLifetime(temp) {}  // removed only after the daemon stopped
+        }
         try daemon.prepare(fleet: fleet, playbooks: playbooks, operators: operators)
         try await daemon.start()
-        return try await withExtendedLifetime(temp) { try await body(daemon) }
+        return try await body(daemon)
     }
 
     private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String]) throws {
@@ -67,7 +70,7 @@ final class E2EDaemon: @unchecked Sendable {
     /// Starts `itvd run` and waits (generously) until `itvctl status` answers.
     func start() async throws {
         if !FileManager.default.fileExists(atPath: log) {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
         }
         guard let output = FileHandle(forWritingAtPath: log) else {
             throw E2EFailure(description: "cannot open \(log)")
@@ -174,6 +177,7 @@ final class E2EDaemon: @unchecked Sendable {
         }
     }
 
+    @discardableResult
     func waitForPhase(_ rid: Int64, _ phase: String, timeout: Double = 180) async throws -> E2ERollout {
         try await waitFor(rid, phase, timeout: timeout) { $0.phase == phase }
     }

@@ -26,7 +26,8 @@ struct E2EKillTests {
         let seed = UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
             ?? UInt64(Date().timeIntervalSince1970 * 1000)
         var random = SeededGenerator(state: seed)
-        let comment = Comment(rawValue: "seed \(seed) (ITV_E2E_SEED to repeat)")
+        let seedNote = "seed \(seed) (ITV_E2E_SEED=\(seed) repeats it)"
+        print("kill -9 test: \(seedNote)")
         try await E2EFleet.with(12, base: "127.0.63") { fleet in
             for host in fleet.hostNames {
                 try fleet.setVersion(host, app, "1.0")
@@ -37,14 +38,14 @@ struct E2EKillTests {
                 var approvals: [E2ERollout.Approval] = []
                 var kills = 0
                 var retries = 0
+                var resumes = 0
                 // Approving wave k only after some kills keeps the rollout going through all 20 of them.
-                let approveAfter = [0, 6, 12]
+                let approveAfter = [0, 2, 6]
                 let deadline = Date().addingTimeInterval(600)
                 var detail = try itvd.show(rid)
                 while kills < 20 || !["succeeded", "failed", "rolled_back", "aborted"].contains(detail.phase) {
                     guard Date() < deadline else {
-                        Issue.record(comment)
-                        throw E2EFailure(description: "no end after \(kills) kills: \(detail.summary)\n\(itvd.logTail())")
+                        throw E2EFailure(description: "no end after \(kills) kills (\(seedNote)): \(detail.summary)\n\(itvd.logTail())")
                     }
                     try await Task.sleep(for: .milliseconds(Int.random(in: 50...2500, using: &random)))
                     detail = try itvd.show(rid)
@@ -54,10 +55,21 @@ struct E2EKillTests {
                         detail = try itvd.show(rid)
                         approvals = detail.approvals.filter { $0.source == "operator" }
                     }
-                    for run in detail.hostRuns where run.phase == "unknown" && !fleet.busy(run.host, app) {
-                        try itvd.ok(["rollout", "retry", String(rid), "--host", run.host])
-                        retries += 1
+                    var settled = true
+                    for run in detail.hostRuns where run.phase == "unknown" || run.phase == "failed" {
+                        if fleet.busy(run.host, app) {
+                            settled = false
+                        } else {
+                            try itvd.ok(["rollout", "retry", String(rid), "--host", run.host])
+                            retries += 1
+                        }
                     }
+                    // An unknown outcome counts as a failure: the wave halts until the operator resumes it.
+                    if detail.phase == "halted", settled {
+                        try itvd.ok(["rollout", "resume", String(rid)])
+                        resumes += 1
+                    }
+                    print("kill -9 test: kill \(kills), \(detail.summary)")
                     if kills < 20 {
                         itvd.kill9()
                         kills += 1
@@ -66,21 +78,20 @@ struct E2EKillTests {
                         let kept = detail.approvals.filter { $0.source == "operator" }
                         #expect(
                             approvals.allSatisfy { kept.contains($0) },
-                            "approvals lost in kill \(kills): had \(approvals), now \(kept)", comment)
+                            "approvals lost in kill \(kills) (\(seedNote)): had \(approvals), now \(kept)")
                     }
                 }
                 #expect(kills == 20)
-                #expect(detail.phase == "succeeded", "\(detail.summary)", comment)
-                #expect(detail.approvals.filter { $0.source == "operator" }.map(\.wave) == [0, 1, 2], comment)
+                #expect(detail.phase == "succeeded", "\(seedNote): \(detail.summary)")
+                #expect(detail.approvals.filter { $0.source == "operator" }.map(\.wave) == [0, 1, 2], "\(seedNote)")
                 for host in fleet.hostNames {
-                    #expect(fleet.version(host, app) == "2.0", "\(host)", comment)
+                    #expect(fleet.version(host, app) == "2.0", "\(host), \(seedNote)")
                     #expect(
                         fleet.installs(host, app, of: "2.0") == 1,
-                        "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app))",
-                        comment)
-                    #expect(detail.run(host)?.phase == "succeeded", "\(detail.summary)", comment)
+                        "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app)), \(seedNote)")
+                    #expect(detail.run(host)?.phase == "succeeded", "\(seedNote): \(detail.summary)")
                 }
-                print("kill -9 test: \(kills) kills, \(retries) operator retries, seed \(seed)")
+                print("kill -9 test: \(kills) kills, \(retries) operator retries, \(resumes) resumes, \(seedNote)")
 
                 // A second itvd on the same state directory is refused with a clear message.
                 let second = try runProgram(

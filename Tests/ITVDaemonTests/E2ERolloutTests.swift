@@ -86,7 +86,7 @@ struct E2ERolloutTests {
                     #expect(fleet.installs(host, app, of: "2.0") == expected, "\(host): \(fleet.ledger(host, app))")
                     let phase = host == "fleet-005" ? "already_current" : "succeeded"
                     #expect(detail.run(host)?.phase == phase, "\(detail.summary)")
-                    #expect(detail.run(host)?.previous == initial[host])
+                    if host != "fleet-005" { #expect(detail.run(host)?.previous == initial[host]) }
                 }
                 #expect(detail.approvals.map(\.wave) == [0, 1, 2])
                 #expect(detail.approvals.map(\.source) == ["auto", "operator", "operator"])

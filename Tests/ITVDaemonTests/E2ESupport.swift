@@ -103,6 +103,19 @@ func runProgram(_ path: String, _ arguments: [String], timeout: Double = 300) th
         stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// A directory of the end-to-end tests (`/tmp/itv-e2e-*`), removed when the value is released.
+final class E2ETempDir: @unchecked Sendable {
+    let path: String
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("itv-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
 /// A child process handed to the watchdog's queue (only read there).
 struct ProcessBox: @unchecked Sendable {
     let process: Process
@@ -120,7 +133,7 @@ struct E2EFleet: Sendable {
 
     /// Starts `count` hosts on `base` (distinct per suite), runs `body`, stops the fleet whatever happens.
     static func with<T>(_ count: Int, base: String, _ body: (E2EFleet) async throws -> T) async throws -> T {
-        let dir = try TempDir()
+        let dir = try E2ETempDir()
         defer { try? ProbeFleet.script(["stop", dir.path]) }
         try ProbeFleet.script(["start", String(count), dir.path, base])
         let fleet = E2EFleet(dir: dir.path, count: count)
@@ -130,7 +143,7 @@ struct E2EFleet: Sendable {
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: installer, toPath: bin + "/fake-installer")
         }
-        return try await withExtendedLifetime(dir) { try await body(fleet) }
+        return try await body(fleet)  // `dir` lives on in the defer above
     }
 
     func file(_ host: String, _ name: String) -> String { root(host) + "/" + name }
