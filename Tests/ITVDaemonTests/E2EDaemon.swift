@@ -106,6 +106,19 @@ final class E2EDaemon: @unchecked Sendable {
         lock.withLock { self.process = nil }
     }
 
+    /// SIGTERM; the exit status when the daemon ended within `timeout` seconds, else nil (it is then killed).
+    func stopGracefully(timeout: Double) -> Int32? {
+        guard let process = lock.withLock({ self.process }) else { return nil }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        let ended = !process.isRunning
+        if !ended { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        lock.withLock { self.process = nil }
+        return ended ? process.terminationStatus : nil
+    }
+
     /// SIGTERM, then SIGKILL after 20 s.
     func stop() {
         guard let process = lock.withLock({ self.process }) else { return }

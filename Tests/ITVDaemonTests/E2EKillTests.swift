@@ -19,9 +19,9 @@ struct E2EKillTests {
     @Test("20 SIGKILLs during a 12-host, 3-wave rollout: it completes, no install twice, no approval lost")
     func killNineDuringRollout() async throws {
         let app = "fake-kill"
-        // Non-idempotent install; every install takes 2 s, so that kills hit installs in flight.
+        // Non-idempotent install; every install takes 3 s, so that kills hit installs in flight.
         let playbook = try fakeAppPlaybook(
-            id: app, waves: threeWaves(["operator", "operator", "operator"], parallel: [nil, 2, 2]),
+            id: app, waves: threeWaves(["operator", "operator", "operator"], parallel: [nil, 2, 1]),
             idempotent: false)
         let seed = UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
             ?? UInt64(Date().timeIntervalSince1970 * 1000)
@@ -31,7 +31,7 @@ struct E2EKillTests {
         try await E2EFleet.with(12, base: "127.0.63") { fleet in
             for host in fleet.hostNames {
                 try fleet.setVersion(host, app, "1.0")
-                try fleet.marker(host, "slow-\(app)", "2")
+                try fleet.marker(host, "slow-\(app)", "3")
             }
             try await E2EDaemon.with(fleet: fleet, playbooks: [app: playbook]) { itvd in
                 let rid = try itvd.startRollout(app, "2.0")
@@ -39,11 +39,13 @@ struct E2EKillTests {
                 var kills = 0
                 var retries = 0
                 var resumes = 0
-                // Approving wave k only after some kills keeps the rollout going through all 20 of them.
-                let approveAfter = [0, 2, 6]
+                // Approving wave k only after some kills keeps the rollout going through all 20 of them (wave 3
+                // installs one host at a time: 18 s at least).
+                let approveAfter = [0, 4, 12]
                 let deadline = Date().addingTimeInterval(600)
                 var detail = try itvd.show(rid)
-                while kills < 20 || !["succeeded", "failed", "rolled_back", "aborted"].contains(detail.phase) {
+                let final = ["succeeded", "failed", "rolled_back", "aborted"]
+                while !final.contains(detail.phase) {
                     guard Date() < deadline else {
                         throw E2EFailure(description: "no end after \(kills) kills (\(seedNote)): \(detail.summary)\n\(itvd.logTail())")
                     }
@@ -70,7 +72,7 @@ struct E2EKillTests {
                         resumes += 1
                     }
                     print("kill -9 test: kill \(kills), \(detail.summary)")
-                    if kills < 20 {
+                    if kills < 20, !final.contains(detail.phase) {
                         itvd.kill9()
                         kills += 1
                         try await itvd.start()
@@ -81,7 +83,7 @@ struct E2EKillTests {
                             "approvals lost in kill \(kills) (\(seedNote)): had \(approvals), now \(kept)")
                     }
                 }
-                #expect(kills == 20)
+                #expect(kills == 20, "the rollout ended after \(kills) kills, \(seedNote)")
                 #expect(detail.phase == "succeeded", "\(seedNote): \(detail.summary)")
                 #expect(detail.approvals.filter { $0.source == "operator" }.map(\.wave) == [0, 1, 2], "\(seedNote)")
                 for host in fleet.hostNames {

@@ -113,19 +113,22 @@ struct E2ERolloutTests {
         }
     }
 
-    @Test("A failing host: one failure in a wave with max_failures 1 goes on, two halt before the next wave")
+    @Test("Failing hosts: one in a wave with max_failures 1 goes on; two halt (on_failure: halt) or roll back")
     func failureThreshold() async throws {
         let below = "fake-below"
         let above = "fake-above"
+        let back = "fake-back"
         let waves = threeWaves(["auto", "auto", "auto"])
         try await E2EFleet.with(12, base: "127.0.61") { fleet in
             for host in fleet.hostNames {
                 try fleet.setVersion(host, below, "1.0")
                 try fleet.setVersion(host, above, "1.0")
+                try fleet.setVersion(host, back, "1.0")
             }
             let playbooks = [
                 below: try fakeAppPlaybook(id: below, waves: waves, maxFailures: "1"),
                 above: try fakeAppPlaybook(id: above, waves: waves, maxFailures: "1"),
+                back: try fakeAppPlaybook(id: back, waves: waves, maxFailures: "1", onFailure: "rollback"),
             ]
             try await E2EDaemon.with(fleet: fleet, playbooks: playbooks) { itvd in
                 // Below (equal to) the threshold: one host of wave 2 fails, the rollout goes on to the end.
@@ -167,6 +170,27 @@ struct E2ERolloutTests {
                 try itvd.ok(["rollout", "abort", String(rid2), "--reason", "e2e: too many failures"])
                 detail = try await itvd.waitForPhase(rid2, "aborted")
                 for host in plan2.waves[2].hosts { #expect(fleet.version(host, above) == "1.0") }
+
+                // Above the threshold with on_failure: rollback: the rollout rolls itself back, newest wave first.
+                let plan3 = try itvd.plan(back, "2.0")
+                let failing3 = Array(plan3.waves[1].hosts.prefix(2))
+                for host in failing3 { try fleet.marker(host, "fail-\(back)", "") }
+                let rid3 = try itvd.startRollout(back, "2.0")
+                detail = try await itvd.waitFor(rid3, "ended") {
+                    ["succeeded", "failed", "halted", "rolled_back", "aborted"].contains($0.phase)
+                }
+                #expect(detail.phase == "rolled_back", "\(detail.summary)")
+                #expect(detail.rollout.reason?.contains("max_failures") == true, "\(detail.rollout.reason ?? "-")")
+                for host in fleet.hostNames {
+                    #expect(fleet.version(host, back) == "1.0", "\(host)")
+                    #expect(fleet.installs(host, back, of: "2.0") <= 1)
+                }
+                for host in plan3.waves[0].hosts {
+                    #expect(fleet.ledger(host, back).map(\.kind) == ["install", "rollback"], "\(host)")
+                }
+                for host in plan3.waves[2].hosts {
+                    #expect(fleet.ledger(host, back).isEmpty, "\(host) of wave 3 was changed")
+                }
             }
         }
     }
@@ -220,6 +244,8 @@ struct E2ERolloutTests {
                     #expect(fleet.installs(host, app, of: "2.0") == 1, "\(host): \(fleet.ledger(host, app))")
                 }
                 #expect(detail.approvals.first?.source == "window")
+                // The window stays open for an hour: its timer must not hold a graceful stop (SIGTERM).
+                #expect(itvd.stopGracefully(timeout: 60) == 0, "itvd did not end on SIGTERM: \(itvd.logTail())")
             }
         }
     }
