@@ -39,9 +39,9 @@ struct E2EKillTests {
                 var kills = 0
                 var retries = 0
                 var resumes = 0
-                // Approving wave k only after some kills keeps the rollout going through all 20 of them (wave 3
-                // installs one host at a time: 18 s at least).
-                let approveAfter = [0, 4, 12]
+                var pauses = 0
+                // Approving wave k only after some kills spreads the 20 kills over the three waves.
+                let approveAfter = [0, 4, 10]
                 let deadline = Date().addingTimeInterval(600)
                 var detail = try itvd.show(rid)
                 let final = ["succeeded", "failed", "rolled_back", "aborted"]
@@ -71,8 +71,20 @@ struct E2EKillTests {
                         try itvd.ok(["rollout", "resume", String(rid)])
                         resumes += 1
                     }
+                    // A fast machine could finish before the 20th kill: the operator pauses the last wave
+                    // before its last host (hosts in flight finish) until then.
+                    let lastPending = detail.waves[2].hosts.filter { detail.run($0)?.phase == "pending" }.count
+                    if kills < 20, detail.phase == "running", detail.rollout.currentWave == 2, lastPending <= 1 {
+                        try itvd.ok(["rollout", "pause", String(rid), "--reason", "kill test holds"])
+                        pauses += 1
+                    } else if kills >= 20, detail.phase == "paused" {
+                        try itvd.ok(["rollout", "resume", String(rid)])
+                        resumes += 1
+                    }
+                    detail = try itvd.show(rid)
                     print("kill -9 test: kill \(kills), \(detail.summary)")
                     if kills < 20, !final.contains(detail.phase) {
+                        let before = detail
                         itvd.kill9()
                         kills += 1
                         try await itvd.start()
@@ -81,6 +93,9 @@ struct E2EKillTests {
                         #expect(
                             approvals.allSatisfy { kept.contains($0) },
                             "approvals lost in kill \(kills) (\(seedNote)): had \(approvals), now \(kept)")
+                        if before.phase == "paused" {
+                            #expect(detail.phase == "paused", "a pause is durable: \(detail.summary)")
+                        }
                     }
                 }
                 #expect(kills == 20, "the rollout ended after \(kills) kills, \(seedNote)")
@@ -93,7 +108,8 @@ struct E2EKillTests {
                         "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app)), \(seedNote)")
                     #expect(detail.run(host)?.phase == "succeeded", "\(seedNote): \(detail.summary)")
                 }
-                print("kill -9 test: \(kills) kills, \(retries) operator retries, \(resumes) resumes, \(seedNote)")
+                print("kill -9 test: \(kills) kills, \(retries) operator retries, \(pauses) pauses, "
+                    + "\(resumes) resumes, \(seedNote)")
 
                 // A second itvd on the same state directory is refused with a clear message.
                 let second = try runProgram(
