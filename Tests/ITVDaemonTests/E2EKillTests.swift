@@ -23,7 +23,8 @@ struct E2EKillTests {
         let playbook = try fakeAppPlaybook(
             id: app, waves: threeWaves(["operator", "operator", "operator"], parallel: [nil, 2, 1]),
             idempotent: false)
-        let seed = UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
+        let seed =
+            UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
             ?? UInt64(Date().timeIntervalSince1970 * 1000)
         var random = SeededGenerator(state: seed)
         let seedNote = "seed \(seed) (ITV_E2E_SEED=\(seed) repeats it)"
@@ -47,7 +48,9 @@ struct E2EKillTests {
                 let final = ["succeeded", "failed", "rolled_back", "aborted"]
                 while !final.contains(detail.phase) {
                     guard Date() < deadline else {
-                        throw E2EFailure(description: "no end after \(kills) kills (\(seedNote)): \(detail.summary)\n\(itvd.logTail())")
+                        throw E2EFailure(
+                            description:
+                                "no end after \(kills) kills (\(seedNote)): \(detail.summary)\n\(itvd.logTail())")
                     }
                     try await Task.sleep(for: .milliseconds(Int.random(in: 50...2500, using: &random)))
                     detail = try itvd.show(rid)
@@ -105,11 +108,13 @@ struct E2EKillTests {
                     #expect(fleet.version(host, app) == "2.0", "\(host), \(seedNote)")
                     #expect(
                         fleet.installs(host, app, of: "2.0") == 1,
-                        "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app)), \(seedNote)")
+                        "\(host) installed \(fleet.installs(host, app, of: "2.0")) times: \(fleet.ledger(host, app)), \(seedNote)"
+                    )
                     #expect(detail.run(host)?.phase == "succeeded", "\(seedNote): \(detail.summary)")
                 }
-                print("kill -9 test: \(kills) kills, \(retries) operator retries, \(pauses) pauses, "
-                    + "\(resumes) resumes, \(seedNote)")
+                print(
+                    "kill -9 test: \(kills) kills, \(retries) operator retries, \(pauses) pauses, "
+                        + "\(resumes) resumes, \(seedNote)")
 
                 // A second itvd on the same state directory is refused with a clear message.
                 let second = try runProgram(

@@ -171,7 +171,7 @@ struct E2EFleet: Sendable {
     }
 
     /// Sets or clears a marker file of the fake installer (`fail-APP`, `slow-APP`).
-    func marker(_ host: String, _ name: String, _ content: String? ) throws {
+    func marker(_ host: String, _ name: String, _ content: String?) throws {
         let path = file(host, name)
         if let content {
             try Data(content.utf8).write(to: URL(fileURLWithPath: path))
