@@ -5,6 +5,11 @@ import Testing
 // process, and the built `itvctl` to drive it. Nothing here links the daemon's libraries: the wire documents
 // are decoded into the small structs below, so a change of the documented JSON breaks these tests too.
 
+/// Every end-to-end suite, one after the other: each starts a 12-host fleet and a daemon, and running them
+/// side by side only loads the machine (other test targets run meanwhile).
+@Suite("End to end: the built itvd and itvctl on the SSH fleet", .serialized)
+struct E2ETests {}
+
 /// What `itvctl --json rollout show RID` prints, as far as the tests read it.
 struct E2ERollout: Decodable {
     struct Info: Decodable {
