@@ -79,7 +79,9 @@ public actor RolloutEngine {
         }
     }
 
-    /// Performs host steps, timers and session closes until cancelled. Returns once every child task ended.
+    /// Performs host steps, timers and session closes until cancelled or stopped. Returns once every child
+    /// task ended: after `stop`, waiting timers (a window's end, a bake) are cancelled, or an open window
+    /// would hold a graceful shutdown for hours.
     public func run() async {
         await withDiscardingTaskGroup { group in
             for await item in work {
