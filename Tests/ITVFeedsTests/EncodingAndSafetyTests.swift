@@ -92,7 +92,7 @@ private func channelTitle(_ file: String, contentType: String? = nil) throws -> 
         doc += "]>\n<rss><channel><item><title>&lol9;</title></item></channel></rss>"
         let started = ContinuousClock.now
         let r = extract(Array(doc.utf8), kind: .rss)
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(5), "an entity bomb is refused at once, not expanded")
         guard case .failure(let e) = r else {
             Issue.record("an entity bomb was accepted")
             return
