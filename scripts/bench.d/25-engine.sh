@@ -165,17 +165,20 @@ print(f"overhead per round: {', '.join(f'{x:+.1f} %' for x in per_round)}")
 strace = shutil.which("strace")
 if strace and os.environ.get("ITV_BENCH_ENGINE_STRACE", "1") == "1":
     out = f"{d}/strace.txt"
-    tracer = subprocess.Popen([strace, "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", out, "-p", str(daemon)],
+    tracer = subprocess.Popen([strace, "-f", "-c", "-w", "-e", "trace=fsync,fdatasync", "-o", out, "-p", str(daemon)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     _, swall, _, _ = engine("5")
     tracer.terminate()
     tracer.wait(timeout=30)
-    syncs = 0
+    syncs, sync_seconds = 0, 0.0
     for line in open(out).read().splitlines():
         parts = line.split()
         if parts and parts[-1] in ("fsync", "fdatasync"):
+            sync_seconds += float(parts[1])
             syncs += int(parts[3])
     print(f"profile round (under strace, not counted, {swall:.2f} s): {syncs} fsync/fdatasync by the daemon for "
-          f"{hosts} host runs ({syncs / hosts:.2f} per host run; an upper bound of SQLite commits: WAL sync per commit, plus checkpoints)")
+          f"{hosts} host runs ({syncs / hosts:.2f} per host run; an upper bound of SQLite commits: WAL sync per commit, plus checkpoints), "
+          f"{sync_seconds * 1000 / max(syncs, 1):.1f} ms each on average (wall): a host run waits for 3 of them in "
+          f"series (each step's result is durable before the next step is sent)")
 PY
