@@ -112,6 +112,10 @@ let package = Package(
         // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
         .executableTarget(
             name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // Bench driver for scripts/bench.d/25-engine.sh: the bare SSH fan-out of N commands per host.
+        .executableTarget(
+            name: "itv-bench-fanout", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
+            swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
