@@ -51,8 +51,9 @@ struct CheckCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if !quiet {
-            print("ok: \(set.playbooks.count) playbooks, \(set.inventory.hosts.count) hosts, "
-                + "\(set.inventory.tenants.count) tenants, \(set.config.windows.count) windows")
+            print(
+                "ok: \(set.playbooks.count) playbooks, \(set.inventory.hosts.count) hosts, "
+                    + "\(set.inventory.tenants.count) tenants, \(set.config.windows.count) windows")
         }
     }
 }

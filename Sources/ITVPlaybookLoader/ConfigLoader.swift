@@ -4,7 +4,9 @@ import ITVCore
 /// Reads the daemon configuration (`/etc/itvd/itvd.yaml`). Every key has a default; relative paths are
 /// taken relative to the directory of the configuration file.
 public enum ConfigLoader {
-    static let topKeys = ["playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows"]
+    static let topKeys = [
+        "playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows",
+    ]
     static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
 
     public static func load(file: String) -> Loaded<DaemonConfig> {
@@ -38,11 +40,15 @@ public enum ConfigLoader {
         if let p = path("state") { c.state = p }
         if let p = path("socket") { c.socket = p }
         if let n = f["ssh"], let s = r.mapping(n, "ssh", known: sshKeys) {
-            if let p = s["identity"].flatMap({ r.string($0, "ssh.identity") }) { c.ssh.identity = resolve(p, base: base) }
+            if let p = s["identity"].flatMap({ r.string($0, "ssh.identity") }) {
+                c.ssh.identity = resolve(p, base: base)
+            }
             if let p = s["known_hosts"].flatMap({ r.string($0, "ssh.known_hosts") }) {
                 c.ssh.knownHosts = resolve(p, base: base)
             }
-            if let t = s["connect_timeout"].flatMap({ r.timeSpan($0, "ssh.connect_timeout") }) { c.ssh.connectTimeout = t }
+            if let t = s["connect_timeout"].flatMap({ r.timeSpan($0, "ssh.connect_timeout") }) {
+                c.ssh.connectTimeout = t
+            }
         }
         if let n = f["parallel"], let p = r.int(n, "parallel", range: 1...4_096) { c.parallel = p }
         if let n = f["operators"], let g = r.stringList(n, "operators") { c.operators = g.map(\.value) }
@@ -50,7 +56,8 @@ public enum ConfigLoader {
         if let n = f["windows"] {
             for (name, location, value) in r.namedEntries(n, "windows") {
                 guard Playbook.isValidID(name) else {
-                    r.error(location, "window name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                    r.error(
+                        location, "window name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
                     continue
                 }
                 var window = WindowSpec(name: name)

@@ -23,7 +23,9 @@ public enum InventoryLoader {
         let r = YAMLReader()
         let inventory: Inventory?
         if case .mapping(let entries, _) = root,
-            entries.contains(where: { if case .scalar(let k) = $0.key { return k.value == "all" } else { return false } })
+            entries.contains(where: {
+                if case .scalar(let k) = $0.key { return k.value == "all" } else { return false }
+            })
         {
             inventory = AnsibleInventoryReader(r: r).read(root)
         } else {
@@ -70,8 +72,10 @@ public enum InventoryLoader {
             let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(name)'").flatMap { node -> String? in
                 guard let t = r.string(node, "host '\(name)' tenant") else { return nil }
                 if tenants[t] == nil {
-                    r.error(node.location, "host '\(name)': unknown tenant '\(Suggest.printable(t))'"
-                        + Suggest.didYouMean(t, Array(tenants.keys)))
+                    r.error(
+                        node.location,
+                        "host '\(name)': unknown tenant '\(Suggest.printable(t))'"
+                            + Suggest.didYouMean(t, Array(tenants.keys)))
                 }
                 return t
             }
@@ -85,7 +89,8 @@ public enum InventoryLoader {
                     name: name, address: address, port: hostPort, user: hostUser, tenant: tenant,
                     groups: groups.map(\.value), os: hostOS, location: location))
             for g in groups where !isValidName(g.value) {
-                r.error(g.location, "group name '\(Suggest.printable(g.value))' must use letters, digits, '.', '_' and '-'")
+                r.error(
+                    g.location, "group name '\(Suggest.printable(g.value))' must use letters, digits, '.', '_' and '-'")
             }
         }
         return Inventory(tenants: tenants, hosts: hosts)
@@ -100,14 +105,20 @@ public enum InventoryLoader {
             }
             seen[host.name] = host.location
             if !isValidName(host.name) {
-                r.error(host.location, "host name '\(Suggest.printable(host.name))' must use letters, digits, '.', '_' and '-'")
+                r.error(
+                    host.location,
+                    "host name '\(Suggest.printable(host.name))' must use letters, digits, '.', '_' and '-'")
             }
             if !isValidAddress(host.address) {
-                r.error(host.location, "host '\(host.name)': address '\(Suggest.printable(host.address))' is not an IP "
-                    + "address or DNS name")
+                r.error(
+                    host.location,
+                    "host '\(host.name)': address '\(Suggest.printable(host.address))' is not an IP "
+                        + "address or DNS name")
             }
             if !isValidName(host.user) {
-                r.error(host.location, "host '\(host.name)': user '\(Suggest.printable(host.user))' is not a valid user name")
+                r.error(
+                    host.location,
+                    "host '\(host.name)': user '\(Suggest.printable(host.user))' is not a valid user name")
             }
         }
         let groups = inventory.groups

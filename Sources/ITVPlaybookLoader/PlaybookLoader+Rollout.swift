@@ -98,8 +98,10 @@ extension PlaybookLoader {
                         r.error(item.location, "wave '\(wave.name)' has size: rest, so it must be the last wave")
                     }
                     if wave.approval == .window, (window ?? nil) == nil {
-                        r.error(item.location, "wave '\(wave.name)' has approval: window, but rollout.window names no "
-                            + "patch window")
+                        r.error(
+                            item.location,
+                            "wave '\(wave.name)' has approval: window, but rollout.window names no "
+                                + "patch window")
                     }
                     keyLocations["rollout.waves[\(i)]"] = item.location
                     waves.append(wave)
@@ -133,9 +135,11 @@ extension PlaybookLoader {
         let sizeKeys = ["size", "hosts", "group"].filter { f[$0] != nil }
         var size: WaveSize?
         if sizeKeys.count != 1 {
-            r.error(f.location, sizeKeys.isEmpty
-                ? "\(label) needs one of size, hosts or group"
-                : "\(label) has \(sizeKeys.joined(separator: " and ")); give only one of size, hosts or group")
+            r.error(
+                f.location,
+                sizeKeys.isEmpty
+                    ? "\(label) needs one of size, hosts or group"
+                    : "\(label) has \(sizeKeys.joined(separator: " and ")); give only one of size, hosts or group")
         } else if let n = f["size"] {
             size = readSize(n, label, r)
         } else if let n = f["hosts"], let hosts = r.stringList(n, "\(label) hosts") {
@@ -168,7 +172,8 @@ extension PlaybookLoader {
         if s.value.hasSuffix("%") {
             let digits = s.value.dropLast()
             guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (1...100).contains(p) else {
-                r.error(s.location, "\(label) size '\(Suggest.printable(s.value))' must be a percentage from 1% to 100%")
+                r.error(
+                    s.location, "\(label) size '\(Suggest.printable(s.value))' must be a percentage from 1% to 100%")
                 return nil
             }
             return .percent(p)
@@ -182,8 +187,10 @@ extension PlaybookLoader {
         if case .scalar(let s) = node, s.value.hasSuffix("%") {
             let digits = s.value.dropLast()
             guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (0...100).contains(p) else {
-                r.error(s.location, "rollout.max_failures '\(Suggest.printable(s.value))' must be a percentage "
-                    + "from 0% to 100%")
+                r.error(
+                    s.location,
+                    "rollout.max_failures '\(Suggest.printable(s.value))' must be a percentage "
+                        + "from 0% to 100%")
                 return nil
             }
             return .percent(p)

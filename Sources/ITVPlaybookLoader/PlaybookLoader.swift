@@ -46,8 +46,10 @@ public enum PlaybookLoader {
         let id = required(f, "id", r).flatMap { node -> String? in
             guard let id = r.string(node, "id") else { return nil }
             guard Playbook.isValidID(id) else {
-                r.error(node.location, "id '\(Suggest.printable(id))' is not a valid procedure id: use lowercase "
-                    + "letters, digits and '-', starting with a letter or digit, at most 63 characters")
+                r.error(
+                    node.location,
+                    "id '\(Suggest.printable(id))' is not a valid procedure id: use lowercase "
+                        + "letters, digits and '-', starting with a letter or digit, at most 63 characters")
                 return nil
             }
             return id
@@ -101,12 +103,16 @@ public enum PlaybookLoader {
             case .json where f["select"] == nil:
                 r.error(f.location, "feed.select is required for kind json: the path of the version (a.b[0].c)")
             case .html where f["match"] == nil, .text where f["match"] == nil:
-                r.error(f.location, "feed.match is required for kind \(kind.rawValue): a regular expression with a "
-                    + "named group 'version'")
+                r.error(
+                    f.location,
+                    "feed.match is required for kind \(kind.rawValue): a regular expression with a "
+                        + "named group 'version'")
             case .atom, .rss, .github:
                 if let select, !["title", "id", "link", "content"].contains(select), let node = f["select"] {
-                    r.error(node.location, "feed.select for kind \(kind.rawValue) must be title, id, link or content, "
-                        + "found '\(Suggest.printable(select))'")
+                    r.error(
+                        node.location,
+                        "feed.select for kind \(kind.rawValue) must be title, id, link or content, "
+                            + "found '\(Suggest.printable(select))'")
                 }
             default:
                 break

@@ -1,6 +1,5 @@
-import ITVCore
-
 import Foundation
+import ITVCore
 
 /// How YAML 1.1 tools (PyYAML, Ansible, older libraries) would read a plain scalar. A plain value that
 /// YAML reads as a boolean or number where we expect text is almost always a mistake (`yes`, `1.10`,
@@ -37,7 +36,8 @@ enum YAML11 {
             guard let last = colonParts.last else { return false }
             let headOK = head.allSatisfy { all($0, digitOrUnderscore) }
             let lastNumber = last.split(separator: ".", omittingEmptySubsequences: false)
-            let lastOK = lastNumber.count <= 2 && lastNumber.allSatisfy { $0.isEmpty || all($0, digitOrUnderscore) }
+            let lastOK =
+                lastNumber.count <= 2 && lastNumber.allSatisfy { $0.isEmpty || all($0, digitOrUnderscore) }
                 && !(lastNumber.first?.isEmpty ?? true)
             return headOK && lastOK
         }
@@ -69,4 +69,3 @@ enum YAML11 {
         return "a number"
     }
 }
-

@@ -71,11 +71,14 @@ final class YAMLReader {
         if s.style == .plain, s.tag == nil {
             switch YAML11.classify(s.value) {
             case .bool:
-                error(s.location, "\(what): '\(s.value)' is read as a boolean by YAML 1.1; quote it if you mean the text")
+                error(
+                    s.location, "\(what): '\(s.value)' is read as a boolean by YAML 1.1; quote it if you mean the text")
                 return nil
             case .number:
-                error(s.location, "\(what): '\(s.value)' is read as a number by YAML (\(s.value) may become "
-                    + "\(YAML11.numericReading(s.value))); quote it: '\(s.value)'")
+                error(
+                    s.location,
+                    "\(what): '\(s.value)' is read as a number by YAML (\(s.value) may become "
+                        + "\(YAML11.numericReading(s.value))); quote it: '\(s.value)'")
                 return nil
             case .null, .string:
                 break
@@ -123,8 +126,10 @@ final class YAMLReader {
             return nil
         }
         guard let span = TimeSpan.parse(s.value) else {
-            error(s.location, "\(what) must be a duration such as 30s, 15m, 2h or 1d (a number needs a unit), "
-                + "found '\(s.value)'")
+            error(
+                s.location,
+                "\(what) must be a duration such as 30s, 15m, 2h or 1d (a number needs a unit), "
+                    + "found '\(s.value)'")
             return nil
         }
         return span
@@ -135,8 +140,10 @@ final class YAMLReader {
         guard let text = string(node, what) else { return nil }
         guard let value = E(rawValue: text) else {
             let names = E.allCases.map(\.rawValue)
-            error(node.location, "\(what) must be one of \(names.joined(separator: ", ")), found '\(text)'"
-                + Suggest.didYouMean(text, names))
+            error(
+                node.location,
+                "\(what) must be one of \(names.joined(separator: ", ")), found '\(text)'"
+                    + Suggest.didYouMean(text, names))
             return nil
         }
         return value

@@ -51,7 +51,8 @@ struct YAMLLimits {
 
 enum YAMLComposer {
     /// Parses exactly one YAML document. Errors are diagnostics at the place libyaml stopped.
-    static func compose(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) -> Result<YNode, Diagnostic> {
+    static func compose(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) -> Result<YNode, Diagnostic>
+    {
         let start = SourceLocation(file: file, line: 1, column: 1)
         guard bytes.count <= limits.maxBytes else {
             return .failure(Diagnostic(start, "file is larger than \(limits.maxBytes >> 20) MiB"))
@@ -81,7 +82,8 @@ private struct Composer {
     }
 
     private enum Frame {
-        case mapping(items: [(key: YNode, value: YNode)], pendingKey: YNode?, seen: [String: SourceLocation],
+        case mapping(
+            items: [(key: YNode, value: YNode)], pendingKey: YNode?, seen: [String: SourceLocation],
             anchor: String?, size: Int, location: SourceLocation)
         case sequence(items: [YNode], anchor: String?, size: Int, location: SourceLocation)
     }
@@ -111,11 +113,16 @@ private struct Composer {
         while true {
             var event = yaml_event_t()
             guard yaml_parser_parse(&parser, &event) == 1 else {
-                let problem = Composer.string(
-                    UnsafeMutablePointer(mutating: parser.problem.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
-                ) ?? "syntax error"
+                let problem =
+                    Composer.string(
+                        UnsafeMutablePointer(
+                            mutating: parser.problem.map {
+                                UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self)
+                            })
+                    ) ?? "syntax error"
                 let context = Composer.string(
-                    UnsafeMutablePointer(mutating: parser.context.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
+                    UnsafeMutablePointer(
+                        mutating: parser.context.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
                 )
                 let mark = parser.error == YAML_READER_ERROR ? parser.mark : parser.problem_mark
                 var message = "YAML syntax error: \(problem)"
@@ -161,7 +168,8 @@ private struct Composer {
                 default: style = .quoted
                 }
                 let value = Composer.string(s.value, length: Int(s.length)) ?? ""
-                let node = YNode.scalar(YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
+                let node = YNode.scalar(
+                    YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
                 if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
                 completed = (node, 1)
             case YAML_SEQUENCE_START_EVENT:
@@ -169,16 +177,20 @@ private struct Composer {
                 guard stack.count < limits.maxDepth else {
                     return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
                 }
-                stack.append(.sequence(items: [], anchor: Composer.string(event.data.sequence_start.anchor), size: 1,
-                    location: here))
+                stack.append(
+                    .sequence(
+                        items: [], anchor: Composer.string(event.data.sequence_start.anchor), size: 1,
+                        location: here))
                 continue
             case YAML_MAPPING_START_EVENT:
                 expanded += 1
                 guard stack.count < limits.maxDepth else {
                     return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
                 }
-                stack.append(.mapping(items: [], pendingKey: nil, seen: [:],
-                    anchor: Composer.string(event.data.mapping_start.anchor), size: 1, location: here))
+                stack.append(
+                    .mapping(
+                        items: [], pendingKey: nil, seen: [:],
+                        anchor: Composer.string(event.data.mapping_start.anchor), size: 1, location: here))
                 continue
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 switch stack.removeLast() {
@@ -198,8 +210,10 @@ private struct Composer {
             // Collections were counted at their start event, their children as they came.
             if event.type == YAML_ALIAS_EVENT || event.type == YAML_SCALAR_EVENT { expanded += size }
             guard expanded <= limits.maxExpandedNodes else {
-                return .failure(Diagnostic(here,
-                    "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; refusing it"))
+                return .failure(
+                    Diagnostic(
+                        here,
+                        "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; refusing it"))
             }
             if let diagnostic = attach(node, size: size, to: &stack) { return .failure(diagnostic) }
             if stack.isEmpty { root = node }
@@ -216,17 +230,22 @@ private struct Composer {
         case .mapping(var items, let pendingKey, var seen, let anchor, let total, let loc):
             if let key = pendingKey {
                 items.append((key, node))
-                stack.append(.mapping(items: items, pendingKey: nil, seen: seen, anchor: anchor, size: total + size,
-                    location: loc))
+                stack.append(
+                    .mapping(
+                        items: items, pendingKey: nil, seen: seen, anchor: anchor, size: total + size,
+                        location: loc))
             } else {
                 if case .scalar(let k) = node {
                     if let first = seen[k.value] {
-                        return Diagnostic(k.location, "duplicate key '\(k.value)' (first written at line \(first.line))")
+                        return Diagnostic(
+                            k.location, "duplicate key '\(k.value)' (first written at line \(first.line))")
                     }
                     seen[k.value] = k.location
                 }
-                stack.append(.mapping(items: items, pendingKey: node, seen: seen, anchor: anchor, size: total + size,
-                    location: loc))
+                stack.append(
+                    .mapping(
+                        items: items, pendingKey: node, seen: seen, anchor: anchor, size: total + size,
+                        location: loc))
             }
         }
         return nil

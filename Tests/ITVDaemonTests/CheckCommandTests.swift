@@ -13,12 +13,17 @@ import Testing
     @Test func playbooksAndInventoryWithoutAConfig() throws {
         // Without a config there are no windows, so playbooks that name one are reported.
         let r = try runBinary(
-            "itvd", ["check", "--playbooks", repositoryRoot + "/playbooks", "--inventory",
-                repositoryRoot + "/examples/inventory.yaml"])
+            "itvd",
+            [
+                "check", "--playbooks", repositoryRoot + "/playbooks", "--inventory",
+                repositoryRoot + "/examples/inventory.yaml",
+            ])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.contains(repositoryRoot + "/playbooks/firefox-esr.yaml:29:3: unknown window 'evening'; "
-            + "windows are declared in itvd.yaml under windows: (declared: none)"))
+        #expect(
+            lines.contains(
+                repositoryRoot + "/playbooks/firefox-esr.yaml:29:3: unknown window 'evening'; "
+                    + "windows are declared in itvd.yaml under windows: (declared: none)"))
         #expect(lines.last == "itvd check: \(lines.count - 1) problem(s)")
     }
 
@@ -28,27 +33,35 @@ import Testing
         try dir.write("playbooks/one.yaml", "apiVersion: itv/v1\nid: One\n")
         try dir.write("playbooks/two.yml", "id: [\n")
         try dir.write("playbooks/notes.txt", "not a playbook")
-        let r = try runBinary("itvd", ["check", "--playbooks", dir.path + "/playbooks", "--inventory",
-            dir.path + "/inventory.yaml"])
+        let r = try runBinary(
+            "itvd",
+            [
+                "check", "--playbooks", dir.path + "/playbooks", "--inventory",
+                dir.path + "/inventory.yaml",
+            ])
         #expect(r.status == 1)
         #expect(r.stdout == "")
         let p = dir.path + "/"
-        #expect(r.stderr.split(separator: "\n").map(String.init) == [
-            p + "inventory.yaml:3:35: host 'h1': unknown tenant 'b'",
-            p + "playbooks/one.yaml:1:1: missing key 'name' in the playbook",
-            p + "playbooks/one.yaml:1:1: missing key 'rollout' in the playbook",
-            p + "playbooks/one.yaml:1:1: missing key 'steps' in the playbook",
-            p + "playbooks/one.yaml:1:1: missing key 'targets' in the playbook",
-            p + "playbooks/one.yaml:1:1: missing key 'vendor' in the playbook",
-            p + "playbooks/one.yaml:2:5: id 'One' is not a valid procedure id: use lowercase letters, digits and '-', "
-                + "starting with a letter or digit, at most 63 characters",
-            p + "playbooks/two.yml:2:1: YAML syntax error: did not find expected node content (while parsing a flow node)",
-            "itvd check: 8 problem(s)",
-        ])
+        #expect(
+            r.stderr.split(separator: "\n").map(String.init) == [
+                p + "inventory.yaml:3:35: host 'h1': unknown tenant 'b'",
+                p + "playbooks/one.yaml:1:1: missing key 'name' in the playbook",
+                p + "playbooks/one.yaml:1:1: missing key 'rollout' in the playbook",
+                p + "playbooks/one.yaml:1:1: missing key 'steps' in the playbook",
+                p + "playbooks/one.yaml:1:1: missing key 'targets' in the playbook",
+                p + "playbooks/one.yaml:1:1: missing key 'vendor' in the playbook",
+                p
+                    + "playbooks/one.yaml:2:5: id 'One' is not a valid procedure id: use lowercase letters, digits and '-', "
+                    + "starting with a letter or digit, at most 63 characters",
+                p
+                    + "playbooks/two.yml:2:1: YAML syntax error: did not find expected node content (while parsing a flow node)",
+                "itvd check: 8 problem(s)",
+            ])
     }
 
     @Test func aMissingFileIsAProblemNotACrash() throws {
-        let r = try runBinary("itvd", ["check", "--playbooks", "/nonexistent/pb", "--inventory", "/nonexistent/inv.yaml"])
+        let r = try runBinary(
+            "itvd", ["check", "--playbooks", "/nonexistent/pb", "--inventory", "/nonexistent/inv.yaml"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("/nonexistent/inv.yaml:1:1: cannot read: No such file or directory"))
         #expect(r.stderr.contains("/nonexistent/pb:1:1: cannot read the playbooks directory"))

@@ -20,7 +20,9 @@ import Testing
             #expect(version == "1.1.0\n", "host \(i) runs \(version)")
         }
         // The broken host got 1.2.0 once (failed) and was rolled back to its own previous version.
-        let ledger = (try? String(contentsOfFile: demo + "/fleet/hosts/fleet-003/root/apps/fachverfahren.ledger", encoding: .utf8)) ?? ""
+        let ledger =
+            (try? String(
+                contentsOfFile: demo + "/fleet/hosts/fleet-003/root/apps/fachverfahren.ledger", encoding: .utf8)) ?? ""
         let lines = ledger.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
         #expect(lines == ["install 1.1.0", "install 1.2.0", "rollback 1.1.0"])
         #expect(run.stdout.contains("rollout 2: rolled back"))

@@ -45,12 +45,15 @@ struct SeededRandom: RandomNumberGenerator {
         for n in names { versions[n] = [nil, "1.0", "1.1", "2.0"].randomElement(using: &rng) ?? nil }
         let fleet = FakeFleet(hosts: versions)
         for n in names where Int.random(in: 0..<10, using: &rng) == 0 { await fleet.set(n) { $0.failInstall = true } }
-        for n in names where Int.random(in: 0..<6, using: &rng) == 0 { await fleet.set(n) { $0.loseNextInstallResult = true } }
+        for n in names where Int.random(in: 0..<6, using: &rng) == 0 {
+            await fleet.set(n) { $0.loseNextInstallResult = true }
+        }
         let idempotent = Bool.random(using: &rng)
         let approvals: [ApprovalKind] = [.auto, .operator]
         let waves = [
             WaveSpec(name: "a", size: .count(1), approval: approvals.randomElement(using: &rng) ?? .auto),
-            WaveSpec(name: "b", size: .count(Int.random(in: 1...2, using: &rng)),
+            WaveSpec(
+                name: "b", size: .count(Int.random(in: 1...2, using: &rng)),
                 approval: approvals.randomElement(using: &rng) ?? .auto, approvals: Int.random(in: 1...2, using: &rng)),
             WaveSpec(name: "c", size: .rest, approval: .auto, parallel: Int.random(in: 1...3, using: &rng)),
         ].map { w -> WaveSpec in
@@ -58,7 +61,8 @@ struct SeededRandom: RandomNumberGenerator {
             if w.approval != .operator { w.approvals = 1 }
             return w
         }
-        let set = makeSet(hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil)
+        let set = makeSet(
+            hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil)
         let store = MemoryStore()
         var logger = Logger(label: "schedule")
         logger.logLevel = .critical
@@ -115,11 +119,15 @@ struct SeededRandom: RandomNumberGenerator {
             if await engine.storeFailure != nil {
                 loop.cancel()
                 (engine, loop) = try await startEngine()
-                if Int.random(in: 0..<3, using: &rng) == 0 { await store.crash(atCommit: Int.random(in: 1...10, using: &rng)) }
+                if Int.random(in: 0..<3, using: &rng) == 0 {
+                    await store.crash(atCommit: Int.random(in: 1...10, using: &rng))
+                }
                 continue
             }
             if snapshot.phase.isFinal { break }
-            if Int.random(in: 0..<4, using: &rng) == 0 { await store.crash(atCommit: Int.random(in: 1...6, using: &rng)) }
+            if Int.random(in: 0..<4, using: &rng) == 0 {
+                await store.crash(atCommit: Int.random(in: 1...6, using: &rng))
+            }
             do {
                 if let unknown = snapshot.hostRuns.first(where: { $0.phase == .unknown || $0.phase == .failed }),
                     snapshot.rollout.currentWave == unknown.wave, Int.random(in: 0..<3, using: &rng) == 0,
@@ -132,9 +140,11 @@ struct SeededRandom: RandomNumberGenerator {
                     // An operator who has not approved this wave yet (as the daemon knows it).
                     let done = Set(snapshot.approvals.filter { $0.wave == wave }.map(\.uid))
                     repeat { approver = (approver + 1) % users.count } while done.contains(users[approver].uid)
-                    _ = try await engine.approve(id, planHash: snapshot.rollout.planHash, comment: nil, by: users[approver])
+                    _ = try await engine.approve(
+                        id, planHash: snapshot.rollout.planHash, comment: nil, by: users[approver])
                     given.append(
-                        ApprovalRecord(rolloutID: id, wave: wave, source: .operator, user: users[approver].user,
+                        ApprovalRecord(
+                            rolloutID: id, wave: wave, source: .operator, user: users[approver].user,
                             uid: users[approver].uid, comment: nil, planHash: snapshot.rollout.planHash, at: 0))
                 } else if snapshot.phase == .halted || snapshot.phase == .paused {
                     _ = try await engine.resume(id, by: alice, reason: nil)
@@ -144,7 +154,9 @@ struct SeededRandom: RandomNumberGenerator {
             } catch {
                 // The process died during the action; the loop restarts it. An approval that was not
                 // committed may be lost: that is not "given".
-                if let last = given.last, await !store.approvals.contains(where: { $0.uid == last.uid && $0.wave == last.wave }) {
+                if let last = given.last,
+                    await !store.approvals.contains(where: { $0.uid == last.uid && $0.wave == last.wave })
+                {
                     given.removeLast()
                 }
             }
@@ -152,10 +164,12 @@ struct SeededRandom: RandomNumberGenerator {
 
         let final = try await engine.snapshot(id)
         guard final.phase == .succeeded else {
-            return "ended \(final.phase.rawValue): \(final.hostRuns.map { "\($0.host) \($0.phase.rawValue) \($0.error ?? "")" })"
+            return
+                "ended \(final.phase.rawValue): \(final.hostRuns.map { "\($0.host) \($0.phase.rawValue) \($0.error ?? "")" })"
         }
         let stored = await store.approvals
-        for a in given where !stored.contains(where: { $0.uid == a.uid && $0.wave == a.wave && $0.source == .operator }) {
+        for a in given where !stored.contains(where: { $0.uid == a.uid && $0.wave == a.wave && $0.source == .operator })
+        {
             return "approval by \(a.user) of wave \(a.wave + 1) was lost"
         }
         for run in final.hostRuns {

@@ -38,7 +38,8 @@ import Testing
     }
 
     @Test func aWindowWaveWaitsForTheWindowAndAClosingWindowStopsDispatch() async throws {
-        let fleet = FakeFleet(hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
+        let fleet = FakeFleet(
+            hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
         let set = makeSet(waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 1)])
         let h = try await EngineHarness(set: set, fleet: fleet)
         let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
@@ -63,7 +64,8 @@ import Testing
     }
 
     @Test func aFailureAboveTheThresholdHaltsTheWaveAndNothingMoreRuns() async throws {
-        let fleet = FakeFleet(hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
+        let fleet = FakeFleet(
+            hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
         await fleet.set("h02") { $0.failInstall = true }
         await fleet.set("h03") { $0.failInstall = true }
         let set = makeSet(
@@ -81,9 +83,11 @@ import Testing
     }
 
     @Test func equalToTheThresholdDoesNotHalt() async throws {
-        let fleet = FakeFleet(hosts: Dictionary(uniqueKeysWithValues: (1...4).map { (String(format: "h%02d", $0), "1.0") }))
+        let fleet = FakeFleet(
+            hosts: Dictionary(uniqueKeysWithValues: (1...4).map { (String(format: "h%02d", $0), "1.0") }))
         await fleet.set("h02") { $0.failInstall = true }
-        let set = makeSet(hosts: 4, waves: [WaveSpec(name: "all", size: .rest, approval: .auto)], maxFailures: .percent(25),
+        let set = makeSet(
+            hosts: 4, waves: [WaveSpec(name: "all", size: .rest, approval: .auto)], maxFailures: .percent(25),
             window: nil)
         let h = try await EngineHarness(set: set, fleet: fleet)
         let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
@@ -96,7 +100,10 @@ import Testing
         let fleet = FakeFleet(hosts: ["h01": "1.0", "h02": "1.1", "h03": "1.2", "h04": "2.0"])
         let set = makeSet(
             hosts: 4,
-            waves: [WaveSpec(name: "a", size: .count(2), approval: .auto), WaveSpec(name: "b", size: .rest, approval: .operator)],
+            waves: [
+                WaveSpec(name: "a", size: .count(2), approval: .auto),
+                WaveSpec(name: "b", size: .rest, approval: .operator),
+            ],
             window: nil)
         let h = try await EngineHarness(set: set, fleet: fleet)
         let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
@@ -165,7 +172,8 @@ import Testing
     }
 
     @Test func aKilledDaemonResumesWithoutRepeatingANonIdempotentInstall() async throws {
-        let fleet = FakeFleet(hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
+        let fleet = FakeFleet(
+            hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
         let set = makeSet(waves: [WaveSpec(name: "all", size: .rest, approval: .auto, parallel: 2)], window: nil)
         let h = try await EngineHarness(set: set, fleet: fleet)
         let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id

@@ -28,11 +28,12 @@ func makeSet(
         verify: StepCommand(all: template("verify {{version}}")),
         rollback: StepCommand(all: template("rollback {{previous}}")), timeout: TimeSpan(seconds: 60),
         idempotent: idempotent)
-    let specs = waves ?? [
-        WaveSpec(name: "canary", size: .count(1), approval: .auto),
-        WaveSpec(name: "pilot", size: .count(2), approval: .operator),
-        WaveSpec(name: "broad", size: .rest, approval: window == nil ? .auto : .window),
-    ]
+    let specs =
+        waves ?? [
+            WaveSpec(name: "canary", size: .count(1), approval: .auto),
+            WaveSpec(name: "pilot", size: .count(2), approval: .operator),
+            WaveSpec(name: "broad", size: .rest, approval: window == nil ? .auto : .window),
+        ]
     let playbook = Playbook(
         id: "app", name: "App", vendor: "V", targets: [Located("all", at: here)],
         feed: FeedSpec(kind: .json, url: "https://v.example/x", select: "v"), steps: steps,

@@ -104,7 +104,9 @@ struct StoreHandle: RolloutStore {
     func rollouts(includeFinished: Bool, limit: Int) async throws -> [RolloutRecord] {
         await store.rollouts(includeFinished: includeFinished, limit: limit)
     }
-    func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord] { await store.audit(since: since, limit: limit) }
+    func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord] {
+        await store.audit(since: since, limit: limit)
+    }
     func releases(procedure: String?) async throws -> [ReleaseRecord] { [] }
     func hostVersions() async throws -> [HostVersionRecord] { await store.hostVersions() }
     func windows() async throws -> [WindowRecord] { await store.windows() }

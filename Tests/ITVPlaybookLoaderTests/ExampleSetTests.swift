@@ -25,7 +25,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(Set(feeds.map(\.scheme)) == Set(VersionScheme.allCases))
         let hosts = set.playbooks.flatMap { set.inventory.hosts(forTargets: $0.targets.map(\.value)) }
         #expect(Set(hosts.map(\.os)) == Set(OSFamily.allCases))
-        #expect(hosts.contains { $0.groups.contains("servers") } && hosts.contains { $0.groups.contains("workstations") })
+        #expect(
+            hosts.contains { $0.groups.contains("servers") } && hosts.contains { $0.groups.contains("workstations") })
         #expect(set.playbooks.contains { $0.rollout.waves.contains { $0.approvals == 2 } })
         #expect(set.playbooks.contains { $0.rollout.waves.contains { $0.approval == .window } })
     }

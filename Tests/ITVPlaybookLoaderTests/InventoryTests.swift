@@ -83,7 +83,9 @@ import Testing
     @Test(arguments: ["yes", "No", "ON", "off", "y", "N", "true", "FALSE"])
     func booleans(_ text: String) { #expect(YAML11.classify(text) == .bool) }
 
-    @Test(arguments: ["1.10", "010", "0x1F", "0b101", "1e3", "-1.5", "22:22", "190:20:30.15", ".inf", "1_000", "+12", ".5"])
+    @Test(arguments: [
+        "1.10", "010", "0x1F", "0b101", "1e3", "-1.5", "22:22", "190:20:30.15", ".inf", "1_000", "+12", ".5",
+    ])
     func numbers(_ text: String) { #expect(YAML11.classify(text) == .number) }
 
     @Test(arguments: ["1.2.3", "v1.10", "firefox-esr", "10.0.0.1", "2h", "a:b", "1.0a", "e5", "3M", "1-2", "..."])

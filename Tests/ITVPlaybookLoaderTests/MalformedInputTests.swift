@@ -15,8 +15,10 @@ func diagnostics(for c: MalformedCase) throws -> (set: LoadedSet?, lines: [Strin
         inventory += "  ws-03: {address: 10.0.0.3, tenant: lra, groups: [workstations], os: windows}\n"
     default: break
     }
-    try dir.write("playbooks/demo-app.yaml", [.playbook, .playbookWithServer, .playbookWithWindowsHost].contains(c.file)
-        ? c.text : ValidSet.playbook + "\n")
+    try dir.write(
+        "playbooks/demo-app.yaml",
+        [.playbook, .playbookWithServer, .playbookWithWindowsHost].contains(c.file)
+            ? c.text : ValidSet.playbook + "\n")
     try dir.write("inventory.yaml", c.file == .inventory ? c.text : inventory)
     let config = try dir.write("itvd.yaml", c.file == .config ? c.text : ValidSet.config + "\n")
     let loaded = SetLoader.load(configFile: config)

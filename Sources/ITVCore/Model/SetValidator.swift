@@ -28,8 +28,10 @@ public enum SetValidator {
                 inventory.host(named: $0.value) == nil && !groups.contains($0.value)
             }
             for target in unknownTargets {
-                error(target.location, "target '\(target.value)' is neither a group nor a host of the inventory"
-                    + Suggest.didYouMean(target.value, known))
+                error(
+                    target.location,
+                    "target '\(target.value)' is neither a group nor a host of the inventory"
+                        + Suggest.didYouMean(target.value, known))
             }
             let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
             if hosts.isEmpty, !playbook.targets.isEmpty, unknownTargets.isEmpty {
@@ -42,8 +44,10 @@ public enum SetValidator {
                 case .hosts(let list):
                     for h in list where !names.contains(h) {
                         if inventory.host(named: h) == nil {
-                            error(at, "wave '\(wave.name)': unknown host '\(h)'"
-                                + Suggest.didYouMean(h, inventory.hosts.map(\.name)))
+                            error(
+                                at,
+                                "wave '\(wave.name)': unknown host '\(h)'"
+                                    + Suggest.didYouMean(h, inventory.hosts.map(\.name)))
                         } else {
                             error(at, "wave '\(wave.name)': host '\(h)' is not among the procedure's targets")
                         }
@@ -60,8 +64,11 @@ public enum SetValidator {
             }
             if let window = playbook.rollout.window, config.windows[window] == nil {
                 let declared = config.windows.keys.sorted()
-                error(playbook.location(of: "rollout.window"), "unknown window '\(window)'; windows are declared in "
-                    + "itvd.yaml under windows: (declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", ")))")
+                error(
+                    playbook.location(of: "rollout.window"),
+                    "unknown window '\(window)'; windows are declared in "
+                        + "itvd.yaml under windows: (declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", ")))"
+                )
             }
             let steps: [(String, StepCommand?)] = [
                 ("detect", playbook.steps.detect), ("install", playbook.steps.install),
@@ -71,8 +78,10 @@ public enum SetValidator {
                 guard let host = hosts.first(where: { $0.os == os }) else { continue }
                 for (name, command) in steps {
                     if let command, command.template(for: os) == nil {
-                        error(playbook.location(of: "steps.\(name)"), "steps.\(name) has no \(os.rawValue) command, but "
-                            + "target host '\(host.name)' runs \(os.rawValue)")
+                        error(
+                            playbook.location(of: "steps.\(name)"),
+                            "steps.\(name) has no \(os.rawValue) command, but "
+                                + "target host '\(host.name)' runs \(os.rawValue)")
                     }
                 }
             }

@@ -23,10 +23,12 @@ extension RolloutStateMachine {
                 settle(host, .skipped, kind: "interrupted", message: "not installed: \(why)")
             case .install:
                 // An earlier install (unknown outcome, or before a retry) may have changed the host.
-                settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
+                settle(
+                    host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
                     message: "install outcome unknown, not sent again: \(why)")
             default:
-                settle(host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
+                settle(
+                    host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
                     message: "install ran, verify not run: \(why)")
             }
             return
@@ -73,7 +75,9 @@ extension RolloutStateMachine {
             case .success(let v): return .success(v)
             case .failure(let e):
                 emit(.announce(.hostileOutput(host: run.host, message: "detect printed \(e)")))
-                return .failure(StepFailure(kind: "bad_detect_output", message: "detect printed something that is not a version: \(e)"))
+                return .failure(
+                    StepFailure(
+                        kind: "bad_detect_output", message: "detect printed something that is not a version: \(e)"))
             }
         case .exited(let code, _, let stderr):
             return .failure(StepFailure(kind: "exit_status", message: "detect exited \(code)\(Self.tail(stderr))"))
@@ -103,11 +107,14 @@ extension RolloutStateMachine {
                 } else if rollout.recipe.idempotent, run.installAttempts < Self.maxInstallAttempts {
                     startStep(host, .install)
                 } else {
-                    let why = rollout.recipe.idempotent
+                    let why =
+                        rollout.recipe.idempotent
                         ? "install was sent \(run.installAttempts) times" : "the install step is not idempotent"
-                    settle(host, .unknown, kind: "outcome_unknown", message: "install outcome unknown and the host "
-                        + "runs \(found?.raw ?? "nothing"), not \(rollout.version); not sent again because \(why): "
-                        + "retry or skip")
+                    settle(
+                        host, .unknown, kind: "outcome_unknown",
+                        message: "install outcome unknown and the host "
+                            + "runs \(found?.raw ?? "nothing"), not \(rollout.version); not sent again because \(why): "
+                            + "retry or skip")
                 }
             } else if isTarget {
                 settle(host, run.changed ? .succeeded : .alreadyCurrent, kind: nil, message: nil)

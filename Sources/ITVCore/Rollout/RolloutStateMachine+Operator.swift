@@ -46,8 +46,9 @@ extension RolloutStateMachine {
             }
             guard phase != .failed else {
                 // A second rollback would skip the rollback_failed hosts and fail again at once.
-                throw conflict("cannot roll back rollout \(id) again: its rollback failed; retry or skip its "
-                    + "rollback_failed hosts")
+                throw conflict(
+                    "cannot roll back rollout \(id) again: its rollback failed; retry or skip its "
+                        + "rollback_failed hosts")
             }
             startRollback(reason: reason)
         case .retry(let host, _):
@@ -55,7 +56,8 @@ extension RolloutStateMachine {
         case .skip(let host, _):
             guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
             guard [.failed, .unknown, .pending, .rollbackFailed].contains(run.phase), !phase.isFinal else {
-                throw conflict("cannot skip host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores())")
+                throw conflict(
+                    "cannot skip host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores())")
             }
             update(host) {
                 $0.phase = .skipped
@@ -77,8 +79,9 @@ extension RolloutStateMachine {
             return
         }
         guard [.failed, .unknown].contains(run.phase) else {
-            throw conflict("cannot retry host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores()), "
-                + "not failed or unknown")
+            throw conflict(
+                "cannot retry host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores()), "
+                    + "not failed or unknown")
         }
         guard [.running, .halted, .paused, .baking, .waitingApproval].contains(rollout.phase) else {
             throw conflict("cannot retry host \(host) of rollout \(id): the rollout is \(phaseName(rollout.phase))")
@@ -145,15 +148,20 @@ extension RolloutStateMachine {
             // Settling a rollback whose outcome was unknown.
             if case .success(let found) = detectOutcome(run, result) {
                 emit(.recordHostVersion(host: host, version: found?.raw))
-                if found?.raw == run.previous || (found != nil && run.previous.flatMap {
-                    try? rollout.recipe.scheme.parse($0).get()
-                } == found) {
+                if found?.raw == run.previous
+                    || (found != nil
+                        && run.previous.flatMap {
+                            try? rollout.recipe.scheme.parse($0).get()
+                        } == found)
+                {
                     settle(host, .rolledBack, kind: nil, message: nil)
                     return
                 }
             }
-            settle(host, .rollbackFailed, kind: "outcome_unknown", message: "rollback outcome unknown and the host "
-                + "does not run \(run.previous ?? "its previous version"): retry or skip")
+            settle(
+                host, .rollbackFailed, kind: "outcome_unknown",
+                message: "rollback outcome unknown and the host "
+                    + "does not run \(run.previous ?? "its previous version"): retry or skip")
             return
         }
         switch result {

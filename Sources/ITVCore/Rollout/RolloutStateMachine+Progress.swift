@@ -97,29 +97,38 @@ extension RolloutStateMachine {
     mutating func approve(_ approval: ApprovalRecord) throws(RolloutError) {
         let id = rollout.id
         guard rollout.phase == .waitingApproval, let wave = currentWave else {
-            throw conflict("cannot approve rollout \(id): it is \(phaseName(rollout.phase)), not waiting for an approval")
+            throw conflict(
+                "cannot approve rollout \(id): it is \(phaseName(rollout.phase)), not waiting for an approval")
         }
         guard approval.wave == wave.index else {
-            throw conflict("cannot approve wave \(approval.wave + 1) of rollout \(id): wave \(wave.index + 1) "
-                + "(\(wave.name)) is the one waiting")
+            throw conflict(
+                "cannot approve wave \(approval.wave + 1) of rollout \(id): wave \(wave.index + 1) "
+                    + "(\(wave.name)) is the one waiting")
         }
         if let changed = changedPlanHash {
-            throw RolloutError("plan_changed", "cannot approve rollout \(id): its plan changed since it was made "
-                + "(plan \(rollout.planHash.prefix(12)) is now \(changed.prefix(12)): the playbook or inventory "
-                + "changed); earlier approvals no longer count. Abort it and start a new rollout")
+            throw RolloutError(
+                "plan_changed",
+                "cannot approve rollout \(id): its plan changed since it was made "
+                    + "(plan \(rollout.planHash.prefix(12)) is now \(changed.prefix(12)): the playbook or inventory "
+                    + "changed); earlier approvals no longer count. Abort it and start a new rollout")
         }
         guard wave.approval == .operator else {
-            throw conflict("cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
-                + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
+            throw conflict(
+                "cannot approve wave \(wave.index + 1) (\(wave.name)) of rollout \(id): it starts "
+                    + (wave.approval == .window ? "when window \(rollout.recipe.window ?? "?") opens" : "by itself"))
         }
         guard approval.planHash == rollout.planHash else {
-            throw RolloutError("plan_changed", "cannot approve rollout \(id): you approved plan "
-                + "\(approval.planHash.prefix(12)), but its plan is \(rollout.planHash.prefix(12)); "
-                + "review it (itvctl rollout show \(id)) and approve again")
+            throw RolloutError(
+                "plan_changed",
+                "cannot approve rollout \(id): you approved plan "
+                    + "\(approval.planHash.prefix(12)), but its plan is \(rollout.planHash.prefix(12)); "
+                    + "review it (itvctl rollout show \(id)) and approve again")
         }
         if validApprovals(wave: wave.index).contains(where: { $0.uid == approval.uid }) {
-            throw RolloutError("already_approved", "\(approval.user) already approved wave \(wave.index + 1) "
-                + "(\(wave.name)) of rollout \(id); it needs \(wave.approvalsNeeded) different operators")
+            throw RolloutError(
+                "already_approved",
+                "\(approval.user) already approved wave \(wave.index + 1) "
+                    + "(\(wave.name)) of rollout \(id); it needs \(wave.approvalsNeeded) different operators")
         }
         var record = approval
         record.rolloutID = id  // stored under another rollout's id, it would vanish from this one on reload
@@ -244,7 +253,8 @@ extension RolloutStateMachine {
         let threshold = rollout.recipe.threshold
         guard threshold.isExceeded(failures: failures, hosts: hosts) else { return }
         let wave = snapshot.waves[index]
-        let reason = "wave \(index + 1) (\(wave.name)): \(failures) of \(hosts) hosts failed, more than "
+        let reason =
+            "wave \(index + 1) (\(wave.name)): \(failures) of \(hosts) hosts failed, more than "
             + "max_failures \(threshold)"
         snapshot.rollout.reason = reason
         if rollout.recipe.onFailure == .rollback, rollout.recipe.steps[HostStep.rollback.rawValue] != nil {

@@ -44,7 +44,8 @@ actor Daemon: DaemonHooks {
         detector = ReleaseDetector(ledger: StoreReleaseLedger(store: store), sink: feeds)
         var fetcherConfig = CurlFeedFetcher.Configuration()
         fetcherConfig.caBundlePath = ProcessInfo.processInfo.environment["ITVD_CA_BUNDLE"]
-        watcher = FeedWatcher(fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds)
+        watcher = FeedWatcher(
+            fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds)
     }
 
     static func feedSpecs(_ set: LoadedSet) -> [String: FeedSpec] {
@@ -130,8 +131,11 @@ actor Daemon: DaemonHooks {
                 logger.error("reload: \(d)", metadata: ["event": "\(ITVEvent.reloadFailed.rawValue)"])
             }
             try? await engine.recordAudit(
-                AuditRecord(at: now, user: requester.user, uid: requester.uid, action: "reload", target: "playbooks and inventory",
-                    comment: "\(loaded.diagnostics.count) problem(s); the last good set stays", outcome: "error: invalid"))
+                AuditRecord(
+                    at: now, user: requester.user, uid: requester.uid, action: "reload",
+                    target: "playbooks and inventory",
+                    comment: "\(loaded.diagnostics.count) problem(s); the last good set stays",
+                    outcome: "error: invalid"))
             let current = await engine.set
             return ReloadResponse(
                 ok: false, procedures: current.playbooks.count, hosts: current.inventory.hosts.count,
@@ -141,9 +145,11 @@ actor Daemon: DaemonHooks {
         await watcher.setFeeds(Self.feedSpecs(set))
         for p in set.playbooks { await detector.reset(p.id) }
         try? await engine.recordAudit(
-            AuditRecord(at: now, user: requester.user, uid: requester.uid, action: "reload", target: "playbooks and inventory",
+            AuditRecord(
+                at: now, user: requester.user, uid: requester.uid, action: "reload", target: "playbooks and inventory",
                 outcome: "ok"))
-        logger.notice("reloaded: \(set.playbooks.count) playbooks, \(set.inventory.hosts.count) hosts",
+        logger.notice(
+            "reloaded: \(set.playbooks.count) playbooks, \(set.inventory.hosts.count) hosts",
             metadata: ["event": "\(ITVEvent.reloadSucceeded.rawValue)"])
         return ReloadResponse(
             ok: true, procedures: set.playbooks.count, hosts: set.inventory.hosts.count, problems: [], reloadedAt: now)
@@ -171,10 +177,13 @@ actor Daemon: DaemonHooks {
                         procedure: id, ok: poll.error == nil, latest: latest, newReleases: poll.newReleases,
                         error: poll.error.map { APIError(ErrorKind($0.kind), $0.message) }))
             } else if set.playbooks.first(where: { $0.id == id })?.feed == nil {
-                results.append(FeedCheckResult(procedure: id, ok: false, error: APIError(.invalidRequest, "\(id) has no feed")))
+                results.append(
+                    FeedCheckResult(procedure: id, ok: false, error: APIError(.invalidRequest, "\(id) has no feed")))
             } else {
                 results.append(
-                    FeedCheckResult(procedure: id, ok: false, latest: latest, error: APIError(.timeout, "the poll did not finish in 40 s")))
+                    FeedCheckResult(
+                        procedure: id, ok: false, latest: latest,
+                        error: APIError(.timeout, "the poll did not finish in 40 s")))
             }
         }
         return results
@@ -209,10 +218,12 @@ actor Daemon: DaemonHooks {
         do {
             let s = try await engine.createRollout(
                 procedure: release.procedure, version: release.version, by: .daemon, comment: "auto_plan")
-            logger.notice("auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
+            logger.notice(
+                "auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
                 metadata: ["procedure": "\(release.procedure)", "rollout": "\(s.rollout.id)"])
         } catch {
-            logger.error("auto_plan: cannot plan \(release.procedure) \(release.version): \(error)",
+            logger.error(
+                "auto_plan: cannot plan \(release.procedure) \(release.version): \(error)",
                 metadata: ["procedure": "\(release.procedure)"])
         }
     }

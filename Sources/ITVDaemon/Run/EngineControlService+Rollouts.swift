@@ -5,7 +5,9 @@ import ITVProtocol
 
 // Rollouts, windows, reload, audit.
 extension EngineControlService {
-    func info(_ s: RolloutSnapshot) -> RolloutInfo { RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns) }
+    func info(_ s: RolloutSnapshot) -> RolloutInfo {
+        RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns)
+    }
 
     func waveName(_ s: RolloutSnapshot, _ i: Int) -> String {
         "wave \(i + 1) (\(s.waves.indices.contains(i) ? s.waves[i].name : "?"))"
@@ -22,7 +24,9 @@ extension EngineControlService {
         return latest
     }
 
-    func rolloutPlan(caller: Caller, procedure: String, _ request: RolloutPlanRequest) async throws -> RolloutPlanResponse {
+    func rolloutPlan(caller: Caller, procedure: String, _ request: RolloutPlanRequest) async throws
+        -> RolloutPlanResponse
+    {
         let version = try await version(for: procedure, request.version)
         return RolloutPlanResponse(try await call { try await engine.plan(procedure: procedure, version: version) })
     }
@@ -64,7 +68,9 @@ extension EngineControlService {
                 id, wave: request.wave, planHash: request.planHash, comment: request.comment, by: requester(caller))
         }
         let wave = request.wave
-        let given = s.approvals.filter { $0.wave == wave && $0.source == .operator && $0.planHash == s.rollout.planHash }
+        let given = s.approvals.filter {
+            $0.wave == wave && $0.source == .operator && $0.planHash == s.rollout.planHash
+        }
         let needed = s.waves.indices.contains(wave) ? s.waves[wave].approvalsNeeded : 1
         let state = given.count >= needed ? "it starts" : "\(given.count) of \(needed) approvals"
         return RolloutActionResponse(
@@ -80,15 +86,19 @@ extension EngineControlService {
             rollout: info(s), message: "rollout \(id) \(verb) by \(caller.user): now \(s.rollout.phase.rawValue)")
     }
 
-    func rolloutPause(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+    func rolloutPause(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse
+    {
         try await control(caller, id, "paused") { try await engine.pause(id, by: $0, reason: request.reason) }
     }
 
-    func rolloutResume(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+    func rolloutResume(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
+        -> RolloutActionResponse
+    {
         try await control(caller, id, "resumed") { try await engine.resume(id, by: $0, reason: request.reason) }
     }
 
-    func rolloutAbort(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse {
+    func rolloutAbort(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws -> RolloutActionResponse
+    {
         try await control(caller, id, "aborted") { try await engine.abort(id, by: $0, reason: request.reason) }
     }
 
@@ -99,11 +109,15 @@ extension EngineControlService {
     }
 
     func rolloutRetry(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
-        try await control(caller, id, "retrying \(request.host)") { try await engine.retry(id, host: request.host, by: $0) }
+        try await control(caller, id, "retrying \(request.host)") {
+            try await engine.retry(id, host: request.host, by: $0)
+        }
     }
 
     func rolloutSkip(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
-        try await control(caller, id, "skipping \(request.host)") { try await engine.skip(id, host: request.host, by: $0) }
+        try await control(caller, id, "skipping \(request.host)") {
+            try await engine.skip(id, host: request.host, by: $0)
+        }
     }
 
     /// A snapshot event, then one event per changed record, until the rollout ends or waits for a person.
@@ -130,7 +144,8 @@ extension EngineControlService {
                     continuation.yield(ITVProtocol.RolloutEvent(kind: .wave, at: now, wave: wave))
                 }
                 for approval in s.approvals.dropFirst(previous.approvals.count) {
-                    continuation.yield(ITVProtocol.RolloutEvent(kind: .approval, at: now, approval: ApprovalInfo(approval)))
+                    continuation.yield(
+                        ITVProtocol.RolloutEvent(kind: .approval, at: now, approval: ApprovalInfo(approval)))
                 }
                 continuation.yield(ITVProtocol.RolloutEvent(kind: .rollout, at: now, rollout: detail.rollout))
                 last = s
@@ -150,7 +165,8 @@ extension EngineControlService {
 
     func windowList(caller: Caller) async throws -> WindowListResponse {
         let now = clock.now()
-        return WindowListResponse(windows: await engine.windowList().map { WindowInfo($0.spec, record: $0.record, now: now) })
+        return WindowListResponse(
+            windows: await engine.windowList().map { WindowInfo($0.spec, record: $0.record, now: now) })
     }
 
     func windowOpen(caller: Caller, name: String, _ request: WindowOpenRequest) async throws -> WindowActionResponse {
@@ -163,7 +179,8 @@ extension EngineControlService {
         }
         guard let info = await windowInfo(name) else { throw APIError(.notFound, "no window \(name)") }
         let until = Date(timeIntervalSince1970: Double(record.openUntil ?? 0) / 1000)
-        return WindowActionResponse(window: info, message: "window \(name) open until \(until) (opened by \(caller.user))")
+        return WindowActionResponse(
+            window: info, message: "window \(name) open until \(until) (opened by \(caller.user))")
     }
 
     func windowClose(caller: Caller, name: String, _ request: WindowCloseRequest) async throws -> WindowActionResponse {

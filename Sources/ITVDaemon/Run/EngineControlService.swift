@@ -67,7 +67,8 @@ struct EngineControlService: ControlService {
         let hosts = set.inventory.hosts(forTargets: p.targets.map(\.value))
         let names = Set(hosts.map(\.name))
         var counts: [String?: Int] = [:]
-        let seen = Dictionary(versions.filter { $0.procedure == p.id }.map { ($0.host, $0.version) }, uniquingKeysWith: { a, _ in a })
+        let seen = Dictionary(
+            versions.filter { $0.procedure == p.id }.map { ($0.host, $0.version) }, uniquingKeysWith: { a, _ in a })
         for h in names { counts[seen[h] ?? nil, default: 0] += 1 }
         return ProcedureInfo(
             id: p.id, name: p.name, vendor: p.vendor, targets: p.targets.map(\.value), hostCount: hosts.count,
@@ -119,7 +120,9 @@ struct EngineControlService: ControlService {
             hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
     }
 
-    func installed(for p: Playbook, set: LoadedSet, versions: [HostVersionRecord], latest: String?) -> [InstalledVersion] {
+    func installed(for p: Playbook, set: LoadedSet, versions: [HostVersionRecord], latest: String?)
+        -> [InstalledVersion]
+    {
         let scheme = p.feed?.scheme ?? .dotted
         let latestVersion = latest.flatMap { try? scheme.parse($0).get() }
         return set.inventory.hosts(forTargets: p.targets.map(\.value)).map { host in
@@ -158,7 +161,9 @@ struct EngineControlService: ControlService {
         var perHost: [String: [InstalledVersion]] = [:]
         for p in playbooks {
             let latest = Self.latest(releases.filter { $0.procedure == p.id }, scheme: p.feed?.scheme ?? .dotted)
-            for v in installed(for: p, set: set, versions: versions, latest: latest) { perHost[v.host, default: []].append(v) }
+            for v in installed(for: p, set: set, versions: versions, latest: latest) {
+                perHost[v.host, default: []].append(v)
+            }
         }
         return HostListResponse(
             hosts: hosts.filter { request.procedure == nil || perHost[$0.name] != nil }.map {

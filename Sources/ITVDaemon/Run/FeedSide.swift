@@ -40,7 +40,8 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async {
         var error: FeedPollError?
         if case .failed(let e, _) = outcome { error = e }
-        polls[procedure] = Poll(at: at, error: error, newReleases: newSinceLastPoll.removeValue(forKey: procedure) ?? [])
+        polls[procedure] = Poll(
+            at: at, error: error, newReleases: newSinceLastPoll.removeValue(forKey: procedure) ?? [])
     }
 
     func feed(_ procedure: String, validators: FeedValidators) async {

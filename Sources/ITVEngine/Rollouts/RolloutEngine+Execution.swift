@@ -11,7 +11,8 @@ extension RolloutEngine {
             do {
                 try await apply(id, .stepFinished(host: host, step: step, result: result))
             } catch {
-                logger.error("cannot record the \(step.rawValue) result of host \(host): \(error)",
+                logger.error(
+                    "cannot record the \(step.rawValue) result of host \(host): \(error)",
                     metadata: ["rollout": "\(id)", "host": "\(host)"])
             }
         case .bake(let id, let wave, let seconds):
@@ -42,7 +43,8 @@ extension RolloutEngine {
             return .notRun(kind: "host_unknown", message: "host \(name) is no longer in the inventory")
         }
         guard let template = rollout.recipe.template(step, for: host.os) else {
-            return .notRun(kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
+            return .notRun(
+                kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
         }
         let values: [TemplateVariable: String] = [
             .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,
@@ -64,9 +66,11 @@ extension RolloutEngine {
                 sessions[key] = s
             case .failure(let error):
                 if case .hostkeyMismatch = error.outcome {
-                    logger.critical("host key of \(name) changed: refusing it", metadata: [
-                        "event": "\(ITVEvent.hostKeyMismatch.rawValue)", "host": "\(name)", "rollout": "\(id)",
-                    ])
+                    logger.critical(
+                        "host key of \(name) changed: refusing it",
+                        metadata: [
+                            "event": "\(ITVEvent.hostKeyMismatch.rawValue)", "host": "\(name)", "rollout": "\(id)",
+                        ])
                 }
                 return .notRun(kind: error.outcome.kind, message: Self.describe(error.outcome))
             }

@@ -18,20 +18,26 @@ extension RolloutEngine {
 
     func playbook(_ procedure: String) throws -> Playbook {
         guard let playbook = set.playbooks.first(where: { $0.id == procedure }) else {
-            throw EngineError("not_found", "no procedure \(procedure)" + Suggest.didYouMean(procedure, set.playbooks.map(\.id)))
+            throw EngineError(
+                "not_found", "no procedure \(procedure)" + Suggest.didYouMean(procedure, set.playbooks.map(\.id)))
         }
         return playbook
     }
 
     /// Creates a rollout and moves it to its first wave. Refused while another rollout of the same
     /// procedure is active.
-    public func createRollout(procedure: String, version: String, by requester: Requester, comment: String? = nil) async throws
+    public func createRollout(procedure: String, version: String, by requester: Requester, comment: String? = nil)
+        async throws
         -> RolloutSnapshot
     {
         let plan = try self.plan(procedure: procedure, version: version)
-        if let other = machines.values.first(where: { $0.rollout.procedure == procedure && !$0.rollout.phase.isFinal }) {
-            throw EngineError("conflict", "cannot start a rollout of \(procedure): rollout \(other.rollout.id) "
-                + "(\(other.rollout.version), \(other.rollout.phase.rawValue)) is still active; finish or abort it first")
+        if let other = machines.values.first(where: { $0.rollout.procedure == procedure && !$0.rollout.phase.isFinal })
+        {
+            throw EngineError(
+                "conflict",
+                "cannot start a rollout of \(procedure): rollout \(other.rollout.id) "
+                    + "(\(other.rollout.version), \(other.rollout.phase.rawValue)) is still active; finish or abort it first"
+            )
         }
         let playbook = try self.playbook(procedure)
         let id = try await store.allocateRolloutID()
@@ -48,12 +54,16 @@ extension RolloutEngine {
         case .failure(let e): throw EngineError(e)
         }
         machines[id] = machine
-        logger.notice("rollout \(id) created: \(procedure) to \(version), \(plan.hostCount) hosts in \(plan.waves.count) waves",
-            metadata: ["event": "\(ITVEvent.rolloutCreated.rawValue)", "rollout": "\(id)", "procedure": "\(procedure)",
-                "version": "\(version)", "user": "\(requester.user)"])
+        logger.notice(
+            "rollout \(id) created: \(procedure) to \(version), \(plan.hostCount) hosts in \(plan.waves.count) waves",
+            metadata: [
+                "event": "\(ITVEvent.rolloutCreated.rawValue)", "rollout": "\(id)", "procedure": "\(procedure)",
+                "version": "\(version)", "user": "\(requester.user)",
+            ])
         let record = audit(requester, "rollout.start", "rollout \(id) (\(procedure) \(version))", comment)
         do {
-            try await persist(machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) })
+            try await persist(
+                machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) })
         } catch {
             machines[id] = nil
             throw error
@@ -61,42 +71,51 @@ extension RolloutEngine {
         return machine.snapshot
     }
 
-    public func approve(_ id: Int64, wave: Int? = nil, planHash: String, comment: String?, by requester: Requester) async throws
+    public func approve(_ id: Int64, wave: Int? = nil, planHash: String, comment: String?, by requester: Requester)
+        async throws
         -> RolloutSnapshot
     {
         let machine = try active(id)
         let approval = ApprovalRecord(
             rolloutID: id, wave: wave ?? machine.rollout.currentWave, source: .operator, user: requester.user,
             uid: requester.uid, comment: comment, planHash: planHash, at: clock.now())
-        return try await apply(id, .approve(approval), audit: audit(requester, "rollout.approve", "rollout \(id)", comment))
+        return try await apply(
+            id, .approve(approval), audit: audit(requester, "rollout.approve", "rollout \(id)", comment))
     }
 
     public func pause(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
         try active(id)
-        return try await apply(id, .pause(by: requester.user), audit: audit(requester, "rollout.pause", "rollout \(id)", reason))
+        return try await apply(
+            id, .pause(by: requester.user), audit: audit(requester, "rollout.pause", "rollout \(id)", reason))
     }
 
     public func resume(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
         try active(id)
-        return try await apply(id, .resume(by: requester.user), audit: audit(requester, "rollout.resume", "rollout \(id)", reason))
+        return try await apply(
+            id, .resume(by: requester.user), audit: audit(requester, "rollout.resume", "rollout \(id)", reason))
     }
 
     public func abort(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
         try active(id)
         let why = reason ?? "aborted by \(requester.user)"
-        return try await apply(id, .abort(by: requester.user, reason: why), audit: audit(requester, "rollout.abort", "rollout \(id)", reason))
+        return try await apply(
+            id, .abort(by: requester.user, reason: why),
+            audit: audit(requester, "rollout.abort", "rollout \(id)", reason))
     }
 
     /// Rolls back a rollout, also one that already ended (succeeded or aborted).
     public func rollback(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
         if machines[id] == nil {
-            guard let snapshot = try await store.rollout(id: id) else { throw EngineError("not_found", "no rollout \(id)") }
+            guard let snapshot = try await store.rollout(id: id) else {
+                throw EngineError("not_found", "no rollout \(id)")
+            }
             let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
             machines[id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
         }
         let why = reason ?? "rolled back by \(requester.user)"
         do {
-            return try await apply(id, .rollback(by: requester.user, reason: why),
+            return try await apply(
+                id, .rollback(by: requester.user, reason: why),
                 audit: audit(requester, "rollout.rollback", "rollout \(id)", reason))
         } catch {
             if machines[id]?.rollout.phase.isFinal == true { machines[id] = nil }
@@ -106,12 +125,16 @@ extension RolloutEngine {
 
     public func retry(_ id: Int64, host: String, by requester: Requester) async throws -> RolloutSnapshot {
         try active(id)
-        return try await apply(id, .retry(host: host, by: requester.user), audit: audit(requester, "rollout.retry", "rollout \(id) host \(host)", nil))
+        return try await apply(
+            id, .retry(host: host, by: requester.user),
+            audit: audit(requester, "rollout.retry", "rollout \(id) host \(host)", nil))
     }
 
     public func skip(_ id: Int64, host: String, by requester: Requester) async throws -> RolloutSnapshot {
         try active(id)
-        return try await apply(id, .skip(host: host, by: requester.user), audit: audit(requester, "rollout.skip", "rollout \(id) host \(host)", nil))
+        return try await apply(
+            id, .skip(host: host, by: requester.user),
+            audit: audit(requester, "rollout.skip", "rollout \(id) host \(host)", nil))
     }
 
     /// A rollout's snapshot: the live one when active, else the stored one.
@@ -126,7 +149,8 @@ extension RolloutEngine {
     /// The snapshot now, then every change, until the rollout ends (or the caller stops listening).
     public func updates(_ id: Int64) async throws -> AsyncStream<RolloutSnapshot> {
         let first = try await snapshot(id)
-        let (stream, continuation) = AsyncStream.makeStream(of: RolloutSnapshot.self, bufferingPolicy: .bufferingNewest(16))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RolloutSnapshot.self, bufferingPolicy: .bufferingNewest(16))
         continuation.yield(first)
         guard machines[id] != nil else {
             continuation.finish()
@@ -165,7 +189,8 @@ extension RolloutEngine {
     }
 
     func audit(_ requester: Requester, _ action: String, _ target: String, _ comment: String?) -> AuditRecord {
-        AuditRecord(at: clock.now(), user: requester.user, uid: requester.uid, action: action, target: target, comment: comment,
+        AuditRecord(
+            at: clock.now(), user: requester.user, uid: requester.uid, action: action, target: target, comment: comment,
             outcome: "ok")
     }
 
@@ -173,9 +198,11 @@ extension RolloutEngine {
     public func recordAudit(_ record: AuditRecord) async throws {
         try await persist([.audit(record)], actions: [])
         let level: Logger.Level = record.outcome == "denied" ? .warning : .notice
-        logger.log(level: level, "\(record.user) (uid \(record.uid)): \(record.action) \(record.target): \(record.outcome)",
+        logger.log(
+            level: level, "\(record.user) (uid \(record.uid)): \(record.action) \(record.target): \(record.outcome)",
             metadata: [
-                "event": "\(record.outcome == "denied" ? ITVEvent.permissionDenied.rawValue : ITVEvent.operatorAction.rawValue)",
+                "event":
+                    "\(record.outcome == "denied" ? ITVEvent.permissionDenied.rawValue : ITVEvent.operatorAction.rawValue)",
                 "user": "\(record.user)", "uid": "\(record.uid)",
             ])
     }

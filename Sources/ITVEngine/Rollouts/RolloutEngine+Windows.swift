@@ -8,15 +8,19 @@ extension RolloutEngine {
     public func openWindow(_ name: String, duration: TimeSpan?, by requester: Requester) async throws -> WindowRecord {
         guard let spec = set.config.windows[name] else {
             let declared = set.config.windows.keys.sorted()
-            throw EngineError("not_found", "no window \(name); declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", "))")
+            throw EngineError(
+                "not_found",
+                "no window \(name); declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", "))")
         }
         let now = clock.now()
         let length = duration ?? spec.duration
-        let record = WindowRecord(name: name, openUntil: now + length.seconds * 1000, changedBy: requester.user, changedAt: now)
+        let record = WindowRecord(
+            name: name, openUntil: now + length.seconds * 1000, changedBy: requester.user, changedAt: now)
         windows[name] = record
         try await persist(
             [.window(record), .audit(audit(requester, "window.open", "window \(name)", "for \(length)"))], actions: [])
-        logger.notice("window \(name) opened by \(requester.user) for \(length)",
+        logger.notice(
+            "window \(name) opened by \(requester.user) for \(length)",
             metadata: ["event": "\(ITVEvent.windowOpened.rawValue)", "user": "\(requester.user)", "window": "\(name)"])
         if let until = record.openUntil { workContinuation.yield(.windowEnd(name: name, until: until)) }
         await windowChanged(name, open: true, by: requester.user)
@@ -29,8 +33,10 @@ extension RolloutEngine {
         }
         let record = WindowRecord(name: name, openUntil: nil, changedBy: requester.user, changedAt: clock.now())
         windows[name] = record
-        try await persist([.window(record), .audit(audit(requester, "window.close", "window \(name)", nil))], actions: [])
-        logger.notice("window \(name) closed by \(requester.user)",
+        try await persist(
+            [.window(record), .audit(audit(requester, "window.close", "window \(name)", nil))], actions: [])
+        logger.notice(
+            "window \(name) closed by \(requester.user)",
             metadata: ["event": "\(ITVEvent.windowClosed.rawValue)", "user": "\(requester.user)", "window": "\(name)"])
         await windowChanged(name, open: false, by: requester.user)
         return record
@@ -50,7 +56,8 @@ extension RolloutEngine {
         } catch {
             return
         }
-        logger.notice("window \(name) closed: its time is up",
+        logger.notice(
+            "window \(name) closed: its time is up",
             metadata: ["event": "\(ITVEvent.windowClosed.rawValue)", "window": "\(name)"])
         await windowChanged(name, open: false, by: "itvd")
     }
@@ -60,7 +67,8 @@ extension RolloutEngine {
             do {
                 try await apply(id, .windowChanged(open: open, by: user))
             } catch {
-                logger.error("rollout \(id): cannot apply window \(name) change: \(error)", metadata: ["rollout": "\(id)"])
+                logger.error(
+                    "rollout \(id): cannot apply window \(name) change: \(error)", metadata: ["rollout": "\(id)"])
             }
         }
     }
@@ -91,7 +99,10 @@ extension RolloutEngine {
             }
             return results
         }
-        try await persist(found.map { .hostVersion($0) } + [.audit(audit(requester, "host.scan", procedure ?? "all procedures", nil))],
+        try await persist(
+            found.map { .hostVersion($0) } + [
+                .audit(audit(requester, "host.scan", procedure ?? "all procedures", nil))
+            ],
             actions: [])
         return found
     }
@@ -105,11 +116,14 @@ extension RolloutEngine {
         else { return nil }
         guard case .success(let session) = await executor.connect(to: RemoteHost(host)) else { return nil }
         defer { Task { await session.close() } }
-        guard case .ok(0, let stdout, _, _) = await session.run(command, timeout: .seconds(p.steps.timeout.seconds)) else {
+        guard case .ok(0, let stdout, _, _) = await session.run(command, timeout: .seconds(p.steps.timeout.seconds))
+        else {
             return nil
         }
         let line = stdout.text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        if line.isEmpty { return HostVersionRecord(host: host.name, procedure: p.id, version: nil, seenAt: clock.now()) }
+        if line.isEmpty {
+            return HostVersionRecord(host: host.name, procedure: p.id, version: nil, seenAt: clock.now())
+        }
         guard case .success(let v) = (p.feed?.scheme ?? .dotted).parse(line) else { return nil }
         return HostVersionRecord(host: host.name, procedure: p.id, version: v.raw, seenAt: clock.now())
     }
@@ -121,7 +135,8 @@ extension RolloutEngine {
         var meta: Logger.Metadata = ["rollout": "\(id)", "procedure": "\(r.procedure)", "version": "\(r.version)"]
         func wave(_ i: Int) -> String {
             meta["wave"] = "\(i + 1)"
-            return "wave \(i + 1) (\(machine.snapshot.waves.indices.contains(i) ? machine.snapshot.waves[i].name : "?"))"
+            return
+                "wave \(i + 1) (\(machine.snapshot.waves.indices.contains(i) ? machine.snapshot.waves[i].name : "?"))"
         }
         func host(_ h: String) -> String {
             meta["host"] = "\(h)"
@@ -133,23 +148,33 @@ extension RolloutEngine {
         let (level, event, message): (Logger.Level, ITVEvent, String)
         switch notice {
         case .waveWaiting(let w, let kind):
-            (level, event, message) = (.notice, .waveWaiting, "\(head): \(wave(w)) waits for "
-                + (kind == .window ? "window \(r.recipe.window ?? "?") to open" : "an operator's approval"))
+            (level, event, message) = (
+                .notice, .waveWaiting,
+                "\(head): \(wave(w)) waits for "
+                    + (kind == .window ? "window \(r.recipe.window ?? "?") to open" : "an operator's approval")
+            )
         case .waveApproved(let w, let by, let complete):
-            (level, event, message) = (.notice, .waveApproved, "\(head): \(wave(w)) approved by \(by)"
-                + (complete ? "" : ", more approvals needed"))
+            (level, event, message) = (
+                .notice, .waveApproved,
+                "\(head): \(wave(w)) approved by \(by)"
+                    + (complete ? "" : ", more approvals needed")
+            )
             meta["user"] = "\(by)"
         case .waveStarted(let w): (level, event, message) = (.info, .waveStarted, "\(head): \(wave(w)) started")
         case .waveDone(let w): (level, event, message) = (.info, .waveSucceeded, "\(head): \(wave(w)) done")
         case .hostSucceeded(let h, let current):
-            (level, event, message) = (.info, .hostSucceeded, "\(head): \(host(h)) "
-                + (current ? "already runs \(r.version)" : "now runs \(r.version)"))
+            (level, event, message) = (
+                .info, .hostSucceeded,
+                "\(head): \(host(h)) "
+                    + (current ? "already runs \(r.version)" : "now runs \(r.version)")
+            )
         case .hostFailed(let h, let kind, let m):
             (level, event, message) = (.error, .hostFailed, "\(head): \(host(h)) failed (\(kind)): \(m)")
         case .hostUnknown(let h, let m):
             (level, event, message) = (.warning, .hostUnknown, "\(head): \(host(h)) outcome unknown: \(m)")
         case .hostRolledBack(let h, let ok, let m):
-            (level, event, message) = ok
+            (level, event, message) =
+                ok
                 ? (.notice, .hostRolledBack, "\(head): \(host(h)) rolled back")
                 : (.error, .hostRollbackFailed, "\(head): \(host(h)) could not be rolled back: \(m ?? "")")
         case .halted(let reason): (level, event, message) = (.error, .rolloutHalted, "\(head) halted: \(reason)")
@@ -162,7 +187,9 @@ extension RolloutEngine {
         case .rolledBack: (level, event, message) = (.notice, .rolloutRolledBack, "\(head) rolled back")
         case .failed(let reason): (level, event, message) = (.error, .rolloutFailed, "\(head) failed: \(reason)")
         case .hostileOutput(let h, let m):
-            (level, event, message) = (.warning, .hostileOutput, "\(head): \(host(h)) sent output that was rejected: \(m)")
+            (level, event, message) = (
+                .warning, .hostileOutput, "\(head): \(host(h)) sent output that was rejected: \(m)"
+            )
         }
         meta["event"] = "\(event.rawValue)"
         logger.log(level: level, "\(message)", metadata: meta)

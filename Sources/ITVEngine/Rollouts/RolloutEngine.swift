@@ -134,7 +134,8 @@ public actor RolloutEngine {
         for case .recordHostVersion(let host, let version) in actions {
             changes.append(
                 .hostVersion(
-                    HostVersionRecord(host: host, procedure: machine.rollout.procedure, version: version,
+                    HostVersionRecord(
+                        host: host, procedure: machine.rollout.procedure, version: version,
                         seenAt: clock.now())))
         }
         if let audit { changes.append(.audit(audit)) }

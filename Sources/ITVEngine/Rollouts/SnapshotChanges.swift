@@ -5,7 +5,8 @@ extension RolloutSnapshot {
     func changes(since old: RolloutSnapshot?) -> [StoreChange] {
         var changes: [StoreChange] = []
         if old?.rollout != rollout { changes.append(.rollout(rollout)) }
-        for (i, wave) in waves.enumerated() where old.map({ !$0.waves.indices.contains(i) || $0.waves[i] != wave }) ?? true {
+        for (i, wave) in waves.enumerated()
+        where old.map({ !$0.waves.indices.contains(i) || $0.waves[i] != wave }) ?? true {
             changes.append(.wave(wave))
         }
         let oldApprovals = old?.approvals.count ?? 0
