@@ -64,7 +64,7 @@ struct SeededRandom: RandomNumberGenerator {
         let set = makeSet(
             hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil)
         let store = MemoryStore()
-        var logger = Logger(label: "schedule")
+        var logger = Logger(label: "schedule", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
 
         /// Starts a daemon; a crash injected into its start-up (recovery commits) kills it and starts another.

@@ -57,7 +57,7 @@ final class EngineHarness: @unchecked Sendable {
     init(set: LoadedSet, fleet: FakeFleet, store: MemoryStore = MemoryStore()) async throws {
         self.store = store
         self.fleet = fleet
-        var logger = Logger(label: "test")
+        var logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         engine = RolloutEngine(
             set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: InstantClock(),
@@ -72,7 +72,7 @@ final class EngineHarness: @unchecked Sendable {
     func crashAndRestart(set: LoadedSet) async throws {
         await store.crash()
         loop.cancel()
-        var logger = Logger(label: "test")
+        var logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         engine = RolloutEngine(
             set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: InstantClock(),
