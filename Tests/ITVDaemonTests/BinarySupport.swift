@@ -13,24 +13,9 @@ struct RunResult {
     var stderr: String
 }
 
-/// Runs a built binary to completion and captures its output.
+/// Runs a built binary to completion and captures its output (posix_spawn and waitpid: see `runBinaryAt`).
 func runBinary(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binDir + "/" + name)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes before waiting, so that a large output cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+    try runBinaryAt(binDir + "/" + name, arguments, environment: environment)
 }
 
 /// A temporary directory removed when the value is released.
