@@ -126,29 +126,15 @@ extension EngineControlService {
         let clock = self.clock
         let (stream, continuation) = AsyncStream.makeStream(of: ITVProtocol.RolloutEvent.self)
         let task = Task {
-            var last: RolloutSnapshot?
+            var last: RolloutDetail?
             for await s in updates {
-                let now = clock.now()
-                guard let previous = last else {
-                    continuation.yield(.snapshot(RolloutDetail(s), at: now))
-                    last = s
-                    continue
-                }
                 let detail = RolloutDetail(s)
-                for (i, run) in s.hostRuns.enumerated()
-                where !previous.hostRuns.indices.contains(i) || previous.hostRuns[i] != run {
-                    continuation.yield(ITVProtocol.RolloutEvent(kind: .hostRun, at: now, hostRun: HostRunInfo(run)))
+                if let previous = last {
+                    for event in detail.events(since: previous, at: clock.now()) { continuation.yield(event) }
+                } else {
+                    continuation.yield(.snapshot(detail, at: clock.now()))
                 }
-                for (i, wave) in detail.waves.enumerated()
-                where !previous.waves.indices.contains(i) || previous.waves[i] != s.waves[i] {
-                    continuation.yield(ITVProtocol.RolloutEvent(kind: .wave, at: now, wave: wave))
-                }
-                for approval in s.approvals.dropFirst(previous.approvals.count) {
-                    continuation.yield(
-                        ITVProtocol.RolloutEvent(kind: .approval, at: now, approval: ApprovalInfo(approval)))
-                }
-                continuation.yield(ITVProtocol.RolloutEvent(kind: .rollout, at: now, rollout: detail.rollout))
-                last = s
+                last = detail
             }
             continuation.finish()
         }
