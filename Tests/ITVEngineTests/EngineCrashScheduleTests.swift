@@ -26,7 +26,8 @@ struct SeededRandom: RandomNumberGenerator {
     @Test func seededSchedulesWithCrashesKeepTheGuarantees() async throws {
         let started = ContinuousClock.now
         var failures: [String] = []
-        let seeds = ProcessInfo.processInfo.environment["ITV_SCHEDULE_SEED"].flatMap(UInt64.init).map { [$0] }
+        let seeds =
+            ProcessInfo.processInfo.environment["ITV_SCHEDULE_SEED"].flatMap(UInt64.init).map { [$0] }
             ?? Array(0..<UInt64(Self.schedules))
         for seed in seeds {
             if let problem = try await Self.runSchedule(seed: seed) {
@@ -105,7 +106,8 @@ struct SeededRandom: RandomNumberGenerator {
         let users = [alice, bob, Requester(user: "carol", uid: 1003)]
         var approver = Int.random(in: 0..<users.count, using: &rng)
 
-        for _ in 0..<60 {
+        // Each turn ends with an operator action or a restart; the budget is far above what a schedule needs.
+        for _ in 0..<400 {
             // Let it run until it ends, waits for a person, or the process died.
             var snapshot = try await engine.snapshot(id)
             // Time-bounded, not count-bounded: on a loaded machine the engine needs more turns.
@@ -166,7 +168,15 @@ struct SeededRandom: RandomNumberGenerator {
             }
         }
 
-        let final = try await engine.snapshot(id)
+        // The last turn may have just started work: let it settle before judging.
+        var final = try await engine.snapshot(id)
+        let settle = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < settle, !final.phase.isFinal,
+            final.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
+        {
+            await Task.yield()
+            final = try await engine.snapshot(id)
+        }
         guard final.phase == .succeeded else {
             return
                 "ended \(final.phase.rawValue): \(final.hostRuns.map { "\($0.host) \($0.phase.rawValue) \($0.error ?? "")" })"
