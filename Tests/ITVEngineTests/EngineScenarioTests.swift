@@ -63,6 +63,43 @@ import Testing
         #expect(s.phase == .succeeded)
     }
 
+    /// The engine's machine runs ahead of the store (an event changes it at once, the commit follows). What it
+    /// shows and when it forgets a rollout must follow the store: a state a kill -9 could take back is never
+    /// shown, and a rollout whose end is not yet durable stays active.
+    @Test func snapshotsShowOnlyCommittedStateAndARolloutEndsOnlyWhenItsEndIsDurable() async throws {
+        let fleet = FakeFleet(hosts: ["h01": "1.0", "h02": "1.0"])
+        let set = makeSet(
+            hosts: 2, waves: [WaveSpec(name: "all", size: .rest, approval: .auto, parallel: 2)], window: nil)
+        let h = try await EngineHarness(set: set, fleet: fleet)
+        await fleet.hold(true, command: "verify")
+        let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        try await until { await fleet.heldCount == 2 }
+        // Both verifies return while the first result's commit is held: the second queues behind it.
+        await h.store.holdCommits(true)
+        await fleet.releaseInstalls()
+        try await until { await h.store.heldCommitCount == 1 }
+        try await until { await h.engine.pendingBatches.count == 1 }
+        var s = try await h.engine.snapshot(id)
+        #expect(s.phase == .running, "the end is not committed yet")
+        #expect(s.hostRuns.allSatisfy { $0.phase == .running && $0.step == .verify && $0.stepInFlight })
+        // The first result is committed; the second (the rollout's end) is held.
+        let committed = await h.store.commits
+        await h.store.releaseCommit()
+        try await until {
+            let (done, held) = (await h.store.commits, await h.store.heldCommitCount)
+            return done == committed + 1 && held == 1
+        }
+        s = try await h.engine.snapshot(id)
+        #expect(s.phase == .running)
+        #expect(s.hostRuns.filter { $0.phase == .succeeded }.count == 1)
+        #expect(await h.engine.activeSnapshots().map(\.rollout.id) == [id], "still active until its end is durable")
+        await h.store.holdCommits(false)
+        s = try await h.wait(id) { $0.phase.isFinal }
+        #expect(s.phase == .succeeded)
+        #expect(await h.engine.activeSnapshots().isEmpty)
+        #expect(await h.store.rollouts[id]?.phase == .succeeded)
+    }
+
     @Test func aFailureAboveTheThresholdHaltsTheWaveAndNothingMoreRuns() async throws {
         let fleet = FakeFleet(
             hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))

@@ -18,6 +18,20 @@ actor MemoryStore: RolloutStore {
     /// Crash injection: the commit with this number (counted from now) kills the current process
     /// before it is applied, like a kill -9 just before the transaction reached the disk.
     var crashAtCommit: Int?
+    /// While set, every commit waits (before it is applied) until `releaseCommit()` lets it through.
+    var holdingCommits = false
+    var heldCommits: [CheckedContinuation<Void, Never>] = []
+
+    func holdCommits(_ on: Bool) {
+        holdingCommits = on
+        if !on {
+            heldCommits.forEach { $0.resume() }
+            heldCommits = []
+        }
+    }
+    /// Lets the oldest held commit through; later commits are still held.
+    func releaseCommit() { if !heldCommits.isEmpty { heldCommits.removeFirst().resume() } }
+    var heldCommitCount: Int { heldCommits.count }
 
     func crash(atCommit n: Int?) { crashAtCommit = n.map { commits + $0 } }
 
@@ -26,7 +40,8 @@ actor MemoryStore: RolloutStore {
 
     func crash() { generation += 1 }
 
-    func commit(_ changes: [StoreChange], generation g: Int) throws {
+    func commit(_ changes: [StoreChange], generation g: Int) async throws {
+        if holdingCommits { await withCheckedContinuation { heldCommits.append($0) } }
         guard g == generation else { throw StoreError(kind: "io", message: "process is gone") }
         if let n = crashAtCommit, commits + 1 >= n {
             crashAtCommit = nil
@@ -130,11 +145,16 @@ actor FakeFleet {
     var log: [(host: String, command: String)] = []
     var running = 0
     var maxRunning = 0
-    /// While set, every install waits here until `releaseInstalls()`.
+    /// While set, every command starting with `holdCommand` (install unless told) waits here until
+    /// `releaseInstalls()`.
     var holdInstalls = false
+    var holdCommand = "install"
     var heldInstalls: [CheckedContinuation<Void, Never>] = []
 
-    func hold(_ on: Bool) { holdInstalls = on }
+    func hold(_ on: Bool, command: String = "install") {
+        holdInstalls = on
+        holdCommand = command
+    }
     var heldCount: Int { heldInstalls.count }
     func releaseInstalls() {
         holdInstalls = false
@@ -160,6 +180,7 @@ actor FakeFleet {
         hosts[host]?.ledger.append(command)
         let words = command.split(separator: " ", maxSplits: 1).map(String.init)
         let arg = words.count > 1 ? words[1].trimmingCharacters(in: CharacterSet(charactersIn: "'")) : ""
+        if holdInstalls, words.first == holdCommand { await withCheckedContinuation { heldInstalls.append($0) } }
         func ok(_ out: String = "") -> CommandOutcome {
             .ok(exit: 0, stdout: CapturedOutput(bytes: Array(out.utf8)), stderr: CapturedOutput(), duration: .zero)
         }
@@ -170,7 +191,6 @@ actor FakeFleet {
         case "detect":
             return ok((hosts[host]?.version ?? "") + "\n")
         case "install":
-            if holdInstalls { await withCheckedContinuation { heldInstalls.append($0) } }
             if hosts[host]?.failInstall == true { return fail(1, "E: package not found") }
             hosts[host]?.version = arg
             if hosts[host]?.loseNextInstallResult == true {

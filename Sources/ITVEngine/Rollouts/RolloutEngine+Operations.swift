@@ -63,7 +63,8 @@ extension RolloutEngine {
         let record = audit(requester, "rollout.start", "rollout \(id) (\(procedure) \(version))", comment)
         do {
             try await persist(
-                machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) })
+                machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) },
+                snapshot: machine.snapshot)
         } catch {
             machines[id] = nil
             throw error
@@ -111,6 +112,7 @@ extension RolloutEngine {
             }
             let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
             machines[id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+            durable[id] = snapshot
         }
         let why = reason ?? "rolled back by \(requester.user)"
         do {
@@ -118,7 +120,10 @@ extension RolloutEngine {
                 id, .rollback(by: requester.user, reason: why),
                 audit: audit(requester, "rollout.rollback", "rollout \(id)", reason))
         } catch {
-            if machines[id]?.rollout.phase.isFinal == true { machines[id] = nil }
+            if machines[id]?.rollout.phase.isFinal == true {
+                machines[id] = nil
+                durable[id] = nil
+            }
             throw error
         }
     }
@@ -137,14 +142,15 @@ extension RolloutEngine {
             audit: audit(requester, "rollout.skip", "rollout \(id) host \(host)", nil))
     }
 
-    /// A rollout's snapshot: the live one when active, else the stored one.
+    /// A rollout's snapshot as committed: the live one when active, else the stored one.
     public func snapshot(_ id: Int64) async throws -> RolloutSnapshot {
-        if let machine = machines[id] { return machine.snapshot }
+        if let committed = durable[id] { return committed }
         guard let stored = try await store.rollout(id: id) else { throw EngineError("not_found", "no rollout \(id)") }
         return stored
     }
 
-    public func activeSnapshots() -> [RolloutSnapshot] { machines.keys.sorted().compactMap { machines[$0]?.snapshot } }
+    /// The active rollouts as committed.
+    public func activeSnapshots() -> [RolloutSnapshot] { durable.keys.sorted().compactMap { durable[$0] } }
 
     /// The snapshot now, then every change, until the rollout ends (or the caller stops listening).
     public func updates(_ id: Int64) async throws -> AsyncStream<RolloutSnapshot> {

@@ -11,7 +11,12 @@ public actor RolloutEngine {
     let clock: any EngineClock
     let logger: Logger
 
+    /// Each active rollout's state machine. It runs ahead of the store: an event changes it at once and
+    /// its changes are committed afterwards (the next event builds on it).
     var machines: [Int64: RolloutStateMachine] = [:]
+    /// Each active rollout as last committed: what operators are shown. A snapshot that was never durable
+    /// is never shown (a kill -9 could take it back), and a rollout is forgotten only once its end is durable.
+    var durable: [Int64: RolloutSnapshot] = [:]
     var windows: [String: WindowRecord] = [:]
     var sessions: [SessionKey: any RemoteSession] = [:]
     var hostOwners: [String: Int64] = [:]
@@ -38,6 +43,8 @@ public actor RolloutEngine {
     struct Batch {
         var changes: [StoreChange]
         var actions: [(Int64, RolloutAction)]
+        /// The rollout's state once these changes are committed.
+        var snapshot: RolloutSnapshot?
         var waiter: CheckedContinuation<Void, any Error>?
     }
 
@@ -71,6 +78,7 @@ public actor RolloutEngine {
         for snapshot in try await store.activeRollouts() {
             let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
             machines[snapshot.rollout.id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+            durable[snapshot.rollout.id] = snapshot
         }
         for id in machines.keys.sorted() {
             if machines[id]?.rollout.phase == .planned { try await apply(id, .start) }
@@ -139,20 +147,23 @@ public actor RolloutEngine {
                         seenAt: clock.now())))
         }
         if let audit { changes.append(.audit(audit)) }
-        try await persist(changes, actions: actions.map { (id, $0) })
-        return machine.snapshot
+        try await persist(changes, actions: actions.map { (id, $0) }, snapshot: machine.snapshot)
+        return machine.snapshot  // as committed: later events may have changed the machine meanwhile
     }
 
     /// Queues changes for the single writer and returns once they are durable. The first caller to find
     /// the writer idle becomes the writer and commits every batch queued meanwhile, in order.
-    func persist(_ changes: [StoreChange], actions: [(Int64, RolloutAction)]) async throws {
+    func persist(_ changes: [StoreChange], actions: [(Int64, RolloutAction)], snapshot: RolloutSnapshot? = nil)
+        async throws
+    {
         if flushing {
             try await withCheckedThrowingContinuation { continuation in
-                pendingBatches.append(Batch(changes: changes, actions: actions, waiter: continuation))
+                pendingBatches.append(
+                    Batch(changes: changes, actions: actions, snapshot: snapshot, waiter: continuation))
             }
             return
         }
-        pendingBatches.append(Batch(changes: changes, actions: actions, waiter: nil))
+        pendingBatches.append(Batch(changes: changes, actions: actions, snapshot: snapshot, waiter: nil))
         flushing = true
         defer { flushing = false }
         var ownError: (any Error)?
@@ -203,25 +214,26 @@ public actor RolloutEngine {
         }
     }
 
-    /// Sends the new snapshots to `rollout watch` subscribers and forgets finished rollouts.
+    /// Records the committed snapshots, sends them to `rollout watch` subscribers, and forgets rollouts
+    /// whose end is durable and whose machine has nothing left in flight.
     func publish(_ batches: [Batch]) {
         var touched = Set<Int64>()
         for batch in batches {
-            for change in batch.changes {
-                switch change {
-                case .rollout(let r): touched.insert(r.id)
-                case .hostRun(let h): touched.insert(h.rolloutID)
-                case .wave(let w): touched.insert(w.rolloutID)
-                case .approval(let a): touched.insert(a.rolloutID)
-                default: break
-                }
-            }
+            guard let snapshot = batch.snapshot else { continue }
+            let id = snapshot.rollout.id
+            guard machines[id] != nil else { continue }
+            durable[id] = snapshot
+            touched.insert(id)
+            for continuation in (subscribers[id] ?? [:]).values { continuation.yield(snapshot) }
         }
         for id in touched {
-            guard let machine = machines[id] else { continue }
-            for continuation in (subscribers[id] ?? [:]).values { continuation.yield(machine.snapshot) }
-            if machine.rollout.phase.isFinal, !machine.snapshot.hostRuns.contains(where: { $0.stepInFlight }) {
+            guard let machine = machines[id], let committed = durable[id] else { continue }
+            func settled(_ s: RolloutSnapshot) -> Bool {
+                s.rollout.phase.isFinal && !s.hostRuns.contains(where: { $0.stepInFlight })
+            }
+            if settled(committed), settled(machine.snapshot) {
                 machines[id] = nil
+                durable[id] = nil
                 for continuation in (subscribers[id] ?? [:]).values { continuation.finish() }
                 subscribers[id] = nil
             }
