@@ -1,10 +1,13 @@
 import Foundation
+import ITVProtocol
 import Testing
 
 /// Two operator users in an operator group, created for the test and deleted afterwards (also on failure).
 struct E2EOperators {
     static let group = "itv-e2e-ops"
     static let users = ["itv-e2e-op1", "itv-e2e-op2"]
+    /// In no group of itvd's: may not use the socket.
+    static let stranger = "itv-e2e-x"
 
     static func with<T>(_ body: ([String: UInt32]) async throws -> T) async throws -> T {
         removeAll()  // leftovers of an interrupted run
@@ -17,11 +20,14 @@ struct E2EOperators {
             guard let uid = UInt32(id) else { throw E2EFailure(description: "no uid for \(user): \(id)") }
             uids[user] = uid
         }
+        try must("/usr/sbin/useradd", ["--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", stranger])
         return try await body(uids)
     }
 
     static func removeAll() {
         for user in users { _ = try? runProgram("/usr/sbin/userdel", [user]) }
+        _ = try? runProgram("/usr/sbin/userdel", ["--remove", stranger])
+        _ = try? runProgram("/usr/sbin/groupdel", [stranger])
         _ = try? runProgram("/usr/sbin/groupdel", [group])
     }
 
@@ -38,6 +44,33 @@ extension E2ETests {
     /// (loopback range 127.0.64). Serialized: the users are machine-global.
     @Suite("End to end: itvctl as operators, four eyes, a changed plan", .serialized)
     struct E2EControlTests {
+        @Test("a local user looping on the socket is refused every time but audited at most 10 times a minute")
+        func refusalsAreAuditedWithinALimit() async throws {
+            let app = "fake-deny"
+            let playbook = try fakeAppPlaybook(id: app, waves: ["{name: all, size: rest, approval: auto}"])
+            try await E2EOperators.with { _ in
+                try await E2EFleet.with(1, base: "127.0.65") { fleet in
+                    try await E2EDaemon.with(fleet: fleet, playbooks: [app: playbook], operators: [E2EOperators.group])
+                    {
+                        itvd in
+                        // As when SocketMode= is set wider: the daemon's own check is what refuses.
+                        #expect(chmod(itvd.socket, 0o666) == 0)
+                        for _ in 0..<25 {
+                            let refused = try itvd.ctl(["status"], as: E2EOperators.stranger)
+                            #expect(refused.status == 77, "\(refused.stdout)\(refused.stderr)")
+                        }
+                        let audit = try e2eDecode(AuditResponse.self, try itvd.ok(["--json", "audit"]))
+                        let denied = audit.entries.filter { $0.user == E2EOperators.stranger }
+                        #expect(denied.count == 10, "\(denied.map(\.target))")
+                        #expect(denied.allSatisfy { $0.action == "permission.denied" && $0.outcome == "denied" })
+                        #expect(denied.allSatisfy { $0.comment == nil }, "the count comes with the next minute's")
+                        // Operators are not affected.
+                        try itvd.ok(["status"], as: E2EOperators.users[0])
+                    }
+                }
+            }
+        }
+
         @Test("plan, start, watch, four-eyes approval by two users, approve, watch, rollback; then plan_changed")
         func operatorsDriveRollout() async throws {
             let app = "fake-eyes"

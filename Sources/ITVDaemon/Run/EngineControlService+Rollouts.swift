@@ -182,9 +182,17 @@ extension EngineControlService {
             entries: try await store.audit(since: request.since, limit: request.limit ?? 1_000).map(AuditEntry.init))
     }
 
+    /// Audits a refused request, at most `denials.burst` a minute per user (see `DenialLimiter`).
     func recordDenied(caller: Caller, route: String) async {
+        let now = clock.now()
+        let decision = await denials.admit(uid: caller.uid, at: now)
+        guard decision.record else { return }
+        let more = decision.suppressedBefore
         let record = AuditRecord(
-            at: clock.now(), user: caller.user, uid: caller.uid, action: "permission.denied", target: route,
+            at: now, user: caller.user, uid: caller.uid, action: "permission.denied", target: route,
+            comment: more > 0
+                ? "and \(more) more refused request(s) of this user not audited (at most \(denials.burst) a minute)"
+                : nil,
             outcome: "denied")
         try? await engine.recordAudit(record)
     }

@@ -19,6 +19,8 @@ struct EngineControlService: ControlService {
     let hooks: any DaemonHooks
     let clock: any EngineClock
     let startedAt: EpochMillis
+    /// Refused requests audited per user and minute.
+    let denials = DenialLimiter()
 
     func requester(_ caller: Caller) -> Requester { Requester(user: caller.user, uid: caller.uid) }
 
