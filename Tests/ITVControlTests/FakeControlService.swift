@@ -15,6 +15,8 @@ final class FakeControlService: ControlService {
     private let state = Mutex<(calls: [Route: Int], callers: [String], denials: [Denial])>(([:], [], []))
     /// Watch streams of rollout 15 (which never ends) that were cancelled.
     let endedWatches = Mutex(0)
+    /// How many entries `audit` answers with (a large answer for the slow-reader test).
+    let auditEntries = Mutex(1)
     static let planHash = "5f1c8a0d0c3b7e4e6b9a2d1f0e8c7b6a5f4e3d2c1b0a99887766554433221100"
     static let t0: Int64 = 1_790_000_000_000
 
@@ -287,10 +289,11 @@ final class FakeControlService: ControlService {
 
     func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
         count(.audit, caller)
-        return AuditResponse(entries: [
-            AuditEntry(
-                id: 1, at: Self.t0, user: "alice", uid: 1001, action: "rollout.start", target: "rollout 12",
-                outcome: "ok")
-        ])
+        return AuditResponse(
+            entries: (1...max(1, auditEntries.withLock { $0 })).map {
+                AuditEntry(
+                    id: Int64($0), at: Self.t0, user: "alice", uid: 1001, action: "rollout.start",
+                    target: "rollout 12", outcome: "ok")
+            })
     }
 }

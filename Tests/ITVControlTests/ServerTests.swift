@@ -139,6 +139,40 @@ struct ServerTests {
         }
     }
 
+    @Test("a client that stops reading a large answer is dropped after the request deadline and frees its slot")
+    func slowReader() async throws {
+        let service = FakeControlService()
+        service.auditEntries.withLock { $0 = 30_000 }  // about 4 MB of JSON: far more than the socket buffers
+        // The deadline is re-armed once the whole answer is handed to the channel, whether or not the client
+        // takes it: one that stops reading is dropped like an idle one.
+        try await withServer(service, deadline: .seconds(1), maxConnections: 1) { _, socket in
+            let stalled = try RawClient(socket)
+            stalled.send("GET /v1/audit HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(300))  // taken before the others (as in connectionLimit)
+            // It never reads. Its connection is the only one allowed: until the server gives up on it, every
+            // other client gets `unavailable`.
+            var answered: RawResponse?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let r = try await rawRequest(socket, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+                if r.status == 200 {
+                    answered = r
+                    break
+                }
+                #expect(r.status == 503)
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(answered != nil, "the stalled reader still holds the only connection")
+            // What it gets when it reads at last: the part that was buffered, then the end of the connection.
+            let got = try await onThread { stalled.readToEnd() }
+            let header = got.components(separatedBy: "\r\n\r\n").first ?? ""
+            let length = header.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            #expect((length ?? 0) > 3_000_000, "\(got.prefix(400))")
+            #expect(got.utf8.count - header.utf8.count - 4 < length ?? 0, "the answer was cut off")
+        }
+    }
+
     @Test("connections beyond the limit get unavailable")
     func connectionLimit() async throws {
         try await withServer(maxConnections: 2) { _, socket in
