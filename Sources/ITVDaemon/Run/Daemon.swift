@@ -114,6 +114,8 @@ actor Daemon: DaemonHooks {
 
     var lastStatus = ""
     var ticks = 0
+    /// auto_plan: `procedure NUL version` pairs known to have had a rollout.
+    var autoPlanned: Set<String> = []
 
     // MARK: - DaemonHooks
 
@@ -212,12 +214,24 @@ actor Daemon: DaemonHooks {
             case .now = AutoPlan.decide(playbook, release: release, now: Date())
         else { return }
         // Once per version: never again after a rollout of it existed (even one that was rolled back).
+        // Rollouts are never deleted, so a version found planned is remembered and the store is read once
+        // per due version, not every 30 s.
+        let key = release.procedure + "\u{0}" + release.version
+        if autoPlanned.contains(key) { return }
+        let active = await engine.activeSnapshots().map(\.rollout).filter { $0.procedure == release.procedure }
+        if !active.isEmpty {
+            if active.contains(where: { $0.version == release.version }) { autoPlanned.insert(key) }
+            return  // another version's rollout is still running: plan after it ends
+        }
         let existing = (try? await store.rollouts(includeFinished: true, limit: 10_000)) ?? []
-        if existing.contains(where: { $0.procedure == release.procedure && $0.version == release.version }) { return }
-        if existing.contains(where: { $0.procedure == release.procedure && !$0.phase.isFinal }) { return }
+        if existing.contains(where: { $0.procedure == release.procedure && $0.version == release.version }) {
+            autoPlanned.insert(key)
+            return
+        }
         do {
             let s = try await engine.createRollout(
                 procedure: release.procedure, version: release.version, by: .daemon, comment: "auto_plan")
+            autoPlanned.insert(key)
             logger.notice(
                 "auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
                 metadata: ["procedure": "\(release.procedure)", "rollout": "\(s.rollout.id)"])
