@@ -121,25 +121,11 @@ extension EngineControlService {
     }
 
     /// A snapshot event, then one event per changed record, until the rollout ends or waits for a person.
+    /// Events are made when the client takes them: one that reads slowly gets the net change since what it
+    /// saw (the engine keeps the newest 16 snapshots), never an unbounded backlog.
     func events(caller: Caller, rollout id: Int64) async throws -> AsyncStream<ITVProtocol.RolloutEvent> {
-        let updates = try await call { try await engine.updates(id) }
-        let clock = self.clock
-        let (stream, continuation) = AsyncStream.makeStream(of: ITVProtocol.RolloutEvent.self)
-        let task = Task {
-            var last: RolloutDetail?
-            for await s in updates {
-                let detail = RolloutDetail(s)
-                if let previous = last {
-                    for event in detail.events(since: previous, at: clock.now()) { continuation.yield(event) }
-                } else {
-                    continuation.yield(.snapshot(detail, at: clock.now()))
-                }
-                last = detail
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+        let source = WatchEventSource(updates: try await call { try await engine.updates(id) }, clock: clock)
+        return AsyncStream(unfolding: { await source.next() })
     }
 
     // MARK: Windows, reload, audit
@@ -195,5 +181,36 @@ extension EngineControlService {
                 : nil,
             outcome: "denied")
         try? await engine.recordAudit(record)
+    }
+}
+
+/// Turns a rollout's committed snapshots into watch events, one snapshot at a time, as they are asked for.
+actor WatchEventSource {
+    private var updates: AsyncStream<RolloutSnapshot>.AsyncIterator
+    private let clock: any EngineClock
+    private var last: RolloutDetail?
+    private var pending: [ITVProtocol.RolloutEvent] = []
+
+    init(updates: AsyncStream<RolloutSnapshot>, clock: any EngineClock) {
+        self.updates = updates.makeAsyncIterator()
+        self.clock = clock
+    }
+
+    func next() async -> ITVProtocol.RolloutEvent? {
+        while pending.isEmpty {
+            // The iterator is a handle to the stream's shared state: advancing a copy advances the stream.
+            var iterator = updates
+            let next = await iterator.next(isolation: self)
+            updates = iterator
+            guard let snapshot = next else { return nil }
+            let detail = RolloutDetail(snapshot)
+            if let previous = last {
+                pending = detail.events(since: previous, at: clock.now())
+            } else {
+                pending = [.snapshot(detail, at: clock.now())]
+            }
+            last = detail
+        }
+        return pending.removeFirst()
     }
 }
