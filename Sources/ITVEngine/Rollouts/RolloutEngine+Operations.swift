@@ -215,7 +215,7 @@ extension RolloutEngine {
 
     /// A one-line summary for `STATUS=` and `itvctl status`.
     public func statusLine() -> String {
-        let active = machines.values.filter { !$0.rollout.phase.isFinal }
+        let active = durable.values.filter { !$0.rollout.phase.isFinal }
         let waiting = active.filter { $0.rollout.phase.waitsForPerson }.count
         let open = windows.values.filter { $0.isOpen(at: clock.now()) }.map(\.name).sorted()
         var parts = ["\(active.count) rollouts active", "\(waiting) waiting for an operator"]
