@@ -80,4 +80,78 @@ import Testing
         #expect(await f.fetch(FeedRequest(url: url, lastModified: doc.lastModified)) == .notModified)
         #expect(await f.fetch(FeedRequest(url: url, etag: "\"other\"")) != .notModified)
     }
+
+    /// `make demo`'s vendor feed (scripts/demo/feed-server.py): the release file is replaced within the second
+    /// it was fetched, as when a rollout ends and the next release is published at once.
+    @Test func theDemosFeedServerShowsASameSecondChange() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("itv-demo-feed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("releases.json")
+        let fixed = Date(timeIntervalSince1970: 1_700_000_000)
+        try Data(#"{"latest": {"version": "1.1.0"}}"#.utf8).write(to: file)
+        try FileManager.default.setAttributes([.modificationDate: fixed], ofItemAtPath: file.path)
+        let server = try DemoFeedServer(directory: dir.path)
+        defer { server.stop() }
+        let f = CurlFeedFetcher()
+        defer { f.close() }
+        let url = "http://127.0.0.1:\(server.port)/releases.json"
+        guard case .fetched(let first) = await f.fetch(FeedRequest(url: url, allowHTTP: true)) else {
+            Issue.record("the first fetch did not return the document")
+            return
+        }
+        #expect(first.etag?.hasPrefix("\"") == true, "a strong ETag: \(first.etag ?? "none")")
+        #expect(first.lastModified != nil)
+        #expect(
+            await f.fetch(
+                FeedRequest(url: url, allowHTTP: true, etag: first.etag, lastModified: first.lastModified))
+                == .notModified)
+        // 1.2.0 within the same second: same modification time, same length, other content.
+        try Data(#"{"latest": {"version": "1.2.0"}}"#.utf8).write(to: file)
+        try FileManager.default.setAttributes([.modificationDate: fixed], ofItemAtPath: file.path)
+        let again = await f.fetch(
+            FeedRequest(url: url, allowHTTP: true, etag: first.etag, lastModified: first.lastModified))
+        guard case .fetched(let second) = again else {
+            Issue.record("the release published within the same second was not fetched: \(again)")
+            return
+        }
+        #expect(String(decoding: second.body, as: UTF8.self).contains("1.2.0"))
+        #expect(second.lastModified == first.lastModified && second.etag != first.etag)
+    }
+}
+
+/// `scripts/demo/feed-server.py DIR 0` on 127.0.0.1, stopped by PID.
+final class DemoFeedServer: @unchecked Sendable {
+    let port: Int
+    private let process: Process
+
+    init(directory: String) throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [repo.appendingPathComponent("scripts/demo/feed-server.py").path, directory, "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestServer.StartError(description: "the demo's feed server did not start")
+        }
+        self.port = port
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
 }
