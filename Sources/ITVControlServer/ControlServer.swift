@@ -11,6 +11,14 @@ import Synchronization
 
 typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+/// An accepted connection and what knows when its answers were written.
+struct AcceptedConnection: Sendable {
+    let connection: HTTPConnection
+    let tracker: ResponseTracker
+
+    var channel: any Channel { connection.channel }
+}
+
 /// itvd's control socket: HTTP/1.1 with JSON over a Unix socket, authorized by peer credentials.
 ///
 /// Run it in the daemon's `ServiceGroup`; `waitUntilListening()` returns once clients can connect (the
@@ -117,16 +125,21 @@ public final class ControlServer: Service, Sendable {
         let deadline = TimeAmount.nanoseconds(
             Int64(config.requestDeadline.components.seconds) * 1_000_000_000
                 + config.requestDeadline.components.attoseconds / 1_000_000_000)
-        let server: NIOAsyncChannel<HTTPConnection, Never>
+        let server: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
+                // A client may shut down its sending side once its request is out; it still gets the answer.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(fd) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let tracker = ResponseTracker()
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: false, withErrorHandling: false)
                         try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(deadline: deadline))
-                        return try HTTPConnection(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(ResponseTrackingHandler(tracker: tracker))
+                        return AcceptedConnection(
+                            connection: try HTTPConnection(wrappingChannelSynchronously: channel), tracker: tracker)
                     }
                 }
         } catch {
@@ -156,7 +169,7 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    private func acceptLoop(_ server: NIOAsyncChannel<HTTPConnection, Never>) async throws {
+    private func acceptLoop(_ server: NIOAsyncChannel<AcceptedConnection, Never>) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {
@@ -178,15 +191,18 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    private func refuse(_ connection: HTTPConnection) async {
+    private func refuse(_ accepted: AcceptedConnection) async {
         let error = APIError(.unavailable, "itvd serves \(config.maxConnections) connections at once; try again")
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
+        try? await accepted.connection.executeThenClose { _, outbound in
+            let responses = ResponseWriter(outbound: outbound, tracker: accepted.tracker)
+            try await responses.write(contentsOf: ResponseParts.error(error, keepAlive: false))
+            await responses.allWritten()
         }
     }
 
     /// Identifies the peer, then answers requests until the client closes, asks to close, or misbehaves.
-    private func serve(_ connection: HTTPConnection) async {
+    private func serve(_ accepted: AcceptedConnection) async {
+        let connection = accepted.connection
         guard let id = connections.add(connection.channel) else {
             try? await connection.executeThenClose { _, _ in }
             return
@@ -194,14 +210,17 @@ public final class ControlServer: Service, Sendable {
         defer { connections.remove(id) }
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let responses = ResponseWriter(outbound: outbound, tracker: accepted.tracker)
                 let peer = try await self.identify(connection.channel)
                 var parts = inbound.makeAsyncIterator()
                 do {
-                    while try await self.answerOne(&parts, outbound, peer: peer, connection: id, connection.channel) {}
+                    while try await self.answerOne(&parts, responses, peer: peer, connection: id, connection.channel) {}
                 } catch let error as HTTPParserError {
                     let apiError = APIError(.invalidRequest, "malformed HTTP request: \(error)")
-                    try await outbound.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
+                    try await responses.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
                 }
+                // The channel is closed when this returns: not before the last answer left it.
+                await responses.allWritten()
             }
         } catch {
             logger.debug("control connection ended", metadata: ["error": "\(error)"])
@@ -211,7 +230,7 @@ public final class ControlServer: Service, Sendable {
     /// Reads one request and answers it; returns whether the connection stays open for another.
     private func answerOne(
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity, connection id: Int,
+        _ outbound: ResponseWriter, peer: PeerIdentity, connection id: Int,
         _ channel: any Channel
     ) async throws -> Bool {
         guard let first = try await parts.next() else { return false }
@@ -261,8 +280,7 @@ public final class ControlServer: Service, Sendable {
         let keepAlive = head.isKeepAlive && !connections.isShuttingDown
         switch reply {
         case .json(let status, let data):
-            try await outbound.write(
-                contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
+            try await outbound.write(contentsOf: ResponseParts.json(status: status, body: data, keepAlive: keepAlive))
             return keepAlive && connections.set(id, idle: true)
         case .events(let events):
             // A watch may follow a rollout for hours: shutdown ends it like an idle connection.

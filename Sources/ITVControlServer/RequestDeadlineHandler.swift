@@ -1,3 +1,4 @@
+import Foundation
 import ITVProtocol
 import NIOCore
 import NIOHTTP1
@@ -70,17 +71,18 @@ enum ResponseParts {
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
     }
 
-    static func json(status: Int, body: [UInt8], keepAlive: Bool) -> [HTTPServerResponsePart] {
+    static func json(status: Int, body: Data, keepAlive: Bool) -> [HTTPServerResponsePart] {
         let head = head(
             status: status, contentType: ITVProtocolVersion.jsonContentType, contentLength: body.count + 1,
             keepAlive: keepAlive)
-        var buffer = ByteBuffer(bytes: body)
+        var buffer = ByteBufferAllocator().buffer(capacity: body.count + 1)
+        buffer.writeBytes(body)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return [.head(head), .body(.byteBuffer(buffer)), .end(nil)]
     }
 
     static func error(_ error: APIError, keepAlive: Bool) -> [HTTPServerResponsePart] {
         guard case .json(let status, let body) = Reply.error(error) else { return [] }
-        return json(status: status, body: Array(body), keepAlive: keepAlive)
+        return json(status: status, body: body, keepAlive: keepAlive)
     }
 }
