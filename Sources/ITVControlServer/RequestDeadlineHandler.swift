@@ -1,4 +1,3 @@
-import Foundation
 import ITVProtocol
 import NIOCore
 import NIOHTTP1
@@ -71,14 +70,12 @@ enum ResponseParts {
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
     }
 
-    static func json(status: Int, body: Data, keepAlive: Bool) -> [HTTPServerResponsePart] {
+    /// A whole answer: `body` is a newline-terminated JSON document (`Reply.document`).
+    static func json(status: Int, body: ByteBuffer, keepAlive: Bool) -> [HTTPServerResponsePart] {
         let head = head(
-            status: status, contentType: ITVProtocolVersion.jsonContentType, contentLength: body.count + 1,
+            status: status, contentType: ITVProtocolVersion.jsonContentType, contentLength: body.readableBytes,
             keepAlive: keepAlive)
-        var buffer = ByteBufferAllocator().buffer(capacity: body.count + 1)
-        buffer.writeBytes(body)
-        buffer.writeInteger(UInt8(ascii: "\n"))
-        return [.head(head), .body(.byteBuffer(buffer)), .end(nil)]
+        return [.head(head), .body(.byteBuffer(body)), .end(nil)]
     }
 
     static func error(_ error: APIError, keepAlive: Bool) -> [HTTPServerResponsePart] {
