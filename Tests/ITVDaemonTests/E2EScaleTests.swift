@@ -148,7 +148,7 @@ extension E2ETests {
     /// The seed's scale (300 procedures, 800 hosts, 20 tenants, an 800-host rollout in the store, releases,
     /// rollouts, more than a page of audit records): every list and show command, human and `--json`, gives
     /// the complete answer. The JSON itvctl prints is compared with what curl gets for the same route; the
-    /// human tables have a row for every entry. `host list` is about 10 MB.
+    /// human tables have a row for every entry. `host list` is about 12 MB.
     @Suite("End to end: complete answers at the seed's scale", .serialized)
     struct E2EScaleTests {
         @Test("every list and show command, human and --json, answers in full at 300 procedures and 800 hosts")
@@ -321,7 +321,7 @@ extension E2ETests {
                 #expect(try human(["window", "list"]).count == 2)
             }
 
-            // The largest answer arrives whole: host list is about 10 MB.
+            // A 10 MB answer arrives whole: host list is about 12 MB.
             #expect(sizes["host list"] ?? 0 > 10_000_000, "answer sizes: \(sizes)")
         }
     }

@@ -7,8 +7,9 @@ Usage: gen_set.py DIR [PLAYBOOKS [HOSTS]] [--local]
 Without --local (`itvd check` benches): feeds at vendorN.example, hosts at 10.x addresses; nothing is
 contacted. With --local, a set a running itvd can live with on this machine without reaching anything
 outside it: every feed is a local JSON file (file://DIR/feeds/), every host is a loopback address on port 9
-where nothing listens (a connection is refused at once), every third procedure runs on every host (browsers,
-office, PDF tools) and the others on one group and the servers, and DIR/set.json says what to expect:
+where nothing listens (a connection is refused at once), two procedures in three run on every host (browsers,
+office, PDF tools, viewers, agents) and the others on one group and the servers (`host list` is then about
+12 MB of JSON), and DIR/set.json says what to expect:
 hosts, procedures, tenants, (host, procedure) pairs, each procedure's host count. `--publish DIR ROUND`
 makes every feed of a local set offer the releases up to ROUND (1, 2, ...): one new release per procedure.
 """
@@ -50,7 +51,7 @@ def main(out, playbooks=300, hosts=800, local=False):
         os.makedirs(out + "/feeds", exist_ok=True)
     for p in range(playbooks):
         scheme = SCHEMES[p % len(SCHEMES)]
-        everywhere = local and p % 3 == 0
+        everywhere = local and p % 3 != 2
         targets = "[workstations, servers]" if everywhere else f"[g{p % 30:02d}, servers]"
         counts[f"proc-{p:03d}"] = sum(
             1 for i in range(hosts)
