@@ -121,7 +121,8 @@ let package = Package(
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
         .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
-        .testTarget(name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"]),
+        .testTarget(
+            name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
         .testTarget(
             name: "ITVStoreTests",

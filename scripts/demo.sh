@@ -74,7 +74,9 @@ operators: [root]
 windows:
   evening: {duration: 4h}
 CONF
-python3 -m http.server --bind 127.0.0.1 "$feed_port" --directory "$DEMO_DIR/feed" </dev/null >"$DEMO_DIR/feed.log" 2>&1 &
+# The vendor's feed server: strong ETags from the content, so that release 1.2.0, published within the same
+# second as the fetch of 1.1.0, is seen (Last-Modified alone has a resolution of one second).
+python3 scripts/demo/feed-server.py "$DEMO_DIR/feed" "$feed_port" </dev/null >"$DEMO_DIR/feed.log" 2>&1 &
 echo $! >"$DEMO_DIR/pids/feed.pid"
 itvd check --config "$DEMO_DIR/itvd.yaml"
 itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr </dev/null >"$DEMO_DIR/itvd.log" 2>&1 &

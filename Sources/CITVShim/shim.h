@@ -1,6 +1,6 @@
 #ifndef ITV_CITVSHIM_H
 #define ITV_CITVSHIM_H
-// Swift 6.3's Glibc is imported without _GNU_SOURCE, so `struct ucred` is missing (TECH-NOTES 19).
+// Swift 6.3's Glibc is imported without _GNU_SOURCE, so `struct ucred` is missing (docs/TECH-NOTES.md 19).
 // This is its layout on Linux; SO_PEERCRED itself is an ordinary constant.
 #include <sys/types.h>
 #include <sys/socket.h>

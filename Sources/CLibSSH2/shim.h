@@ -1,6 +1,6 @@
 #ifndef ITV_CLIBSSH2_SHIM_H
 #define ITV_CLIBSSH2_SHIM_H
-/* libssh2's convenience API is function-like macros, which Swift does not import (TECH-NOTES 8):
+/* libssh2's convenience API is function-like macros, which Swift does not import (docs/TECH-NOTES.md 8):
  * each one used by ITVSSH gets a static inline wrapper here, with the `itv_` prefix. The digests
  * (SHA-256 fingerprints, HMAC-SHA1 of hashed known_hosts names) come from the libcrypto that
  * libssh2 itself links. */

@@ -24,7 +24,7 @@ public struct ITVControlCommand: AsyncParsableCommand {
     public init() {}
 
     /// Runs itvctl with the process's arguments. `--socket` and `--json` may come before the command
-    /// (`itvctl --json rollout list`), as PRODUCT.md writes them; they are moved behind it for the parser.
+    /// (`itvctl --json rollout list`), as docs/PRODUCT.md writes them; they are moved behind it for the parser.
     public static func main() async {
         await main(globalOptionsLast(Array(CommandLine.arguments.dropFirst())))
     }

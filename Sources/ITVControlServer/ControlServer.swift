@@ -11,6 +11,14 @@ import Synchronization
 
 typealias HTTPConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+/// An accepted connection and what knows when its answers were written.
+struct AcceptedConnection: Sendable {
+    let connection: HTTPConnection
+    let tracker: ResponseTracker
+
+    var channel: any Channel { connection.channel }
+}
+
 /// itvd's control socket: HTTP/1.1 with JSON over a Unix socket, authorized by peer credentials.
 ///
 /// Run it in the daemon's `ServiceGroup`; `waitUntilListening()` returns once clients can connect (the
@@ -34,19 +42,42 @@ public final class ControlServer: Service, Sendable {
 
     private let config: ControlServerConfig
     private let dispatcher: Dispatcher
-    private let resolver: IdentityResolver
+    private let authorization: Authorization
+    private let admission: Admission
     private let logger: Logger
     private let listening = Mutex(Listening.waiting([]))
-    private let activeConnections = Mutex(0)
     private let activated = Mutex(false)
     private let connections = ConnectionRegistry()
 
     public init(config: ControlServerConfig, service: any ControlService, logger: Logger? = nil) {
         self.config = config
-        self.dispatcher = Dispatcher(
-            service: service, operatorGroups: config.operatorGroups, readerGroups: config.readerGroups)
-        self.resolver = IdentityResolver(operatorGroups: config.operatorGroups, readerGroups: config.readerGroups)
+        authorization = Authorization(
+            AuthorizationPolicy(operatorGroups: config.operatorGroups, readerGroups: config.readerGroups))
+        dispatcher = Dispatcher(service: service, authorization: authorization)
+        admission = Admission(
+            Admission.Limits(
+                maxConnections: config.maxConnections, operatorReserve: config.operatorReserve,
+                maxConnectionsPerUser: config.maxConnectionsPerUser, maxWatchesPerUser: config.maxWatchesPerUser,
+                maxConcurrentReads: config.maxConcurrentReads))
         self.logger = logger ?? Logger(label: "itvd.control")
+    }
+
+    /// The authorization in force.
+    public var authorizationPolicy: AuthorizationPolicy { authorization.current }
+
+    /// Replaces who may read and who may change (a reload of `operators:`/`readers:`), at once and as a
+    /// whole: every request whose head arrives afterwards is decided by the new policy, on new and open
+    /// connections alike, and open connections (watch streams, idle keep-alive) of users who may no longer
+    /// read are closed. The socket file keeps its group (that of systemd's `SocketGroup=`, or the first
+    /// reader group when itvd made the socket) until a restart.
+    public func updateAuthorization(_ policy: AuthorizationPolicy) {
+        let old = authorization.replace(with: policy)
+        guard old != policy else { return }
+        let closed = connections.close { !policy.mayRead($0) }
+        let operators = policy.operatorGroups.joined(separator: ",")
+        let readers = policy.readerGroups.joined(separator: ",")
+        let note = closed > 0 ? "; closed \(closed) connection(s) of users who may no longer read" : ""
+        logger.notice("authorization replaced: operators \(operators), readers \(readers)\(note)")
     }
 
     /// Returns once the socket listens; throws what made `run()` fail before it could.
@@ -117,16 +148,21 @@ public final class ControlServer: Service, Sendable {
         let deadline = TimeAmount.nanoseconds(
             Int64(config.requestDeadline.components.seconds) * 1_000_000_000
                 + config.requestDeadline.components.attoseconds / 1_000_000_000)
-        let server: NIOAsyncChannel<HTTPConnection, Never>
+        let server: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
+                // A client may shut down its sending side once its request is out; it still gets the answer.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(fd) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let tracker = ResponseTracker()
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: false, withErrorHandling: false)
                         try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(deadline: deadline))
-                        return try HTTPConnection(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(ResponseTrackingHandler(tracker: tracker))
+                        return AcceptedConnection(
+                            connection: try HTTPConnection(wrappingChannelSynchronously: channel), tracker: tracker)
                     }
                 }
         } catch {
@@ -156,52 +192,76 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    private func acceptLoop(_ server: NIOAsyncChannel<HTTPConnection, Never>) async throws {
+    private func acceptLoop(_ server: NIOAsyncChannel<AcceptedConnection, Never>) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {
-                    let admitted = activeConnections.withLock { count in
-                        guard count < config.maxConnections else { return false }
-                        count += 1
-                        return true
-                    }
-                    group.addTask {
-                        if admitted {
-                            await self.serve(connection)
-                            self.activeConnections.withLock { $0 -= 1 }
-                        } else {
-                            await self.refuse(connection)
-                        }
-                    }
+                    group.addTask { await self.handle(connection) }
                 }
             }
         }
     }
 
-    private func refuse(_ connection: HTTPConnection) async {
-        let error = APIError(.unavailable, "itvd serves \(config.maxConnections) connections at once; try again")
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
+    /// Admits a connection (see `Admission`) and serves it, or tells the client why not.
+    private func handle(_ accepted: AcceptedConnection) async {
+        var ticket = Admission.Ticket()
+        defer { admission.release(ticket) }
+        guard admission.arrive(&ticket) else {
+            // Far beyond every limit: not even an answer (each would cost a write and a wait).
+            try? await accepted.connection.executeThenClose { _, _ in }
+            return
+        }
+        let credentials: itv_ucred
+        do { credentials = try await peerCredentials(accepted.channel) } catch {
+            try? await accepted.connection.executeThenClose { _, _ in }
+            return
+        }
+        if let refusal = admission.claim(uid: credentials.uid, &ticket) {
+            return await refuse(accepted, refusal)
+        }
+        let peer: PeerIdentity
+        do {
+            peer = try await NIOThreadPool.singleton.runIfActive {
+                IdentityResolver.identify(uid: credentials.uid, gid: credentials.gid)
+            }
+        } catch {
+            try? await accepted.connection.executeThenClose { _, _ in }
+            return
+        }
+        if let refusal = admission.admit(asOperator: authorization.current.mayChange(peer), &ticket) {
+            return await refuse(accepted, refusal)
+        }
+        await serve(accepted, peer: peer)
+    }
+
+    private func refuse(_ accepted: AcceptedConnection, _ error: APIError) async {
+        try? await accepted.connection.executeThenClose { _, outbound in
+            let responses = ResponseWriter(outbound: outbound, tracker: accepted.tracker)
+            try await responses.write(contentsOf: ResponseParts.error(error, keepAlive: false))
+            await responses.allWritten()
         }
     }
 
-    /// Identifies the peer, then answers requests until the client closes, asks to close, or misbehaves.
-    private func serve(_ connection: HTTPConnection) async {
-        guard let id = connections.add(connection.channel) else {
+    /// Answers requests until the client closes, asks to close, or misbehaves.
+    private func serve(_ accepted: AcceptedConnection, peer: PeerIdentity) async {
+        let connection = accepted.connection
+        guard let id = connections.add(connection.channel, peer: peer) else {
             try? await connection.executeThenClose { _, _ in }
             return
         }
         defer { connections.remove(id) }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let peer = try await self.identify(connection.channel)
+                let responses = ResponseWriter(outbound: outbound, tracker: accepted.tracker)
                 var parts = inbound.makeAsyncIterator()
                 do {
-                    while try await self.answerOne(&parts, outbound, peer: peer, connection: id, connection.channel) {}
+                    while try await self.answerOne(&parts, responses, peer: peer, connection: id, connection.channel) {}
                 } catch let error as HTTPParserError {
                     let apiError = APIError(.invalidRequest, "malformed HTTP request: \(error)")
-                    try await outbound.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
+                    try await responses.write(contentsOf: ResponseParts.error(apiError, keepAlive: false))
                 }
+                // The channel is closed when this returns: not before the last answer left it.
+                await responses.allWritten()
             }
         } catch {
             logger.debug("control connection ended", metadata: ["error": "\(error)"])
@@ -211,7 +271,7 @@ public final class ControlServer: Service, Sendable {
     /// Reads one request and answers it; returns whether the connection stays open for another.
     private func answerOne(
         _ parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, peer: PeerIdentity, connection id: Int,
+        _ outbound: ResponseWriter, peer: PeerIdentity, connection id: Int,
         _ channel: any Channel
     ) async throws -> Bool {
         guard let first = try await parts.next() else { return false }
@@ -221,15 +281,27 @@ public final class ControlServer: Service, Sendable {
             try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
             return false
         }
-        if head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-            // curl asks before sending a larger body; answer at once instead of letting it wait a second.
-            try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+        // Authorized on the head: a refused request's body is never read (the connection closes instead).
+        let authorized: AuthorizedRequest
+        switch await dispatcher.authorize(
+            method: head.method.rawValue, target: head.uri,
+            protocolVersion: head.headers.first(name: ITVProtocolVersion.headerName), peer: peer)
+        {
+        case .success(let request): authorized = request
+        case .failure(let error):
+            try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
+            return false
         }
-        let limit = config.maxBodyBytes
+        let reader = !authorized.caller.mayChange
+        let limit = reader ? config.maxReaderBodyBytes : config.maxBodyBytes
         let tooLarge = APIError(.payloadTooLarge, "request bodies are limited to \(limit) bytes")
         if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > limit {
             try await outbound.write(contentsOf: ResponseParts.error(tooLarge, keepAlive: false))
             return false
+        }
+        if head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            // curl asks before sending a larger body; answer at once instead of letting it wait a second.
+            try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
         }
         var body = ByteBuffer()
         var complete = false
@@ -252,36 +324,55 @@ public final class ControlServer: Service, Sendable {
         }
         // A request cut off (the client went away, or its deadline passed) is never acted on.
         guard complete else { return false }
-        let request = ControlRequest(
-            method: head.method.rawValue, target: head.uri,
-            protocolVersion: head.headers.first(name: ITVProtocolVersion.headerName),
-            body: Data(body.readableBytesView))
-        let reply = await dispatcher.handle(request, from: peer)
-        // Answered in full even while shutting down; the connection closes after it.
         let keepAlive = head.isKeepAlive && !connections.isShuttingDown
+        // A reader's request waits for its turn (operators never wait), and keeps it until its whole answer
+        // left the connection: the answers of readers that exist at once are bounded.
+        if reader {
+            guard await admission.beginRead(timeout: config.requestDeadline) else {
+                let busy = APIError(.unavailable, "itvd is busy answering other readers; try again")
+                try await outbound.write(contentsOf: ResponseParts.error(busy, keepAlive: false))
+                return false
+            }
+        }
+        var readTurn = reader
+        defer { if readTurn { admission.endRead() } }
+        var watching = false
+        defer { if watching { admission.endWatch(uid: peer.uid) } }
+        if authorized.match.route == .rolloutEvents {
+            if let refusal = admission.beginWatch(uid: peer.uid) {
+                try await outbound.write(contentsOf: ResponseParts.error(refusal, keepAlive: keepAlive))
+                if reader { await outbound.allWritten() }
+                return keepAlive && connections.set(id, idle: true)
+            }
+            watching = true
+        }
+        let reply = await dispatcher.answer(authorized, body: Data(body.readableBytesView))
+        body = ByteBuffer()
+        // Answered in full even while shutting down; the connection closes after it.
         switch reply {
         case .json(let status, let data):
-            try await outbound.write(
-                contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
+            try await outbound.write(contentsOf: ResponseParts.json(status: status, body: data, keepAlive: keepAlive))
+            if reader { await outbound.allWritten() }
             return keepAlive && connections.set(id, idle: true)
         case .events(let events):
-            // A watch may follow a rollout for hours: shutdown ends it like an idle connection.
+            // A watch is not a turn: it may follow a rollout for hours, and waits for events, not for work.
+            if readTurn {
+                admission.endRead()
+                readTurn = false
+            }
+            // Shutdown ends a watch like an idle connection.
             guard connections.set(id, idle: true) else { return false }
             try await WatchStream.write(events, to: outbound, channel: channel)
             return false
         }
     }
 
-    private func identify(_ channel: any Channel) async throws -> PeerIdentity {
+    private func peerCredentials(_ channel: any Channel) async throws -> itv_ucred {
         guard let provider = channel as? any SocketOptionProvider else {
             throw APIError(.internal, "the control connection has no socket options")
         }
-        let credentials: itv_ucred = try await provider.unsafeGetSocketOption(
+        return try await provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(itv_so_peercred())
         ).get()
-        let resolver = self.resolver
-        return try await NIOThreadPool.singleton.runIfActive {
-            resolver.identify(uid: credentials.uid, gid: credentials.gid)
-        }
     }
 }

@@ -1,72 +1,91 @@
 import Foundation
 import ITVEngine
 import ITVProtocol
+import NIOCore
 
 /// What the server sends back for one request.
 enum Reply: Sendable {
-    /// A JSON document with an HTTP status.
-    case json(status: Int, body: Data)
+    /// A JSON document (newline-terminated) with an HTTP status.
+    case json(status: Int, body: ByteBuffer)
     /// NDJSON events until the stream ends or an event ends the watch.
     case events(AsyncStream<RolloutEvent>)
 
     static func error(_ error: APIError) -> Reply {
         let body = (try? ITVJSON.encode(ErrorBody(error))) ?? Data(#"{"error":{"kind":"internal","message":""}}"#.utf8)
-        return .json(status: error.kind.httpStatus, body: body)
+        return .json(status: error.kind.httpStatus, body: document(body))
+    }
+
+    /// The encoded document and a newline, in the buffer the channel sends (one copy, and the encoded
+    /// `Data` is gone when this returns: a large answer is held once, not twice).
+    static func document(_ data: Data) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: data.count + 1)
+        buffer.writeBytes(data)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
     }
 }
 
-/// One request, parsed as far as HTTP goes.
-struct ControlRequest: Sendable {
-    var method: String
-    var target: String
-    /// The `ITV-Protocol` header, if the client sent one.
-    var protocolVersion: String?
-    var body: Data
+/// A request head the caller may send: its route and the caller with its rights.
+struct AuthorizedRequest: Sendable {
+    var match: RouteMatch
+    var caller: Caller
 }
 
 /// Authorizes a request and maps it onto the `ControlService` method of its route.
+///
+/// Authorization needs only the request head, and happens before the body is read: a caller who may not
+/// use a route is refused without the server taking (and holding) what it sends. Each request is decided by
+/// the `AuthorizationPolicy` in force when its head arrived (a reload replaces it).
 struct Dispatcher: Sendable {
     let service: any ControlService
-    let operatorGroups: [String]
-    let readerGroups: [String]
+    let authorization: Authorization
 
-    func handle(_ request: ControlRequest, from peer: PeerIdentity) async -> Reply {
+    /// The route and caller of a request head, or the error to answer (a refusal is audited).
+    func authorize(method: String, target: String, protocolVersion: String?, peer: PeerIdentity) async
+        -> Result<AuthorizedRequest, APIError>
+    {
+        if let version = protocolVersion, version != ITVProtocolVersion.current {
+            return .failure(
+                APIError(
+                    .protocolMismatch,
+                    "this itvd speaks control protocol \(ITVProtocolVersion.current), the client speaks "
+                        + "\(escapedForMessage(version)); use an itvctl of the same release as itvd"))
+        }
+        let policy = authorization.current
+        let caller = policy.caller(peer)
+        guard policy.mayRead(peer) else {
+            let name =
+                (try? RouteMatch.resolve(method: method, target: target).route.rawValue)
+                ?? escapedForMessage(method + " " + target, limit: 200)
+            await service.recordDenied(caller: caller, route: name)
+            return .failure(
+                APIError(
+                    .permissionDenied,
+                    "user \(caller.user) (uid \(caller.uid)) may not use itvd: reading needs root or membership in "
+                        + groupList(policy.readerGroups + policy.operatorGroups)))
+        }
+        let match: RouteMatch
+        do { match = try RouteMatch.resolve(method: method, target: target) } catch { return .failure(error) }
+        if match.route.access == .change, !caller.mayChange {
+            await service.recordDenied(caller: caller, route: match.route.rawValue)
+            return .failure(
+                APIError(
+                    .permissionDenied,
+                    "user \(caller.user) (uid \(caller.uid)) may read but not change (\(match.route.rawValue)): "
+                        + "changes need root or membership in " + groupList(policy.operatorGroups)))
+        }
+        return .success(AuthorizedRequest(match: match, caller: caller))
+    }
+
+    /// Answers an authorized request with its body.
+    func answer(_ request: AuthorizedRequest, body: Data) async -> Reply {
         do {
-            return try await dispatch(request, from: peer)
+            return try await call(request.match, body, request.caller)
         } catch let error as APIError {
             return .error(error)
         } catch {
             return .error(APIError(.internal, "the daemon failed to answer: \(error)"))
         }
-    }
-
-    private func dispatch(_ request: ControlRequest, from peer: PeerIdentity) async throws -> Reply {
-        if let version = request.protocolVersion, version != ITVProtocolVersion.current {
-            throw APIError(
-                .protocolMismatch,
-                "this itvd speaks control protocol \(ITVProtocolVersion.current), the client speaks "
-                    + "\(escapedForMessage(version)); use an itvctl of the same release as itvd")
-        }
-        let caller = peer.caller
-        guard peer.mayRead else {
-            let name =
-                (try? RouteMatch.resolve(method: request.method, target: request.target).route.rawValue)
-                ?? escapedForMessage(request.method + " " + request.target, limit: 200)
-            await service.recordDenied(caller: caller, route: name)
-            throw APIError(
-                .permissionDenied,
-                "user \(caller.user) (uid \(caller.uid)) may not use itvd: reading needs root or membership in "
-                    + groupList(readerGroups + operatorGroups))
-        }
-        let match = try RouteMatch.resolve(method: request.method, target: request.target)
-        if match.route.access == .change, !caller.mayChange {
-            await service.recordDenied(caller: caller, route: match.route.rawValue)
-            throw APIError(
-                .permissionDenied,
-                "user \(caller.user) (uid \(caller.uid)) may read but not change (\(match.route.rawValue)): changes "
-                    + "need root or membership in " + groupList(operatorGroups))
-        }
-        return try await call(match, request.body, caller)
     }
 
     // One case per route; `reply` encodes with status 200.
@@ -115,7 +134,7 @@ struct Dispatcher: Sendable {
     }
 
     private func reply<T: Encodable>(_ value: T) throws -> Reply {
-        .json(status: 200, body: try ITVJSON.encode(value))
+        .json(status: 200, body: Reply.document(try ITVJSON.encode(value)))
     }
 
     private func groupList(_ groups: [String]) -> String {

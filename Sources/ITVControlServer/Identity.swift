@@ -1,24 +1,71 @@
 import CITVShim
 import ITVEngine
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A connected peer as the server sees it: the caller, and what it may do.
+/// A connected peer as the server sees it: who it is, from its credentials and the user and group
+/// databases. What it may do is decided per request by the `AuthorizationPolicy` in force then.
 struct PeerIdentity: Sendable {
-    var caller: Caller
-    /// Root, an operator or a reader.
-    var mayRead: Bool
+    /// The Unix user name (`uid:1234` when the uid has no passwd entry).
+    var user: String
+    var uid: UInt32
+    var gid: UInt32
+    /// Names of the primary and supplementary groups.
+    var groups: [String]
 }
 
-/// Turns a peer's uid and gid into a `Caller` using the user and group databases (NSS), and decides what
-/// it may do. The lookups may block (NSS can ask a directory service): run them on a thread pool.
-struct IdentityResolver: Sendable {
-    var operatorGroups: [String]
-    var readerGroups: [String]
+/// Who may read and who may change: `readers:` and `operators:` of itvd.yaml. Root may always change.
+public struct AuthorizationPolicy: Hashable, Sendable {
+    /// Unix groups whose members may change things.
+    public var operatorGroups: [String]
+    /// Unix groups whose members may read.
+    public var readerGroups: [String]
 
-    func identify(uid: UInt32, gid: UInt32) -> PeerIdentity {
+    public init(operatorGroups: [String], readerGroups: [String]) {
+        self.operatorGroups = operatorGroups
+        self.readerGroups = readerGroups
+    }
+
+    func mayChange(_ peer: PeerIdentity) -> Bool {
+        peer.uid == 0 || peer.groups.contains(where: operatorGroups.contains)
+    }
+
+    func mayRead(_ peer: PeerIdentity) -> Bool {
+        mayChange(peer) || peer.groups.contains(where: readerGroups.contains)
+    }
+
+    func caller(_ peer: PeerIdentity) -> Caller {
+        Caller(user: peer.user, uid: peer.uid, gid: peer.gid, groups: peer.groups, mayChange: mayChange(peer))
+    }
+}
+
+/// The policy in force, replaced as a whole (a reload): every request is decided by one policy, the one
+/// current when its head arrived.
+final class Authorization: Sendable {
+    private let policy: Mutex<AuthorizationPolicy>
+
+    init(_ policy: AuthorizationPolicy) { self.policy = Mutex(policy) }
+
+    var current: AuthorizationPolicy { policy.withLock { $0 } }
+
+    /// Replaces the policy; returns the previous one.
+    @discardableResult
+    func replace(with new: AuthorizationPolicy) -> AuthorizationPolicy {
+        policy.withLock { policy in
+            let old = policy
+            policy = new
+            return old
+        }
+    }
+}
+
+/// Turns a peer's uid and gid into a `PeerIdentity` using the user and group databases (NSS). The lookups
+/// may block (NSS can ask a directory service): run them on a thread pool.
+enum IdentityResolver {
+    static func identify(uid: UInt32, gid: UInt32) -> PeerIdentity {
         let passwd = Self.passwd(uid: uid)
         let user = passwd?.name ?? "uid:\(uid)"
         var gids = [gid]
@@ -31,10 +78,7 @@ struct IdentityResolver: Sendable {
             let name = Self.groupName(gid: g) ?? "gid:\(g)"
             if !names.contains(name) { names.append(name) }
         }
-        let mayChange = uid == 0 || names.contains(where: operatorGroups.contains)
-        let mayRead = mayChange || names.contains(where: readerGroups.contains)
-        return PeerIdentity(
-            caller: Caller(user: user, uid: uid, gid: gid, groups: names, mayChange: mayChange), mayRead: mayRead)
+        return PeerIdentity(user: user, uid: uid, gid: gid, groups: names)
     }
 
     /// The id of the first reader group that exists (the socket's group), or nil.

@@ -70,17 +70,16 @@ enum ResponseParts {
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
     }
 
-    static func json(status: Int, body: [UInt8], keepAlive: Bool) -> [HTTPServerResponsePart] {
+    /// A whole answer: `body` is a newline-terminated JSON document (`Reply.document`).
+    static func json(status: Int, body: ByteBuffer, keepAlive: Bool) -> [HTTPServerResponsePart] {
         let head = head(
-            status: status, contentType: ITVProtocolVersion.jsonContentType, contentLength: body.count + 1,
+            status: status, contentType: ITVProtocolVersion.jsonContentType, contentLength: body.readableBytes,
             keepAlive: keepAlive)
-        var buffer = ByteBuffer(bytes: body)
-        buffer.writeInteger(UInt8(ascii: "\n"))
-        return [.head(head), .body(.byteBuffer(buffer)), .end(nil)]
+        return [.head(head), .body(.byteBuffer(body)), .end(nil)]
     }
 
     static func error(_ error: APIError, keepAlive: Bool) -> [HTTPServerResponsePart] {
         guard case .json(let status, let body) = Reply.error(error) else { return [] }
-        return json(status: status, body: Array(body), keepAlive: keepAlive)
+        return json(status: status, body: body, keepAlive: keepAlive)
     }
 }

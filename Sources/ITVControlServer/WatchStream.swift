@@ -7,7 +7,7 @@ enum WatchStream {
     /// Writes events until one ends the watch or the stream ends. A client that goes away between two
     /// events ends the watch at once (the engine's stream is cancelled), not at the next event.
     static func write(
-        _ events: AsyncStream<RolloutEvent>, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        _ events: AsyncStream<RolloutEvent>, to outbound: ResponseWriter,
         channel: any Channel
     ) async throws {
         let head = ResponseParts.head(

@@ -1,6 +1,6 @@
 /// The stable names of what itvd journals, carried in the `ITV_EVENT` journal field.
 ///
-/// The raw values are a contract (PRODUCT.md, "Journal"): operators filter on them with
+/// The raw values are a contract (docs/PRODUCT.md, "Journal"): operators filter on them with
 /// `journalctl ITV_EVENT=host.failed`, so a name never changes once shipped; new events are added.
 /// Key events also have a stable `MESSAGE_ID`, explained in the journal catalog `units/itvd.catalog`
 /// (`journalctl -x`).

@@ -25,7 +25,7 @@ struct KnownHostsLookup: Sendable {
     var unsupported: [String]
 
     /// Host key algorithms for `libssh2_session_method_pref`, in file order, only those libssh2 1.10 can verify
-    /// against OpenSSH 8.8+ (TECH-NOTES 1, 2).
+    /// against OpenSSH 8.8+ (docs/TECH-NOTES.md 1, 2).
     var hostKeyMethods: [String] {
         var seen: [String] = []
         for entry in entries where KnownHosts.usableKeyTypes.contains(entry.keyType) && !seen.contains(entry.keyType) {
@@ -36,7 +36,7 @@ struct KnownHostsLookup: Sendable {
 }
 
 /// A parsed OpenSSH known_hosts file. Matching follows OpenSSH: a host on port 22 is looked up by its
-/// address, any other port as `[address]:port`, never both (TECH-NOTES 3).
+/// address, any other port as `[address]:port`, never both (docs/TECH-NOTES.md 3).
 struct KnownHosts: Sendable {
     static let usableKeyTypes: Set<String> = [
         "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",

@@ -120,7 +120,7 @@ final class LibSSH2Session: RemoteSession, @unchecked Sendable {
     }
 }
 
-/// `libssh2_init` once per process (TECH-NOTES 10).
+/// `libssh2_init` once per process (docs/TECH-NOTES.md 10).
 enum LibSSH2Library {
     private static let once: Void = {
         _ = libssh2_init(0)

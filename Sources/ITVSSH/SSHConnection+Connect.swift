@@ -122,7 +122,7 @@ extension SSHConnection {
         for entry in lookup.entries {
             _ = libssh2_knownhost_readline(store, entry.line, entry.line.utf8.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
         }
-        // `check`, not `checkp`: the name is already `[address]:port` for non-22 ports (TECH-NOTES 3).
+        // `check`, not `checkp`: the name is already `[address]:port` for non-22 ports (docs/TECH-NOTES.md 3).
         let result = libssh2_knownhost_check(store, hostField, key, keyLength, itv_knownhost_typemask(keyType), nil)
         switch result {
         case LIBSSH2_KNOWNHOST_CHECK_MATCH:

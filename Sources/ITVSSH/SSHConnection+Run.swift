@@ -22,7 +22,7 @@ struct OutputCapture {
     var captured: CapturedOutput { CapturedOutput(bytes: bytes, droppedBytes: dropped) }
 }
 
-/// How the remote side is told to stop a command at its deadline (TECH-NOTES 6).
+/// How the remote side is told to stop a command at its deadline (docs/TECH-NOTES.md 6).
 public enum CommandWrapper {
     /// `'...'` for a POSIX shell.
     public static func shellQuote(_ text: String) -> String {
@@ -51,7 +51,7 @@ public enum CommandWrapper {
 
 extension SSHConnection {
     /// Runs one command on its own channel, reading stdout and stderr apart until EOF, then reads the exit
-    /// status only after close and wait_closed (TECH-NOTES 4, 7). Drops the connection at the deadline.
+    /// status only after close and wait_closed (docs/TECH-NOTES.md 4, 7). Drops the connection at the deadline.
     func run(_ command: String, timeout: Duration) -> CommandOutcome {
         let start = ContinuousClock.now
         let deadline = start + timeout

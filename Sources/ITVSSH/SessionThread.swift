@@ -1,7 +1,7 @@
 import Foundation
 
 /// A dedicated OS thread that runs the jobs of one libssh2 session in order. libssh2 calls and poll(2)
-/// block, so they never run on Swift's cooperative pool (TECH-NOTES 10, 20); one session per thread.
+/// block, so they never run on Swift's cooperative pool (docs/TECH-NOTES.md 10, 20); one session per thread.
 final class SessionThread: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []

@@ -27,7 +27,7 @@ public struct JournalEntry: Hashable, Sendable {
     }
 }
 
-/// How swift-log calls become journal entries (TECH-NOTES 11 and 12).
+/// How swift-log calls become journal entries (docs/TECH-NOTES.md 11 and 12).
 public enum JournalFieldMapping {
     /// `SYSLOG_IDENTIFIER` of every entry.
     public static let identifier = "itvd"

@@ -38,7 +38,7 @@ public struct JournalDestination: Sendable {
 }
 
 /// Writes journal entries from one dedicated thread, so that a slow or stuck journald (`sd_journal_sendv`
-/// blocks when journald's queue is full, TECH-NOTES 13) never blocks a caller.
+/// blocks when journald's queue is full, docs/TECH-NOTES.md 13) never blocks a caller.
 ///
 /// The queue is bounded: `submit` never waits; when the queue is full the entry is counted and dropped, and
 /// after the writer catches up it writes one `log.dropped` entry saying how many were lost.

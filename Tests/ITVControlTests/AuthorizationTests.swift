@@ -13,6 +13,7 @@ final class TestUsers: @unchecked Sendable {
     var readerGroup: String { "itvt-rd-\(suffix)" }
     var operatorUser: String { "itvt-op-\(suffix)" }
     var readerUser: String { "itvt-r-\(suffix)" }
+    var readerUser2: String { "itvt-s-\(suffix)" }
     var stranger: String { "itvt-x-\(suffix)" }
 
     func create() async throws {
@@ -20,11 +21,14 @@ final class TestUsers: @unchecked Sendable {
         let add = "useradd --system --no-create-home --shell /usr/sbin/nologin"
         try await sh("\(add) -G \(operatorGroup),\(readerGroup) \(operatorUser)")
         try await sh("\(add) -G \(readerGroup) \(readerUser)")
+        try await sh("\(add) -G \(readerGroup) \(readerUser2)")
         try await sh("\(add) \(stranger)")
     }
 
     func delete() async {
-        for user in [operatorUser, readerUser, stranger] { _ = try? await sh("userdel \(user) 2>/dev/null || true") }
+        for user in [operatorUser, readerUser, readerUser2, stranger] {
+            _ = try? await sh("userdel \(user) 2>/dev/null || true")
+        }
         for group in [operatorGroup, readerGroup] { _ = try? await sh("groupdel \(group) 2>/dev/null || true") }
     }
 }

@@ -41,12 +41,14 @@ final class SocketDir: @unchecked Sendable {
 func withServer<T>(
     _ service: FakeControlService = FakeControlService(), operators: [String] = ["itv-operators"],
     readers: [String] = ["itv"], deadline: Duration = .seconds(10), maxConnections: Int = 256,
+    configure: (inout ControlServerConfig) -> Void = { _ in },
     _ body: (ControlServer, String) async throws -> T
 ) async throws -> T {
     let dir = try SocketDir()
-    let config = ControlServerConfig(
+    var config = ControlServerConfig(
         socketPath: dir.socket, operatorGroups: operators, readerGroups: readers, requestDeadline: deadline,
         maxConnections: maxConnections, allowSocketActivation: false)
+    configure(&config)
     let server = ControlServer(config: config, service: service, logger: quietLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }

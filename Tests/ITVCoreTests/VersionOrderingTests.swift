@@ -1,8 +1,9 @@
+import Foundation
 import Testing
 
 @testable import ITVCore
 
-/// Every ordering line of VERSIONS.md, word for word.
+/// Every ordering line of docs/VERSIONS.md, word for word.
 let versionsDocumentLines: [OrderingLine] = [
     .ascending(
         .semver, "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11",
@@ -35,7 +36,7 @@ let versionsDocumentLines: [OrderingLine] = [
     .ascending(.date, "2023.12.31", "2024.1.1", "2024.1.10"),
 ]
 
-/// Orderings from the schemes' own sources, beyond VERSIONS.md.
+/// Orderings from the schemes' own sources, beyond docs/VERSIONS.md.
 let upstreamLines: [OrderingLine] = [
     // libversion doc/ALGORITHM.md, example table.
     .ascending(.dotted, "1.0alpha1", "1.0beta1", "1.0", "1.0patch1", "1.0.1", "1.0a", "1.0b", "1.1", "1.2"),
@@ -72,9 +73,36 @@ let upstreamLines: [OrderingLine] = [
     .ascending(.date, "2024.11", "2024.11.5", "2024.12", "20241105"),
 ]
 
-@Test("VERSIONS.md ordering lines hold", arguments: versionsDocumentLines)
+@Test("docs/VERSIONS.md ordering lines hold", arguments: versionsDocumentLines)
 func versionsDocumentOrdering(line: OrderingLine) {
     check(line)
+}
+
+/// The list above is docs/VERSIONS.md's table, not a paraphrase of it: every version of every ordering row of the
+/// document is in the list under the row's scheme, and the list holds nothing the document does not.
+@Test func theOrderingLinesAreTheDocumentsTable() throws {
+    let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/VERSIONS.md")
+    let text = try String(contentsOf: docs, encoding: .utf8)
+    guard let start = text.range(of: "## Orderings that must hold") else {
+        Issue.record("docs/VERSIONS.md has no section \"Orderings that must hold\"")
+        return
+    }
+    var documented: Set<String> = []
+    for line in text[start.upperBound...].split(separator: "\n") {
+        if line.hasPrefix("## ") { break }
+        let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard cells.count >= 2, let scheme = VersionScheme(rawValue: cells[0]) else { continue }
+        // The versions are the `quoted` parts of the ordering cell (its remarks quote none).
+        let quoted = cells[1].split(separator: "`", omittingEmptySubsequences: false).enumerated()
+            .filter { $0.offset % 2 == 1 }.map { "\(scheme.rawValue) \($0.element)" }
+        documented.formUnion(quoted)
+    }
+    let listed = Set(versionsDocumentLines.flatMap { line in line.versions.map { "\(line.scheme.rawValue) \($0)" } })
+    #expect(documented.count > 50, "the table was not read: \(documented.sorted())")
+    let onlyDocumented = documented.subtracting(listed).sorted()
+    let onlyListed = listed.subtracting(documented).sorted()
+    #expect(documented == listed, "in the document only: \(onlyDocumented); in the list only: \(onlyListed)")
 }
 
 @Test("Orderings from libversion, PEP 440, deb-version(7) and SemVer hold", arguments: upstreamLines)

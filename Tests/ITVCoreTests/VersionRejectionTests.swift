@@ -2,7 +2,7 @@ import Testing
 
 @testable import ITVCore
 
-/// The "never versions" of VERSIONS.md, and more of their kind. None may parse under any scheme.
+/// The "never versions" of docs/VERSIONS.md, and more of their kind. None may parse under any scheme.
 let neverVersions: [String] = [
     "1.2;id", "1.2 && reboot", "$(reboot)", "`x`", "1.2\n3", "\0", "1.2\0", "' OR 1=1",
     "\u{FF11}.\u{FF12}",  // full-width digits

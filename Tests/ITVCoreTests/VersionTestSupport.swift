@@ -14,7 +14,7 @@ func parsedVersion(_ text: String, _ scheme: VersionScheme, sourceLocation: Test
     }
 }
 
-/// An ordering line of VERSIONS.md: `versions` strictly ascending, or all equal.
+/// An ordering line of docs/VERSIONS.md: `versions` strictly ascending, or all equal.
 struct OrderingLine: CustomTestStringConvertible, Sendable {
     enum Relation: Sendable { case ascending, equal }
 

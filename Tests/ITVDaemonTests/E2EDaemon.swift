@@ -24,28 +24,39 @@ final class E2EDaemon: @unchecked Sendable {
         fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"],
         _ body: (E2EDaemon) async throws -> T
     ) async throws -> T {
+        try await with(
+            configuration: { try $0.prepare(fleet: fleet, playbooks: playbooks, operators: operators) }, body)
+    }
+
+    /// Starts the daemon on a configuration of the test's own: `write` puts `itvd.yaml` (with `socket:
+    /// run/itvd.sock`) and what it names into the daemon's directory. Runs `body`, stops the daemon whatever
+    /// happens.
+    static func with<T>(
+        configuration write: (E2EDaemon) throws -> Void, _ body: (E2EDaemon) async throws -> T
+    ) async throws -> T {
         let temp = try E2ETempDir()
         let daemon = E2EDaemon(dir: temp.path)
         defer {
             daemon.stop()
             withExtendedLifetime(temp) {}  // removed only after the daemon stopped
         }
-        try daemon.prepare(fleet: fleet, playbooks: playbooks, operators: operators)
+        let fm = FileManager.default
+        // Other Unix users (runuser) must reach the socket and run itvctl.
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: daemon.dir)
+        try fm.createDirectory(atPath: daemon.dir + "/bin", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: binDir + "/itvctl", toPath: daemon.itvctl)
+        try write(daemon)
         try await daemon.start()
         return try await body(daemon)
     }
 
     private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String]) throws {
         let fm = FileManager.default
-        // Other Unix users (runuser) must reach the socket and run itvctl.
-        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
         try fm.createDirectory(atPath: dir + "/pb", withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
         for (id, text) in playbooks {
             try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/pb/\(id).yaml"))
         }
         try fm.copyItem(atPath: fleet.inventory, toPath: inventory)
-        try fm.copyItem(atPath: binDir + "/itvctl", toPath: itvctl)
         let groups = operators.joined(separator: ", ")
         let text = """
             playbooks: pb

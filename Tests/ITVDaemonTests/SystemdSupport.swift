@@ -231,7 +231,7 @@ final class NotifySocket: @unchecked Sendable {
         return found ? all : nil
     }
 
-    /// The pid of an SCM_CREDENTIALS control message (TECH-NOTES 19: Swift's Glibc lacks `struct ucred`).
+    /// The pid of an SCM_CREDENTIALS control message (docs/TECH-NOTES.md 19: Swift's Glibc lacks `struct ucred`).
     static func senderPID(_ control: UnsafeMutableRawBufferPointer, length: Int) -> pid_t? {
         let scmCredentials: Int32 = 2
         let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size

@@ -207,6 +207,28 @@ let corpusCases: [CorpusCase] = [
         for name in documents { #expect(covered.contains(name), "no test case for \(name)") }
     }
 
+    /// The corpus is a verbatim copy: every document is listed in `SOURCES.tsv` with its size and SHA-256, and
+    /// matches them (a checkout that converted line endings or an edit "cleaning up" a document shows here).
+    @Test func everyDocumentMatchesItsProvenance() throws {
+        let table = String(decoding: try Corpus.bytes("SOURCES.tsv"), as: UTF8.self)
+        let rows = table.split(separator: "\n").dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false)
+        }
+        var listed: Set<String> = []
+        for row in rows {
+            guard row.count >= 6 else {
+                Issue.record("SOURCES.tsv row with \(row.count) fields: \(row.joined(separator: " | "))")
+                continue
+            }
+            let name = String(row[0])
+            listed.insert(name)
+            let bytes = try Corpus.bytes(name)
+            #expect(String(bytes.count) == row[4], "\(name): \(bytes.count) bytes, SOURCES.tsv says \(row[4])")
+            #expect(SHA256.hexDigest(bytes) == row[5], "\(name) is not the document SOURCES.tsv names")
+        }
+        #expect(listed == Set(try Corpus.documents()), "documents and SOURCES.tsv rows differ")
+    }
+
     @Test(arguments: corpusCases)
     func document(_ c: CorpusCase) throws {
         let bytes = try Corpus.bytes(c.file)

@@ -4,16 +4,11 @@ import ITVEngine
 
 @testable import ITVFeeds
 
-/// The shared feed corpus: `../shared/fixtures/feeds` beside the checkout, or `$ITV_FEED_FIXTURES`.
+/// The feed corpus of real-world documents, in the repository at `Tests/ITVFeedsTests/Fixtures/feeds`
+/// (provenance in its `README.md` and `SOURCES.tsv`). Found from this file's path, never outside the checkout.
 enum Corpus {
-    static var directory: URL {
-        if let env = ProcessInfo.processInfo.environment["ITV_FEED_FIXTURES"] { return URL(fileURLWithPath: env) }
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let beside = repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/feeds")
-        if FileManager.default.fileExists(atPath: beside.path) { return beside }
-        return URL(fileURLWithPath: "/work/shared/fixtures/feeds")
-    }
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/feeds")
 
     static func bytes(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: directory.appendingPathComponent(name)))

@@ -72,7 +72,7 @@ final class UnixSocket: @unchecked Sendable {
     }
 
     /// The pid of an SCM_CREDENTIALS control message (`struct cmsghdr` then `struct ucred`, which Swift's
-    /// Glibc does not declare, TECH-NOTES 19).
+    /// Glibc does not declare, docs/TECH-NOTES.md 19).
     static func senderPID(control: UnsafeMutableRawBufferPointer, length: Int) -> pid_t? {
         let scmCredentials: Int32 = 2
         let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size

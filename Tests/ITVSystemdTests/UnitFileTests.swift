@@ -2,7 +2,7 @@ import Foundation
 import ITVCore
 import Testing
 
-/// The shipped units, checked by systemd's own tools (TECH-NOTES 17).
+/// The shipped units, checked by systemd's own tools (docs/TECH-NOTES.md 17).
 @Suite("systemd units")
 struct UnitFileTests {
     static let units = ["itvd.service", "itvd.socket", "itv-window@.service", "itv-window@.timer"]

@@ -21,13 +21,22 @@ Routes (both servers):
   /to-http                redirects to the plain http server
   /via-https              redirects to the https server's /to-http (http -> https -> http)
   /stats                  JSON: requests per path, most concurrent requests per Host header
+  /publish/NAME?v=VERSION makes VERSION the release that /mutable/NAME offers (204)
+  /mutable/NAME?mode=M    the feed of the version last published (1.0.0 before), with a strong ETag of its
+                          content and a Last-Modified that never changes (a document replaced within the same
+                          second). M says how conditional requests are answered:
+                            rfc         If-None-Match decides when sent (RFC 9110 13.1.3), else If-Modified-Since
+                            date-first  If-Modified-Since decides when sent, even beside If-None-Match (wrong)
+                            stale       304 to any conditional request (a broken cache)
+                          Every 304 carries the current ETag.
 """
-import signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
+import hashlib, signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
 COUNTS, ACTIVE, MAX_ACTIVE, AGENTS = {}, {}, {}, set()
 PORTS = {}
+PUBLISHED = {}
 CHUNK = b"x" * 65536
 BOMB = gzip.compress(b"\0" * (32 * 1024 * 1024), 9)
 LAST_MODIFIED = email.utils.formatdate(1_700_000_000, usegmt=True)
@@ -92,6 +101,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == LAST_MODIFIED:
                 return self.send(304, headers=[("ETag", etag)])
             return self.send(200, feed(name, version), [
+                ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
+                ("Last-Modified", LAST_MODIFIED)])
+        if path.startswith("/publish/"):
+            with LOCK:
+                PUBLISHED[path.rsplit("/", 1)[1]] = urllib.parse.unquote(query[2:])
+            return self.send(204)
+        if path.startswith("/mutable/"):
+            name = path.rsplit("/", 1)[1]
+            with LOCK:
+                body = feed(name, PUBLISHED.get(name, "1.0.0"))
+            mode = urllib.parse.parse_qs(query).get("mode", ["rfc"])[0]
+            etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+            inm, ims = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+            if mode == "stale":
+                fresh = inm is not None or ims is not None
+            elif mode == "date-first" and ims is not None:
+                fresh = ims == LAST_MODIFIED
+            elif inm is not None:
+                fresh = etag in [t.strip().removeprefix("W/") for t in inm.split(",")]
+            else:
+                fresh = ims == LAST_MODIFIED
+            if fresh:
+                return self.send(304, headers=[("ETag", etag), ("Last-Modified", LAST_MODIFIED)])
+            return self.send(200, body, [
                 ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
                 ("Last-Modified", LAST_MODIFIED)])
         if path == "/stats":

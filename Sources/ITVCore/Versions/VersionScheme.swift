@@ -1,4 +1,5 @@
-/// A procedure's version scheme (`feed.scheme`); "newer" is decided by it, never by string order. See VERSIONS.md.
+/// A procedure's version scheme (`feed.scheme`); "newer" is decided by it, never by string order (see
+/// docs/VERSIONS.md).
 ///
 /// Every scheme's grammar is strict: ASCII only, 1...64 characters, no whitespace, no control characters, no shell
 /// metacharacters, and only the punctuation its grammar needs (`allowedPunctuation`). A string that does not parse

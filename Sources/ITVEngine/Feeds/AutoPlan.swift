@@ -10,7 +10,7 @@ public enum AutoPlan: Hashable, Sendable {
     /// Too young: check again at this time.
     case at(Date)
 
-    /// The rule of PRODUCT.md: `auto_plan: true` and the release is older than `min_age` (measured from when
+    /// The rule of docs/PRODUCT.md: `auto_plan: true` and the release is older than `min_age` (measured from when
     /// the watcher first saw it, never from a date the feed claims).
     public static func decide(_ playbook: Playbook, release: ReleaseRecord, now: Date) -> AutoPlan {
         guard playbook.rollout.autoPlan, let feed = playbook.feed else { return .never }

@@ -23,7 +23,7 @@ public struct ReleaseSelection<V: FeedVersion>: Sendable {
 
 /// Picks the release a feed announces. Pure: the scheme's parser and what was seen are passed in.
 public enum ReleaseSelector {
-    /// Longest text taken as a version (VERSIONS.md: longer is never a version).
+    /// Longest text taken as a version (docs/VERSIONS.md: longer is never a version).
     public static let maxLength = 64
 
     /// The characters any scheme's versions are made of; everything else (shell metacharacters, spaces,

@@ -48,6 +48,21 @@ public final class CurlFeedFetcher: FeedFetcher, Sendable {
 
     public func fetch(_ request: FeedRequest) async -> FeedResponse {
         if case .failure(let error) = Self.checkURL(request) { return .failed(error) }
+        let response = await transfer(request)
+        // A 304 that does not match the validator sent is not believed (see `CurlTransfer.believesNotModified`):
+        // the document is fetched again without validators.
+        if case .failed(let error) = response, error.kind == .httpStatus, error.status == 304,
+            request.etag != nil || request.lastModified != nil
+        {
+            var unconditional = request
+            unconditional.etag = nil
+            unconditional.lastModified = nil
+            return await transfer(unconditional)
+        }
+        return response
+    }
+
+    private func transfer(_ request: FeedRequest) async -> FeedResponse {
         let id = loop.nextID()
         // A cancelled poll (shutdown) aborts its transfer at once instead of waiting for its deadline.
         return await withTaskCancellationHandler {

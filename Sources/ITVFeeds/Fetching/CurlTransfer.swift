@@ -21,6 +21,9 @@ final class CurlTransfer {
     var downgraded = false
     /// Headers of the last response (a redirect hop's headers are dropped when the next status line comes).
     var headers: [String: String] = [:]
+    /// The validator sent with the request (at most one of them), which a 304 must match to be believed.
+    private(set) var sentETag: String?
+    private(set) var sentLastModified: String?
 
     private init(request: FeedRequest, easy: UnsafeMutableRawPointer, completion: @escaping CurlMultiLoop.Completion) {
         self.request = request
@@ -65,9 +68,15 @@ final class CurlTransfer {
         check(itv_easy_setopt_str(easy, CURLOPT_USERAGENT, configuration.userAgent))
         check(itv_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, t.errorBuffer))
         if let ca = configuration.caBundlePath { check(itv_easy_setopt_str(easy, CURLOPT_CAINFO, ca)) }
+        // The ETag is preferred: it names the content, where Last-Modified has a resolution of one second (a
+        // document replaced within the second it was fetched keeps its date). With an ETag, only If-None-Match
+        // is sent, so that no server can answer on the date instead (RFC 9110 13.1.3 says it must not).
         var list: UnsafeMutablePointer<curl_slist>?
-        if let etag = request.etag, isSafeHeaderValue(etag) { list = curl_slist_append(list, "If-None-Match: \(etag)") }
-        if let lm = request.lastModified, isSafeHeaderValue(lm) {
+        if let etag = request.etag, isSafeHeaderValue(etag) {
+            t.sentETag = etag
+            list = curl_slist_append(list, "If-None-Match: \(etag)")
+        } else if let lm = request.lastModified, isSafeHeaderValue(lm) {
+            t.sentLastModified = lm
             list = curl_slist_append(list, "If-Modified-Since: \(lm)")
         }
         if let list {
@@ -106,13 +115,30 @@ final class CurlTransfer {
                 FeedDocument(
                     body: body, contentType: headers["content-type"], etag: headers["etag"],
                     lastModified: headers["last-modified"], effectiveURL: effectiveURL))
-        case 304:
+        case 304 where believesNotModified:
             return .notModified
+        case 304:
+            return .failed(
+                FeedFetchError(
+                    .httpStatus, "\(url) answered 304 Not Modified for validators it does not hold", status: 304))
         default:
             let retry = headers["retry-after"].flatMap(HTTPDate.parseRetryAfter)
             return .failed(
                 FeedFetchError(.httpStatus, "\(url) answered HTTP \(status)", status: status, retryAfter: retry))
         }
+    }
+
+    /// A 304 is believed only as an answer to the validator that was sent: a 304 that names another ETag (or,
+    /// for If-Modified-Since, another Last-Modified) came from a server or cache that compared something else,
+    /// and the document may have changed. ETags compare weakly (RFC 9110 8.8.3.2: `W/` is ignored).
+    var believesNotModified: Bool {
+        if let sent = sentETag {
+            return headers["etag"].map { weakTag($0) == weakTag(sent) } ?? true
+        }
+        if let sent = sentLastModified {
+            return headers["last-modified"].map { $0 == sent } ?? true
+        }
+        return false  // nothing was sent that a 304 could answer
     }
 
     private func error(for code: CURLcode) -> FeedFetchError {
@@ -180,6 +206,9 @@ private func milliseconds(_ d: Duration) -> Int {
     let (s, atto) = d.components
     return max(1, Int(s) * 1_000 + Int(atto / 1_000_000_000_000_000))
 }
+
+/// An entity tag without its weakness marker, for the weak comparison of If-None-Match.
+private func weakTag(_ tag: String) -> Substring { tag.hasPrefix("W/") ? tag.dropFirst(2) : tag[...] }
 
 /// Validators are echoed back to the server; refuse any that could split a header.
 private func isSafeHeaderValue(_ s: String) -> Bool {
