@@ -14,6 +14,8 @@ public struct Loaded<Value> {
     public var isClean: Bool { value != nil && diagnostics.isEmpty }
 }
 
+extension Loaded: Sendable where Value: Sendable {}
+
 /// Typed access to a YAML tree that records a diagnostic for every problem and keeps going, so that a
 /// file's problems are all reported at once (the first `maxDiagnostics` of them, and how many more there are).
 final class YAMLReader {
