@@ -128,7 +128,13 @@ let package = Package(
             name: "ITVStoreTests",
             dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
+        .testTarget(
+            name: "ITVDaemonTests",
+            dependencies: [
+                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",

@@ -54,6 +54,12 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case reloadSucceeded = "reload.succeeded"
     case reloadFailed = "reload.failed"
     case logDropped = "log.dropped"
+    /// The state store cannot be used (at start: missing, empty, damaged, replaced; or a write failed).
+    case storeFailed = "store.failed"
+    /// An empty state store was created (a new installation, or `itvd run --init-store`).
+    case storeInitialized = "store.initialized"
+    /// The store's marker (`itvd.state`) was missing or unreadable and was written again from a healthy store.
+    case storeMarkerRepaired = "store.marker_repaired"
 
     /// The journal `MESSAGE_ID` of a key event (32 lowercase hex digits, a 128-bit id generated once),
     /// or nil for events that need no catalog entry. Every id has an entry in `units/itvd.catalog`.
@@ -77,9 +83,11 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .permissionDenied: "c60631456f0a48a69fa9be5d3e8c6502"
         case .reloadFailed: "94ea634045ef46d2ad735b0db7eb294f"
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
+        case .storeFailed: "cefaefe15cb54d6f9cdd9b8f312c1cd0"
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
-            .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed:
+            .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .storeInitialized,
+            .storeMarkerRepaired:
             nil
         }
     }

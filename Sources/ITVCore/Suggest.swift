@@ -2,7 +2,11 @@
 public enum Suggest {
     /// ", did you mean 'x'?" when a known name is close (edit distance at most 2), else "".
     public static func didYouMean(_ word: String, _ known: [String]) -> String {
-        let best = known.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
+        // Names within distance 2 differ in length by at most 2: a long word (a hostile key) costs nothing.
+        guard word.utf8.count <= 256 else { return "" }
+        let length = word.count
+        let candidates = known.filter { abs($0.count - length) <= 2 }
+        let best = candidates.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
         guard let (name, d) = best, d <= 2, d < max(word.count, 1) else { return "" }
         return "; did you mean '\(name)'?"
     }
@@ -21,19 +25,23 @@ public enum Suggest {
         return previous[b.count]
     }
 
-    /// Text with control characters escaped, cut to 80 characters: safe to print in a diagnostic.
-    public static func printable(_ text: String) -> String {
+    /// Text with control characters escaped, cut to `limit` (80) characters: safe to print in a diagnostic.
+    public static func printable(_ text: String, limit: Int = 80) -> String {
         var out = ""
+        var count = 0
         for scalar in text.unicodeScalars {
-            if out.count >= 80 {
+            if count >= limit {
                 out += "..."
                 break
             }
             switch scalar.properties.generalCategory {
             case .control, .format, .lineSeparator, .paragraphSeparator:
-                out += scalar.escaped(asASCII: true)
+                let escaped = scalar.escaped(asASCII: true)
+                out += escaped
+                count += escaped.unicodeScalars.count
             default:
                 out.unicodeScalars.append(scalar)
+                count += 1
             }
         }
         return out

@@ -8,6 +8,12 @@ import ITVCore
 struct AnsibleInventoryReader {
     let r: YAMLReader
 
+    /// The variables itvd reads. Only these are carried from groups to hosts: copying every variable of a
+    /// group into each of its hosts would cost groups' variables times hosts.
+    static let usedVariables: Set<String> = [
+        "ansible_host", "ansible_port", "ansible_user", "itv_tenant", "itv_os", "ansible_shell_type",
+    ]
+
     private struct Entry {
         var location: SourceLocation
         var hostVars: [String: (YNode, SourceLocation)] = [:]
@@ -34,11 +40,22 @@ struct AnsibleInventoryReader {
         var hosts: [Host] = []
         for name in order {
             guard let e = entries[name] else { continue }
-            let address = e.vars["ansible_host"].flatMap { r.string($0.0, "host '\(name)' ansible_host") } ?? name
-            let port = e.vars["ansible_port"].flatMap { r.int($0.0, "host '\(name)' ansible_port", range: 1...65_535) }
-            let user = e.vars["ansible_user"].flatMap { r.string($0.0, "host '\(name)' ansible_user") }
-            let tenant = e.vars["itv_tenant"].flatMap { r.string($0.0, "host '\(name)' itv_tenant") } ?? "default"
-            var os = e.vars["itv_os"].flatMap { r.enumValue($0.0, "host '\(name)' itv_os", OSFamily.self) } ?? .linux
+            let address =
+                e.vars["ansible_host"].flatMap { r.string($0.0, "host '\(Suggest.printable(name))' ansible_host") }
+                ?? name
+            let port = e.vars["ansible_port"].flatMap {
+                r.int($0.0, "host '\(Suggest.printable(name))' ansible_port", range: 1...65_535)
+            }
+            let user = e.vars["ansible_user"].flatMap {
+                r.string($0.0, "host '\(Suggest.printable(name))' ansible_user")
+            }
+            let tenant =
+                e.vars["itv_tenant"].flatMap { r.string($0.0, "host '\(Suggest.printable(name))' itv_tenant") }
+                ?? "default"
+            var os =
+                e.vars["itv_os"].flatMap {
+                    r.enumValue($0.0, "host '\(Suggest.printable(name))' itv_os", OSFamily.self)
+                } ?? .linux
             if let shell = e.vars["ansible_shell_type"].flatMap({ r.string($0.0, "ansible_shell_type") }),
                 shell == "powershell" || shell == "cmd"
             {
@@ -58,31 +75,40 @@ struct AnsibleInventoryReader {
         order: inout [String], entries: inout [String: Entry]
     ) {
         if case .scalar(let s) = node, s.isNull { return }
-        guard let f = r.mapping(node, "Ansible group '\(group)'", known: ["hosts", "children", "vars"]) else { return }
+        guard
+            let f = r.mapping(
+                node, "Ansible group '\(Suggest.printable(group))'", known: ["hosts", "children", "vars"])
+        else { return }
         let groups = group == "all" ? path : path + [group]
         var vars = inherited
         if let v = f["vars"] {
-            for (key, location, value) in r.namedEntries(v, "vars of group '\(group)'") {
+            for (key, location, value) in r.namedEntries(v, "vars of group '\(Suggest.printable(group))'")
+            where Self.usedVariables.contains(key) {
                 vars[key] = (value, location, groups.count)
             }
         }
         if let h = f["hosts"] {
-            for (name, location, value) in r.namedEntries(h, "hosts of group '\(group)'") {
+            for (name, location, value) in r.namedEntries(h, "hosts of group '\(Suggest.printable(group))'") {
                 var entry = entries[name] ?? Entry(location: location)
                 if entries[name] == nil { order.append(name) }
                 // A variable set by a deeper group wins over one set higher up.
                 for (k, v) in vars where (entry.groupVars[k]?.2 ?? -1) <= v.2 { entry.groupVars[k] = v }
                 if case .mapping = value {
-                    for (key, l, v) in r.namedEntries(value, "host '\(name)'") { entry.hostVars[key] = (v, l) }
+                    for (key, l, v) in r.namedEntries(value, "host '\(Suggest.printable(name))'")
+                    where Self.usedVariables.contains(key) {
+                        entry.hostVars[key] = (v, l)
+                    }
                 } else if case .scalar(let s) = value, !s.isNull {
-                    r.error(s.location, "host '\(name)' must be a mapping of variables, found \(r.describe(value))")
+                    r.error(
+                        s.location,
+                        "host '\(Suggest.printable(name))' must be a mapping of variables, found \(r.describe(value))")
                 }
                 for g in groups where !entry.groups.contains(g) { entry.groups.append(g) }
                 entries[name] = entry
             }
         }
         if let c = f["children"] {
-            for (child, _, value) in r.namedEntries(c, "children of group '\(group)'") {
+            for (child, _, value) in r.namedEntries(c, "children of group '\(Suggest.printable(group))'") {
                 walk(value, group: child, path: groups, inherited: vars, order: &order, entries: &entries)
             }
         }

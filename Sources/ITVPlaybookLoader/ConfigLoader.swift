@@ -18,7 +18,7 @@ public enum ConfigLoader {
 
     public static func parse(_ bytes: [UInt8], file: String) -> Loaded<DaemonConfig> {
         let root: YNode
-        switch YAMLComposer.compose(bytes, file: file) {
+        switch YAMLComposer.compose(bytes, file: file, limits: .config) {
         case .success(let node): root = node
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
@@ -65,10 +65,14 @@ public enum ConfigLoader {
                     c.windows[name] = window
                     continue
                 }
-                guard let w = r.mapping(value, "window '\(name)'", known: ["duration"]) else { continue }
-                if let d = w["duration"].flatMap({ r.timeSpan($0, "window '\(name)' duration") }) {
+                guard let w = r.mapping(value, "window '\(Suggest.printable(name))'", known: ["duration"]) else {
+                    continue
+                }
+                if let d = w["duration"].flatMap({ r.timeSpan($0, "window '\(Suggest.printable(name))' duration") }) {
                     if d.seconds < 60 {
-                        r.error(w.keyLocation("duration"), "window '\(name)' duration must be at least 1m")
+                        r.error(
+                            w.keyLocation("duration"),
+                            "window '\(Suggest.printable(name))' duration must be at least 1m")
                     }
                     window.duration = d
                 }

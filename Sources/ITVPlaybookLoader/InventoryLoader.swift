@@ -16,7 +16,7 @@ public enum InventoryLoader {
 
     public static func parse(_ bytes: [UInt8], file: String) -> Loaded<Inventory> {
         let root: YNode
-        switch YAMLComposer.compose(bytes, file: file) {
+        switch YAMLComposer.compose(bytes, file: file, limits: .inventory) {
         case .success(let node): root = node
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
@@ -52,8 +52,8 @@ public enum InventoryLoader {
                     r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
                     continue
                 }
-                guard let t = r.mapping(value, "tenant '\(id)'", known: ["name"]) else { continue }
-                let name = t["name"].flatMap { r.string($0, "tenant '\(id)' name") } ?? id
+                guard let t = r.mapping(value, "tenant '\(Suggest.printable(id))'", known: ["name"]) else { continue }
+                let name = t["name"].flatMap { r.string($0, "tenant '\(Suggest.printable(id))' name") } ?? id
                 tenants[id] = Tenant(id: id, name: name)
             }
         } else {
@@ -65,24 +65,27 @@ public enum InventoryLoader {
             return nil
         }
         for (name, location, value) in r.namedEntries(hostsNode, "hosts") {
-            guard let h = r.mapping(value, "host '\(name)'", known: hostKeys) else { continue }
-            let address = PlaybookLoader.required(h, "address", r, in: "host '\(name)'").flatMap {
-                r.string($0, "host '\(name)' address")
+            guard let h = r.mapping(value, "host '\(Suggest.printable(name))'", known: hostKeys) else { continue }
+            let address = PlaybookLoader.required(h, "address", r, in: "host '\(Suggest.printable(name))'").flatMap {
+                r.string($0, "host '\(Suggest.printable(name))' address")
             }
-            let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(name)'").flatMap { node -> String? in
-                guard let t = r.string(node, "host '\(name)' tenant") else { return nil }
+            let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(Suggest.printable(name))'").flatMap {
+                node -> String? in
+                guard let t = r.string(node, "host '\(Suggest.printable(name))' tenant") else { return nil }
                 if tenants[t] == nil {
                     r.error(
                         node.location,
-                        "host '\(name)': unknown tenant '\(Suggest.printable(t))'"
+                        "host '\(Suggest.printable(name))': unknown tenant '\(Suggest.printable(t))'"
                             + Suggest.didYouMean(t, Array(tenants.keys)))
                 }
                 return t
             }
-            let groups = h["groups"].flatMap { r.stringList($0, "host '\(name)' groups") } ?? []
-            let hostOS = h["os"].flatMap { r.enumValue($0, "host '\(name)' os", OSFamily.self) } ?? os
-            let hostPort = h["port"].flatMap { r.int($0, "host '\(name)' port", range: 1...65_535) } ?? port
-            let hostUser = h["user"].flatMap { r.string($0, "host '\(name)' user") } ?? user
+            let groups = h["groups"].flatMap { r.stringList($0, "host '\(Suggest.printable(name))' groups") } ?? []
+            let hostOS =
+                h["os"].flatMap { r.enumValue($0, "host '\(Suggest.printable(name))' os", OSFamily.self) } ?? os
+            let hostPort =
+                h["port"].flatMap { r.int($0, "host '\(Suggest.printable(name))' port", range: 1...65_535) } ?? port
+            let hostUser = h["user"].flatMap { r.string($0, "host '\(Suggest.printable(name))' user") } ?? user
             guard let address, let tenant else { continue }
             hosts.append(
                 Host(
@@ -101,7 +104,9 @@ public enum InventoryLoader {
         var seen: [String: SourceLocation] = [:]
         for host in inventory.hosts {
             if let first = seen[host.name] {
-                r.error(host.location, "host '\(host.name)' is defined twice (first at line \(first.line))")
+                r.error(
+                    host.location,
+                    "host '\(Suggest.printable(host.name))' is defined twice (first at line \(first.line))")
             }
             seen[host.name] = host.location
             if !isValidName(host.name) {
@@ -112,18 +117,21 @@ public enum InventoryLoader {
             if !isValidAddress(host.address) {
                 r.error(
                     host.location,
-                    "host '\(host.name)': address '\(Suggest.printable(host.address))' is not an IP "
+                    "host '\(Suggest.printable(host.name))': address '\(Suggest.printable(host.address))' is not an IP "
                         + "address or DNS name")
             }
             if !isValidName(host.user) {
                 r.error(
                     host.location,
-                    "host '\(host.name)': user '\(Suggest.printable(host.user))' is not a valid user name")
+                    "host '\(Suggest.printable(host.name))': user '\(Suggest.printable(host.user))' is not a valid user name"
+                )
             }
         }
         let groups = inventory.groups
         for host in inventory.hosts where groups.contains(host.name) {
-            r.error(host.location, "'\(host.name)' is both a host and a group name; targets could not tell them apart")
+            r.error(
+                host.location,
+                "'\(Suggest.printable(host.name))' is both a host and a group name; targets could not tell them apart")
         }
     }
 

@@ -4,7 +4,7 @@ extension PlaybookLoader {
     static func readSteps(_ node: YNode, _ r: YAMLReader, _ keyLocations: inout [String: SourceLocation]) -> Steps? {
         guard let f = r.mapping(node, "steps", known: stepKeys) else { return nil }
         for key in stepKeys where f[key] != nil { keyLocations["steps.\(key)"] = f.keyLocation(key) }
-        let before = r.diagnostics.count
+        let before = r.problems
         let detect = required(f, "detect", r, in: "steps").flatMap { readCommand($0, "steps.detect", r) }
         let install = required(f, "install", r, in: "steps").flatMap { readCommand($0, "steps.install", r) }
         let verify = required(f, "verify", r, in: "steps").flatMap { readCommand($0, "steps.verify", r) }
@@ -14,7 +14,7 @@ extension PlaybookLoader {
         if let timeout, timeout.seconds < 1, let node = f["timeout"] {
             r.error(node.location, "steps.timeout must be at least 1s")
         }
-        guard r.diagnostics.count == before, let detect, let install, let verify, let timeout, let idempotent else {
+        guard r.problems == before, let detect, let install, let verify, let timeout, let idempotent else {
             return nil
         }
         return Steps(
@@ -73,12 +73,15 @@ extension PlaybookLoader {
 }
 
 extension PlaybookLoader {
+    /// Waves per rollout: a real one has three to five; each wave is planned and shown to operators.
+    static let maxWaves = 100
+
     static func readRollout(
         _ node: YNode, _ r: YAMLReader, steps: Steps?, _ keyLocations: inout [String: SourceLocation]
     ) -> RolloutSpec? {
         guard let f = r.mapping(node, "rollout", known: rolloutKeys) else { return nil }
         for key in rolloutKeys where f[key] != nil { keyLocations["rollout.\(key)"] = f.keyLocation(key) }
-        let before = r.diagnostics.count
+        let before = r.problems
         let autoPlan = f["auto_plan"].map { r.bool($0, "rollout.auto_plan") } ?? false
         let maxFailures = f["max_failures"].map { readThreshold($0, r) } ?? .count(0)
         let onFailure = f["on_failure"].map { r.enumValue($0, "rollout.on_failure", FailurePolicy.self) } ?? .halt
@@ -87,6 +90,9 @@ extension PlaybookLoader {
         if let wavesNode = required(f, "waves", r, in: "rollout") {
             if case .sequence(let items, let location) = wavesNode {
                 if items.isEmpty { r.error(location, "rollout.waves must list at least one wave") }
+                if items.count > maxWaves {
+                    r.error(location, "rollout.waves lists \(items.count) waves; a rollout has at most \(maxWaves)")
+                }
                 var names: [String: Int] = [:]
                 for (i, item) in items.enumerated() {
                     guard let wave = readWave(item, index: i, r) else { continue }
@@ -113,7 +119,7 @@ extension PlaybookLoader {
         if onFailure == .rollback, let steps, steps.rollback == nil, let n = f["on_failure"] {
             r.error(n.location, "rollout.on_failure is rollback, but steps has no rollback command")
         }
-        guard r.diagnostics.count == before, let autoPlan, let maxFailures, let onFailure, let window else {
+        guard r.problems == before, let autoPlan, let maxFailures, let onFailure, let window else {
             return nil
         }
         return RolloutSpec(
@@ -123,7 +129,7 @@ extension PlaybookLoader {
     static func readWave(_ node: YNode, index: Int, _ r: YAMLReader) -> WaveSpec? {
         let what = "wave \(index + 1)"
         guard let f = r.mapping(node, what, known: waveKeys) else { return nil }
-        let before = r.diagnostics.count
+        let before = r.problems
         let name = required(f, "name", r, in: what).flatMap { n -> String? in
             guard let name = r.string(n, "\(what) name") else { return nil }
             if !Playbook.isValidID(name) {
@@ -131,7 +137,7 @@ extension PlaybookLoader {
             }
             return name
         }
-        let label = name.map { "wave '\($0)'" } ?? what
+        let label = name.flatMap { Playbook.isValidID($0) ? "wave '\($0)'" : nil } ?? what
         let sizeKeys = ["size", "hosts", "group"].filter { f[$0] != nil }
         var size: WaveSize?
         if sizeKeys.count != 1 {
@@ -155,7 +161,7 @@ extension PlaybookLoader {
         }
         let bake = f["bake"].map { r.timeSpan($0, "\(label) bake") } ?? .zero
         let parallel = f["parallel"].map { r.int($0, "\(label) parallel", range: 1...10_000) }
-        guard r.diagnostics.count == before, let name, let size, let approval, let approvals, let bake else {
+        guard r.problems == before, let name, let size, let approval, let approvals, let bake else {
             return nil
         }
         return WaveSpec(

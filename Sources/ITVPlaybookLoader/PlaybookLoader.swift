@@ -10,8 +10,9 @@ public enum PlaybookLoader {
     static let rolloutKeys = ["auto_plan", "waves", "max_failures", "on_failure", "window"]
     static let waveKeys = ["name", "size", "hosts", "group", "approval", "approvals", "bake", "parallel"]
 
-    public static func load(file: String) -> Loaded<Playbook> {
-        switch FileInput.read(file) {
+    /// Reads a playbook file; with `directory`, only when it resolves to a file inside that directory.
+    public static func load(file: String, within directory: String? = nil) -> Loaded<Playbook> {
+        switch FileInput.read(file, within: directory) {
         case .success(let bytes): return parse(bytes, file: file)
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
@@ -19,7 +20,7 @@ public enum PlaybookLoader {
 
     public static func parse(_ bytes: [UInt8], file: String) -> Loaded<Playbook> {
         let root: YNode
-        switch YAMLComposer.compose(bytes, file: file) {
+        switch YAMLComposer.compose(bytes, file: file, limits: .playbook) {
         case .success(let node): root = node
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
@@ -82,7 +83,7 @@ public enum PlaybookLoader {
 
     private static func readFeed(_ node: YNode, _ r: YAMLReader) -> FeedSpec? {
         guard let f = r.mapping(node, "feed", known: feedKeys) else { return nil }
-        let before = r.diagnostics.count
+        let before = r.problems
         let kind = required(f, "kind", r, in: "feed").flatMap { r.enumValue($0, "feed.kind", FeedKind.self) }
         let url = required(f, "url", r, in: "feed").flatMap { r.string($0, "feed.url") }
         let select = f["select"].flatMap { r.string($0, "feed.select") }
@@ -118,7 +119,7 @@ public enum PlaybookLoader {
                 break
             }
         }
-        guard r.diagnostics.count == before, let kind, let url, let scheme, let prereleases, let every, let allowHTTP,
+        guard r.problems == before, let kind, let url, let scheme, let prereleases, let every, let allowHTTP,
             let minAge
         else { return nil }
         return FeedSpec(

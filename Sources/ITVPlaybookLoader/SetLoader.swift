@@ -44,7 +44,7 @@ public enum SetLoader {
             diagnostics.append(d)
         case .success(let files):
             for file in files {
-                let loaded = PlaybookLoader.load(file: file)
+                let loaded = PlaybookLoader.load(file: file, within: config.playbooks)
                 diagnostics += loaded.diagnostics
                 if let p = loaded.value { playbooks.append(p) }
             }
@@ -58,14 +58,23 @@ public enum SetLoader {
         return Loaded(value: LoadedSet(config: config, inventory: inv, playbooks: playbooks), diagnostics: [])
     }
 
+    /// Playbook files per directory: ten times the cooperative's 300 procedures, and more.
+    public static let maxPlaybooks = 10_000
+
     /// The playbook files of a directory, sorted by name; hidden files are skipped.
     public static func playbookFiles(in directory: String) -> Result<[String], Diagnostic> {
         let here = SourceLocation(file: directory, line: 1, column: 1)
         do {
             let names = try FileManager.default.contentsOfDirectory(atPath: directory)
-            return .success(
-                names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
-                    .map { (directory as NSString).appendingPathComponent($0) })
+                .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }
+            guard names.count <= maxPlaybooks else {
+                return .failure(
+                    Diagnostic(
+                        here,
+                        "the playbooks directory holds \(names.count) playbook files; itvd reads at most "
+                            + "\(maxPlaybooks)"))
+            }
+            return .success(names.sorted().map { (directory as NSString).appendingPathComponent($0) })
         } catch {
             return .failure(Diagnostic(here, "cannot read the playbooks directory: \(error.localizedDescription)"))
         }

@@ -14,13 +14,32 @@ public struct Loaded<Value> {
     public var isClean: Bool { value != nil && diagnostics.isEmpty }
 }
 
+extension Loaded: Sendable where Value: Sendable {}
+
 /// Typed access to a YAML tree that records a diagnostic for every problem and keeps going, so that a
-/// file's problems are all reported at once.
+/// file's problems are all reported at once (the first `maxDiagnostics` of them, and how many more there are).
 final class YAMLReader {
-    private(set) var diagnostics: [Diagnostic] = []
+    /// Diagnostics kept per file: a hostile file with 100,000 bad keys gets 100 lines, not 100,000.
+    static let maxDiagnostics = 100
+
+    private var kept: [Diagnostic] = []
+    /// Every problem found, also those not kept.
+    private(set) var problems = 0
+
+    /// The diagnostics kept, then one that says how many more problems there were.
+    var diagnostics: [Diagnostic] {
+        guard problems > kept.count, let last = kept.last else { return kept }
+        return kept + [
+            Diagnostic(
+                last.location,
+                "\(problems - kept.count) more problem(s) in this file are not shown (only the first "
+                    + "\(Self.maxDiagnostics) are)")
+        ]
+    }
 
     func error(_ at: SourceLocation, _ message: String) {
-        diagnostics.append(Diagnostic(at, message))
+        problems += 1
+        if kept.count < Self.maxDiagnostics { kept.append(Diagnostic(at, message)) }
     }
 
     /// A mapping's entries by key, after checking the keys: every key must be a known plain string, once.
@@ -36,7 +55,9 @@ final class YAMLReader {
                 continue
             }
             guard known.contains(k.value) else {
-                error(k.location, "unknown key '\(k.value)' in \(what)\(Suggest.didYouMean(k.value, known))")
+                error(
+                    k.location,
+                    "unknown key '\(Suggest.printable(k.value))' in \(what)\(Suggest.didYouMean(k.value, known))")
                 continue
             }
             fields.entries[k.value] = (value, k.location)
@@ -72,13 +93,17 @@ final class YAMLReader {
             switch YAML11.classify(s.value) {
             case .bool:
                 error(
-                    s.location, "\(what): '\(s.value)' is read as a boolean by YAML 1.1; quote it if you mean the text")
+                    s.location,
+                    "\(what): '\(Suggest.printable(s.value))' is read as a boolean by YAML 1.1; quote it if you mean "
+                        + "the text")
                 return nil
             case .number:
                 error(
                     s.location,
-                    "\(what): '\(s.value)' is read as a number by YAML (\(s.value) may become "
-                        + "\(YAML11.numericReading(s.value))); quote it: '\(s.value)'")
+                    "\(what): '\(Suggest.printable(s.value))' is read as a number by YAML "
+                        + "(\(Suggest.printable(s.value)) may become "
+                        + "\(Suggest.printable(YAML11.numericReading(s.value)))); quote it: '\(Suggest.printable(s.value))'"
+                )
                 return nil
             case .null, .string:
                 break
@@ -97,9 +122,12 @@ final class YAMLReader {
         case "false", "False", "FALSE": return false
         default:
             if YAML11.classify(s.value) == .bool {
-                error(s.location, "\(what): '\(s.value)' is a boolean only in YAML 1.1; write true or false")
+                error(
+                    s.location,
+                    "\(what): '\(Suggest.printable(s.value))' is a boolean only in YAML 1.1; write true or false"
+                )
             } else {
-                error(s.location, "\(what) must be true or false, found '\(s.value)'")
+                error(s.location, "\(what) must be true or false, found '\(Suggest.printable(s.value))'")
             }
             return nil
         }
@@ -129,7 +157,7 @@ final class YAMLReader {
             error(
                 s.location,
                 "\(what) must be a duration such as 30s, 15m, 2h or 1d (a number needs a unit), "
-                    + "found '\(s.value)'")
+                    + "found '\(Suggest.printable(s.value))'")
             return nil
         }
         return span
@@ -142,7 +170,7 @@ final class YAMLReader {
             let names = E.allCases.map(\.rawValue)
             error(
                 node.location,
-                "\(what) must be one of \(names.joined(separator: ", ")), found '\(text)'"
+                "\(what) must be one of \(names.joined(separator: ", ")), found '\(Suggest.printable(text))'"
                     + Suggest.didYouMean(text, names))
             return nil
         }

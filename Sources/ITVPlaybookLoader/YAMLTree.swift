@@ -41,16 +41,28 @@ struct YScalar {
     var isNull: Bool { style == .plain && tag == nil && ["", "~", "null", "Null", "NULL"].contains(value) }
 }
 
-/// Limits that keep a hostile or broken document cheap to reject.
+/// Limits that keep a hostile or broken document cheap to reject. The defaults are for playbooks and the
+/// daemon configuration, well above anything a real one holds; an inventory may list many more hosts.
 struct YAMLLimits {
     var maxBytes = 4 << 20
     var maxDepth = 64
     /// Nodes after expanding every alias (a "billion laughs" document explodes here).
     var maxExpandedNodes = 200_000
+    /// Keys in one mapping (a playbook's largest mapping has 9).
+    var maxKeysPerMapping = 1_000
+    /// Items in one list (a wave's `hosts:` or `targets:` may name many hosts).
+    var maxItemsPerSequence = 50_000
+
+    static let playbook = YAMLLimits()
+    static let config = YAMLLimits()
+    /// An inventory's `hosts:` is one mapping with a key per host: 100,000 hosts, in at most 4 MiB.
+    static let inventory = YAMLLimits(
+        maxExpandedNodes: 2_000_000, maxKeysPerMapping: 100_000, maxItemsPerSequence: 100_000)
 }
 
 enum YAMLComposer {
-    /// Parses exactly one YAML document. Errors are diagnostics at the place libyaml stopped.
+    /// Parses exactly one YAML document, in time linear in its size. Errors are diagnostics at the place
+    /// libyaml stopped, or at the node that broke a limit.
     static func compose(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) -> Result<YNode, Diagnostic>
     {
         let start = SourceLocation(file: file, line: 1, column: 1)
@@ -70,22 +82,39 @@ enum YAMLComposer {
     }
 }
 
+/// An open collection while its children are composed. A class, so that adding a child mutates it in place:
+/// a value held in the stack would be copied out, appended to and written back, which copies every child
+/// so far (and the table of keys seen) for each new one, quadratic in the size of the collection.
+private final class Frame {
+    let isMapping: Bool
+    let anchor: String?
+    let location: SourceLocation
+    /// Nodes in this collection after alias expansion, itself included.
+    var size = 1
+    var items: [YNode] = []
+    var pairs: [(key: YNode, value: YNode)] = []
+    var pendingKey: YNode?
+    var seen: [String: SourceLocation] = [:]
+
+    init(isMapping: Bool, anchor: String?, location: SourceLocation) {
+        self.isMapping = isMapping
+        self.anchor = anchor
+        self.location = location
+    }
+
+    var node: YNode { isMapping ? .mapping(pairs, location) : .sequence(items, location) }
+}
+
 private struct Composer {
     let file: String
     let limits: YAMLLimits
     var anchors: [String: (node: YNode, size: Int)] = [:]
     var expanded = 0
+    var aliasesUsed = false
 
     init(file: String, limits: YAMLLimits) {
         self.file = file
         self.limits = limits
-    }
-
-    private enum Frame {
-        case mapping(
-            items: [(key: YNode, value: YNode)], pendingKey: YNode?, seen: [String: SourceLocation],
-            anchor: String?, size: Int, location: SourceLocation)
-        case sequence(items: [YNode], anchor: String?, size: Int, location: SourceLocation)
     }
 
     func location(_ mark: yaml_mark_t) -> SourceLocation {
@@ -100,10 +129,19 @@ private struct Composer {
 
     /// The character at a 0-based line and column (in Unicode scalars) of the input, if any.
     static func character(in bytes: [UInt8], line: Int, column: Int) -> Character? {
-        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        guard line < lines.count else { return nil }
-        let scalars = Array(String(decoding: lines[line], as: UTF8.self).unicodeScalars)
-        return column < scalars.count ? Character(scalars[column]) : nil
+        var lineStart = 0
+        var current = 0
+        while current < line {
+            guard let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            lineStart = newline + 1
+            current += 1
+        }
+        let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+        let scalars = String(decoding: bytes[lineStart..<lineEnd], as: UTF8.self).unicodeScalars
+        guard let index = scalars.index(scalars.startIndex, offsetBy: column, limitedBy: scalars.endIndex),
+            index < scalars.endIndex
+        else { return nil }
+        return Character(scalars[index])
     }
 
     mutating func run(_ parser: inout yaml_parser_t, bytes: [UInt8]) -> Result<YNode, Diagnostic> {
@@ -156,8 +194,10 @@ private struct Composer {
             case YAML_ALIAS_EVENT:
                 let name = Composer.string(event.data.alias.anchor) ?? ""
                 guard let target = anchors[name] else {
-                    return .failure(Diagnostic(here, "alias *\(name) refers to no anchor defined before it"))
+                    return .failure(
+                        Diagnostic(here, "alias *\(Suggest.printable(name)) refers to no anchor defined before it"))
                 }
+                aliasesUsed = true
                 completed = target
             case YAML_SCALAR_EVENT:
                 let s = event.data.scalar
@@ -172,37 +212,23 @@ private struct Composer {
                     YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
                 if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
                 completed = (node, 1)
-            case YAML_SEQUENCE_START_EVENT:
+            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                 expanded += 1
                 guard stack.count < limits.maxDepth else {
                     return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
                 }
-                stack.append(
-                    .sequence(
-                        items: [], anchor: Composer.string(event.data.sequence_start.anchor), size: 1,
-                        location: here))
-                continue
-            case YAML_MAPPING_START_EVENT:
-                expanded += 1
-                guard stack.count < limits.maxDepth else {
-                    return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
-                }
-                stack.append(
-                    .mapping(
-                        items: [], pendingKey: nil, seen: [:],
-                        anchor: Composer.string(event.data.mapping_start.anchor), size: 1, location: here))
+                let isMapping = event.type == YAML_MAPPING_START_EVENT
+                let anchor =
+                    isMapping
+                    ? Composer.string(event.data.mapping_start.anchor)
+                    : Composer.string(event.data.sequence_start.anchor)
+                stack.append(Frame(isMapping: isMapping, anchor: anchor, location: here))
                 continue
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                switch stack.removeLast() {
-                case .sequence(let items, let anchor, let size, let loc):
-                    let node = YNode.sequence(items, loc)
-                    if let anchor { anchors[anchor] = (node, size) }
-                    completed = (node, size)
-                case .mapping(let items, _, _, let anchor, let size, let loc):
-                    let node = YNode.mapping(items, loc)
-                    if let anchor { anchors[anchor] = (node, size) }
-                    completed = (node, size)
-                }
+                guard let frame = stack.popLast() else { continue }
+                let node = frame.node
+                if let anchor = frame.anchor { anchors[anchor] = (node, frame.size) }
+                completed = (node, frame.size)
             default:
                 continue
             }
@@ -210,43 +236,47 @@ private struct Composer {
             // Collections were counted at their start event, their children as they came.
             if event.type == YAML_ALIAS_EVENT || event.type == YAML_SCALAR_EVENT { expanded += size }
             guard expanded <= limits.maxExpandedNodes else {
+                let how = aliasesUsed ? " through aliases" : ""
                 return .failure(
                     Diagnostic(
-                        here,
-                        "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; refusing it"))
+                        here, "document expands to more than \(limits.maxExpandedNodes) nodes\(how); refusing it"))
             }
-            if let diagnostic = attach(node, size: size, to: &stack) { return .failure(diagnostic) }
+            if let diagnostic = attach(node, size: size, at: here, to: stack) { return .failure(diagnostic) }
             if stack.isEmpty { root = node }
         }
     }
 
-    /// Adds a finished node to the open collection on top of the stack.
-    private func attach(_ node: YNode, size: Int, to stack: inout [Frame]) -> Diagnostic? {
-        guard let top = stack.popLast() else { return nil }
-        switch top {
-        case .sequence(var items, let anchor, let total, let loc):
-            items.append(node)
-            stack.append(.sequence(items: items, anchor: anchor, size: total + size, location: loc))
-        case .mapping(var items, let pendingKey, var seen, let anchor, let total, let loc):
-            if let key = pendingKey {
-                items.append((key, node))
-                stack.append(
-                    .mapping(
-                        items: items, pendingKey: nil, seen: seen, anchor: anchor, size: total + size,
-                        location: loc))
-            } else {
-                if case .scalar(let k) = node {
-                    if let first = seen[k.value] {
-                        return Diagnostic(
-                            k.location, "duplicate key '\(k.value)' (first written at line \(first.line))")
-                    }
-                    seen[k.value] = k.location
-                }
-                stack.append(
-                    .mapping(
-                        items: items, pendingKey: node, seen: seen, anchor: anchor, size: total + size,
-                        location: loc))
+    /// Adds a finished node to the open collection on top of the stack, in place.
+    private func attach(_ node: YNode, size: Int, at here: SourceLocation, to stack: [Frame]) -> Diagnostic? {
+        guard let top = stack.last else { return nil }
+        top.size += size
+        if !top.isMapping {
+            guard top.items.count < limits.maxItemsPerSequence else {
+                return Diagnostic(
+                    here,
+                    "a list holds more than \(limits.maxItemsPerSequence) items (the list starts at line "
+                        + "\(top.location.line)); refusing it")
             }
+            top.items.append(node)
+        } else if let key = top.pendingKey {
+            top.pairs.append((key, node))
+            top.pendingKey = nil
+        } else {
+            guard top.pairs.count < limits.maxKeysPerMapping else {
+                return Diagnostic(
+                    here,
+                    "a mapping holds more than \(limits.maxKeysPerMapping) keys (the mapping starts at line "
+                        + "\(top.location.line)); refusing it")
+            }
+            if case .scalar(let k) = node {
+                if let first = top.seen[k.value] {
+                    return Diagnostic(
+                        k.location,
+                        "duplicate key '\(Suggest.printable(k.value))' (first written at line \(first.line))")
+                }
+                top.seen[k.value] = k.location
+            }
+            top.pendingKey = node
         }
         return nil
     }

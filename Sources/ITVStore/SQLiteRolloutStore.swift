@@ -3,8 +3,8 @@ import GRDB
 import ITVCore
 import ITVEngine
 
-/// The `RolloutStore` on a SQLite file in the state directory (`<dir>/itvd.sqlite`), locked for one itvd
-/// (`<dir>/itvd.lock`).
+/// The `RolloutStore` on a SQLite file in the state directory (`<dir>/itvd.sqlite`), with the directory
+/// locked for one itvd and a marker (`<dir>/itvd.state`) that records that the store exists.
 ///
 /// All database work runs on one serial dispatch queue of the store's own, never on Swift's cooperative
 /// pool; callers wait in continuations. Concurrent `commit` calls are batched (group commit): the writer
@@ -28,6 +28,8 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
     public let stateDirectory: String
     public var databasePath: String { stateDirectory + "/itvd.sqlite" }
     public let options: Options
+    /// What `open` found and did (created, set aside, marker repaired), for the journal.
+    public let openReport: StoreOpenReport
 
     /// Everything below is touched only on `queue`, except the pending list and the counter (`pendingLock`).
     private let queue = DispatchQueue(label: "itvd.store")
@@ -44,54 +46,64 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private init(stateDirectory: String, options: Options, database: DatabaseQueue, lock: StateDirectoryLock) {
+    private init(
+        stateDirectory: String, options: Options, database: DatabaseQueue, lock: StateDirectoryLock,
+        openReport: StoreOpenReport
+    ) {
         self.stateDirectory = stateDirectory
         self.options = options
+        self.openReport = openReport
         self.database = database
         self.lock = lock
     }
 
     deinit { closeOnQueue() }
 
-    /// Opens (creating if needed) the store of a state directory. Blocks while it checks the file (an
-    /// integrity check reads the whole database): call it before serving, or from a thread of your own.
+    /// Opens the store of a state directory, creating it in a directory that never had one. Blocks while it
+    /// checks the file (an integrity check reads the whole database): call it before serving, or from a thread
+    /// of your own.
     ///
-    /// Throws `StoreError`: `locked` (another itvd holds the directory), `corrupt` or `unreadable` (the
-    /// file is left exactly as it is), `too_new` (written by a newer itvd; left as it is), `io`.
-    public static func open(stateDirectory: String, options: Options = Options()) throws -> SQLiteRolloutStore {
-        try open(stateDirectory: stateDirectory, options: options, migrator: StoreSchema.migrator)
+    /// Throws `StoreError`: `locked` (another itvd holds the directory); `missing`, `empty` (a store existed
+    /// here, `itvd.state` says so, and its file is gone or empty), `corrupt`, `unreadable`, `replaced` (not the
+    /// store that was created here) and `too_new` (written by a newer itvd): in each of these the files are
+    /// left exactly as they are; `init_refused` (`.initialize` of a healthy store); `io`.
+    public static func open(
+        stateDirectory: String, mode: StoreOpenMode = .existing, options: Options = Options()
+    ) throws -> SQLiteRolloutStore {
+        try open(stateDirectory: stateDirectory, mode: mode, options: options, migrator: StoreSchema.migrator)
     }
 
     /// `open(stateDirectory:)` on a dispatch queue of its own, for callers on Swift's cooperative pool.
-    public static func open(stateDirectory: String, options: Options = Options()) async throws
-        -> SQLiteRolloutStore
-    {
-        try await open(stateDirectory: stateDirectory, options: options, migrator: StoreSchema.migrator)
+    public static func open(
+        stateDirectory: String, mode: StoreOpenMode = .existing, options: Options = Options()
+    ) async throws -> SQLiteRolloutStore {
+        try await open(stateDirectory: stateDirectory, mode: mode, options: options, migrator: StoreSchema.migrator)
     }
 
-    static func open(stateDirectory: String, options: Options = Options(), migrator: DatabaseMigrator) async throws
-        -> SQLiteRolloutStore
-    {
+    static func open(
+        stateDirectory: String, mode: StoreOpenMode = .existing, options: Options = Options(),
+        migrator: DatabaseMigrator
+    ) async throws -> SQLiteRolloutStore {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "itvd.store.open").async {
                 continuation.resume(
-                    with: Result { try open(stateDirectory: stateDirectory, options: options, migrator: migrator) })
+                    with: Result {
+                        try open(stateDirectory: stateDirectory, mode: mode, options: options, migrator: migrator)
+                    })
             }
         }
     }
 
     /// With a given schema: tests use it to play a newer itvd.
-    static func open(stateDirectory: String, options: Options = Options(), migrator: DatabaseMigrator) throws
-        -> SQLiteRolloutStore
-    {
+    static func open(
+        stateDirectory: String, mode: StoreOpenMode = .existing, options: Options = Options(),
+        migrator: DatabaseMigrator
+    ) throws -> SQLiteRolloutStore {
         try StoreFiles.createDirectory(stateDirectory)
         let lock = try StateDirectoryLock.acquire(directory: stateDirectory)
-        let path = stateDirectory + "/itvd.sqlite"
-        if FileManager.default.fileExists(atPath: path) {
-            try StoreFiles.check(path: path, migrator: migrator)
-        }
-        let database = try StoreFiles.openReadWrite(path: path, migrator: migrator)
-        return SQLiteRolloutStore(stateDirectory: stateDirectory, options: options, database: database, lock: lock)
+        let (database, report) = try StoreOpening.open(directory: stateDirectory, mode: mode, migrator: migrator)
+        return SQLiteRolloutStore(
+            stateDirectory: stateDirectory, options: options, database: database, lock: lock, openReport: report)
     }
 
     /// Finishes the commits and reads already asked for, closes the database and releases the state

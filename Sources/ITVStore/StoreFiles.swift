@@ -22,9 +22,21 @@ enum StoreFiles {
         }
     }
 
+    /// `'itvd'`: `PRAGMA application_id` of every store this itvd creates or adopts.
+    static let applicationID: Int32 = 0x6974_7664
+
+    /// What the header of a database that passed `check` says about it.
+    struct Header: Hashable {
+        /// `PRAGMA application_id`: 0 for a store of an itvd before the marker, else `applicationID`.
+        var applicationID: Int32
+        /// `PRAGMA user_version`: the store's identity (see `StoreMarker`); 0 when it has none yet.
+        var storeID: Int32
+    }
+
     /// Checks an existing database through a read-only connection (which can neither repair nor rewrite
-    /// the file): `PRAGMA integrity_check` must say `ok`, and every applied migration must be known.
-    static func check(path: String, migrator: DatabaseMigrator) throws {
+    /// the file): `PRAGMA integrity_check` must say `ok`, the file must hold itvd's schema, and every
+    /// applied migration must be known.
+    static func check(path: String, migrator: DatabaseMigrator) throws -> Header {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(10)
@@ -32,7 +44,7 @@ enum StoreFiles {
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
-            try queue.read { db in
+            return try queue.read { db in
                 let report = try integrityReport(db)
                 guard report == ["ok"] else {
                     throw StoreError(
@@ -41,8 +53,25 @@ enum StoreFiles {
                             + report.prefix(5).joined(separator: "; ") + "); itvd does not repair it: "
                             + "restore it from a backup or move it away")
                 }
+                let header = Header(
+                    applicationID: try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                    storeID: try Int32.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
+                if header.applicationID != 0, header.applicationID != applicationID {
+                    throw StoreError(
+                        kind: "unreadable",
+                        message: "the state store \(path) is a SQLite database of another application "
+                            + "(application_id \(String(header.applicationID, radix: 16))); itvd does not touch it: "
+                            + "move it away or use another state directory")
+                }
                 let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                if !tables.isEmpty, !tables.contains("grdb_migrations") {
+                if tables.isEmpty {
+                    throw StoreError(
+                        kind: "empty",
+                        message: "the state store \(path) is a SQLite database without any table: it holds no "
+                            + "itvd store; itvd does not write over it: restore it from a backup, or start with "
+                            + "an empty store on purpose (itvd run --init-store)")
+                }
+                if !tables.contains("grdb_migrations") {
                     throw StoreError(
                         kind: "unreadable",
                         message: "the state store \(path) is a SQLite database of something else (tables: "
@@ -56,6 +85,7 @@ enum StoreFiles {
                         message: "the state store \(path) was written by a newer itvd (unknown migrations: "
                             + unknown.joined(separator: ", ") + "); run that itvd, or restore a backup")
                 }
+                return header
             }
         } catch let error as StoreError {
             throw error

@@ -67,6 +67,74 @@ import Testing
         #expect(r.stderr.contains("/nonexistent/pb:1:1: cannot read the playbooks directory"))
     }
 
+    /// A set in a temporary directory: one host, one playbook (`app.yaml`) as given.
+    static func set(playbook: String) throws -> TempDir {
+        let dir = try TempDir()
+        try dir.write("inventory.yaml", "tenants: {t: {name: T}}\nhosts:\n  h1: {address: 10.0.0.1, tenant: t}\n")
+        try dir.write("playbooks/app.yaml", playbook)
+        return dir
+    }
+
+    static let playbook = """
+        apiVersion: itv/v1
+        id: app
+        name: App
+        vendor: V
+        targets: [h1]
+        steps: {detect: d, install: i, verify: v}
+        rollout:
+          waves: [{name: all, size: rest, approval: auto}]
+
+        """
+
+    func check(_ dir: TempDir) throws -> RunResult {
+        try runProgram(
+            binDir + "/itvd",
+            ["check", "--playbooks", dir.path + "/playbooks", "--inventory", dir.path + "/inventory.yaml"],
+            timeout: 120)
+    }
+
+    /// The issue's playbook: 0.6 MB, 60,000 keys in one mapping. It kept `itvd check` busy for minutes; now it
+    /// is refused in seconds at the key that crosses the bound.
+    @Test func aPlaybookWithSixtyThousandKeysIsRefusedInSeconds() throws {
+        var text = Self.playbook + "extra:\n"
+        for i in 0..<60_000 { text += "  key-\(i): 1\n" }
+        let dir = try Self.set(playbook: text)
+        let start = ContinuousClock.now
+        let r = try check(dir)
+        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(r.status == 1)
+        #expect(
+            r.stderr.contains(
+                dir.path + "/playbooks/app.yaml:1010:3: a mapping holds more than 1000 keys (the mapping starts at "
+                    + "line 10); refusing it"),
+            "\(r.stderr.prefix(500))")
+    }
+
+    /// playbooks/x.yaml -> a secret file elsewhere: refused by name, nothing of it quoted.
+    @Test func aPlaybookSymlinkedToASecretIsRefusedAndNotQuoted() throws {
+        let dir = try Self.set(playbook: Self.playbook)
+        let secret = try dir.write("secret/shadow", "root:$6$SECRETHASH$abcdef:19000:0:99999:7:::\nSECRET-KEY: 1\n")
+        try FileManager.default.createSymbolicLink(
+            atPath: dir.path + "/playbooks/x.yaml", withDestinationPath: secret)
+        let r = try check(dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(dir.path + "/playbooks/x.yaml:1:1: refused: it resolves to "), "\(r.stderr)")
+        #expect(!r.stderr.contains("SECRET"), "\(r.stderr)")
+    }
+
+    /// A 100 KB line of control characters (YAML escapes in a double-quoted string: ESC, BEL) and text as a key
+    /// (an explicit one: libyaml allows 1024 characters in a plain `key:`): a short, escaped excerpt.
+    @Test func aHostileLongLineIsQuotedShortAndEscaped() throws {
+        let hostile = #"\e[2J\e]0;owned\a"# + String(repeating: "B", count: 100_000)
+        let dir = try Self.set(playbook: Self.playbook + "? \"\(hostile)\"\n: 1\n")
+        let r = try check(dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("unknown key '\\u{1B}[2J\\u{1B}]0;owned\\u{07}BBB"), "\(r.stderr.prefix(300))")
+        #expect(!r.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        #expect(r.stderr.utf8.count < 1_000, "\(r.stderr.utf8.count) bytes of diagnostics")
+    }
+
     @Test func versionPrintsTheVersion() throws {
         let r = try runBinary("itvd", ["version"])
         #expect(r.status == 0)

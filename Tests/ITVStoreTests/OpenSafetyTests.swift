@@ -30,9 +30,9 @@ import Testing
         }
     }
 
-    /// Another process holds the lock (a one-process python3 holder that writes its pid, as itvd does):
-    /// refused, naming that pid. The lock dies with its process, however it dies: after SIGKILL the
-    /// directory opens.
+    /// Another process holds the lock on the state directory (a python3 holder, flock on the directory as
+    /// itvd takes it, and no pid file at all): refused, naming that pid, which comes from the kernel's own
+    /// record of the lock. The lock dies with its process, however it dies: after SIGKILL the directory opens.
     @Test func aLockHeldByAnotherProcessIsRefusedAndFreedWhenItIsKilled() async throws {
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
@@ -42,9 +42,9 @@ import Testing
             holder.arguments = [
                 "-c",
                 "import fcntl, os, sys, time\n"
-                    + "f = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
-                    + "f.truncate(0)\nf.write('%d\\n' % os.getpid())\nf.flush()\ntime.sleep(120)\n",
-                dir + "/itvd.lock",
+                    + "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+                    + "time.sleep(120)\n",
+                dir,
             ]
             holder.standardOutput = FileHandle.nullDevice
             try holder.run()
@@ -134,8 +134,8 @@ import Testing
             }
             // synchronous 2 is FULL: the WAL is synced at every commit.
             #expect(pragmas == ["wal", "2", "1"])
-            let lockText = try String(contentsOfFile: dir + "/itvd.lock", encoding: .utf8)
-            #expect(lockText == "\(getpid())\n")
+            let pidText = try String(contentsOfFile: dir + "/itvd.pid", encoding: .utf8)
+            #expect(pidText == "\(getpid())\n")
             await store.close()
         }
     }

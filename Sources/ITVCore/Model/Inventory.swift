@@ -38,14 +38,32 @@ public struct Host: Hashable, Sendable {
 /// Hosts, groups and tenants. Host order is the order of the file (kept stable for planning).
 public struct Inventory: Hashable, Sendable {
     public var tenants: [String: Tenant]
-    public var hosts: [Host]
+    public var hosts: [Host] { didSet { byName = Self.index(hosts) } }
+    /// Position of each host by name (the first, when a name is repeated): `host(named:)` in constant time,
+    /// which validation, planning and dispatch call once per host.
+    private var byName: [String: Int]
 
     public init(tenants: [String: Tenant] = [:], hosts: [Host] = []) {
         self.tenants = tenants
         self.hosts = hosts
+        byName = Self.index(hosts)
     }
 
-    public func host(named name: String) -> Host? { hosts.first { $0.name == name } }
+    private static func index(_ hosts: [Host]) -> [String: Int] {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(hosts.count)
+        for (i, host) in hosts.enumerated() where index[host.name] == nil { index[host.name] = i }
+        return index
+    }
+
+    public static func == (a: Inventory, b: Inventory) -> Bool { a.tenants == b.tenants && a.hosts == b.hosts }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(tenants)
+        hasher.combine(hosts)
+    }
+
+    public func host(named name: String) -> Host? { byName[name].map { hosts[$0] } }
 
     /// Every group name used by at least one host.
     public var groups: Set<String> { Set(hosts.flatMap(\.groups)) }

@@ -30,7 +30,7 @@ public enum SetValidator {
             for target in unknownTargets {
                 error(
                     target.location,
-                    "target '\(target.value)' is neither a group nor a host of the inventory"
+                    "target '\(Suggest.printable(target.value))' is neither a group nor a host of the inventory"
                         + Suggest.didYouMean(target.value, known))
             }
             let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
@@ -46,17 +46,26 @@ public enum SetValidator {
                         if inventory.host(named: h) == nil {
                             error(
                                 at,
-                                "wave '\(wave.name)': unknown host '\(h)'"
+                                "wave '\(wave.name)': unknown host '\(Suggest.printable(h))'"
                                     + Suggest.didYouMean(h, inventory.hosts.map(\.name)))
                         } else {
-                            error(at, "wave '\(wave.name)': host '\(h)' is not among the procedure's targets")
+                            error(
+                                at,
+                                "wave '\(wave.name)': host '\(Suggest.printable(h))' is not among the procedure's targets"
+                            )
                         }
                     }
                 case .group(let g):
                     if !groups.contains(g) {
-                        error(at, "wave '\(wave.name)': unknown group '\(g)'" + Suggest.didYouMean(g, Array(groups)))
+                        error(
+                            at,
+                            "wave '\(wave.name)': unknown group '\(Suggest.printable(g))'"
+                                + Suggest.didYouMean(g, Array(groups)))
                     } else if !hosts.contains(where: { $0.groups.contains(g) }) {
-                        error(at, "wave '\(wave.name)': group '\(g)' has no host among the procedure's targets")
+                        error(
+                            at,
+                            "wave '\(wave.name)': group '\(Suggest.printable(g))' has no host among the procedure's targets"
+                        )
                     }
                 default:
                     break
@@ -66,7 +75,7 @@ public enum SetValidator {
                 let declared = config.windows.keys.sorted()
                 error(
                     playbook.location(of: "rollout.window"),
-                    "unknown window '\(window)'; windows are declared in "
+                    "unknown window '\(Suggest.printable(window))'; windows are declared in "
                         + "itvd.yaml under windows: (declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", ")))"
                 )
             }

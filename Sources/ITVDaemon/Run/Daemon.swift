@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ITVControlServer
 import ITVCore
@@ -30,10 +31,23 @@ actor Daemon: DaemonHooks {
     let stopTimeout: Double
     /// The control socket's server, once running (a reload replaces its authorization).
     var control: ControlServer?
+    /// Reads the configuration, inventory and playbooks for a reload (`SetLoader.load`; tests pass their own).
+    let loadSet: @Sendable () -> Loaded<LoadedSet>
+    /// Where `loadSet` runs: a thread of its own, so that neither this actor (the status tick and the
+    /// watchdog's heartbeat wait for it) nor a thread of Swift's cooperative pool waits for the files.
+    private let loadQueue = DispatchQueue(label: "itvd.reload")
+    /// A reload is under way; later ones wait in `reloadWaiters` (one at a time, so that an older set is
+    /// never applied over a newer one).
+    private var reloading = false
+    private var reloadWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(set: LoadedSet, configFile: String?, overrides: ConfigOverrides, store: SQLiteRolloutStore, logger: Logger) {
+    init(
+        set: LoadedSet, configFile: String?, overrides: ConfigOverrides, store: SQLiteRolloutStore, logger: Logger,
+        loadSet: (@Sendable () -> Loaded<LoadedSet>)? = nil
+    ) {
         self.configFile = configFile
         self.overrides = overrides
+        self.loadSet = loadSet ?? { SetLoader.load(configFile: configFile, overrides: overrides) }
         self.logger = logger
         self.store = store
         startedAt = SystemEngineClock().now()
@@ -122,14 +136,26 @@ actor Daemon: DaemonHooks {
 
     // MARK: - DaemonHooks
 
+    /// Reloads the configuration, inventory and playbooks. The files are read and checked on `loadQueue`,
+    /// away from this actor: a large set may take a while, and meanwhile the status tick must go on beating
+    /// the heartbeat that the watchdog pings on (systemd would otherwise kill itvd in the middle of a reload).
     func reload(by requester: Requester) async -> ReloadResponse {
+        while reloading { await withCheckedContinuation { reloadWaiters.append($0) } }
+        reloading = true
+        defer {
+            reloading = false
+            if !reloadWaiters.isEmpty { reloadWaiters.removeFirst().resume() }
+        }
         _ = notifier.reloading()
         defer {
             _ = notifier.ready(status: "reloaded")
             // STATUS= now says "reloaded": the next tick sends the summary again.
             lastStatus = ""
         }
-        let loaded = SetLoader.load(configFile: configFile, overrides: overrides)
+        let load = loadSet
+        let loaded = await withCheckedContinuation { continuation in
+            loadQueue.async { continuation.resume(returning: load()) }
+        }
         let now = clock.now()
         guard let set = loaded.value else {
             for d in loaded.diagnostics {

@@ -16,6 +16,22 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Where to log: automatic (journal if present, else stderr), journal, or stderr.")
     var log: String = "automatic"
     @Flag(help: "Log debug messages too.") var debug = false
+    @Flag(
+        help: ArgumentHelp(
+            "Start with an empty state store on purpose: an unusable store is renamed aside (never deleted).",
+            discussion: "Refused when the store is healthy. Without it, itvd never starts over by itself."))
+    var initStore = false
+
+    /// Exit codes of a start that did not get as far as serving (sysexits.h, which systemd names).
+    enum StartFailure {
+        /// The state store cannot be used as it is (missing, empty, damaged, replaced, too new): an operator
+        /// must act; itvd.service does not restart on it (RestartPreventExitStatus=).
+        static let storeUnusable: Int32 = 65
+        /// Another itvd holds the state directory.
+        static let storeLocked: Int32 = 75
+        /// The state directory or store cannot be created or written (disk, permissions of the directory).
+        static let storeIO: Int32 = 74
+    }
 
     func run() async throws {
         let target = ITVLogging.Target(rawValue: log) ?? .automatic
@@ -36,12 +52,36 @@ struct RunCommand: AsyncParsableCommand {
         }
         let store: SQLiteRolloutStore
         do {
-            store = try await SQLiteRolloutStore.open(stateDirectory: set.config.state)
+            store = try await SQLiteRolloutStore.open(
+                stateDirectory: set.config.state, mode: initStore ? .initialize : .existing)
         } catch let e as StoreError {
-            let message = "itvd: cannot open the state store in \(set.config.state): \(e.message) (\(e.kind))"
+            let message =
+                "itvd: not started: cannot use the state store in \(set.config.state): \(e.message) (\(e.kind))"
             FileHandle.standardError.write(Data((message + "\n").utf8))
-            logger.critical("\(message)", metadata: ["event": "store.failed"])
-            throw ExitCode(1)
+            logger.critical(
+                "\(message)", metadata: ["event": "\(ITVEvent.storeFailed.rawValue)", "kind": "\(e.kind)"])
+            _ = Notifier().status(message)
+            switch e.kind {
+            case "locked": throw ExitCode(StartFailure.storeLocked)
+            case "io": throw ExitCode(StartFailure.storeIO)
+            default: throw ExitCode(StartFailure.storeUnusable)
+            }
+        }
+        for path in store.openReport.setAside {
+            logger.warning(
+                "--init-store: set aside \(path)", metadata: ["event": "\(ITVEvent.storeInitialized.rawValue)"])
+        }
+        if store.openReport.created {
+            logger.notice(
+                "created an empty state store in \(set.config.state)",
+                metadata: ["event": "\(ITVEvent.storeInitialized.rawValue)"])
+        } else if store.openReport.markerRepaired {
+            let message =
+                "the state store in \(set.config.state) had no readable marker (itvd.state); it passed every check "
+                + "and the marker was written again"
+            logger.warning(
+                "\(message)",
+                metadata: ["event": "\(ITVEvent.storeMarkerRepaired.rawValue)"])
         }
         let daemon = Daemon(
             set: set, configFile: options.configFile, overrides: options.overrides, store: store, logger: logger)

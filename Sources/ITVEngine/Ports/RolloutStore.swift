@@ -18,9 +18,10 @@ public enum StoreChange: Hashable, Sendable {
 
 /// Why the store cannot do what was asked.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable: `locked` (another itvd uses the state directory), `corrupt`, `unreadable`, `too_new`
-    /// (written by a newer itvd), `invalid` (a change that breaks a constraint, e.g. a host run of a
-    /// rollout that is not stored), `io`.
+    /// Stable: `locked` (another itvd uses the state directory), `missing` and `empty` (a store existed and
+    /// its file is gone or empty), `corrupt`, `unreadable`, `replaced` (not the store created in that
+    /// directory), `too_new` (written by a newer itvd), `init_refused` (`--init-store` of a healthy store),
+    /// `invalid` (a change that breaks a constraint, e.g. a host run of a rollout that is not stored), `io`.
     public var kind: String
     public var message: String
 
