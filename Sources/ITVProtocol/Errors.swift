@@ -28,6 +28,9 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let conflict = ErrorKind("conflict")
     /// The plan changed since the approver saw it: the approval does not count.
     public static let planChanged = ErrorKind("plan_changed")
+    /// This user already approved the wave that waits; it needs another operator (four eyes). Added after
+    /// the first protocol version: a client that does not know it shows it as any other refusal (409).
+    public static let alreadyApproved = ErrorKind("already_approved")
     /// The request body is larger than the daemon accepts.
     public static let payloadTooLarge = ErrorKind("payload_too_large")
     /// The request did not arrive completely within the deadline.
@@ -47,18 +50,25 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         case .notFound: return 404
         case .methodNotAllowed: return 405
         case .timeout: return 408
-        case .conflict, .planChanged: return 409
+        case .conflict, .planChanged, .alreadyApproved: return 409
         case .payloadTooLarge: return 413
         case .unavailable: return 503
         default: return 500
         }
     }
 
-    /// Every kind this build knows.
+    /// The kinds of the first protocol version, in their order (frozen in `raw_values.json`).
     public static let known: [ErrorKind] = [
         .invalidRequest, .permissionDenied, .notFound, .methodNotAllowed, .conflict, .planChanged,
         .payloadTooLarge, .timeout, .protocolMismatch, .unavailable, .internal,
     ]
+
+    /// Kinds added since the first version, oldest first (frozen in `error_kinds_added.json`). The protocol is
+    /// add-only: a kind is appended here, never inserted into `known`.
+    public static let added: [ErrorKind] = [.alreadyApproved]
+
+    /// Every kind this build knows.
+    public static var all: [ErrorKind] { known + added }
 }
 
 /// Why a request failed: a stable kind and a message saying what cannot be done and why.

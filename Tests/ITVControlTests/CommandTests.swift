@@ -91,6 +91,23 @@ struct CommandTests {
         }
     }
 
+    @Test("a second approval by the same user prints already_approved and exits 1; --json has the kind")
+    func alreadyApproved() async throws {
+        let service = FakeControlService()
+        try await withServer(service) { _, socket in
+            let first = try await itvctl(["rollout", "approve", "12"], socket: socket)
+            #expect(first.status == 0, "\(first.stderr)")
+            let again = try await itvctl(["rollout", "approve", "12"], socket: socket)
+            #expect(again.status == 1)
+            #expect(again.stderr.contains("already_approved: root already approved wave 2"), "\(again.stderr)")
+            let json = try await itvctl(["--json", "rollout", "approve", "12"], socket: socket)
+            #expect(json.status == 1)
+            let body = try ITVJSON.decode(ErrorBody.self, from: Data(json.stdout.utf8))
+            #expect(body.error.kind == .alreadyApproved)
+            #expect(service.calls(.rolloutApprove) == 3)
+        }
+    }
+
     @Test("rollout watch exits 0 when the rollout succeeded, 1 when it failed, 2 when it waits for approval")
     func watchExitCodes() async throws {
         try await withServer { _, socket in

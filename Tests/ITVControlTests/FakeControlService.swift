@@ -17,6 +17,8 @@ final class FakeControlService: ControlService {
     let endedWatches = Mutex(0)
     /// How many entries `audit` answers with (a large answer for the slow-reader test).
     let auditEntries = Mutex(1)
+    /// Users (uids) who approved wave 2 of rollout 12: a second approval by one of them is `already_approved`.
+    let approvers = Mutex<Set<UInt32>>([])
     static let planHash = "5f1c8a0d0c3b7e4e6b9a2d1f0e8c7b6a5f4e3d2c1b0a99887766554433221100"
     static let t0: Int64 = 1_790_000_000_000
 
@@ -188,6 +190,12 @@ final class FakeControlService: ControlService {
         }
         guard request.wave == detail.rollout.currentWave, detail.rollout.phase == .waitingApproval else {
             throw APIError(.conflict, "wave \(request.wave + 1) of rollout \(id) is not waiting for approval")
+        }
+        guard approvers.withLock({ $0.insert(caller.uid).inserted }) else {
+            throw APIError(
+                .alreadyApproved,
+                "\(caller.user) already approved wave \(request.wave + 1) (pilot) of rollout \(id); it needs 2 "
+                    + "different operators")
         }
         return try action(id, "wave \(request.wave + 1) (pilot) approved by \(caller.user): 1 of 2 approvals")
     }

@@ -165,9 +165,34 @@ private func succeededThreeWaves(idempotent: Bool = false) -> RolloutDriver {
 @Test func abortWhileWaitingOrPausedIsFinal() {
     var d = RolloutDriver(F.plan([F.wave("a", 1, .operator)]))
     d.send(.start)
+    #expect(d.wavePhase(0) == .waitingApproval)
     d.send(.abort(by: "bob", reason: "no"))
     #expect(d.refuse(.approve(F.approval(wave: 0))) == "conflict")
     #expect(d.hostPhase("a1") == .pending && d.phase == .aborted && d.phase.isFinal)
+    // `rollout show` must not list the wave as waiting for an approval that can never come.
+    #expect(d.wavePhase(0) == .pending)
+}
+
+@Test func abortOrRollbackStopsTheWaves() {
+    // A running wave dispatches nothing more: halted (its host run in flight finishes).
+    var d = RolloutDriver(F.plan([F.wave("a", 2, parallel: 1)]))
+    d.send(.start)
+    #expect(d.wavePhase(0) == .running)
+    d.send(.abort(by: "bob", reason: "stop"))
+    #expect(d.wavePhase(0) == .halted)
+    d.finish("a1", .detect, F.ok(F.target))
+    #expect(d.wavePhase(0) == .halted && d.hostPhase("a2") == .pending)
+    // A rollback while the next wave waits for its approval: that wave never starts.
+    var r = RolloutDriver(F.plan([F.wave("a", 1), F.wave("b", 1, .operator)]))
+    r.send(.start)
+    r.finish("a1", .detect, F.ok(F.old))
+    r.finish("a1", .install, F.ok())
+    r.finish("a1", .verify, F.ok())
+    #expect(r.wavePhase(1) == .waitingApproval)
+    r.send(.rollback(by: "bob", reason: "bad"))
+    #expect(r.wavePhase(0) == .done && r.wavePhase(1) == .pending)
+    r.finish("a1", .rollback, F.ok())
+    #expect(r.phase == .rolledBack && r.wavePhase(1) == .pending)
 }
 
 // MARK: - Recovery

@@ -105,8 +105,11 @@ extension E2ETests {
                         let again = try itvd.ctl(["--json", "rollout", "approve", String(rid)], as: op1)
                         #expect(again.status == 1)
                         let refusedAgain = try e2eDecode(E2EError.self, again.stdout).error
-                        #expect(refusedAgain.kind == "conflict")
+                        #expect(refusedAgain.kind == "already_approved")
                         #expect(refusedAgain.message.contains("already approved"), "\(refusedAgain.message)")
+                        let againHuman = try itvd.ctl(["rollout", "approve", String(rid)], as: op1)
+                        #expect(againHuman.status == 1)
+                        #expect(againHuman.stderr.contains("already_approved: "), "\(againHuman.stderr)")
                         for host in plan.waves[1].hosts { #expect(fleet.ledger(host, app).isEmpty) }
 
                         try itvd.ok(["rollout", "approve", String(rid), "--comment", "second pair"], as: op2)

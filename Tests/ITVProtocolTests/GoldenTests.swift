@@ -101,6 +101,12 @@ let goldens: [Golden] = [
                 target: "rollout.abort", outcome: "denied"),
         ])),
     Golden("error", ErrorBody(APIError(.planChanged, "the plan of rollout 12 changed since you saw it"))),
+    Golden(
+        "error_already_approved",
+        ErrorBody(
+            APIError(
+                .alreadyApproved,
+                "alice already approved wave 2 (pilot) of rollout 12; it needs 2 different operators"))),
     // Request bodies.
     Golden("request_feed_check", FeedCheckRequest(procedures: ["firefox-esr"])),
     Golden("request_host_scan", HostScanRequest(procedure: "firefox-esr")),

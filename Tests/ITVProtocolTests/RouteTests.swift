@@ -26,6 +26,8 @@ let tableGoldens: [Golden] = [
             "event_kind": RolloutEvent.Kind.allCases.map(\.rawValue),
             "error_kind": ErrorKind.known.map { "\($0.rawValue) \($0.httpStatus)" },
         ]),
+    // Kinds added after the first version, each with its HTTP status.
+    Golden("error_kinds_added", ErrorKind.added.map { "\($0.rawValue) \($0.httpStatus)" }),
 ]
 
 @Suite("Routes, errors and escaping")
@@ -85,6 +87,13 @@ struct RouteTests {
         #expect(throws: APIError.self) { try RolloutListRequest(query: ["all": "maybe"]) }
         let hosts = HostListRequest(procedure: "p", group: nil, tenant: "egling")
         #expect(HostListRequest(query: Dictionary(uniqueKeysWithValues: hosts.queryItems)) == hosts)
+    }
+
+    @Test("every kind is known once; the added ones keep the first version's list as it was")
+    func addedKinds() {
+        #expect(Set(ErrorKind.all.map(\.rawValue)).count == ErrorKind.all.count)
+        #expect(ErrorKind.all.prefix(ErrorKind.known.count) == ErrorKind.known[...])
+        #expect(ErrorKind.alreadyApproved.httpStatus == 409)
     }
 
     @Test("an error kind this build does not know decodes, and maps to 500")

@@ -36,6 +36,7 @@ extension RolloutStateMachine {
             snapshot.rollout.phase = .aborted
             snapshot.rollout.resumePhase = nil
             snapshot.rollout.reason = reason
+            stopWaves()
             emit(.announce(.aborted(reason: reason)))
         case .rollback(_, let reason):
             guard rollout.recipe.steps[HostStep.rollback.rawValue] != nil else {
@@ -102,7 +103,21 @@ extension RolloutStateMachine {
         snapshot.rollout.phase = .rollingBack
         snapshot.rollout.resumePhase = nil
         snapshot.rollout.reason = reason
+        stopWaves()
         emit(.announce(.rollingBack(reason: reason)))
+    }
+
+    /// The rollout stops going forward (abort, rollback): a wave that waited for its approval never starts
+    /// (back to `pending`: no one should approve it), a running one dispatches nothing more (`halted`; its
+    /// host runs in flight finish). A baking wave stays baking until its bake ends (then `done`).
+    mutating func stopWaves() {
+        for index in snapshot.waves.indices {
+            switch snapshot.waves[index].phase {
+            case .waitingApproval: snapshot.waves[index].phase = .pending
+            case .running: snapshot.waves[index].phase = .halted
+            case .pending, .baking, .done, .halted: break
+            }
+        }
     }
 
     /// Hosts the rollout may have changed and that are not rolled back yet.

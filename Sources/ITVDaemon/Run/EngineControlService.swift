@@ -30,6 +30,9 @@ struct EngineControlService: ControlService {
             return try await body()
         } catch let e as EngineError {
             throw APIError(Self.kind(e.kind), e.message)
+        } catch let e as StoreError where e.kind == "conflict" {
+            // The store's constraint refused the change: what the engine's own checks refuse as `conflict`.
+            throw APIError(.conflict, e.message)
         } catch let e as StoreError {
             throw APIError(.unavailable, "the state store failed: \(e.message)")
         }
@@ -38,7 +41,8 @@ struct EngineControlService: ControlService {
     static func kind(_ engineKind: String) -> ErrorKind {
         switch engineKind {
         case "not_found": return .notFound
-        case "conflict", "already_approved": return .conflict
+        case "conflict": return .conflict
+        case "already_approved": return .alreadyApproved
         case "plan_changed": return .planChanged
         case "invalid": return .invalidRequest
         case "unavailable": return .unavailable

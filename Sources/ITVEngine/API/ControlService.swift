@@ -45,7 +45,8 @@ public protocol ControlService: Sendable {
     func rolloutList(caller: Caller, _ request: RolloutListRequest) async throws -> RolloutListResponse
     func rolloutShow(caller: Caller, id: Int64) async throws -> RolloutDetail
     /// Throws `plan_changed` when `request.planHash` is not the rollout's plan, `conflict` when the wave
-    /// `request.wave` is not the one waiting, or when this user already approved it (four eyes).
+    /// `request.wave` is not the one waiting, `already_approved` when this user already approved it (four
+    /// eyes).
     func rolloutApprove(caller: Caller, id: Int64, _ request: ApproveRequest) async throws -> RolloutActionResponse
     func rolloutPause(caller: Caller, id: Int64, _ request: RolloutControlRequest) async throws
         -> RolloutActionResponse
