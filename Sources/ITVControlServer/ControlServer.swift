@@ -264,6 +264,10 @@ public final class ControlServer: Service, Sendable {
             try await outbound.write(
                 contentsOf: ResponseParts.json(status: status, body: Array(data), keepAlive: keepAlive))
             return keepAlive && connections.set(id, idle: true)
+        case .text(let contentType, let text):
+            try await outbound.write(
+                contentsOf: ResponseParts.text(contentType: contentType, body: Array(text.utf8), keepAlive: keepAlive))
+            return keepAlive && connections.set(id, idle: true)
         case .events(let events):
             // A watch may follow a rollout for hours: shutdown ends it like an idle connection.
             guard connections.set(id, idle: true) else { return false }

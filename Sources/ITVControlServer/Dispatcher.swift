@@ -6,6 +6,8 @@ import ITVProtocol
 enum Reply: Sendable {
     /// A JSON document with an HTTP status.
     case json(status: Int, body: Data)
+    /// A text document (the metrics exposition) with its content type, status 200.
+    case text(contentType: String, body: String)
     /// NDJSON events until the stream ends or an event ends the watch.
     case events(AsyncStream<RolloutEvent>)
 
@@ -111,6 +113,8 @@ struct Dispatcher: Sendable {
             let _: ReloadRequest = try decode(body)
             return try reply(await s.reload(caller: caller))
         case .audit: return try reply(await s.audit(caller: caller, try AuditRequest(query: q)))
+        case .metrics:
+            return .text(contentType: ITVProtocolVersion.metricsContentType, body: try await s.metrics(caller: caller))
         }
     }
 

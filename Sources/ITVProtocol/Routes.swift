@@ -34,6 +34,8 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     case windowClose = "window.close"
     case reload
     case audit
+    /// Prometheus text exposition (`text/plain; version=0.0.4`), not JSON.
+    case metrics
 
     /// `GET` or `POST`.
     public var method: String {
@@ -46,7 +48,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     public var access: Access {
         switch self {
         case .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutList,
-            .rolloutShow, .rolloutEvents, .windowList, .audit:
+            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics:
             return .read
         case .feedCheck, .hostScan, .rolloutStart, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort,
             .rolloutRollback, .rolloutRetry, .rolloutSkip, .windowOpen, .windowClose, .reload:
@@ -80,6 +82,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
         case .windowClose: return "/v1/windows/{name}/close"
         case .reload: return "/v1/reload"
         case .audit: return "/v1/audit"
+        case .metrics: return "/v1/metrics"
         }
     }
 

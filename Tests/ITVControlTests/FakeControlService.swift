@@ -287,6 +287,11 @@ final class FakeControlService: ControlService {
         return ReloadResponse(ok: true, procedures: 300, hosts: 800, problems: [], reloadedAt: Self.t0)
     }
 
+    func metrics(caller: Caller) async throws -> String {
+        count(.metrics, caller)
+        return "# HELP itv_build_info Always 1.\n# TYPE itv_build_info gauge\nitv_build_info{version=\"0.1.0\"} 1\n"
+    }
+
     func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
         count(.audit, caller)
         return AuditResponse(

@@ -10,6 +10,8 @@ final class E2EDaemon: @unchecked Sendable {
     let dir: String
     private var process: Process?
     private let lock = NSLock()
+    /// Added to the daemon's environment.
+    var environment: [String: String] = [:]
 
     var config: String { dir + "/itvd.yaml" }
     var socket: String { dir + "/run/itvd.sock" }
@@ -21,21 +23,24 @@ final class E2EDaemon: @unchecked Sendable {
 
     /// Writes the configuration and playbooks, starts the daemon, runs `body`, stops the daemon whatever happens.
     static func with<T>(
-        fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"],
-        _ body: (E2EDaemon) async throws -> T
+        fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"], extraConfig: String = "",
+        environment: [String: String] = [:], _ body: (E2EDaemon) async throws -> T
     ) async throws -> T {
         let temp = try E2ETempDir()
         let daemon = E2EDaemon(dir: temp.path)
+        daemon.environment = environment
         defer {
             daemon.stop()
             withExtendedLifetime(temp) {}  // removed only after the daemon stopped
         }
-        try daemon.prepare(fleet: fleet, playbooks: playbooks, operators: operators)
+        try daemon.prepare(fleet: fleet, playbooks: playbooks, operators: operators, extraConfig: extraConfig)
         try await daemon.start()
         return try await body(daemon)
     }
 
-    private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String]) throws {
+    private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String], extraConfig: String)
+        throws
+    {
         let fm = FileManager.default
         // Other Unix users (runuser) must reach the socket and run itvctl.
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
@@ -56,7 +61,7 @@ final class E2EDaemon: @unchecked Sendable {
             operators: [\(groups)]
             readers: [\(groups)]
             windows: {evening: {duration: 1h}}
-
+            \(extraConfig)
             """
         try Data(text.utf8).write(to: URL(fileURLWithPath: config))
     }
@@ -80,6 +85,9 @@ final class E2EDaemon: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDir + "/itvd")
         process.arguments = ["run", "--config", config, "--log", "stderr"]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice

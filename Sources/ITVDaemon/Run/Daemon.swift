@@ -25,6 +25,7 @@ actor Daemon: DaemonHooks {
     let clock = SystemEngineClock()
     let notifier = Notifier()
     let heartbeat = Heartbeat()
+    let metrics = DaemonMetrics()
     let startedAt: EpochMillis
     /// How long a stop waits for steps in flight (below systemd's TimeoutStopSec).
     let stopTimeout: Double
@@ -56,7 +57,8 @@ actor Daemon: DaemonHooks {
         try await engine.start()
         let engine = self.engine
         let service = EngineControlService(
-            engine: engine, store: store, hooks: self, clock: clock, startedAt: startedAt)
+            engine: engine, store: store, hooks: self, clock: clock, startedAt: startedAt, metrics: metrics)
+        await engine.setObserver(metrics)
         let set = await engine.set
         let server = ControlServer(config: ControlServerConfig(set.config), service: service, logger: logger)
         let validators = (try? await StoreReleaseLedger(store: store).savedValidators()) ?? [:]
@@ -68,14 +70,29 @@ actor Daemon: DaemonHooks {
         }
         defer { hup.cancel() }
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EngineService(engine: engine, stopTimeout: stopTimeout, notifier: notifier)),
+            .init(service: server),
+            .init(service: FeedService(watcher: watcher)),
+            .init(service: StatusService(daemon: self, server: server)),
+        ]
+        if let listen = set.config.metricsListen {
+            let metrics = self.metrics
+            services.append(
+                .init(
+                    service: MetricsListener(
+                        host: listen.host, port: listen.port, logger: logger,
+                        render: { try await service.metricsText(metrics) },
+                        onListening: { port in
+                            // Tests configure port 0 and read the port the kernel chose from here.
+                            if let file = ProcessInfo.processInfo.environment["ITVD_METRICS_PORT_FILE"] {
+                                try? Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: file))
+                            }
+                        })))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: EngineService(engine: engine, stopTimeout: stopTimeout, notifier: notifier)),
-                    .init(service: server),
-                    .init(service: FeedService(watcher: watcher)),
-                    .init(service: StatusService(daemon: self, server: server)),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
@@ -155,6 +172,10 @@ actor Daemon: DaemonHooks {
             metadata: ["event": "\(ITVEvent.reloadSucceeded.rawValue)"])
         return ReloadResponse(
             ok: true, procedures: set.playbooks.count, hosts: set.inventory.hosts.count, problems: [], reloadedAt: now)
+    }
+
+    func metricsExtras() async -> MetricsExtras {
+        MetricsExtras(feeds: await feeds.health())
     }
 
     func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult] {

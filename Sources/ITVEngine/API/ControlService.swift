@@ -74,4 +74,13 @@ public protocol ControlService: Sendable {
     /// it (`permission.denied`, outcome `denied`) and journals it with the user and uid. Not called for
     /// requests refused before authorization could be decided (malformed HTTP).
     func recordDenied(caller: Caller, route: String) async
+
+    /// The Prometheus text exposition of the daemon's state and counters (`GET /v1/metrics`).
+    func metrics(caller: Caller) async throws -> String
+}
+
+extension ControlService {
+    public func metrics(caller: Caller) async throws -> String {
+        throw APIError(.notFound, "this itvd exports no metrics")
+    }
 }

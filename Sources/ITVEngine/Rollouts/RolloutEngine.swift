@@ -24,6 +24,7 @@ public actor RolloutEngine {
     var subscribers: [Int64: [Int: AsyncStream<RolloutSnapshot>.Continuation]] = [:]
     var nextSubscriber = 0
     var stepsInFlight = 0
+    var observer: (any EngineObserver)?
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -211,6 +212,7 @@ public actor RolloutEngine {
             break  // persisted with the batch
         case .announce(let notice):
             announce(notice, rollout: id)
+            observe(notice)
         }
     }
 
