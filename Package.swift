@@ -63,6 +63,14 @@ let package = Package(
             dependencies: ["ITVEngine", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Notification senders: webhooks (HTTPS) and mail (SMTP) on libcurl.
+        .target(
+            name: "ITVNotify",
+            dependencies: ["ITVEngine", "ITVCore", "CCurl", "CLibCrypto"],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -93,7 +101,7 @@ let package = Package(
             name: "ITVDaemon",
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
-                "ITVProtocol", "ITVControlServer",
+                "ITVProtocol", "ITVControlServer", "ITVNotify",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -133,6 +141,7 @@ let package = Package(
             dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
+        .testTarget(name: "ITVNotifyTests", dependencies: ["ITVNotify", "ITVEngine", "ITVCore"]),
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",

@@ -115,6 +115,11 @@ struct Dispatcher: Sendable {
         case .audit: return try reply(await s.audit(caller: caller, try AuditRequest(query: q)))
         case .metrics:
             return .text(contentType: ITVProtocolVersion.metricsContentType, body: try await s.metrics(caller: caller))
+        case .notifyList: return try reply(await s.notifyList(caller: caller))
+        case .notifyTest:
+            let name = try name(match, "name")
+            let _: NotifyTestRequest = try decode(body)
+            return try reply(await s.notifyTest(caller: caller, name: name))
         }
     }
 

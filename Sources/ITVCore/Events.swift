@@ -55,6 +55,12 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case reloadFailed = "reload.failed"
     case logDropped = "log.dropped"
 
+    // Notifications (webhook, e-mail).
+    /// A delivery attempt failed; it is tried again later.
+    case notifyFailed = "notify.failed"
+    /// A notification was given up after 24 h of failed deliveries.
+    case notifyDropped = "notify.dropped"
+
     /// The journal `MESSAGE_ID` of a key event (32 lowercase hex digits, a 128-bit id generated once),
     /// or nil for events that need no catalog entry. Every id has an entry in `units/itvd.catalog`.
     public var messageID: String? {
@@ -79,7 +85,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
-            .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed:
+            .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .notifyFailed,
+            .notifyDropped:
             nil
         }
     }

@@ -6,7 +6,7 @@ import ITVCore
 public enum ConfigLoader {
     static let topKeys = [
         "playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows",
-        "metrics",
+        "metrics", "notify",
     ]
     static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
 
@@ -92,6 +92,7 @@ public enum ConfigLoader {
                 }
             }
         }
+        if let n = f["notify"] { c.notify = NotifyConfigLoader.read(n, r, base: base) }
         return c
     }
 

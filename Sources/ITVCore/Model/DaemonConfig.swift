@@ -43,6 +43,8 @@ public struct DaemonConfig: Hashable, Sendable {
     /// `metrics.listen`: where Prometheus scrapes `GET /metrics` over TCP; nil: only `GET /v1/metrics`
     /// on the control socket.
     public var metricsListen: MetricsListen? = nil
+    /// `notify:`: where notifications of rollouts, releases and feeds go.
+    public var notify: [NotifySink] = []
 
     public init(
         playbooks: String = "/etc/itvd/playbooks", inventory: String = "/etc/itvd/inventory.yaml",

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVEngine
 import ITVProtocol
 
@@ -32,4 +33,22 @@ extension EngineControlService {
 
     /// The daemon itself, reading for a scrape (the TCP listener has no peer credentials).
     static let metricsCaller = Caller(user: "itvd", uid: 0, gid: 0, groups: [], mayChange: false)
+}
+
+extension EngineControlService {
+    func notifyList(caller: Caller) async throws -> NotifyListResponse {
+        do {
+            return try await hooks.notifyList()
+        } catch let e as StoreError {
+            throw APIError(.unavailable, "the state store failed: \(e.message)")
+        }
+    }
+
+    func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse {
+        guard let answer = await hooks.notifyTest(name, by: requester(caller)) else {
+            let names = await engine.set.config.notify.map(\.name)
+            throw APIError(.notFound, "no notify sink \(name)" + Suggest.didYouMean(name, names))
+        }
+        return answer
+    }
 }

@@ -12,6 +12,9 @@ protocol DaemonHooks: Sendable {
     func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult]
     /// Feed health and outbox counts for the metrics.
     func metricsExtras() async -> MetricsExtras
+    func notifyList() async throws -> NotifyListResponse
+    /// nil: no such sink.
+    func notifyTest(_ name: String, by requester: Requester) async -> NotifyTestResponse?
 }
 
 /// The control socket's view of the engine: maps each route to engine operations and wire types.

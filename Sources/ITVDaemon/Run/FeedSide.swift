@@ -60,7 +60,10 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
             await onRelease?(r)
         case .candidateRejected, .rollbackSuspected:
             logger.warning("\(event.message)", metadata: meta)
-        case .feedBroken, .ledgerFailed:
+        case .feedBroken(let procedure, let error):
+            logger.error("\(event.message)", metadata: meta)
+            await onBroken?(procedure, error)
+        case .ledgerFailed:
             logger.error("\(event.message)", metadata: meta)
         case .feedRecovered:
             logger.notice("\(event.message)", metadata: meta)
@@ -68,6 +71,13 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     }
 
     func lastPoll(_ procedure: String) -> Poll? { polls[procedure] }
+
+    /// Called once per feed that broke (as journaled), for `feed.broken` notifications.
+    var onBroken: (@Sendable (String, FeedPollError) async -> Void)?
+
+    func attachNotify(_ onBroken: @escaping @Sendable (String, FeedPollError) async -> Void) {
+        self.onBroken = onBroken
+    }
 
     /// Procedure -> (last poll succeeded, last success in epoch seconds).
     func health() -> [String: (up: Bool, lastSuccess: Double?)] {

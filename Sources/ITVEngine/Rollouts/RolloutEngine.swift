@@ -25,6 +25,8 @@ public actor RolloutEngine {
     var nextSubscriber = 0
     var stepsInFlight = 0
     var observer: (any EngineObserver)?
+    var notifySinks: [NotifySink] = []
+    var outboxWaker: OutboxWaker?
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -148,6 +150,7 @@ public actor RolloutEngine {
                         seenAt: clock.now())))
         }
         if let audit { changes.append(.audit(audit)) }
+        changes += notifications(for: event, actions: actions, machine: machine)
         try await persist(changes, actions: actions.map { (id, $0) }, snapshot: machine.snapshot)
         return machine.snapshot  // as committed: later events may have changed the machine meanwhile
     }
@@ -182,6 +185,7 @@ public actor RolloutEngine {
                 }
                 continue
             }
+            for batch in batches { wakeSenders(batch.changes) }
             for batch in batches {
                 for (id, action) in batch.actions { perform(action, rollout: id) }
                 batch.waiter?.resume()
