@@ -141,7 +141,12 @@ let package = Package(
             dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ITVDaemonTests", dependencies: ["ITVDaemon", "ITVCore"]),
-        .testTarget(name: "ITVNotifyTests", dependencies: ["ITVNotify", "ITVEngine", "ITVCore"]),
+        .testTarget(
+            name: "ITVNotifyTests",
+            dependencies: [
+                "ITVNotify", "ITVEngine", "ITVCore", "ITVStore", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",

@@ -182,7 +182,9 @@ public struct OutboxSender: Sendable {
         let now = clock.now()
         let meta: Logger.Metadata = ["sink": "\(sink.name)", "notification": "\(entry.id)"]
         if Double(now - entry.createdAt) / 1000 > policy.giveUpAfter {
-            let why = "not delivered within \(Int(policy.giveUpAfter / 3600)) h: \(entry.lastError ?? "never tried")"
+            let limit =
+                policy.giveUpAfter >= 3_600 ? "\(Int(policy.giveUpAfter / 3_600)) h" : "\(Int(policy.giveUpAfter)) s"
+            let why = "not delivered within \(limit): \(entry.lastError ?? "never tried")"
             try await store.commit([.outboxAttempt(id: entry.id, sink: sink.name, .dropped(at: now, error: why))])
             logger.error(
                 "notify \(sink.name): \(entry.event) notification \(entry.id) given up: \(why)",
