@@ -8,7 +8,8 @@ BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev libxml2-dev \
-	openssh-server openssh-client pkg-config iproute2 util-linux curl systemd procps python3-venv openssl passwd
+	openssh-server openssh-client pkg-config iproute2 util-linux curl systemd procps python3-venv openssl passwd \
+	prometheus python3-aiosmtpd libssl-dev
 
 .PHONY: all deps build test lint demo demo-stop bench install clean
 

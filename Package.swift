@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure: model, validation, versions, planning, templates, state machine. No I/O.
@@ -62,6 +63,14 @@ let package = Package(
             dependencies: ["ITVEngine", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Notification senders: webhooks (HTTPS) and mail (SMTP) on libcurl.
+        .target(
+            name: "ITVNotify",
+            dependencies: ["ITVEngine", "ITVCore", "CCurl", "CLibCrypto"],
+            swiftSettings: strict
+        ),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -92,8 +101,12 @@ let package = Package(
             name: "ITVDaemon",
             dependencies: [
                 "ITVCore", "ITVPlaybookLoader", "ITVEngine", "ITVStore", "ITVSSH", "ITVFeeds", "ITVSystemd",
-                "ITVProtocol", "ITVControlServer",
+                "ITVProtocol", "ITVControlServer", "ITVNotify",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,6 +146,12 @@ let package = Package(
             dependencies: [
                 "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ITVNotifyTests",
+            dependencies: [
+                "ITVNotify", "ITVEngine", "ITVCore", "ITVStore", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),

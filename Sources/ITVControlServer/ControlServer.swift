@@ -354,6 +354,11 @@ public final class ControlServer: Service, Sendable {
             try await outbound.write(contentsOf: ResponseParts.json(status: status, body: data, keepAlive: keepAlive))
             if reader { await outbound.allWritten() }
             return keepAlive && connections.set(id, idle: true)
+        case .text(let contentType, let text):
+            try await outbound.write(
+                contentsOf: ResponseParts.text(contentType: contentType, body: Array(text.utf8), keepAlive: keepAlive))
+            if reader { await outbound.allWritten() }
+            return keepAlive && connections.set(id, idle: true)
         case .events(let events):
             // A watch is not a turn: it may follow a rollout for hours, and waits for events, not for work.
             if readTurn {

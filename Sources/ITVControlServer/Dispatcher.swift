@@ -7,6 +7,8 @@ import NIOCore
 enum Reply: Sendable {
     /// A JSON document (newline-terminated) with an HTTP status.
     case json(status: Int, body: ByteBuffer)
+    /// A text document (the metrics exposition) with its content type, status 200.
+    case text(contentType: String, body: String)
     /// NDJSON events until the stream ends or an event ends the watch.
     case events(AsyncStream<RolloutEvent>)
 
@@ -130,6 +132,13 @@ struct Dispatcher: Sendable {
             let _: ReloadRequest = try decode(body)
             return try reply(await s.reload(caller: caller))
         case .audit: return try reply(await s.audit(caller: caller, try AuditRequest(query: q)))
+        case .metrics:
+            return .text(contentType: ITVProtocolVersion.metricsContentType, body: try await s.metrics(caller: caller))
+        case .notifyList: return try reply(await s.notifyList(caller: caller))
+        case .notifyTest:
+            let name = try name(match, "name")
+            let _: NotifyTestRequest = try decode(body)
+            return try reply(await s.notifyTest(caller: caller, name: name))
         }
     }
 

@@ -70,6 +70,12 @@ enum ResponseParts {
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
     }
 
+    /// A text document sent as is (the metrics exposition ends with its own newline).
+    static func text(contentType: String, body: [UInt8], keepAlive: Bool) -> [HTTPServerResponsePart] {
+        let head = head(status: 200, contentType: contentType, contentLength: body.count, keepAlive: keepAlive)
+        return [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)]
+    }
+
     /// A whole answer: `body` is a newline-terminated JSON document (`Reply.document`).
     static func json(status: Int, body: ByteBuffer, keepAlive: Bool) -> [HTTPServerResponsePart] {
         let head = head(

@@ -61,6 +61,12 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     /// The store's marker (`itvd.state`) was missing or unreadable and was written again from a healthy store.
     case storeMarkerRepaired = "store.marker_repaired"
 
+    // Notifications (webhook, e-mail).
+    /// A delivery attempt failed; it is tried again later.
+    case notifyFailed = "notify.failed"
+    /// A notification was given up after 24 h of failed deliveries.
+    case notifyDropped = "notify.dropped"
+
     /// The journal `MESSAGE_ID` of a key event (32 lowercase hex digits, a 128-bit id generated once),
     /// or nil for events that need no catalog entry. Every id has an entry in `units/itvd.catalog`.
     public var messageID: String? {
@@ -87,7 +93,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
             .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .storeInitialized,
-            .storeMarkerRepaired:
+            .storeMarkerRepaired, .notifyFailed, .notifyDropped:
             nil
         }
     }

@@ -6,6 +6,7 @@ import ITVCore
 public enum ConfigLoader {
     static let topKeys = [
         "playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows",
+        "metrics", "notify",
     ]
     static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
 
@@ -79,6 +80,23 @@ public enum ConfigLoader {
                 c.windows[name] = window
             }
         }
+        if let n = f["metrics"] {
+            c.metricsListen = .default
+            if case .scalar(let s) = n, s.isNull {
+            } else if let m = r.mapping(n, "metrics", known: ["listen"]), let l = m["listen"],
+                let text = r.string(l, "metrics.listen")
+            {
+                if let listen = MetricsListen.parse(text) {
+                    c.metricsListen = listen
+                } else {
+                    r.error(
+                        l.location,
+                        "metrics.listen '\(Suggest.printable(text))' must be IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464"
+                    )
+                }
+            }
+        }
+        if let n = f["notify"] { c.notify = NotifyConfigLoader.read(n, r, base: base) }
         return c
     }
 

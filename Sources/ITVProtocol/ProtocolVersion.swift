@@ -17,6 +17,8 @@ public enum ITVProtocolVersion {
     public static let jsonContentType = "application/json"
     /// Content type of streamed event bodies (one JSON document per line).
     public static let ndjsonContentType = "application/x-ndjson"
+    /// `GET /v1/metrics`: the Prometheus text exposition format.
+    public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
     /// The path prefix of every route.
     public static let pathPrefix = "/v1/"
 }

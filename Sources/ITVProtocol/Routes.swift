@@ -34,6 +34,10 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     case windowClose = "window.close"
     case reload
     case audit
+    /// Prometheus text exposition (`text/plain; version=0.0.4`), not JSON.
+    case metrics
+    case notifyList = "notify.list"
+    case notifyTest = "notify.test"
 
     /// `GET` or `POST`.
     public var method: String {
@@ -46,10 +50,10 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     public var access: Access {
         switch self {
         case .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutList,
-            .rolloutShow, .rolloutEvents, .windowList, .audit:
+            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics, .notifyList:
             return .read
         case .feedCheck, .hostScan, .rolloutStart, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort,
-            .rolloutRollback, .rolloutRetry, .rolloutSkip, .windowOpen, .windowClose, .reload:
+            .rolloutRollback, .rolloutRetry, .rolloutSkip, .windowOpen, .windowClose, .reload, .notifyTest:
             return .change
         }
     }
@@ -80,6 +84,9 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
         case .windowClose: return "/v1/windows/{name}/close"
         case .reload: return "/v1/reload"
         case .audit: return "/v1/audit"
+        case .metrics: return "/v1/metrics"
+        case .notifyList: return "/v1/notify"
+        case .notifyTest: return "/v1/notify/{name}/test"
         }
     }
 

@@ -240,7 +240,7 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
 
     // MARK: - Plumbing
 
-    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T)
+    func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T)
         async throws -> T
     {
         try await onQueue(what) { database in try database.read(body) }

@@ -29,6 +29,8 @@ enum StoreWrites {
                         ON CONFLICT (procedure) DO UPDATE SET state = excluded.state
                         """
                 ).execute(arguments: [procedure, json])
+            case .outbox(let record): try StoreOutbox.insert(record, db)
+            case .outboxAttempt(let id, let sink, let outcome): try StoreOutbox.record(id, sink, outcome, db)
             }
         }
     }

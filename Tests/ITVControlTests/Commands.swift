@@ -51,4 +51,7 @@ let everyCommand: [CommandCase] = [
     CommandCase(route: .windowClose, arguments: ["window", "close", "evening"], keys: ["window", "message"]),
     CommandCase(route: .reload, arguments: ["reload"], keys: ["ok", "procedures", "hosts", "problems", "reloaded_at"]),
     CommandCase(route: .audit, arguments: ["audit", "--since", "7d"], keys: ["entries"]),
+    CommandCase(route: .metrics, arguments: ["metrics"], keys: ["metrics"]),
+    CommandCase(route: .notifyList, arguments: ["notify", "list"], keys: ["sinks"]),
+    CommandCase(route: .notifyTest, arguments: ["notify", "test", "chat"], keys: ["sink", "ok", "id", "message"]),
 ]

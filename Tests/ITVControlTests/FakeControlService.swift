@@ -295,6 +295,26 @@ final class FakeControlService: ControlService {
         return ReloadResponse(ok: true, procedures: 300, hosts: 800, problems: [], reloadedAt: Self.t0)
     }
 
+    func notifyList(caller: Caller) async throws -> NotifyListResponse {
+        count(.notifyList, caller)
+        return NotifyListResponse(sinks: [
+            NotifySinkInfo(
+                name: "chat", kind: "webhook", target: "https://hooks.example/itv", events: ["wave.waiting"],
+                pending: 2,
+                failing: 1, lastError: "connection refused")
+        ])
+    }
+
+    func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse {
+        count(.notifyTest, caller)
+        return NotifyTestResponse(sink: name, ok: true, id: "0f1e", message: "delivered")
+    }
+
+    func metrics(caller: Caller) async throws -> String {
+        count(.metrics, caller)
+        return "# HELP itv_build_info Always 1.\n# TYPE itv_build_info gauge\nitv_build_info{version=\"0.1.0\"} 1\n"
+    }
+
     func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
         count(.audit, caller)
         return AuditResponse(

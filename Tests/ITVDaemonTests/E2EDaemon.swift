@@ -10,6 +10,8 @@ final class E2EDaemon: @unchecked Sendable {
     let dir: String
     private var process: Process?
     private let lock = NSLock()
+    /// Added to the daemon's environment.
+    var environment: [String: String] = [:]
 
     var config: String { dir + "/itvd.yaml" }
     var socket: String { dir + "/run/itvd.sock" }
@@ -21,21 +23,25 @@ final class E2EDaemon: @unchecked Sendable {
 
     /// Writes the configuration and playbooks, starts the daemon, runs `body`, stops the daemon whatever happens.
     static func with<T>(
-        fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"],
-        _ body: (E2EDaemon) async throws -> T
+        fleet: E2EFleet, playbooks: [String: String], operators: [String] = ["root"], extraConfig: String = "",
+        environment: [String: String] = [:], _ body: (E2EDaemon) async throws -> T
     ) async throws -> T {
         try await with(
-            configuration: { try $0.prepare(fleet: fleet, playbooks: playbooks, operators: operators) }, body)
+            configuration: {
+                try $0.prepare(fleet: fleet, playbooks: playbooks, operators: operators, extraConfig: extraConfig)
+            }, environment: environment, body)
     }
 
     /// Starts the daemon on a configuration of the test's own: `write` puts `itvd.yaml` (with `socket:
     /// run/itvd.sock`) and what it names into the daemon's directory. Runs `body`, stops the daemon whatever
     /// happens.
     static func with<T>(
-        configuration write: (E2EDaemon) throws -> Void, _ body: (E2EDaemon) async throws -> T
+        configuration write: (E2EDaemon) throws -> Void, environment: [String: String] = [:],
+        _ body: (E2EDaemon) async throws -> T
     ) async throws -> T {
         let temp = try E2ETempDir()
         let daemon = E2EDaemon(dir: temp.path)
+        daemon.environment = environment
         defer {
             daemon.stop()
             withExtendedLifetime(temp) {}  // removed only after the daemon stopped
@@ -50,7 +56,9 @@ final class E2EDaemon: @unchecked Sendable {
         return try await body(daemon)
     }
 
-    private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String]) throws {
+    private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String], extraConfig: String)
+        throws
+    {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir + "/pb", withIntermediateDirectories: true)
         for (id, text) in playbooks {
@@ -67,7 +75,7 @@ final class E2EDaemon: @unchecked Sendable {
             operators: [\(groups)]
             readers: [\(groups)]
             windows: {evening: {duration: 1h}}
-
+            \(extraConfig)
             """
         try Data(text.utf8).write(to: URL(fileURLWithPath: config))
     }
@@ -91,6 +99,9 @@ final class E2EDaemon: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDir + "/itvd")
         process.arguments = ["run", "--config", config, "--log", "stderr"]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice

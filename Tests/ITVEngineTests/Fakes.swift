@@ -10,6 +10,7 @@ actor MemoryStore: RolloutStore {
     var hostRuns: [Int64: [String: HostRunRecord]] = [:]
     var hostOrder: [Int64: [String]] = [:]
     var auditLog: [AuditRecord] = []
+    var outboxRecords: [OutboxRecord] = []
     var hostVersionTable: [String: HostVersionRecord] = [:]
     var windowTable: [String: WindowRecord] = [:]
     var lastID: Int64 = 0
@@ -70,6 +71,8 @@ actor MemoryStore: RolloutStore {
             case .hostVersion(let v): hostVersionTable["\(v.host)/\(v.procedure)"] = v
             case .window(let w): windowTable[w.name] = w
             case .feedState: break
+            case .outbox(let o): outboxRecords.append(o)
+            case .outboxAttempt: break
             }
         }
     }

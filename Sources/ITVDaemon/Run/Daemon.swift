@@ -26,6 +26,8 @@ actor Daemon: DaemonHooks {
     let clock = SystemEngineClock()
     let notifier = Notifier()
     let heartbeat = Heartbeat()
+    let metrics = DaemonMetrics()
+    let notify: NotifySide
     let startedAt: EpochMillis
     /// How long a stop waits for steps in flight (below systemd's TimeoutStopSec).
     let stopTimeout: Double
@@ -57,7 +59,10 @@ actor Daemon: DaemonHooks {
         let executor = LibSSH2Executor(configuration: SSHExecutorConfiguration(set.config), logger: sshLogger)
         engine = RolloutEngine(set: set, store: store, executor: executor, clock: SystemEngineClock(), logger: logger)
         feeds = FeedSide(logger: logger)
-        detector = ReleaseDetector(ledger: StoreReleaseLedger(store: store), sink: feeds)
+        notify = NotifySide(set: set)
+        var ledger = StoreReleaseLedger(store: store)
+        if !set.config.notify.isEmpty { ledger.notify = (notify.routing, notify.releaseRecords(set: set)) }
+        detector = ReleaseDetector(ledger: ledger, sink: feeds)
         var fetcherConfig = CurlFeedFetcher.Configuration()
         fetcherConfig.caBundlePath = ProcessInfo.processInfo.environment["ITVD_CA_BUNDLE"]
         watcher = FeedWatcher(
@@ -72,7 +77,23 @@ actor Daemon: DaemonHooks {
         try await engine.start()
         let engine = self.engine
         let service = EngineControlService(
-            engine: engine, store: store, hooks: self, clock: clock, startedAt: startedAt)
+            engine: engine, store: store, hooks: self, clock: clock, startedAt: startedAt, metrics: metrics)
+        await engine.setObserver(metrics)
+        await engine.setNotify(sinks: notify.routing.sinks, waker: notify.routing.waker)
+        let notifyRouting = notify.routing
+        let store = self.store
+        await feeds.attachNotify { procedure, error in
+            // feed.broken: nothing else is stored when a feed breaks, so the record is its own transaction.
+            let now = SystemEngineClock().now()
+            let message = NotifyMessage(
+                event: .feedBroken, at: now, tenants: NotifySide.tenants(of: procedure, in: await engine.set),
+                procedure: procedure, message: "feed of \(procedure) is broken: \(error.message) (\(error.kind))",
+                command: "itvctl feed check \(procedure)")
+            let records = notifyRouting.records(message, at: now)
+            guard !records.isEmpty else { return }
+            try? await store.commit(records)
+            notifyRouting.wake(records)
+        }
         let set = await engine.set
         let server = ControlServer(config: ControlServerConfig(set.config), service: service, logger: logger)
         control = server
@@ -85,14 +106,32 @@ actor Daemon: DaemonHooks {
         }
         defer { hup.cancel() }
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EngineService(engine: engine, stopTimeout: stopTimeout, notifier: notifier)),
+            .init(service: server),
+            .init(service: FeedService(watcher: watcher)),
+            .init(service: StatusService(daemon: self, server: server)),
+        ]
+        if !notify.routing.sinks.isEmpty {
+            services.append(.init(service: NotifyService(sender: notify.sender(store: store, logger: logger))))
+        }
+        if let listen = set.config.metricsListen {
+            let metrics = self.metrics
+            services.append(
+                .init(
+                    service: MetricsListener(
+                        host: listen.host, port: listen.port, logger: logger,
+                        render: { try await service.metricsText(metrics) },
+                        onListening: { port in
+                            // Tests configure port 0 and read the port the kernel chose from here.
+                            if let file = ProcessInfo.processInfo.environment["ITVD_METRICS_PORT_FILE"] {
+                                try? Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: file))
+                            }
+                        })))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: EngineService(engine: engine, stopTimeout: stopTimeout, notifier: notifier)),
-                    .init(service: server),
-                    .init(service: FeedService(watcher: watcher)),
-                    .init(service: StatusService(daemon: self, server: server)),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
@@ -204,6 +243,51 @@ actor Daemon: DaemonHooks {
         if old.ssh != new.ssh { changed.append("ssh") }
         if old.parallel != new.parallel { changed.append("parallel") }
         return changed
+
+    func metricsExtras() async -> MetricsExtras {
+        let summary = (try? await store.outboxSummary()) ?? []
+        var pending = Dictionary(uniqueKeysWithValues: notify.routing.sinks.map { ($0.name, 0) })
+        for s in summary where pending[s.sink] != nil { pending[s.sink] = s.pending }
+        return MetricsExtras(feeds: await feeds.health(), outboxPending: pending)
+    }
+
+    func notifyList() async throws -> NotifyListResponse {
+        let summary = Dictionary(
+            (try await store.outboxSummary()).map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
+        return NotifyListResponse(
+            sinks: notify.routing.sinks.map { sink in
+                let s = summary[sink.name] ?? OutboxSinkSummary(sink: sink.name)
+                return NotifySinkInfo(
+                    name: sink.name, kind: sink.kind.rawValue, target: Self.withoutCredentials(sink.url),
+                    events: sink.events.map(\.rawValue).sorted(), tenants: sink.tenants, pending: s.pending,
+                    failing: s.failing, delivered: s.delivered, dropped: s.dropped, lastError: s.lastError,
+                    lastErrorAt: s.lastErrorAt, lastDeliveredAt: s.lastDeliveredAt)
+            })
+    }
+
+    static func withoutCredentials(_ url: String) -> String {
+        guard var c = URLComponents(string: url), c.user != nil || c.password != nil else { return url }
+        c.user = nil
+        c.password = nil
+        return c.string ?? url
+    }
+
+    func notifyTest(_ name: String, by requester: Requester) async -> NotifyTestResponse? {
+        let now = clock.now()
+        guard let (message, result) = await notify.test(name, by: requester.user, now: now) else { return nil }
+        let outcome: String
+        let text: String
+        switch result {
+        case .success:
+            (outcome, text) = ("ok", "delivered")
+        case .failure(let e):
+            (outcome, text) = ("error: delivery", e.message)
+        }
+        try? await engine.recordAudit(
+            AuditRecord(
+                at: now, user: requester.user, uid: requester.uid, action: "notify.test", target: "sink \(name)",
+                outcome: outcome))
+        return NotifyTestResponse(sink: name, ok: outcome == "ok", id: message.id, message: text)
     }
 
     func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult] {

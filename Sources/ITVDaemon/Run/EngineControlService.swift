@@ -10,6 +10,11 @@ protocol DaemonHooks: Sendable {
     func reload(by requester: Requester) async -> ReloadResponse
     /// Polls the feeds of these procedures (all when empty) now.
     func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult]
+    /// Feed health and outbox counts for the metrics.
+    func metricsExtras() async -> MetricsExtras
+    func notifyList() async throws -> NotifyListResponse
+    /// nil: no such sink.
+    func notifyTest(_ name: String, by requester: Requester) async -> NotifyTestResponse?
 }
 
 /// The control socket's view of the engine: maps each route to engine operations and wire types.
@@ -21,6 +26,8 @@ struct EngineControlService: ControlService {
     let startedAt: EpochMillis
     /// Refused requests audited per user and minute.
     let denials = DenialLimiter()
+    /// Counters and histograms of the running daemon; nil: `GET /v1/metrics` answers not_found.
+    var metrics: DaemonMetrics? = nil
 
     func requester(_ caller: Caller) -> Requester { Requester(user: caller.user, uid: caller.uid) }
 

@@ -17,6 +17,8 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     var detector: ReleaseDetector?
     var polls: [String: Poll] = [:]
     var newSinceLastPoll: [String: [String]] = [:]
+    /// When each feed was last read successfully (for the metrics).
+    var lastSuccess: [String: Date] = [:]
     /// Called for a detected release (and on every tick) to plan auto_plan rollouts.
     var onRelease: (@Sendable (ReleaseRecord) async -> Void)?
 
@@ -39,7 +41,7 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
 
     func feedPolled(_ procedure: String, outcome: FeedPollOutcome, at: Date) async {
         var error: FeedPollError?
-        if case .failed(let e, _) = outcome { error = e }
+        if case .failed(let e, _) = outcome { error = e } else { lastSuccess[procedure] = at }
         polls[procedure] = Poll(
             at: at, error: error, newReleases: newSinceLastPoll.removeValue(forKey: procedure) ?? [])
     }
@@ -58,7 +60,10 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
             await onRelease?(r)
         case .candidateRejected, .rollbackSuspected:
             logger.warning("\(event.message)", metadata: meta)
-        case .feedBroken, .ledgerFailed:
+        case .feedBroken(let procedure, let error):
+            logger.error("\(event.message)", metadata: meta)
+            await onBroken?(procedure, error)
+        case .ledgerFailed:
             logger.error("\(event.message)", metadata: meta)
         case .feedRecovered:
             logger.notice("\(event.message)", metadata: meta)
@@ -66,4 +71,19 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     }
 
     func lastPoll(_ procedure: String) -> Poll? { polls[procedure] }
+
+    /// Called once per feed that broke (as journaled), for `feed.broken` notifications.
+    var onBroken: (@Sendable (String, FeedPollError) async -> Void)?
+
+    func attachNotify(_ onBroken: @escaping @Sendable (String, FeedPollError) async -> Void) {
+        self.onBroken = onBroken
+    }
+
+    /// Procedure -> (last poll succeeded, last success in epoch seconds).
+    func health() -> [String: (up: Bool, lastSuccess: Double?)] {
+        Dictionary(
+            uniqueKeysWithValues: polls.map { id, poll in
+                (id, (up: poll.error == nil, lastSuccess: lastSuccess[id]?.timeIntervalSince1970))
+            })
+    }
 }

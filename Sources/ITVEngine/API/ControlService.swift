@@ -75,4 +75,23 @@ public protocol ControlService: Sendable {
     /// it (`permission.denied`, outcome `denied`) and journals it with the user and uid. Not called for
     /// requests refused before authorization could be decided (malformed HTTP).
     func recordDenied(caller: Caller, route: String) async
+
+    /// The Prometheus text exposition of the daemon's state and counters (`GET /v1/metrics`).
+    func metrics(caller: Caller) async throws -> String
+    /// Every notification sink with its outbox counts and last error.
+    func notifyList(caller: Caller) async throws -> NotifyListResponse
+    /// Sends a test notification to the sink now; `ok` false with the error when the sink refused it.
+    func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse
+}
+
+extension ControlService {
+    public func metrics(caller: Caller) async throws -> String {
+        throw APIError(.notFound, "this itvd exports no metrics")
+    }
+
+    public func notifyList(caller: Caller) async throws -> NotifyListResponse { NotifyListResponse(sinks: []) }
+
+    public func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse {
+        throw APIError(.notFound, "no notify sink \(name)")
+    }
 }

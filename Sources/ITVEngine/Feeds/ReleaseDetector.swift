@@ -25,7 +25,14 @@ public struct StoreReleaseLedger: ReleaseLedger {
         try await store.releases(procedure: procedure)
     }
 
-    public func record(_ release: ReleaseRecord) async throws { try await store.commit([.release(release)]) }
+    public func record(_ release: ReleaseRecord) async throws {
+        let extra = notify?.records(release) ?? []
+        try await store.commit([.release(release)] + extra)
+        notify?.routing.wake(extra)
+    }
+
+    /// `release.detected` notifications, committed with the release record.
+    public var notify: (routing: NotifyRouting, records: @Sendable (ReleaseRecord) -> [StoreChange])?
 
     public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {
         let json = String(decoding: try JSONEncoder().encode(validators), as: UTF8.self)

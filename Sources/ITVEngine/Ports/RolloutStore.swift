@@ -14,6 +14,10 @@ public enum StoreChange: Hashable, Sendable {
     case window(WindowRecord)
     /// Conditional-GET and failure state of a feed, opaque to the store (JSON).
     case feedState(procedure: String, json: String)
+    /// A notification for one sink, to be delivered after the commit (`OutboxStore`).
+    case outbox(OutboxRecord)
+    /// The outcome of a delivery attempt of outbox entry `id` to `sink`.
+    case outboxAttempt(id: String, sink: String, OutboxOutcome)
 }
 
 /// Why the store cannot do what was asked.

@@ -6,8 +6,13 @@ extension RolloutEngine {
     func execute(_ item: Work) async {
         switch item {
         case .step(let id, let host, let step):
+            let started = ContinuousClock.now
             let result = await runStep(rollout: id, host: host, step: step)
             stepsInFlight -= 1
+            let elapsed = ContinuousClock.now - started
+            observer?.stepFinished(
+                step, outcome: Self.outcome(of: result),
+                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             do {
                 try await apply(id, .stepFinished(host: host, step: step, result: result))
             } catch {

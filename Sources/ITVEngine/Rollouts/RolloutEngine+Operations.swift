@@ -63,7 +63,9 @@ extension RolloutEngine {
         let record = audit(requester, "rollout.start", "rollout \(id) (\(procedure) \(version))", comment)
         do {
             try await persist(
-                machine.snapshot.changes(since: nil) + [.audit(record)], actions: actions.map { (id, $0) },
+                machine.snapshot.changes(since: nil) + [.audit(record)] + startedNotification(machine)
+                    + notifications(for: .start, actions: actions, machine: machine),
+                actions: actions.map { (id, $0) },
                 snapshot: machine.snapshot)
         } catch {
             machines[id] = nil

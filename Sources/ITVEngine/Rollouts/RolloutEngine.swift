@@ -24,6 +24,9 @@ public actor RolloutEngine {
     var subscribers: [Int64: [Int: AsyncStream<RolloutSnapshot>.Continuation]] = [:]
     var nextSubscriber = 0
     var stepsInFlight = 0
+    var observer: (any EngineObserver)?
+    var notifySinks: [NotifySink] = []
+    var outboxWaker: OutboxWaker?
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -147,6 +150,7 @@ public actor RolloutEngine {
                         seenAt: clock.now())))
         }
         if let audit { changes.append(.audit(audit)) }
+        changes += notifications(for: event, actions: actions, machine: machine)
         try await persist(changes, actions: actions.map { (id, $0) }, snapshot: machine.snapshot)
         return machine.snapshot  // as committed: later events may have changed the machine meanwhile
     }
@@ -181,6 +185,7 @@ public actor RolloutEngine {
                 }
                 continue
             }
+            for batch in batches { wakeSenders(batch.changes) }
             for batch in batches {
                 for (id, action) in batch.actions { perform(action, rollout: id) }
                 batch.waiter?.resume()
@@ -211,6 +216,7 @@ public actor RolloutEngine {
             break  // persisted with the batch
         case .announce(let notice):
             announce(notice, rollout: id)
+            observe(notice)
         }
     }
 
