@@ -15,6 +15,7 @@ public struct ITVControlCommand: AsyncParsableCommand {
             unreachable; 77 permission denied. `rollout watch` exits 0 when the rollout succeeded, 1 when it \
             ended otherwise, 2 when it waits for an approval.
             """,
+        version: "itvctl \(ITVRelease.version)",
         subcommands: [
             StatusCommand.self, ProcedureCommand.self, ReleaseCommand.self, FeedCommand.self, HostCommand.self,
             RolloutCommand.self, WindowCommand.self, ReloadCommand.self, AuditCommand.self, MetricsCommand.self,

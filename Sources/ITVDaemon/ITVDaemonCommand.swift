@@ -1,10 +1,12 @@
 import ArgumentParser
+import ITVProtocol
 
 /// `itvd`: the daemon and its offline subcommands.
 public struct ITVDaemonCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "itvd",
         abstract: "Keeps business applications up to date on the fleet, in staged rollouts over SSH.",
+        version: "itvd \(ITVBuild.version)",
         subcommands: [RunCommand.self, CheckCommand.self, ProbeCommand.self, VersionCommand.self],
         defaultSubcommand: RunCommand.self
     )
@@ -19,5 +21,5 @@ struct VersionCommand: ParsableCommand {
 
 /// Build facts.
 public enum ITVBuild {
-    public static let version = "0.1.0"
+    public static let version = ITVRelease.version
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ITVDaemon
 import Testing
 
 /// `itvd check` as an operator runs it: the built binary, its output and exit code.
@@ -139,5 +140,18 @@ import Testing
         let r = try runBinary("itvd", ["version"])
         #expect(r.status == 0)
         #expect(r.stdout.hasPrefix("itvd "))
+    }
+
+    /// `--version`, which the packaging checks and administrators use, on both programs; a subcommand's own
+    /// `--version V` option (`itvctl rollout plan APP --version V`) still takes its value.
+    @Test func versionFlagsPrintTheRelease() throws {
+        let daemon = try runBinary("itvd", ["--version"])
+        #expect(daemon.status == 0, "\(daemon.stderr)")
+        #expect(daemon.stdout == "itvd \(ITVBuild.version)\n")
+        let control = try runBinary("itvctl", ["--version"])
+        #expect(control.status == 0, "\(control.stderr)")
+        #expect(control.stdout == "itvctl \(ITVBuild.version)\n")
+        let plan = try runBinary("itvctl", ["rollout", "plan", "app", "--version", "1.0", "--socket", "/nonexistent"])
+        #expect(plan.status == 69, "\(plan.stdout)\(plan.stderr)")
     }
 }
