@@ -243,6 +243,7 @@ actor Daemon: DaemonHooks {
         if old.ssh != new.ssh { changed.append("ssh") }
         if old.parallel != new.parallel { changed.append("parallel") }
         return changed
+    }
 
     func metricsExtras() async -> MetricsExtras {
         let summary = (try? await store.outboxSummary()) ?? []
