@@ -17,6 +17,8 @@ final class FakeControlService: ControlService {
     let endedWatches = Mutex(0)
     /// How many entries `audit` answers with (a large answer for the slow-reader test).
     let auditEntries = Mutex(1)
+    /// The procedures of the last feed check.
+    let lastFeedCheck = Mutex<[String]>([])
     static let planHash = "5f1c8a0d0c3b7e4e6b9a2d1f0e8c7b6a5f4e3d2c1b0a99887766554433221100"
     static let t0: Int64 = 1_790_000_000_000
 
@@ -122,6 +124,7 @@ final class FakeControlService: ControlService {
 
     func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {
         count(.feedCheck, caller)
+        lastFeedCheck.withLock { $0 = request.procedures }
         return FeedCheckResponse(results: [FeedCheckResult(procedure: "firefox-esr", ok: true, latest: "128.5.0")])
     }
 
