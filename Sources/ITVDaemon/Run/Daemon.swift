@@ -28,6 +28,8 @@ actor Daemon: DaemonHooks {
     let startedAt: EpochMillis
     /// How long a stop waits for steps in flight (below systemd's TimeoutStopSec).
     let stopTimeout: Double
+    /// The control socket's server, once running (a reload replaces its authorization).
+    var control: ControlServer?
 
     init(set: LoadedSet, configFile: String?, overrides: ConfigOverrides, store: SQLiteRolloutStore, logger: Logger) {
         self.configFile = configFile
@@ -59,6 +61,7 @@ actor Daemon: DaemonHooks {
             engine: engine, store: store, hooks: self, clock: clock, startedAt: startedAt)
         let set = await engine.set
         let server = ControlServer(config: ControlServerConfig(set.config), service: service, logger: logger)
+        control = server
         let validators = (try? await StoreReleaseLedger(store: store).savedValidators()) ?? [:]
         await feeds.attach(detector: detector) { [weak self] release in await self?.autoPlan(release) }
         await watcher.setFeeds(Self.feedSpecs(set), validators: validators)
@@ -143,6 +146,15 @@ actor Daemon: DaemonHooks {
                 ok: false, procedures: current.playbooks.count, hosts: current.inventory.hosts.count,
                 problems: loaded.diagnostics.map(\.description), reloadedAt: now)
         }
+        // Who may read and change: in force for the next request, before anything else of the new set.
+        control?.updateAuthorization(
+            AuthorizationPolicy(operatorGroups: set.config.operators, readerGroups: set.config.readers))
+        let previous = await engine.set.config
+        let restartOnly = Self.restartOnlyChanges(from: previous, to: set.config)
+        if !restartOnly.isEmpty {
+            let names = restartOnly.joined(separator: ", ")
+            logger.warning("reload: \(names) changed in the configuration; this takes effect only when itvd restarts")
+        }
         await engine.reload(set)
         await watcher.setFeeds(Self.feedSpecs(set))
         for p in set.playbooks { await detector.reset(p.id) }
@@ -155,6 +167,17 @@ actor Daemon: DaemonHooks {
             metadata: ["event": "\(ITVEvent.reloadSucceeded.rawValue)"])
         return ReloadResponse(
             ok: true, procedures: set.playbooks.count, hosts: set.inventory.hosts.count, problems: [], reloadedAt: now)
+    }
+
+    /// Settings of itvd.yaml that only a restart applies (the socket, the store and the SSH client with its
+    /// session cap are set up once).
+    static func restartOnlyChanges(from old: DaemonConfig, to new: DaemonConfig) -> [String] {
+        var changed: [String] = []
+        if old.socket != new.socket { changed.append("socket") }
+        if old.state != new.state { changed.append("state") }
+        if old.ssh != new.ssh { changed.append("ssh") }
+        if old.parallel != new.parallel { changed.append("parallel") }
+        return changed
     }
 
     func checkFeeds(_ procedures: [String]) async -> [FeedCheckResult] {
