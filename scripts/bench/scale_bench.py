@@ -147,7 +147,7 @@ def seed_scale(d):
         for name, args, target, n in [
             ("host list", ["host", "list"], "/v1/hosts", 10),
             ("rollout show (800 hosts)", ["rollout", "show", str(rid)], f"/v1/rollouts/{rid}", 100),
-            ("audit", ["audit"], "/v1/audit", 50),
+            ("audit (newest page)", ["audit"], "/v1/audit", 50),
             ("release list", ["release", "list"], "/v1/releases", 100),
         ]:
             human, size = timed(daemon.ctl(*args), n)
@@ -156,11 +156,12 @@ def seed_scale(d):
             row(f"itvctl --json {name}", js, size)
             curl, size = timed(daemon.curl(target), n)
             row(f"baseline: curl {target}", curl, size)
+        whole, size = timed(daemon.ctl("--json", "audit", "--all"), 10)
+        row("itvctl --json audit --all (every page)", whole, size)
         shown = len(json.loads(call(daemon.sock, "GET", "/v1/audit")[1])["entries"])
-        whole, size = timed(daemon.curl("/v1/audit?limit=20000"), 10)
-        row("curl /v1/audit?limit=20000 (every record)", whole, size)
-        total = len(json.loads(call(daemon.sock, "GET", "/v1/audit?limit=20000")[1])["entries"])
-        print(f"itvctl audit shows {shown:,} of the {total:,} audit records (GET /v1/audit's default limit)")
+        total = len(json.loads(subprocess.run(daemon.ctl("--json", "audit", "--all"), capture_output=True).stdout)
+                    ["entries"])
+        print(f"itvctl audit shows the newest {shown:,} of the {total:,} audit records; --all every one")
         after = rss_mb(daemon.process.pid)
         print(f"itvd RSS after them: {after[0]:.0f} MB (peak {after[1]:.0f} MB)")
     finally:
