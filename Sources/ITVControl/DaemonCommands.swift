@@ -113,18 +113,63 @@ struct ReloadCommand: ClientCommand {
 }
 
 struct AuditCommand: ClientCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Who did what.")
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Who did what.",
+        discussion: """
+            Shows the newest entries (1,000 unless --limit says otherwise), oldest first. When older entries \
+            exist, says so on stderr with the --before that shows the next page; --all fetches every page.
+            """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only entries of this recent period (e.g. 2h, 7d).") var since: DurationArgument?
+    @Option(help: "Only entries older than this entry id (the next page, as the previous one said).")
+    var before: Int64?
+    @Option(help: "At most this many entries per page (1 to \(AuditRequest.maxLimit)).") var limit: Int?
+    @Flag(help: "Fetch every page, not only the newest.") var all = false
+
+    func validate() throws {
+        if let limit, !(1...AuditRequest.maxLimit).contains(limit) {
+            throw ValidationError("--limit must be from 1 to \(AuditRequest.maxLimit)")
+        }
+        if let before, before <= 0 { throw ValidationError("--before must be a positive entry id") }
+    }
 
     func execute(_ api: ControlAPI) throws(ClientFailure) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let request = AuditRequest(since: since.map { now - $0.seconds * 1000 })
-        let (answer, raw) = try api.get(AuditResponse.self, .audit, query: request.queryItems)
-        if global.json { return Output.json(raw) }
+        var request = AuditRequest(since: since.map { now - $0.seconds * 1000 }, limit: limit, before: before)
+        var (answer, raw) = try api.get(AuditResponse.self, .audit, query: request.queryItems)
+        if all {
+            // Newest page first; each page is oldest first.
+            var pages = [answer.entries]
+            var seen = 1
+            while let next = answer.nextBefore {
+                guard next < (request.before ?? Int64.max), seen < 1_000_000 else { break }  // always older
+                request.before = next
+                (answer, _) = try api.get(AuditResponse.self, .audit, query: request.queryItems)
+                pages.append(answer.entries)
+                seen += 1
+            }
+            let entries = Array(pages.reversed().joined())
+            if global.json { return Output.json(AuditResponse(entries: entries)) }
+            return Self.table(entries)
+        }
+        if global.json {
+            Output.json(raw)
+        } else {
+            Self.table(answer.entries)
+        }
+        if let next = answer.nextBefore {
+            let again =
+                ["itvctl audit"] + (since.map { _ in ["--since", Output.span(since?.seconds ?? 0)] } ?? [])
+                + (limit.map { ["--limit", String($0)] } ?? []) + ["--before", String(next)]
+            FileHandle.standardError.write(
+                Data("more: older entries exist; next page: \(again.joined(separator: " ")) (or --all)\n".utf8))
+        }
+    }
+
+    static func table(_ entries: [AuditEntry]) {
         Output.table(
             ["TIME", "USER", "UID", "ACTION", "TARGET", "OUTCOME", "COMMENT"],
-            answer.entries.map { e in
+            entries.map { e in
                 [Output.time(e.at), e.user, String(e.uid), e.action, e.target, e.outcome, e.comment ?? ""]
             })
     }

@@ -99,7 +99,11 @@ struct Dispatcher: Sendable {
         case .procedureList: return try reply(await s.procedureList(caller: caller))
         case .procedureShow: return try reply(await s.procedureShow(caller: caller, id: try name(match, "id")))
         case .releaseList: return try reply(await s.releaseList(caller: caller, ReleaseListRequest(query: q)))
-        case .feedCheck: return try reply(await s.feedCheck(caller: caller, try decode(body)))
+        case .feedCheck:
+            var request: FeedCheckRequest = try decode(body)
+            var seen = Set<String>()
+            request.procedures = request.procedures.filter { seen.insert($0).inserted }  // each polled once
+            return try reply(await s.feedCheck(caller: caller, request))
         case .hostList: return try reply(await s.hostList(caller: caller, HostListRequest(query: q)))
         case .hostScan: return try reply(await s.hostScan(caller: caller, try decode(body)))
         case .rolloutPlan:
@@ -169,16 +173,19 @@ struct Dispatcher: Sendable {
         return id
     }
 
-    /// Decodes a JSON body; an empty body counts as `{}`.
-    private func decode<T: Decodable>(_ body: Data) throws(APIError) -> T {
+    /// Decodes a JSON body (an empty body counts as `{}`) and checks it against the request bounds.
+    private func decode<T: BoundedRequest>(_ body: Data) throws(APIError) -> T {
         let data = body.isEmpty ? Data("{}".utf8) : body
+        let value: T
         do {
-            return try ITVJSON.decode(T.self, from: data)
+            value = try ITVJSON.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw APIError(.invalidRequest, "the request body is not a valid \(T.self): \(Self.describe(error))")
         } catch {
             throw APIError(.invalidRequest, "the request body is not valid JSON: \(error)")
         }
+        try value.checkBounds()
+        return value
     }
 
     /// `planHash` -> `plan_hash`: coding paths name Swift properties, the client wrote JSON keys.

@@ -131,6 +131,11 @@ public struct AuditEntry: Hashable, Sendable, Codable {
 public struct AuditResponse: Hashable, Sendable, Codable {
     /// Oldest first.
     public var entries: [AuditEntry]
+    /// Set when older entries match the request too: the `before` of the next page (the oldest id here).
+    public var nextBefore: Int64?
 
-    public init(entries: [AuditEntry]) { self.entries = entries }
+    public init(entries: [AuditEntry], nextBefore: Int64? = nil) {
+        self.entries = entries
+        self.nextBefore = nextBefore
+    }
 }

@@ -68,15 +68,31 @@ public struct RolloutListRequest: QueryRequest, Hashable, Codable {
     public var queryItems: [(String, String)] { all ? [("all", "true")] : [] }
 }
 
-/// `GET /v1/audit?since=EPOCH_MS&limit=N`.
+/// `GET /v1/audit?since=EPOCH_MS&before=ID&limit=N`: one page of the audit trail.
+///
+/// A page holds the newest entries that match (at or after `since`, with an id below `before`): at most
+/// `limit` of them and about `pageBytes` of text (at least one entry), listed oldest first. When older
+/// entries match too, the answer's `next_before` says where the next page starts: ask again with
+/// `before` set to it.
 public struct AuditRequest: QueryRequest, Hashable, Codable {
+    /// Entries in a page when the request does not say.
+    public static let defaultLimit = 1_000
+    /// The most entries a page may hold; a larger `limit` is refused (`invalid_request`).
+    public static let maxLimit = 10_000
+    /// About how much text (comments, users, targets, UTF-8 bytes) one page holds.
+    public static let pageBytes = 2 << 20
+
     /// Entries at or after this time (epoch milliseconds).
     public var since: Int64?
+    /// At most this many entries (1 to `maxLimit`; default `defaultLimit`).
     public var limit: Int?
+    /// Only entries with an id below this: the `next_before` of the previous page.
+    public var before: Int64?
 
-    public init(since: Int64? = nil, limit: Int? = nil) {
+    public init(since: Int64? = nil, limit: Int? = nil, before: Int64? = nil) {
         self.since = since
         self.limit = limit
+        self.before = before
     }
 
     public init(query: [String: String]) throws(APIError) {
@@ -87,15 +103,28 @@ public struct AuditRequest: QueryRequest, Hashable, Codable {
             since = v
         }
         if let l = query["limit"] {
-            guard let v = Int(l), v > 0 else {
-                throw APIError(.invalidRequest, "query parameter limit must be a positive number, not '\(l)'")
+            guard let v = Int(l), v > 0, v <= Self.maxLimit else {
+                throw APIError(
+                    .invalidRequest,
+                    "query parameter limit must be a number from 1 to \(Self.maxLimit), not "
+                        + "'\(escapedForMessage(l, limit: 64))'")
             }
             limit = v
+        }
+        if let b = query["before"] {
+            guard let v = Int64(b), v > 0 else {
+                throw APIError(
+                    .invalidRequest,
+                    "query parameter before must be an audit entry id (a positive number), not "
+                        + "'\(escapedForMessage(b, limit: 64))'")
+            }
+            before = v
         }
     }
 
     public var queryItems: [(String, String)] {
         (since.map { [("since", String($0))] } ?? []) + (limit.map { [("limit", String($0))] } ?? [])
+            + (before.map { [("before", String($0))] } ?? [])
     }
 }
 

@@ -217,6 +217,12 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         try await read("read the audit trail") { try StoreReads.audit($0, since: since, limit: limit) }
     }
 
+    public func auditPage(since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) async throws -> AuditPage {
+        try await read("read the audit trail") {
+            try StoreReads.auditPage($0, since: since, before: before, limit: limit, maxBytes: maxBytes)
+        }
+    }
+
     public func releases(procedure: String?) async throws -> [ReleaseRecord] {
         try await read("read releases") { try StoreReads.releases($0, procedure: procedure) }
     }

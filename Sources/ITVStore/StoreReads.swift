@@ -48,6 +48,41 @@ enum StoreReads {
         }
     }
 
+    /// Newest first by id (a reverse scan of the table, no sort of the whole trail), one row at a time; a
+    /// row's comment is decoded only once it is known to fit the page.
+    static func auditPage(_ db: Database, since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) throws
+        -> AuditPage
+    {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT id, at, user, uid, action, target, outcome, length(CAST(comment AS BLOB)) AS comment_bytes
+                FROM audit NOT INDEXED WHERE id < ? AND at >= ? ORDER BY id DESC
+                """,
+            arguments: [before ?? Int64.max, since ?? Int64.min])
+        var records: [AuditRecord] = []
+        var bytes = 0
+        while let row = try rows.next() {
+            let id = try row.decode(Int64.self, forColumn: "id")
+            var record = AuditRecord(
+                id: id, at: try row.decode(forColumn: "at"), user: try row.decode(forColumn: "user"),
+                uid: try uid(row), action: try row.decode(forColumn: "action"),
+                target: try row.decode(forColumn: "target"), outcome: try row.decode(forColumn: "outcome"))
+            let commentBytes = (row["comment_bytes"] as Int64?).map(Int.init)
+            let weight = AuditPage.weight(record) + (commentBytes ?? 0)
+            if records.count >= max(limit, 1) || (!records.isEmpty && bytes + weight > maxBytes) {
+                return AuditPage(records: records.reversed(), more: true)
+            }
+            if commentBytes != nil {
+                record.comment = try String.fetchOne(
+                    db, sql: "SELECT comment FROM audit WHERE id = ?", arguments: [id])
+            }
+            records.append(record)
+            bytes += weight
+        }
+        return AuditPage(records: records.reversed(), more: false)
+    }
+
     static func releases(_ db: Database, procedure: String?) throws -> [ReleaseRecord] {
         let rows: [Row]
         if let procedure {

@@ -15,10 +15,13 @@ final class FakeControlService: ControlService {
     private let state = Mutex<(calls: [Route: Int], callers: [String], denials: [Denial])>(([:], [], []))
     /// Watch streams of rollout 15 (which never ends) that were cancelled.
     let endedWatches = Mutex(0)
-    /// How many entries `audit` answers with (a large answer for the slow-reader test).
+    /// How many entries the audit trail holds (a large answer for the slow-reader test). Without `limit` and
+    /// `before`, `audit` answers with all of them; with either, one page of at most `limit` (default 1,000).
     let auditEntries = Mutex(1)
     /// Users (uids) who approved wave 2 of rollout 12: a second approval by one of them is `already_approved`.
     let approvers = Mutex<Set<UInt32>>([])
+    /// The procedures of the last feed check.
+    let lastFeedCheck = Mutex<[String]>([])
     static let planHash = "5f1c8a0d0c3b7e4e6b9a2d1f0e8c7b6a5f4e3d2c1b0a99887766554433221100"
     static let t0: Int64 = 1_790_000_000_000
 
@@ -124,6 +127,7 @@ final class FakeControlService: ControlService {
 
     func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {
         count(.feedCheck, caller)
+        lastFeedCheck.withLock { $0 = request.procedures }
         return FeedCheckResponse(results: [FeedCheckResult(procedure: "firefox-esr", ok: true, latest: "128.5.0")])
     }
 
@@ -317,11 +321,18 @@ final class FakeControlService: ControlService {
 
     func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
         count(.audit, caller)
-        return AuditResponse(
-            entries: (1...max(1, auditEntries.withLock { $0 })).map {
-                AuditEntry(
-                    id: Int64($0), at: Self.t0, user: "alice", uid: 1001, action: "rollout.start",
-                    target: "rollout 12", outcome: "ok")
-            })
+        let total = max(1, auditEntries.withLock { $0 })
+        func entry(_ id: Int) -> AuditEntry {
+            AuditEntry(
+                id: Int64(id), at: Self.t0, user: "alice", uid: 1001, action: "rollout.start", target: "rollout 12",
+                outcome: "ok")
+        }
+        guard request.limit != nil || request.before != nil else {
+            return AuditResponse(entries: (1...total).map(entry))
+        }
+        let newest = min(total, Int(min(request.before ?? Int64(total + 1), Int64(total + 1))) - 1)
+        let oldest = max(1, newest - (request.limit ?? AuditRequest.defaultLimit) + 1)
+        guard newest >= 1 else { return AuditResponse(entries: []) }
+        return AuditResponse(entries: (oldest...newest).map(entry), nextBefore: oldest > 1 ? Int64(oldest) : nil)
     }
 }

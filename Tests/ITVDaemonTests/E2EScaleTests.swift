@@ -305,15 +305,26 @@ extension E2ETests {
             }
 
             if let audit = try same(["audit"], "/v1/audit") {
-                #expect(try human(["audit"]).count == 1 + entries(audit, "entries").count)
-                // The store's whole audit trail, asked for with a limit above its size.
-                let trail = entries(try jsonObject(itvd.curlGet("/v1/audit?limit=1000000"), "audit"), "entries")
-                #expect(trail.count > 1_000, "more records than one page")
-                withKnownIssue(
-                    "itvctl audit shows the oldest 1,000 records only (GET /v1/audit: limit 1000, oldest first)"
-                ) {
-                    #expect(entries(audit, "entries").count == trail.count)
+                // The whole trail, page by page with curl (each page oldest first, the newest page first).
+                var trail: [NSDictionary] = []
+                var target = "/v1/audit?limit=10000"
+                while true {
+                    let page = try jsonObject(itvd.curlGet(target), "GET \(target)")
+                    trail = entries(page, "entries") + trail
+                    guard let next = page["next_before"] as? Int else { break }
+                    target = "/v1/audit?limit=10000&before=\(next)"
                 }
+                #expect(trail.count > 1_000, "more records than one page")
+                let page = entries(audit, "entries")
+                #expect(page.count == 1_000, "itvctl audit: a page of the newest records")
+                #expect(page.map { $0["id"] as? Int } == trail.suffix(page.count).map { $0["id"] as? Int })
+                let text = try itvd.ctl(["audit"])
+                #expect(text.status == 0 && text.stderr.contains("older entries exist"), "\(text.stderr)")
+                #expect(text.stdout.split(separator: "\n").count == 1 + page.count)
+                let everything = try itvd.ok(["--json", "audit", "--all"])
+                let every = entries(try jsonObject(Data(everything.utf8), "itvctl --json audit --all"), "entries")
+                #expect(every.map { $0["id"] as? Int } == trail.map { $0["id"] as? Int }, "audit --all: every record")
+                #expect(try human(["audit", "--all"]).count == 1 + trail.count)
             }
 
             if let windows = try same(["window", "list"], "/v1/windows") {

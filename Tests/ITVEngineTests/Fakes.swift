@@ -104,6 +104,21 @@ actor MemoryStore: RolloutStore {
         Array(auditLog.filter { $0.at >= (since ?? 0) }.prefix(limit))
     }
 
+    func auditPage(since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) -> AuditPage {
+        let matching = auditLog.filter { $0.at >= (since ?? 0) && ($0.id ?? 0) < (before ?? Int64.max) }
+        var page: [AuditRecord] = []
+        var bytes = 0
+        for record in matching.reversed() {
+            let weight = AuditPage.weight(record)
+            if page.count >= limit || (!page.isEmpty && bytes + weight > maxBytes) {
+                return AuditPage(records: page.reversed(), more: true)
+            }
+            page.append(record)
+            bytes += weight
+        }
+        return AuditPage(records: page.reversed(), more: false)
+    }
+
     func releases(procedure: String?) -> [ReleaseRecord] { [] }
     func hostVersions() -> [HostVersionRecord] { Array(hostVersionTable.values) }
     func windows() -> [WindowRecord] { Array(windowTable.values) }
@@ -124,6 +139,9 @@ struct StoreHandle: RolloutStore {
     }
     func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord] {
         await store.audit(since: since, limit: limit)
+    }
+    func auditPage(since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) async throws -> AuditPage {
+        await store.auditPage(since: since, before: before, limit: limit, maxBytes: maxBytes)
     }
     func releases(procedure: String?) async throws -> [ReleaseRecord] { [] }
     func hostVersions() async throws -> [HostVersionRecord] { await store.hostVersions() }

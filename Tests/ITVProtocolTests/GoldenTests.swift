@@ -100,6 +100,14 @@ let goldens: [Golden] = [
                 id: 8, at: Samples.t0, user: "mallory", uid: 1002, action: "permission.denied",
                 target: "rollout.abort", outcome: "denied"),
         ])),
+    Golden(
+        "audit_page",
+        AuditResponse(
+            entries: [
+                AuditEntry(
+                    id: 4_001, at: Samples.t0, user: "alice", uid: 1001, action: "window.open",
+                    target: "window evening", outcome: "ok")
+            ], nextBefore: 4_001)),
     Golden("error", ErrorBody(APIError(.planChanged, "the plan of rollout 12 changed since you saw it"))),
     Golden(
         "error_already_approved",

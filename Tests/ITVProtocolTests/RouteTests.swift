@@ -84,6 +84,12 @@ struct RouteTests {
         let audit = AuditRequest(since: 1_790_000_000_000, limit: 50)
         #expect(try AuditRequest(query: Dictionary(uniqueKeysWithValues: audit.queryItems)) == audit)
         #expect(throws: APIError.self) { try AuditRequest(query: ["since": "yesterday"]) }
+        let page = AuditRequest(limit: 10_000, before: 4_001)
+        #expect(try AuditRequest(query: Dictionary(uniqueKeysWithValues: page.queryItems)) == page)
+        #expect(page.queryItems.map(\.0) == ["limit", "before"])
+        for bad in [["limit": "10001"], ["limit": "0"], ["before": "0"], ["before": "x"], ["before": "-3"]] {
+            #expect(throws: APIError.self, "\(bad)") { try AuditRequest(query: bad) }
+        }
         #expect(throws: APIError.self) { try RolloutListRequest(query: ["all": "maybe"]) }
         let hosts = HostListRequest(procedure: "p", group: nil, tenant: "egling")
         #expect(HostListRequest(query: Dictionary(uniqueKeysWithValues: hosts.queryItems)) == hosts)

@@ -163,9 +163,13 @@ extension EngineControlService {
 
     func reload(caller: Caller) async throws -> ReloadResponse { await hooks.reload(by: requester(caller)) }
 
+    /// One page, newest entries first chosen, bounded in entries and bytes (see `AuditRequest`).
     func audit(caller: Caller, _ request: AuditRequest) async throws -> AuditResponse {
-        AuditResponse(
-            entries: try await store.audit(since: request.since, limit: request.limit ?? 1_000).map(AuditEntry.init))
+        let limit = min(max(request.limit ?? AuditRequest.defaultLimit, 1), AuditRequest.maxLimit)
+        let page = try await store.auditPage(
+            since: request.since, before: request.before, limit: limit, maxBytes: AuditRequest.pageBytes)
+        return AuditResponse(
+            entries: page.records.map(AuditEntry.init), nextBefore: page.more ? page.records.first?.id : nil)
     }
 
     /// Audits a refused request, at most `denials.burst` a minute per user (see `DenialLimiter`).

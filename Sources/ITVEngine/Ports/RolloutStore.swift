@@ -54,8 +54,30 @@ public protocol RolloutStore: Sendable {
 
     /// Oldest first, entries at or after `since`.
     func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord]
+    /// One page of the audit trail: the newest entries at or after `since` with an id below `before`, at
+    /// most `limit` of them and about `maxBytes` of text (at least one entry); see `AuditPage`.
+    func auditPage(since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) async throws -> AuditPage
     func releases(procedure: String?) async throws -> [ReleaseRecord]
     func hostVersions() async throws -> [HostVersionRecord]
     func windows() async throws -> [WindowRecord]
     func feedStates() async throws -> [String: String]
+}
+
+/// A page of the audit trail, read in bounded memory whatever the trail holds.
+public struct AuditPage: Hashable, Sendable {
+    /// Oldest first.
+    public var records: [AuditRecord]
+    /// Older entries that match exist beyond this page.
+    public var more: Bool
+
+    public init(records: [AuditRecord], more: Bool) {
+        self.records = records
+        self.more = more
+    }
+
+    /// What one entry counts against a page's byte budget: its text, and a little for the rest.
+    public static func weight(_ record: AuditRecord) -> Int {
+        64 + record.user.utf8.count + record.action.utf8.count + record.target.utf8.count
+            + (record.comment?.utf8.count ?? 0) + record.outcome.utf8.count
+    }
 }
