@@ -56,7 +56,7 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
             newSinceLastPoll[r.procedure, default: []].append(r.version)
             logger.notice("\(event.message)", metadata: meta)
             await onRelease?(r)
-        case .candidateRejected, .rollbackSuspected:
+        case .candidateRejected, .candidatesRejected, .rollbackSuspected:
             logger.warning("\(event.message)", metadata: meta)
         case .feedBroken, .ledgerFailed:
             logger.error("\(event.message)", metadata: meta)
