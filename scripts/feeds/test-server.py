@@ -20,6 +20,7 @@ Routes (both servers):
   /redirect-loop          redirects to itself
   /to-http                redirects to the plain http server
   /via-https              redirects to the https server's /to-http (http -> https -> http)
+  /long-validators        a valid feed whose ETag is 4,000 characters long (Last-Modified is normal)
   /stats                  JSON: requests per path, most concurrent requests per Host header
 """
 import signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
@@ -93,6 +94,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(304, headers=[("ETag", etag)])
             return self.send(200, feed(name, version), [
                 ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
+                ("Last-Modified", LAST_MODIFIED)])
+        if path == "/long-validators":
+            return self.send(200, feed("long", "2.0.0"), [
+                ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", '"%s"' % ("e" * 4000)),
                 ("Last-Modified", LAST_MODIFIED)])
         if path == "/stats":
             with LOCK:
