@@ -33,6 +33,21 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
         #expect(stats.agents.contains { $0.hasPrefix("itvd/") })
     }
 
+    /// A validator too long to be real (4,000 characters) is taken as absent: not kept, stored or sent back.
+    @Test func anOverlongValidatorIsIgnored() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let f = fetcher(server)
+        defer { f.close() }
+        guard case .fetched(let doc) = await f.fetch(FeedRequest(url: server.https("/long-validators"))) else {
+            Issue.record("the fetch did not return the document")
+            return
+        }
+        #expect(doc.etag == nil)
+        #expect(doc.lastModified != nil)
+        #expect(String(decoding: doc.body, as: UTF8.self).contains("v2.0.0"))
+    }
+
     @Test func retryAfterInBothForms() async throws {
         let server = try TestServer()
         defer { server.stop() }

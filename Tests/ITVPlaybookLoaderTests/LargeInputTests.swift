@@ -157,4 +157,29 @@ import Testing
         #expect(loaded.value?.hosts.count == 2_000)
         #expect(loaded.value?.hosts.first?.tenant == "t")
     }
+
+    /// 40,000 unknown targets against an inventory of 20,000 hosts: each was compared with every name of the
+    /// inventory for a suggestion. Now 100 are reported (and searched), then a count.
+    @Test func manyUnknownTargetsCostAHundredDiagnostics() throws {
+        let dir = try TempDir()
+        var inventory = "tenants: {t: {name: T}}\nhosts:\n"
+        for i in 0..<20_000 { inventory += "  host-\(i): {address: 10.0.\(i / 256 % 256).\(i % 256), tenant: t}\n" }
+        try dir.write("inventory.yaml", inventory)
+        let targets = (0..<40_000).map { "  - nohost-\($0)" }.joined(separator: "\n")
+        try dir.write(
+            "playbooks/app.yaml",
+            ValidSet.playbook.replacingOccurrences(of: "targets: [workstations]", with: "targets:\n" + targets)
+                .replacingOccurrences(of: "  kind: json", with: "  kind: json"))
+        let start = ContinuousClock.now
+        let loaded = SetLoader.load(
+            configFile: nil,
+            overrides: ConfigOverrides(playbooks: dir.path + "/playbooks", inventory: dir.path + "/inventory.yaml"))
+        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(loaded.diagnostics.count == 101, "\(loaded.diagnostics.count)")
+        #expect(
+            loaded.diagnostics.contains {
+                $0.message
+                    == "39900 more problem(s) with this playbook's references are not shown (only the first 100 are)"
+            })
+    }
 }

@@ -20,6 +20,7 @@ Routes (both servers):
   /redirect-loop          redirects to itself
   /to-http                redirects to the plain http server
   /via-https              redirects to the https server's /to-http (http -> https -> http)
+  /long-validators        a valid feed whose ETag is 4,000 characters long (Last-Modified is normal)
   /stats                  JSON: requests per path, most concurrent requests per Host header
   /publish/NAME?v=VERSION makes VERSION the release that /mutable/NAME offers (204)
   /mutable/NAME?mode=M    the feed of the version last published (1.0.0 before), with a strong ETag of its
@@ -126,6 +127,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(304, headers=[("ETag", etag), ("Last-Modified", LAST_MODIFIED)])
             return self.send(200, body, [
                 ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
+                ("Last-Modified", LAST_MODIFIED)])
+        if path == "/long-validators":
+            return self.send(200, feed("long", "2.0.0"), [
+                ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", '"%s"' % ("e" * 4000)),
                 ("Last-Modified", LAST_MODIFIED)])
         if path == "/stats":
             with LOCK:

@@ -1,22 +1,48 @@
 /// Checks what no single file can check alone: references between playbooks, the inventory and the
-/// configuration. Returns every problem found.
+/// configuration. Returns every problem found (the first `maxPerPlaybook` of each playbook, then a count).
 public enum SetValidator {
+    /// Diagnostics per playbook, as per file in the loader: a list of 50,000 unknown targets costs 100 lines
+    /// (and 100 searches for a close name among the inventory's), not 50,000.
+    public static let maxPerPlaybook = 100
+    /// Unknown names per list for which a close name is looked for among all of the inventory's.
+    static let maxSuggestions = 10
+
     public static func validate(config: DaemonConfig, inventory: Inventory, playbooks: [Playbook]) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        func error(_ at: SourceLocation, _ message: String) { diagnostics.append(Diagnostic(at, message)) }
+        var problems = 0
+        var shown = 0
+        var hidden = 0
+        func error(_ at: SourceLocation, _ message: @autoclosure () -> String) {
+            problems += 1
+            if shown < maxPerPlaybook {
+                shown += 1
+                diagnostics.append(Diagnostic(at, message()))
+            } else {
+                hidden += 1
+            }
+        }
 
         var ids: [String: SourceLocation] = [:]
         let groups = inventory.groups
         let known = Array(groups) + inventory.hosts.map(\.name)
         for playbook in playbooks {
-            let before = diagnostics.count
+            let before = problems
+            shown = 0
+            hidden = 0
             defer {
                 // A plan is checked only when everything it is made of is valid, so that its error is not
                 // a consequence of another one.
-                if diagnostics.count == before,
+                if problems == before,
                     case .failure(let e) = WavePlanner.plan(playbook: playbook, inventory: inventory, version: "0")
                 {
                     error(playbook.location(of: "rollout.waves"), "rollout.waves: \(e.message)")
+                }
+                if hidden > 0 {
+                    diagnostics.append(
+                        Diagnostic(
+                            playbook.location(of: "targets"),
+                            "\(hidden) more problem(s) with this playbook's references are not shown (only the "
+                                + "first \(maxPerPlaybook) are)"))
                 }
             }
             if let first = ids[playbook.id] {
@@ -27,11 +53,12 @@ public enum SetValidator {
             let unknownTargets = playbook.targets.filter {
                 inventory.host(named: $0.value) == nil && !groups.contains($0.value)
             }
-            for target in unknownTargets {
+            for (n, target) in unknownTargets.enumerated() {
+                // A close name is looked for among all of the inventory's for the first few only.
                 error(
                     target.location,
                     "target '\(Suggest.printable(target.value))' is neither a group nor a host of the inventory"
-                        + Suggest.didYouMean(target.value, known))
+                        + (n < maxSuggestions ? Suggest.didYouMean(target.value, known) : ""))
             }
             let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
             if hosts.isEmpty, !playbook.targets.isEmpty, unknownTargets.isEmpty {
@@ -42,12 +69,15 @@ public enum SetValidator {
                 let at = playbook.location(of: "rollout.waves[\(i)]")
                 switch wave.size {
                 case .hosts(let list):
+                    var unknownHosts = 0
                     for h in list where !names.contains(h) {
                         if inventory.host(named: h) == nil {
+                            unknownHosts += 1
                             error(
                                 at,
                                 "wave '\(wave.name)': unknown host '\(Suggest.printable(h))'"
-                                    + Suggest.didYouMean(h, inventory.hosts.map(\.name)))
+                                    + (unknownHosts <= maxSuggestions
+                                        ? Suggest.didYouMean(h, inventory.hosts.map(\.name)) : ""))
                         } else {
                             error(
                                 at,

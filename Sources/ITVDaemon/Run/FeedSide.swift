@@ -58,7 +58,7 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
             newSinceLastPoll[r.procedure, default: []].append(r.version)
             logger.notice("\(event.message)", metadata: meta)
             await onRelease?(r)
-        case .candidateRejected, .rollbackSuspected:
+        case .candidateRejected, .candidatesRejected, .rollbackSuspected:
             logger.warning("\(event.message)", metadata: meta)
         case .feedBroken(let procedure, let error):
             logger.error("\(event.message)", metadata: meta)

@@ -13,6 +13,10 @@ public struct FeedParseError: Error, Hashable, Sendable, CustomStringConvertible
         case nothingSelected = "nothing_selected"
         case badPattern = "bad_pattern"
         case missingMatch = "missing_match"
+        /// More candidate versions than `FeedBounds.maxCandidates`: refused whole, nothing is taken from it.
+        case tooManyCandidates = "too_many_candidates"
+        /// More XML elements or JSON values than `FeedBounds.maxElements`: refused before it is read into memory.
+        case tooManyElements = "too_many_elements"
     }
 
     public var kind: Kind
@@ -26,6 +30,20 @@ public struct FeedParseError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { "\(kind.rawValue): \(message)" }
 }
 
+/// Bounds on the work and memory one feed document may cost, whatever it holds under the 4 MiB body cap.
+/// A vendor's feed lists tens or hundreds of releases; beyond these bounds a document is refused whole.
+public enum FeedBounds {
+    /// Candidate versions per document: Atom entries, RSS items, `match` hits, JSON values selected.
+    public static let maxCandidates = 10_000
+    /// A candidate longer than this (a version has at most 64 characters) is rejected from its first bytes
+    /// and never kept whole.
+    public static let maxCandidateBytes = 256
+    /// XML elements or JSON values per document, counted before the document is held as a tree.
+    public static let maxElements = 200_000
+    /// Rejected candidates journaled per document; the rest are counted in one entry.
+    public static let maxRejectionsReported = 20
+}
+
 /// A string a feed offered that is not taken as a version, and why (journaled, never run).
 public struct RejectedCandidate: Hashable, Sendable {
     /// The offered text for the journal: printable ASCII as is, anything else (newlines, bidi overrides,
@@ -34,8 +52,13 @@ public struct RejectedCandidate: Hashable, Sendable {
     public var reason: String
 
     public init(raw: String, reason: String) {
+        self.init(raw: raw, totalBytes: raw.utf8.count, reason: reason)
+    }
+
+    /// From the first part of a longer text (`totalBytes` long), for candidates too long to be kept whole.
+    public init(raw: String, totalBytes: Int, reason: String) {
         var s = ""
-        var complete = true
+        var complete = raw.utf8.count == totalBytes
         for u in raw.unicodeScalars {
             if s.utf8.count >= 80 {
                 complete = false
@@ -47,7 +70,7 @@ public struct RejectedCandidate: Hashable, Sendable {
                 s += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
             }
         }
-        if !complete { s += "... (\(raw.utf8.count) bytes)" }
+        if !complete { s += "... (\(totalBytes) bytes)" }
         self.shown = s
         self.reason = reason
     }

@@ -53,6 +53,8 @@ public enum FeedEvent: Hashable, Sendable {
     case releaseDetected(ReleaseRecord)
     /// A candidate that is not a version under the procedure's scheme (reported once per text).
     case candidateRejected(procedure: String, candidate: RejectedCandidate)
+    /// More candidates of one document were rejected than are journaled one by one.
+    case candidatesRejected(procedure: String, count: Int)
     /// The feed offers only versions older than one already seen: no rollout, journaled as suspicious.
     case rollbackSuspected(procedure: String, offered: String, highestSeen: String)
     case feedBroken(procedure: String, error: FeedPollError)
@@ -64,7 +66,7 @@ public enum FeedEvent: Hashable, Sendable {
     public var event: ITVEvent {
         switch self {
         case .releaseDetected: .releaseDetected
-        case .candidateRejected, .rollbackSuspected: .feedRejected
+        case .candidateRejected, .candidatesRejected, .rollbackSuspected: .feedRejected
         case .feedBroken, .ledgerFailed: .feedBroken
         case .feedRecovered: .feedRecovered
         }
@@ -73,7 +75,8 @@ public enum FeedEvent: Hashable, Sendable {
     public var procedure: String {
         switch self {
         case .releaseDetected(let r): r.procedure
-        case .candidateRejected(let p, _), .rollbackSuspected(let p, _, _), .feedBroken(let p, _),
+        case .candidateRejected(let p, _), .candidatesRejected(let p, _), .rollbackSuspected(let p, _, _),
+            .feedBroken(let p, _),
             .feedRecovered(let p), .ledgerFailed(let p, _):
             p
         }
@@ -84,6 +87,8 @@ public enum FeedEvent: Hashable, Sendable {
         switch self {
         case .releaseDetected(let r): "new release \(r.version) of \(r.procedure) seen in \(r.feedURL)"
         case .candidateRejected(let p, let c): "feed of \(p) offered '\(c.shown)', which is not a version: \(c.reason)"
+        case .candidatesRejected(let p, let n):
+            "feed of \(p) offered \(n) more candidates that are not versions (not journaled one by one)"
         case .rollbackSuspected(let p, let offered, let seen):
             "feed of \(p) now offers at most \(offered), older than \(seen) seen before: possible rollback attack, "
                 + "no rollout"
@@ -128,10 +133,7 @@ public actor ReleaseDetector: FeedWatcherDelegate {
             }
         }
         let selection = ReleaseSelector.select(candidates: extraction.candidates, spec: spec, seen: known)
-        for rejected in extraction.rejected + selection.rejected
-        where reportedRejections[procedure, default: []].insert(rejected.shown).inserted {
-            await sink.report(.candidateRejected(procedure: procedure, candidate: rejected))
-        }
+        await reportRejections(extraction.rejected + selection.rejected, procedure: procedure)
         if let (offered, highest) = selection.rollbackSuspected {
             if reportedRollback[procedure] != offered.raw {
                 reportedRollback[procedure] = offered.raw
@@ -156,6 +158,29 @@ public actor ReleaseDetector: FeedWatcherDelegate {
         await sink.report(.releaseDetected(record))
         return true
     }
+
+    /// Journals each rejected text once, at most `FeedBounds.maxRejectionsReported` per document and the rest as
+    /// a count. What was reported is remembered per procedure up to `maxRemembered` texts, then forgotten: a
+    /// feed that offers new garbage on every poll costs a bounded journal rate and bounded memory.
+    private func reportRejections(_ rejected: [RejectedCandidate], procedure: String) async {
+        var reported = reportedRejections[procedure] ?? []
+        reportedRejections[procedure] = nil
+        if reported.count > Self.maxRemembered { reported = [] }
+        var unreported = 0
+        var sent = 0
+        for candidate in rejected where reported.insert(candidate.shown).inserted {
+            if sent < FeedBounds.maxRejectionsReported {
+                sent += 1
+                await sink.report(.candidateRejected(procedure: procedure, candidate: candidate))
+            } else {
+                unreported += 1
+            }
+        }
+        reportedRejections[procedure] = reported
+        if unreported > 0 { await sink.report(.candidatesRejected(procedure: procedure, count: unreported)) }
+    }
+
+    static let maxRemembered = 1_000
 
     public func feed(_ procedure: String, broke error: FeedPollError, at: Date) async {
         await sink.report(.feedBroken(procedure: procedure, error: error))

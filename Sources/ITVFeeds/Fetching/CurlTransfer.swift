@@ -173,6 +173,7 @@ final class CurlTransfer {
 
     /// The response headers the fetcher uses; others are never turned into strings.
     private static let wanted: Set<String> = ["content-type", "etag", "last-modified", "retry-after"]
+    static let maxHeaderValueBytes = 1_024
 
     /// Returns false to stop the transfer (a downgrade from https to http within a redirect chain; the
     /// protocol allow-list already refuses it when the feed itself is https).
@@ -197,6 +198,9 @@ final class CurlTransfer {
         var end = line.count
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
         while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
+        // No header the fetcher uses is longer; a longer one (curl allows 100 KB) is taken as absent rather
+        // than kept, stored with the feed's validators and sent back.
+        guard end - start <= Self.maxHeaderValueBytes else { return true }
         headers[name] = String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
         return true
     }

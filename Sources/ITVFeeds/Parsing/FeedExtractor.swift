@@ -29,7 +29,7 @@ public struct FeedExtractor: FeedDocumentParser {
                 return .failure(
                     FeedParseError(.missingMatch, "a \(spec.kind.rawValue) feed needs `match` with a group `version`"))
             }
-            result = .success(FeedExtraction(candidates: Self.allMatches(pattern, in: decoded.text)))
+            result = Self.allMatches(pattern, in: decoded.text)
         }
         if case .success(var x) = result {
             x.warnings = decoded.warnings + x.warnings
@@ -56,12 +56,14 @@ public struct FeedExtractor: FeedDocumentParser {
         guard ["title", "id", "link", "content"].contains(select) else {
             return .failure(FeedParseError(.badPath, "select '\(select)' is not one of title, id, link, content"))
         }
-        let values: [String] = entries.compactMap { entry in
-            if spec.kind == .github, spec.select == nil { return entry.githubTag }
-            return entry.field(select)
+        var collector = Candidates(what: "Atom entries or RSS items")
+        for entry in entries {
+            let value = spec.kind == .github && spec.select == nil ? entry.githubTag : entry.field(select)
+            if let value, let candidate = Self.filter(value, pattern), let error = collector.offer(candidate) {
+                return .failure(error)
+            }
         }
-        return .success(
-            FeedExtraction(candidates: values.compactMap { Self.filter($0, pattern) }, warnings: doc.warnings))
+        return .success(collector.extraction(warnings: doc.warnings))
     }
 
     private func fromJSON(
@@ -69,6 +71,7 @@ public struct FeedExtractor: FeedDocumentParser {
     ) -> Result<FeedExtraction, FeedParseError> {
         let path: JSONPath
         do { path = try JSONPath(parsing: spec.select ?? "version") } catch { return .failure(error) }
+        if let error = Self.countJSONValues(text, max: FeedBounds.maxElements) { return .failure(error) }
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
@@ -80,21 +83,63 @@ public struct FeedExtractor: FeedDocumentParser {
         guard !values.isEmpty else {
             return .failure(FeedParseError(.nothingSelected, "json path '\(spec.select ?? "version")' selects nothing"))
         }
-        var candidates: [String] = []
-        var rejected: [RejectedCandidate] = []
+        var collector = Candidates(what: "values selected by '\(spec.select ?? "version")'")
         for value in values {
+            var offered: String?
             if let s = value as? String {
-                if let c = Self.filter(s, pattern) { candidates.append(c) }
+                offered = s
             } else if let n = value as? NSNumber, !Self.isBoolean(n), n.doubleValue == n.doubleValue.rounded(),
                 abs(n.doubleValue) < 1e15
             {
-                if let c = Self.filter(String(n.int64Value), pattern) { candidates.append(c) }
-            } else {
-                rejected.append(
-                    RejectedCandidate(raw: "\(value)", reason: "a JSON \(Self.typeName(value)), not a string"))
+                offered = String(n.int64Value)
+            } else if let error = collector.reject(
+                RejectedCandidate(
+                    raw: Self.shortDescription(value), reason: "a JSON \(Self.typeName(value)), not a string"))
+            {
+                return .failure(error)
+            }
+            if let offered, let c = Self.filter(offered, pattern), let error = collector.offer(c) {
+                return .failure(error)
             }
         }
-        return .success(FeedExtraction(candidates: candidates, rejected: rejected))
+        return .success(collector.extraction(warnings: []))
+    }
+
+    /// Counts the values of a JSON text (commas and openings outside strings) without building anything:
+    /// a document with more than `max` is refused before JSONSerialization holds it all in memory.
+    static func countJSONValues(_ text: String, max: Int) -> FeedParseError? {
+        var count = 1
+        var inString = false
+        var escaped = false
+        for byte in text.utf8 {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x2C, 0x5B, 0x7B: count += 1
+            default: continue
+            }
+            if count > max {
+                return FeedParseError(.tooManyElements, "the document holds more than \(max) JSON values; refused")
+            }
+        }
+        return nil
+    }
+
+    /// A JSON value in a few words, for a rejection: containers by their size, never spelled out.
+    static func shortDescription(_ value: Any) -> String {
+        if let a = value as? [Any] { return "an array of \(a.count) values" }
+        if let o = value as? [String: Any] { return "an object of \(o.count) keys" }
+        if value is NSNull { return "null" }
+        return String("\(value)".prefix(FeedBounds.maxCandidateBytes))
     }
 
     static func compile(_ match: String?) -> Result<NSRegularExpression?, FeedParseError> {
@@ -116,11 +161,70 @@ public struct FeedExtractor: FeedDocumentParser {
         return r.location == NSNotFound ? nil : ns.substring(with: r)
     }
 
-    static func allMatches(_ pattern: NSRegularExpression, in text: String) -> [String] {
+    /// What group `version` captures at every match, in order; stops at the first match over the bound, and
+    /// takes only the first bytes of a capture too long to be a version.
+    static func allMatches(_ pattern: NSRegularExpression, in text: String) -> Result<FeedExtraction, FeedParseError> {
         let ns = text as NSString
-        return pattern.matches(in: text, range: NSRange(location: 0, length: ns.length)).compactMap { m in
+        var collector = Candidates(what: "matches of feed.match")
+        var failure: FeedParseError?
+        pattern.enumerateMatches(in: text, range: NSRange(location: 0, length: ns.length)) { m, _, stop in
+            guard let m else { return }
             let r = m.range(withName: "version")
-            return r.location == NSNotFound ? nil : ns.substring(with: r)
+            guard r.location != NSNotFound else { return }
+            if r.length > FeedBounds.maxCandidateBytes {
+                let head = ns.substring(with: NSRange(location: r.location, length: 100))
+                failure = collector.reject(
+                    RejectedCandidate(
+                        raw: head, totalBytes: r.length,
+                        reason: "longer than \(ReleaseSelector.maxLength) characters"))
+            } else {
+                failure = collector.offer(ns.substring(with: r))
+            }
+            if failure != nil { stop.pointee = true }
+        }
+        if let failure { return .failure(failure) }
+        return .success(collector.extraction(warnings: []))
+    }
+
+    /// Candidates as a document offers them, bounded: at most `FeedBounds.maxCandidates` offered (else the
+    /// document is refused), and a candidate longer than `FeedBounds.maxCandidateBytes` kept only as a rejection.
+    struct Candidates {
+        let what: String
+        var candidates: [String] = []
+        var rejected: [RejectedCandidate] = []
+        var offered = 0
+
+        /// Counts one offer; the error once there are too many.
+        private mutating func count() -> FeedParseError? {
+            offered += 1
+            guard offered > FeedBounds.maxCandidates else { return nil }
+            return FeedParseError(
+                .tooManyCandidates,
+                "the document lists more than \(FeedBounds.maxCandidates) candidate versions (\(what)); refused")
+        }
+
+        mutating func offer(_ candidate: String) -> FeedParseError? {
+            if let error = count() { return error }
+            let bytes = candidate.utf8.count
+            if bytes > FeedBounds.maxCandidateBytes {
+                rejected.append(
+                    RejectedCandidate(
+                        raw: String(candidate.prefix(100)), totalBytes: bytes,
+                        reason: "longer than \(ReleaseSelector.maxLength) characters"))
+            } else {
+                candidates.append(candidate)
+            }
+            return nil
+        }
+
+        mutating func reject(_ candidate: RejectedCandidate) -> FeedParseError? {
+            if let error = count() { return error }
+            rejected.append(candidate)
+            return nil
+        }
+
+        func extraction(warnings: [String]) -> FeedExtraction {
+            FeedExtraction(candidates: candidates, rejected: rejected, warnings: warnings)
         }
     }
 

@@ -48,8 +48,13 @@ public enum XMLReader {
         public var warnings: [String]
     }
 
-    public static func parse(_ text: String) -> Result<Document, FeedParseError> {
-        var p = Parser(bytes: Array(text.utf8))
+    /// Reads `text` into a tree. At most `maxElements` elements, and at most `maxEntries` Atom `entry` or RSS
+    /// `item` elements (each is a candidate version): beyond either the document is refused as soon as the
+    /// bound is crossed, before the rest of it is held in memory.
+    public static func parse(
+        _ text: String, maxElements: Int = FeedBounds.maxElements, maxEntries: Int = FeedBounds.maxCandidates
+    ) -> Result<Document, FeedParseError> {
+        var p = Parser(bytes: Array(text.utf8), maxElements: maxElements, maxEntries: maxEntries)
         return p.run()
     }
 }
@@ -64,13 +69,21 @@ private struct Frame {
 
 private struct Parser {
     let bytes: [UInt8]
+    let maxElements: Int
+    let maxEntries: Int
+    var elements = 0
+    var entries = 0
     var i = 0
     var stack: [Frame] = []
     var root: XMLNode?
     var warnings: [String] = []
     var warned: Set<String> = []
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], maxElements: Int, maxEntries: Int) {
+        self.bytes = bytes
+        self.maxElements = maxElements
+        self.maxEntries = maxEntries
+    }
 
     mutating func warn(_ w: String) {
         if warned.insert(w).inserted, warnings.count < 20 { warnings.append(w) }
@@ -234,6 +247,7 @@ private struct Parser {
                 }
             }
             attributes.append((attrName, value))
+            if elements + attributes.count > maxElements, let e = counted(attributes.count) { return .failure(e) }
         }
         var namespaces = stack.last?.namespaces ?? ["xml": "http://www.w3.org/XML/1998/namespace"]
         for (k, v) in attributes {
@@ -246,9 +260,29 @@ private struct Parser {
         guard stack.count < XMLReader.maxDepth else {
             return .failure(FeedParseError(.tooDeep, "elements nest deeper than \(XMLReader.maxDepth) levels"))
         }
+        if let e = counted(1 + attributes.count) { return .failure(e) }
+        let local = name.split(separator: ":", maxSplits: 1).last ?? ""
+        if local == "entry" || local == "item" {
+            entries += 1
+            guard entries <= maxEntries else {
+                return .failure(
+                    FeedParseError(
+                        .tooManyCandidates,
+                        "the document lists more than \(maxEntries) candidate versions (Atom entries or RSS items); "
+                            + "refused"))
+            }
+        }
         stack.append(Frame(name: name, attributes: attributes, namespaces: namespaces))
         if selfClosing { closeTop() }
         return .success(())
+    }
+
+    /// Counts elements and attributes (each becomes something held in memory) against `maxElements`.
+    mutating func counted(_ nodes: Int) -> FeedParseError? {
+        elements += nodes
+        guard elements > maxElements else { return nil }
+        return FeedParseError(
+            .tooManyElements, "the document holds more than \(maxElements) XML elements and attributes; refused")
     }
 
     mutating func endTag() {
