@@ -110,8 +110,12 @@ public actor RolloutEngine {
         while stepsInFlight > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for session in sessions.values { await session.close() }
-        sessions.removeAll()
+        // One at a time, each taken out before it is closed: a session opened while another one closes is
+        // closed too, never dropped unclosed.
+        while let (key, session) = sessions.first {
+            sessions[key] = nil
+            await session.close()
+        }
         workContinuation.finish()
     }
 
@@ -125,6 +129,7 @@ public actor RolloutEngine {
         guard var machine = machines[id] else {
             throw EngineError("not_found", "no active rollout \(id)")
         }
+        machine.dispatchHeld = stopping
         let old = machine.snapshot
         let actions: [RolloutAction]
         switch machine.handle(event, now: clock.now()) {
