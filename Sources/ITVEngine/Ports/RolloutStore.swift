@@ -19,8 +19,9 @@ public enum StoreChange: Hashable, Sendable {
 /// Why the store cannot do what was asked.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Stable: `locked` (another itvd uses the state directory), `corrupt`, `unreadable`, `too_new`
-    /// (written by a newer itvd), `invalid` (a change that breaks a constraint, e.g. a host run of a
-    /// rollout that is not stored), `io`.
+    /// (written by a newer itvd), `conflict` (a change that would make a second active rollout of a
+    /// procedure: the caller's request is refused, the store is fine), `invalid` (a change that breaks
+    /// another constraint, e.g. a host run of a rollout that is not stored), `io`.
     public var kind: String
     public var message: String
 
