@@ -7,13 +7,48 @@ enum StoreSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createV1)
+        migrator.registerMigration("v2-one-active-rollout-per-procedure", migrate: oneActiveRolloutPerProcedure)
         migrator.registerMigration("v_outbox", migrate: StoreOutbox.createOutbox)
         return migrator
     }
 
+    /// The name of the index that keeps at most one active rollout per procedure (`StoreWrites` recognizes
+    /// its violation and reports it as `conflict`).
+    static let oneActiveRolloutIndex = "rollouts_one_active_per_procedure"
+
+    /// At most one active rollout per procedure, as a partial unique index: the second line behind the
+    /// engine's own check (an unfinished rollout has `finished = 0`, see v1).
+    ///
+    /// A store written before it may hold several active rollouts of one procedure (concurrent starts could
+    /// pass the engine's check then): all but the newest of each procedure are aborted, with the reason and an
+    /// audit entry, so that the index can be made and the daemon starts.
+    private static func oneActiveRolloutPerProcedure(_ db: Database) throws {
+        let older = """
+            finished = 0 AND id < (SELECT MAX(newer.id) FROM rollouts AS newer
+                WHERE newer.procedure = rollouts.procedure AND newer.finished = 0)
+            """
+        let now = "CAST(strftime('%s', 'now') AS INTEGER) * 1000"
+        try db.execute(
+            sql: """
+                INSERT INTO audit (at, user, uid, action, target, comment, outcome)
+                SELECT \(now), 'itvd', 0, 'rollout.abort', 'rollout ' || id,
+                    'store upgrade: rollout ' || (SELECT MAX(newer.id) FROM rollouts AS newer
+                        WHERE newer.procedure = rollouts.procedure AND newer.finished = 0)
+                    || ' of ' || procedure || ' is active too; at most one rollout of a procedure may be', 'ok'
+                FROM rollouts WHERE \(older) ORDER BY id;
+                UPDATE waves SET phase = CASE phase WHEN 'waiting_approval' THEN 'pending' ELSE 'halted' END
+                WHERE phase IN ('waiting_approval', 'running')
+                    AND rollout_id IN (SELECT id FROM rollouts WHERE \(older));
+                UPDATE rollouts SET phase = 'aborted', resume_phase = NULL, finished = 1, updated_at = \(now),
+                    reason = 'aborted by the store upgrade: a newer rollout of ' || procedure || ' is active too'
+                WHERE \(older);
+                CREATE UNIQUE INDEX \(oneActiveRolloutIndex) ON rollouts(procedure) WHERE finished = 0;
+                """)
+    }
+
     /// Names and columns are stable: other tools (and a later itvd) read them. Times are milliseconds
     /// since the Unix epoch; booleans are 0/1; enums are their raw values.
-    private static func createV1(_ db: Database) throws {
+    static func createV1(_ db: Database) throws {
         try db.execute(
             sql: """
                 CREATE TABLE rollouts (

@@ -48,7 +48,32 @@ enum StoreWrites {
         return next
     }
 
+    /// Upserts a rollout; `conflict` when it would be a second active rollout of its procedure.
     private static func upsert(_ r: RolloutRecord, _ db: Database) throws {
+        do {
+            try upsertRow(r, db)
+        } catch let error as DatabaseError
+            where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE && !r.phase.isFinal
+            && (error.message ?? "").contains("rollouts.procedure")
+        {
+            let other = try Row.fetchOne(
+                db, sql: "SELECT id, version, phase FROM rollouts WHERE procedure = ? AND finished = 0 AND id != ?",
+                arguments: [r.procedure, r.id])
+            let named =
+                other.map { row -> String in
+                    let id: Int64 = row["id"]
+                    let version: String = row["version"]
+                    let phase: String = row["phase"]
+                    return "rollout \(id) (\(version), \(phase.replacingOccurrences(of: "_", with: " ")))"
+                } ?? "another rollout"
+            throw StoreError(
+                kind: "conflict",
+                message: "rollout \(r.id) of \(r.procedure) cannot be active: \(named) of \(r.procedure) is active, "
+                    + "and at most one rollout of a procedure may be")
+        }
+    }
+
+    private static func upsertRow(_ r: RolloutRecord, _ db: Database) throws {
         let recipe: String
         do {
             let encoder = JSONEncoder()

@@ -195,6 +195,25 @@ private func succeededThreeWaves(idempotent: Bool = false) -> RolloutDriver {
     #expect(r.phase == .rolledBack && r.wavePhase(1) == .pending)
 }
 
+@Test func whileDispatchIsHeldAStepNotSentPutsItsHostBackAndNothingStarts() {
+    var d = RolloutDriver(F.plan([F.wave("a", 3, parallel: 1)]))
+    d.send(.start)
+    #expect(d.inFlight == ["a1"])
+    d.sm.dispatchHeld = true  // the daemon stops
+    // a1's detect was not sent: a1 is pending again and is not dispatched again (no loop of not-sent steps).
+    #expect(d.send(.stepNotSent(host: "a1", step: .detect)).steps.isEmpty)
+    #expect(d.hostPhase("a1") == .pending && d.inFlight.isEmpty)
+    // After a restart (dispatch no longer held) the wave goes on from a1.
+    d.sm = RolloutStateMachine(snapshot: d.snapshot)
+    #expect(d.send(.recover).steps == ["a1:detect"])
+    // A host run that ends while dispatch is held does not start the next one.
+    d.succeed("a1")
+    #expect(d.inFlight == ["a2"])
+    d.sm.dispatchHeld = true
+    d.succeed("a2")
+    #expect(d.inFlight.isEmpty && d.hostPhase("a3") == .pending)
+}
+
 // MARK: - Recovery
 
 /// A restart: a new machine from the stored snapshot, then `.recover`.

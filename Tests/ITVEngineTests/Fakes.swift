@@ -22,6 +22,12 @@ actor MemoryStore: RolloutStore {
     /// While set, every commit waits (before it is applied) until `releaseCommit()` lets it through.
     var holdingCommits = false
     var heldCommits: [CheckedContinuation<Void, Never>] = []
+    /// How long each call takes (a real store waits for the disk): widens the gaps in which concurrent
+    /// requests interleave. Zero: calls return at once.
+    var latency: Duration = .zero
+
+    func setLatency(_ value: Duration) { latency = value }
+    func wait() async { if latency > .zero { try? await Task.sleep(for: latency) } }
 
     func holdCommits(_ on: Bool) {
         holdingCommits = on
@@ -42,6 +48,7 @@ actor MemoryStore: RolloutStore {
     func crash() { generation += 1 }
 
     func commit(_ changes: [StoreChange], generation g: Int) async throws {
+        await wait()
         if holdingCommits { await withCheckedContinuation { heldCommits.append($0) } }
         guard g == generation else { throw StoreError(kind: "io", message: "process is gone") }
         if let n = crashAtCommit, commits + 1 >= n {
@@ -55,6 +62,7 @@ actor MemoryStore: RolloutStore {
     func alive(_ g: Int) -> Bool { g == generation }
 
     func commit(_ changes: [StoreChange]) throws {
+        try checkOneActiveRolloutPerProcedure(changes)
         commits += 1
         for change in changes {
             switch change {
@@ -77,7 +85,27 @@ actor MemoryStore: RolloutStore {
         }
     }
 
-    func allocateRolloutID() -> Int64 {
+    /// The SQLite store's constraint (a partial unique index): at most one active rollout per procedure.
+    /// Checked before anything is applied: a refused commit changes nothing, as a rolled-back transaction.
+    func checkOneActiveRolloutPerProcedure(_ changes: [StoreChange]) throws {
+        var active: [String: Int64] = [:]
+        for r in rollouts.values where !r.phase.isFinal { active[r.procedure] = r.id }
+        for case .rollout(let r) in changes {
+            if r.phase.isFinal {
+                if active[r.procedure] == r.id { active[r.procedure] = nil }
+            } else if let other = active[r.procedure], other != r.id {
+                throw StoreError(
+                    kind: "conflict",
+                    message: "rollout \(r.id) of \(r.procedure) cannot be active: rollout \(other) of \(r.procedure) "
+                        + "is active, and at most one rollout of a procedure may be")
+            } else {
+                active[r.procedure] = r.id
+            }
+        }
+    }
+
+    func allocateRolloutID() async -> Int64 {
+        await wait()
         lastID += 1
         return lastID
     }
@@ -94,7 +122,10 @@ actor MemoryStore: RolloutStore {
         rollouts.keys.sorted().filter { !(rollouts[$0]?.phase.isFinal ?? true) }.compactMap { snapshot($0) }
     }
 
-    func rollout(id: Int64) -> RolloutSnapshot? { snapshot(id) }
+    func rollout(id: Int64) async -> RolloutSnapshot? {
+        await wait()
+        return snapshot(id)
+    }
 
     func rollouts(includeFinished: Bool, limit: Int) -> [RolloutRecord] {
         Array(rollouts.values.filter { includeFinished || !$0.phase.isFinal }.sorted { $0.id > $1.id }.prefix(limit))

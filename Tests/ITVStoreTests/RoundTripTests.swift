@@ -170,7 +170,9 @@ import Testing
                 let phases: [RolloutPhase] = [.succeeded, .running, .aborted, .paused, .rolledBack, .failed, .planned]
                 var records: [RolloutRecord] = []
                 for (offset, phase) in phases.enumerated() {
-                    records.append(try rolloutRecord(id: Int64(offset + 1), phase: phase))
+                    var record = try rolloutRecord(id: Int64(offset + 1), phase: phase)
+                    record.procedure = "app-\(offset + 1)"  // at most one active rollout per procedure
+                    records.append(record)
                 }
                 try await store.commit(records.map(StoreChange.rollout))
                 #expect(try await store.rollouts(includeFinished: true, limit: 100).map(\.id) == [7, 6, 5, 4, 3, 2, 1])

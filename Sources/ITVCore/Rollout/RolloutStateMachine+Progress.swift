@@ -196,6 +196,7 @@ extension RolloutStateMachine {
     }
 
     mutating func dispatchPending(_ wave: WaveRecord) {
+        guard !dispatchHeld else { return }
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
         for run in hostRuns(inWave: wave.index) where run.phase == .pending {

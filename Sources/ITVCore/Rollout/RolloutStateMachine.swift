@@ -21,6 +21,9 @@ public struct RolloutStateMachine: Sendable {
     public internal(set) var windowOpen: Bool
     /// The hash a plan made now would have, when it differs from the rollout's plan.
     public internal(set) var changedPlanHash: String?
+    /// Runtime state set by the engine while the daemon stops: no host run starts (a step not sent because
+    /// of the stop puts its host back to pending, and that host must not be dispatched again at once).
+    public var dispatchHeld = false
 
     /// How often `install` may be sent to one host automatically (after unknown outcomes).
     public static let maxInstallAttempts = 3

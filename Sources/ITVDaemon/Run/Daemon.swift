@@ -172,6 +172,9 @@ actor Daemon: DaemonHooks {
     var ticks = 0
     /// auto_plan: `procedure NUL version` pairs known to have had a rollout.
     var autoPlanned: Set<String> = []
+    /// auto_plan: pairs being planned now (between the first check and the engine's answer). A release seen
+    /// by the feed and by the tick at the same moment is planned once.
+    var autoPlanning: Set<String> = []
 
     // MARK: - DaemonHooks
 
@@ -351,7 +354,10 @@ actor Daemon: DaemonHooks {
         // Rollouts are never deleted, so a version found planned is remembered and the store is read once
         // per due version, not every 30 s.
         let key = release.procedure + "\u{0}" + release.version
-        if autoPlanned.contains(key) { return }
+        if autoPlanned.contains(key) || autoPlanning.contains(key) { return }
+        // Decided before the first await: a second call for the same release meanwhile returns above.
+        autoPlanning.insert(key)
+        defer { autoPlanning.remove(key) }
         let active = await engine.activeSnapshots().map(\.rollout).filter { $0.procedure == release.procedure }
         if !active.isEmpty {
             if active.contains(where: { $0.version == release.version }) { autoPlanned.insert(key) }
@@ -369,6 +375,11 @@ actor Daemon: DaemonHooks {
             logger.notice(
                 "auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
                 metadata: ["procedure": "\(release.procedure)", "rollout": "\(s.rollout.id)"])
+        } catch let refusal as EngineError where refusal.kind == "conflict" {
+            // An operator started a rollout of the procedure at the same moment: planned after it ends.
+            logger.info(
+                "auto_plan: \(release.procedure) \(release.version) not planned now: \(refusal.message)",
+                metadata: ["procedure": "\(release.procedure)"])
         } catch {
             logger.error(
                 "auto_plan: cannot plan \(release.procedure) \(release.version): \(error)",

@@ -110,13 +110,13 @@ extension EngineControlService {
 
     func rolloutRetry(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
         try await control(caller, id, "retrying \(request.host)") {
-            try await engine.retry(id, host: request.host, by: $0)
+            try await engine.retry(id, host: request.host, by: $0, comment: request.comment)
         }
     }
 
     func rolloutSkip(caller: Caller, id: Int64, _ request: HostActionRequest) async throws -> RolloutActionResponse {
         try await control(caller, id, "skipping \(request.host)") {
-            try await engine.skip(id, host: request.host, by: $0)
+            try await engine.skip(id, host: request.host, by: $0, comment: request.comment)
         }
     }
 
@@ -147,7 +147,8 @@ extension EngineControlService {
         }
         let record = try await call {
             try await engine.openWindow(
-                name, duration: request.durationSeconds.map { TimeSpan(seconds: $0) }, by: requester(caller))
+                name, duration: request.durationSeconds.map { TimeSpan(seconds: $0) }, by: requester(caller),
+                comment: request.comment)
         }
         guard let info = await windowInfo(name) else { throw APIError(.notFound, "no window \(name)") }
         let until = Date(timeIntervalSince1970: Double(record.openUntil ?? 0) / 1000)
@@ -156,7 +157,7 @@ extension EngineControlService {
     }
 
     func windowClose(caller: Caller, name: String, _ request: WindowCloseRequest) async throws -> WindowActionResponse {
-        _ = try await call { try await engine.closeWindow(name, by: requester(caller)) }
+        _ = try await call { try await engine.closeWindow(name, by: requester(caller), comment: request.comment) }
         guard let info = await windowInfo(name) else { throw APIError(.notFound, "no window \(name)") }
         return WindowActionResponse(window: info, message: "window \(name) closed by \(caller.user)")
     }

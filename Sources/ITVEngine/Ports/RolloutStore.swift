@@ -25,7 +25,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Stable: `locked` (another itvd uses the state directory), `missing` and `empty` (a store existed and
     /// its file is gone or empty), `corrupt`, `unreadable`, `replaced` (not the store created in that
     /// directory), `too_new` (written by a newer itvd), `init_refused` (`--init-store` of a healthy store),
-    /// `invalid` (a change that breaks a constraint, e.g. a host run of a rollout that is not stored), `io`.
+    /// `conflict` (a change that would make a second active rollout of a procedure: the caller's request is
+    /// refused, the store is fine), `invalid` (a change that breaks another constraint, e.g. a host run of a
+    /// rollout that is not stored), `io`.
     public var kind: String
     public var message: String
 

@@ -14,7 +14,11 @@ extension RolloutEngine {
                 step, outcome: Self.outcome(of: result),
                 seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             do {
-                try await apply(id, .stepFinished(host: host, step: step, result: result))
+                if let result {
+                    try await apply(id, .stepFinished(host: host, step: step, result: result))
+                } else {
+                    try await apply(id, .stepNotSent(host: host, step: step))
+                }
             } catch {
                 logger.error(
                     "cannot record the \(step.rawValue) result of host \(host): \(error)",
@@ -38,8 +42,10 @@ extension RolloutEngine {
     }
 
     /// Runs one step on a host and says how it ended. Takes the host's lock (one host run at a time per
-    /// host, across rollouts) and its session (one per host run, opened on first use).
-    func runStep(rollout id: Int64, host name: String, step: HostStep) async -> StepResult {
+    /// host, across rollouts) and its session (one per host run, opened on first use). Nil when the step was
+    /// not sent because the daemon began to stop (or its store failed) while the step waited for the host's
+    /// lock or its connection: checked again after those waits, right before sending.
+    func runStep(rollout id: Int64, host name: String, step: HostStep) async -> StepResult? {
         guard let machine = machines[id], let run = machine.hostRun(name) else {
             return .notRun(kind: "not_found", message: "rollout \(id) has no host \(name)")
         }
@@ -60,6 +66,7 @@ extension RolloutEngine {
         case .failure(let e): return .notRun(kind: "template", message: e.message)
         }
         await acquireHost(name, owner: id)
+        if stopping || storeFailure != nil { return nil }
         let key = SessionKey(rollout: id, host: name)
         let session: any RemoteSession
         if let open = sessions[key] {
@@ -79,6 +86,10 @@ extension RolloutEngine {
                 }
                 return .notRun(kind: error.outcome.kind, message: Self.describe(error.outcome))
             }
+        }
+        if stopping || storeFailure != nil {
+            // Not sent: the session stays for the next run (a stop closes every session).
+            return nil
         }
         let outcome = await session.run(command, timeout: .seconds(rollout.recipe.timeoutSeconds))
         let result = Self.stepResult(outcome)

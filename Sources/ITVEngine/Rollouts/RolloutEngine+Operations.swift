@@ -24,26 +24,35 @@ extension RolloutEngine {
         return playbook
     }
 
-    /// Creates a rollout and moves it to its first wave. Refused while another rollout of the same
-    /// procedure is active.
+    /// Creates a rollout and moves it to its first wave. Refused (`conflict`) while another rollout of the
+    /// same procedure is active or being started.
+    ///
+    /// The check and the decision are one step: the procedure is reserved before the first `await` (the id
+    /// is allocated in the store), so a second start that arrives meanwhile is refused instead of passing
+    /// the same check. The store's own constraint (one active rollout per procedure) is the second line.
     public func createRollout(procedure: String, version: String, by requester: Requester, comment: String? = nil)
         async throws
         -> RolloutSnapshot
     {
-        let plan = try self.plan(procedure: procedure, version: version)
-        if let other = machines.values.first(where: { $0.rollout.procedure == procedure && !$0.rollout.phase.isFinal })
-        {
-            throw EngineError(
-                "conflict",
-                "cannot start a rollout of \(procedure): rollout \(other.rollout.id) "
-                    + "(\(other.rollout.version), \(other.rollout.phase.rawValue)) is still active; finish or abort it first"
-            )
+        if let storeFailure { throw EngineError("unavailable", "the state store failed: \(storeFailure)") }
+        _ = try self.plan(procedure: procedure, version: version)
+        let target = "rollout of \(procedure) \(version)"
+        do {
+            try refuseIfAnotherRolloutIsActive(procedure, except: nil, "cannot start a rollout of \(procedure)")
+        } catch let refusal as EngineError {
+            try await auditRefusal(requester, "rollout.start", target, comment, refusal)
+            throw refusal
         }
-        let playbook = try self.playbook(procedure)
+        startsUnderWay[procedure] = requester.user
+        defer { startsUnderWay[procedure] = nil }
         let id = try await store.allocateRolloutID()
+        // Planned again after the await: a reload meanwhile may have changed or removed the playbook.
+        let plan = try self.plan(procedure: procedure, version: version)
+        let playbook = try self.playbook(procedure)
         let now = clock.now()
         var machine = RolloutStateMachine.create(
             id: id, plan: plan, recipe: RolloutRecipe(playbook: playbook), createdBy: requester.user, now: now)
+        machine.dispatchHeld = stopping
         if let window = playbook.rollout.window {
             _ = machine.handle(.windowChanged(open: isWindowOpen(window), by: "itvd"), now: now)
         }
@@ -69,52 +78,107 @@ extension RolloutEngine {
                 snapshot: machine.snapshot)
         } catch {
             machines[id] = nil
+            durable[id] = nil
+            if let refusal = error as? EngineError, refusal.kind == "conflict" {
+                try? await auditRefusal(requester, "rollout.start", target, comment, refusal)
+            }
             throw error
         }
         return machine.snapshot
+    }
+
+    /// Throws `conflict` when a rollout of `procedure` other than `id` is active or being started: at most
+    /// one rollout of a procedure is active. Decides on the engine's own state, without suspending.
+    func refuseIfAnotherRolloutIsActive(_ procedure: String, except id: Int64?, _ what: String) throws {
+        if let other = machines.values.first(where: {
+            $0.rollout.procedure == procedure && $0.rollout.id != id && !$0.rollout.phase.isFinal
+        }) {
+            throw EngineError(
+                "conflict",
+                "\(what): rollout \(other.rollout.id) of \(procedure) (\(other.rollout.version), "
+                    + "\(other.rollout.phase.rawValue.replacingOccurrences(of: "_", with: " "))) is still active; "
+                    + "at most one rollout of a procedure may be active: let it finish or abort it first")
+        }
+        if let starter = startsUnderWay[procedure] {
+            throw EngineError(
+                "conflict", "\(what): a rollout of \(procedure) is being started by \(starter) at this moment")
+        }
+    }
+
+    /// Audits an operator's request the engine refused before it reached a rollout's state machine.
+    func auditRefusal(
+        _ requester: Requester, _ action: String, _ target: String, _ comment: String?, _ refusal: EngineError
+    ) async throws {
+        var record = audit(requester, action, target, comment)
+        record.outcome = "error: \(refusal.kind)"
+        try await persist([.audit(record)], actions: [])
     }
 
     public func approve(_ id: Int64, wave: Int? = nil, planHash: String, comment: String?, by requester: Requester)
         async throws
         -> RolloutSnapshot
     {
-        let machine = try active(id)
+        let record = audit(requester, "rollout.approve", "rollout \(id)", comment)
+        let machine = try await active(id, "approve", audit: record)
         let approval = ApprovalRecord(
             rolloutID: id, wave: wave ?? machine.rollout.currentWave, source: .operator, user: requester.user,
             uid: requester.uid, comment: comment, planHash: planHash, at: clock.now())
-        return try await apply(
-            id, .approve(approval), audit: audit(requester, "rollout.approve", "rollout \(id)", comment))
+        return try await apply(id, .approve(approval), audit: record)
     }
 
     public func pause(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
-        try active(id)
-        return try await apply(
-            id, .pause(by: requester.user), audit: audit(requester, "rollout.pause", "rollout \(id)", reason))
+        let record = audit(requester, "rollout.pause", "rollout \(id)", reason)
+        try await active(id, "pause", audit: record)
+        return try await apply(id, .pause(by: requester.user), audit: record)
     }
 
     public func resume(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
-        try active(id)
-        return try await apply(
-            id, .resume(by: requester.user), audit: audit(requester, "rollout.resume", "rollout \(id)", reason))
+        let record = audit(requester, "rollout.resume", "rollout \(id)", reason)
+        try await active(id, "resume", audit: record)
+        return try await apply(id, .resume(by: requester.user), audit: record)
     }
 
     public func abort(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
-        try active(id)
+        let record = audit(requester, "rollout.abort", "rollout \(id)", reason)
+        try await active(id, "abort", audit: record)
         let why = reason ?? "aborted by \(requester.user)"
-        return try await apply(
-            id, .abort(by: requester.user, reason: why),
-            audit: audit(requester, "rollout.abort", "rollout \(id)", reason))
+        return try await apply(id, .abort(by: requester.user, reason: why), audit: record)
     }
 
-    /// Rolls back a rollout, also one that already ended (succeeded or aborted).
+    /// Rolls back a rollout, also one that already ended (succeeded or aborted). Refused (`conflict`) while
+    /// another rollout of the same procedure is active: it would revert the hosts the other one updates.
+    ///
+    /// An ended rollout is read from the store (an `await`); what was checked before is checked again after
+    /// it, and a machine another request installed meanwhile is used, never replaced: of several rollbacks
+    /// at once, the state machine lets one through and refuses the others.
     public func rollback(_ id: Int64, by requester: Requester, reason: String?) async throws -> RolloutSnapshot {
+        let what = "cannot roll back rollout \(id)"
+        var loaded = false
         if machines[id] == nil {
             guard let snapshot = try await store.rollout(id: id) else {
                 throw EngineError("not_found", "no rollout \(id)")
             }
-            let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
-            machines[id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
-            durable[id] = snapshot
+            if machines[id] == nil {
+                do {
+                    try refuseIfAnotherRolloutIsActive(snapshot.rollout.procedure, except: id, what)
+                } catch let refusal as EngineError {
+                    try await auditRefusal(requester, "rollout.rollback", "rollout \(id)", reason, refusal)
+                    throw refusal
+                }
+                let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
+                machines[id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+                durable[id] = snapshot
+                loaded = true
+            }
+        }
+        if !loaded, let procedure = machines[id]?.rollout.procedure {
+            // An ended rollout still remembered (a step of it was in flight) is no different.
+            do {
+                try refuseIfAnotherRolloutIsActive(procedure, except: id, what)
+            } catch let refusal as EngineError {
+                try await auditRefusal(requester, "rollout.rollback", "rollout \(id)", reason, refusal)
+                throw refusal
+            }
         }
         let why = reason ?? "rolled back by \(requester.user)"
         do {
@@ -122,7 +186,10 @@ extension RolloutEngine {
                 id, .rollback(by: requester.user, reason: why),
                 audit: audit(requester, "rollout.rollback", "rollout \(id)", reason))
         } catch {
-            if machines[id]?.rollout.phase.isFinal == true {
+            if let machine = machines[id], machine.rollout.phase.isFinal,
+                !machine.snapshot.hostRuns.contains(where: \.stepInFlight)
+            {
+                // Refused: nothing changed. Forget the ended rollout again (unless a step of it is in flight).
                 machines[id] = nil
                 durable[id] = nil
             }
@@ -130,18 +197,20 @@ extension RolloutEngine {
         }
     }
 
-    public func retry(_ id: Int64, host: String, by requester: Requester) async throws -> RolloutSnapshot {
-        try active(id)
-        return try await apply(
-            id, .retry(host: host, by: requester.user),
-            audit: audit(requester, "rollout.retry", "rollout \(id) host \(host)", nil))
+    public func retry(_ id: Int64, host: String, by requester: Requester, comment: String? = nil) async throws
+        -> RolloutSnapshot
+    {
+        let record = audit(requester, "rollout.retry", "rollout \(id) host \(host)", comment)
+        try await active(id, "retry host \(host) of", audit: record)
+        return try await apply(id, .retry(host: host, by: requester.user), audit: record)
     }
 
-    public func skip(_ id: Int64, host: String, by requester: Requester) async throws -> RolloutSnapshot {
-        try active(id)
-        return try await apply(
-            id, .skip(host: host, by: requester.user),
-            audit: audit(requester, "rollout.skip", "rollout \(id) host \(host)", nil))
+    public func skip(_ id: Int64, host: String, by requester: Requester, comment: String? = nil) async throws
+        -> RolloutSnapshot
+    {
+        let record = audit(requester, "rollout.skip", "rollout \(id) host \(host)", comment)
+        try await active(id, "skip host \(host) of", audit: record)
+        return try await apply(id, .skip(host: host, by: requester.user), audit: record)
     }
 
     /// A rollout's snapshot as committed: the live one when active, else the stored one.
@@ -188,12 +257,23 @@ extension RolloutEngine {
         }
     }
 
+    /// The rollout's machine when it is active. Otherwise `conflict` when it exists but ended (the request
+    /// comes too late: another one ended it, or it finished; audited as refused), `not_found` when there is
+    /// no such rollout.
     @discardableResult
-    func active(_ id: Int64) throws -> RolloutStateMachine {
-        guard let machine = machines[id] else {
-            throw EngineError("not_found", "no active rollout \(id) (itvctl rollout list --all shows finished ones)")
+    func active(_ id: Int64, _ verb: String, audit record: AuditRecord) async throws -> RolloutStateMachine {
+        if let machine = machines[id] { return machine }
+        let stored = try await store.rollout(id: id)
+        if let machine = machines[id] { return machine }  // rolled back meanwhile: active again
+        guard let stored else {
+            throw EngineError("not_found", "no rollout \(id) (itvctl rollout list --all lists every rollout)")
         }
-        return machine
+        let phase = stored.rollout.phase.rawValue.replacingOccurrences(of: "_", with: " ")
+        let refusal = EngineError("conflict", "cannot \(verb) rollout \(id): it is \(phase), no longer active")
+        var refused = record
+        refused.outcome = "error: \(refusal.kind)"
+        try await persist([.audit(refused)], actions: [])
+        throw refusal
     }
 
     func audit(_ requester: Requester, _ action: String, _ target: String, _ comment: String?) -> AuditRecord {

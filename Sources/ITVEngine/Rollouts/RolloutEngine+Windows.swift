@@ -4,8 +4,11 @@ import Logging
 
 // Patch windows, drift scans, and the journal voice of rollouts.
 extension RolloutEngine {
-    /// Opens a declared window for `duration` (default: the window's configured duration).
-    public func openWindow(_ name: String, duration: TimeSpan?, by requester: Requester) async throws -> WindowRecord {
+    /// Opens a declared window for `duration` (default: the window's configured duration). The audit entry
+    /// says for how long, and the operator's comment.
+    public func openWindow(_ name: String, duration: TimeSpan?, by requester: Requester, comment: String? = nil)
+        async throws -> WindowRecord
+    {
         guard let spec = set.config.windows[name] else {
             let declared = set.config.windows.keys.sorted()
             throw EngineError(
@@ -18,27 +21,35 @@ extension RolloutEngine {
             name: name, openUntil: now + length.seconds * 1000, changedBy: requester.user, changedAt: now)
         windows[name] = record
         try await persist(
-            [.window(record), .audit(audit(requester, "window.open", "window \(name)", "for \(length)"))], actions: [])
+            [
+                .window(record),
+                .audit(
+                    audit(
+                        requester, "window.open", "window \(name)",
+                        ["for \(length)", comment].compactMap { $0 }.joined(separator: ": "))),
+            ], actions: [])
         logger.notice(
             "window \(name) opened by \(requester.user) for \(length)",
             metadata: ["event": "\(ITVEvent.windowOpened.rawValue)", "user": "\(requester.user)", "window": "\(name)"])
         if let until = record.openUntil { workContinuation.yield(.windowEnd(name: name, until: until)) }
-        await windowChanged(name, open: true, by: requester.user)
+        await windowChanged(name, by: requester.user)
         return record
     }
 
-    public func closeWindow(_ name: String, by requester: Requester) async throws -> WindowRecord {
+    public func closeWindow(_ name: String, by requester: Requester, comment: String? = nil) async throws
+        -> WindowRecord
+    {
         guard set.config.windows[name] != nil || windows[name] != nil else {
             throw EngineError("not_found", "no window \(name)")
         }
         let record = WindowRecord(name: name, openUntil: nil, changedBy: requester.user, changedAt: clock.now())
         windows[name] = record
         try await persist(
-            [.window(record), .audit(audit(requester, "window.close", "window \(name)", nil))], actions: [])
+            [.window(record), .audit(audit(requester, "window.close", "window \(name)", comment))], actions: [])
         logger.notice(
             "window \(name) closed by \(requester.user)",
             metadata: ["event": "\(ITVEvent.windowClosed.rawValue)", "user": "\(requester.user)", "window": "\(name)"])
-        await windowChanged(name, open: false, by: requester.user)
+        await windowChanged(name, by: requester.user)
         return record
     }
 
@@ -59,13 +70,16 @@ extension RolloutEngine {
         logger.notice(
             "window \(name) closed: its time is up",
             metadata: ["event": "\(ITVEvent.windowClosed.rawValue)", "window": "\(name)"])
-        await windowChanged(name, open: false, by: "itvd")
+        await windowChanged(name, by: "itvd")
     }
 
-    func windowChanged(_ name: String, open: Bool, by user: String) async {
+    /// Tells the rollouts of a window that it opened or closed. Each gets the window's state as it is when
+    /// its event is applied, not as it was when the change began: an open and a close at the same moment
+    /// interleave here, and the last event a rollout gets must be the window's real state.
+    func windowChanged(_ name: String, by user: String) async {
         for id in machines.keys.sorted() where machines[id]?.rollout.recipe.window == name {
             do {
-                try await apply(id, .windowChanged(open: open, by: user))
+                try await apply(id, .windowChanged(open: isWindowOpen(name), by: user))
             } catch {
                 logger.error(
                     "rollout \(id): cannot apply window \(name) change: \(error)", metadata: ["rollout": "\(id)"])

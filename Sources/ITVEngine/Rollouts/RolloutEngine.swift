@@ -27,6 +27,9 @@ public actor RolloutEngine {
     var observer: (any EngineObserver)?
     var notifySinks: [NotifySink] = []
     var outboxWaker: OutboxWaker?
+    /// Procedures whose new rollout has passed its check and waits for its id (the user who starts it):
+    /// the decision is recorded before the first `await`, so a second start meanwhile is refused.
+    var startsUnderWay: [String: String] = [:]
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -113,8 +116,12 @@ public actor RolloutEngine {
         while stepsInFlight > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for session in sessions.values { await session.close() }
-        sessions.removeAll()
+        // One at a time, each taken out before it is closed: a session opened while another one closes is
+        // closed too, never dropped unclosed.
+        while let (key, session) = sessions.first {
+            sessions[key] = nil
+            await session.close()
+        }
         workContinuation.finish()
     }
 
@@ -128,6 +135,7 @@ public actor RolloutEngine {
         guard var machine = machines[id] else {
             throw EngineError("not_found", "no active rollout \(id)")
         }
+        machine.dispatchHeld = stopping
         let old = machine.snapshot
         let actions: [RolloutAction]
         switch machine.handle(event, now: clock.now()) {
@@ -176,6 +184,11 @@ public actor RolloutEngine {
             pendingBatches = []
             do {
                 try await store.commit(batches.flatMap(\.changes))
+            } catch let refusal as StoreError where refusal.kind == "conflict" {
+                // The store's constraint refused a change (its second line behind the engine's own checks):
+                // the batches go one by one, in order, so that only the refused ones fail.
+                if let error = await commitSeparately(batches) { ownError = error }
+                continue
             } catch {
                 storeFailure = "\(error)"
                 logger.critical(
@@ -193,6 +206,58 @@ public actor RolloutEngine {
             publish(batches)
         }
         if let ownError { throw ownError }
+    }
+
+    /// Commits batches one transaction each, in order, after the store refused their joint commit. A refused
+    /// batch's caller gets `conflict`; its rollout's machine goes back to the committed state, and later
+    /// batches of that rollout (made from the refused state) are refused with it. Returns the error of the
+    /// writer's own batch, if any.
+    func commitSeparately(_ batches: [Batch]) async -> (any Error)? {
+        var ownError: (any Error)?
+        var refusedRollouts: [Int64: EngineError] = [:]
+        for (index, batch) in batches.enumerated() {
+            let id = batch.snapshot?.rollout.id
+            var refusal = id.flatMap { refusedRollouts[$0] }
+            if refusal == nil {
+                do {
+                    try await store.commit(batch.changes)
+                } catch let error as StoreError where error.kind == "conflict" {
+                    refusal = EngineError("conflict", error.message)
+                } catch {
+                    storeFailure = "\(error)"
+                    logger.critical(
+                        "cannot persist rollout state, stopping all work: \(error)", metadata: ["event": "store.failed"]
+                    )
+                    for rest in batches[index...] {
+                        if let waiter = rest.waiter { waiter.resume(throwing: error) } else { ownError = error }
+                    }
+                    return ownError
+                }
+            }
+            if let refusal {
+                if let id {
+                    refusedRollouts[id] = refusal
+                    restoreCommitted(id)
+                }
+                logger.error("the state store refused a change: \(refusal.message)")
+                if let waiter = batch.waiter { waiter.resume(throwing: refusal) } else { ownError = refusal }
+                continue
+            }
+            for (id, action) in batch.actions { perform(action, rollout: id) }
+            batch.waiter?.resume()
+            publish([batch])
+        }
+        return ownError
+    }
+
+    /// Puts a rollout's machine back to its committed state (forgets it when nothing of it is committed).
+    func restoreCommitted(_ id: Int64) {
+        guard let committed = durable[id] else {
+            machines[id] = nil
+            return
+        }
+        let open = committed.rollout.recipe.window.map { isWindowOpen($0) } ?? false
+        machines[id] = RolloutStateMachine(snapshot: committed, windowOpen: open)
     }
 
     /// Performs one action of a committed batch. Never blocks: work goes to `run()`'s task group.
