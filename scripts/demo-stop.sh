@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops exactly what `make demo` started: the daemon and the feed server by their recorded PIDs, the fleet
+# Stops exactly what `make demo` started: the daemon, the feed server and the webhook receiver by their
+# recorded PIDs, the fleet
 # by its own PID list.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -63,6 +63,15 @@ names=(ws-lra-01 ws-lra-02 ws-lra-03 ws-lra-04 srv-lra-01 srv-lra-02 ws-egl-01 w
 } >"$DEMO_DIR/inventory.yaml"
 feed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed "s/@FEED_PORT@/$feed_port/" scripts/demo/fachverfahren.yaml >"$DEMO_DIR/playbooks/fachverfahren.yaml"
+# The operators' chat: a webhook receiver (HTTPS with its own CA) that prints what itvd tells it.
+mkdir -p "$DEMO_DIR/webhook"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DEMO_DIR/hook.secret"
+chmod 0600 "$DEMO_DIR/hook.secret"
+python3 scripts/notify/webhook-receiver.py "$DEMO_DIR/webhook" --secret "$DEMO_DIR/hook.secret" --print \
+    </dev/null >"$DEMO_DIR/webhook.log" 2>&1 &
+echo $! >"$DEMO_DIR/pids/webhook.pid"
+for _ in $(seq 1 100); do [ -s "$DEMO_DIR/webhook.log" ] && break; sleep 0.1; done
+hook_port=$(head -1 "$DEMO_DIR/webhook.log")
 cat >"$DEMO_DIR/itvd.yaml" <<CONF
 playbooks: playbooks
 inventory: inventory.yaml
@@ -73,13 +82,21 @@ parallel: 16
 operators: [root]
 windows:
   evening: {duration: 4h}
+notify:
+  - name: chat
+    kind: webhook
+    url: https://127.0.0.1:$hook_port/itv
+    secret_file: hook.secret
+    events: [wave.waiting, rollout.halted, rollout.rolled_back]
+metrics: {listen: 127.0.0.1:0}
 CONF
 # The vendor's feed server: strong ETags from the content, so that release 1.2.0, published within the same
 # second as the fetch of 1.1.0, is seen (Last-Modified alone has a resolution of one second).
 python3 scripts/demo/feed-server.py "$DEMO_DIR/feed" "$feed_port" </dev/null >"$DEMO_DIR/feed.log" 2>&1 &
 echo $! >"$DEMO_DIR/pids/feed.pid"
 itvd check --config "$DEMO_DIR/itvd.yaml"
-itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr </dev/null >"$DEMO_DIR/itvd.log" 2>&1 &
+ITVD_CA_BUNDLE="$DEMO_DIR/webhook/ca.pem" ITVD_NOTIFY_BACKOFF_BASE=1 ITVD_METRICS_PORT_FILE="$DEMO_DIR/metrics.port" \
+    itvd run --config "$DEMO_DIR/itvd.yaml" --log stderr </dev/null >"$DEMO_DIR/itvd.log" 2>&1 &
 echo $! >"$DEMO_DIR/pids/itvd.pid"
 for _ in $(seq 1 100); do itvctl status >/dev/null 2>&1 && break; sleep 0.1; done
 say "fleet in $DEMO_DIR/fleet, daemon log in $DEMO_DIR/itvd.log; export ITV_SOCKET=$ITV_SOCKET to follow along"
@@ -102,6 +119,14 @@ run itvctl window open evening
 say "the canary wave (ws-lra-01, approval: auto) runs by itself; the pilot wave waits for an operator"
 run_status itvctl rollout watch "$RID"
 
+say "meanwhile the operators' chat heard about it (webhook, signed with HMAC-SHA256):"
+chat() { # EVENT: waits (10 s at most) until the receiver printed it, then shows what it printed
+    for _ in $(seq 1 100); do grep -q "^webhook: $1:" "$DEMO_DIR/webhook.log" && break; sleep 0.1; done
+    grep -A1 "^webhook: $1:" "$DEMO_DIR/webhook.log" | grep -v '^--' | tail -2 || true
+}
+chat wave.waiting
+run itvctl notify list
+
 scene "4. The operator approves the pilot wave"
 run itvctl rollout approve "$RID" --comment "canary looks fine"
 say "after the pilot the broad wave (approval: window) runs unattended: the window is open"
@@ -121,6 +146,12 @@ run_status itvctl rollout watch "$RID2"
 say "max_failures: 0 was exceeded, so the rollout halted and waits for an operator"
 run itvctl rollout show "$RID2"
 
+say "the chat heard that too:"
+chat rollout.halted
+say "and Prometheus sees it (itvctl metrics, or http://127.0.0.1:$(cat "$DEMO_DIR/metrics.port" 2>/dev/null)/metrics):"
+echo "${bold}\$ itvctl metrics | grep -E '^itv_(rollouts\{phase=\"halted|waves_waiting|hosts_behind|host_runs_total)'${plain}"
+itvctl metrics | grep -E '^itv_(rollouts\{phase="halted|waves_waiting|hosts_behind|host_runs_total)' || true
+
 scene "7. The operator rolls the release back"
 run itvctl rollout rollback "$RID2" --reason "1.2.0 does not start on ws-lra-03"
 run_status itvctl rollout watch "$RID2"
@@ -134,5 +165,7 @@ The daemon and the fleet keep running, so you can go on exploring:
   itvctl rollout list --all          itvctl rollout show $RID2
   itvctl window list                 itvctl --json status
   less $DEMO_DIR/itvd.log            (the daemon's log; with a journal it logs there instead)
+  itvctl notify list                 cat $DEMO_DIR/webhook.log (what the chat received)
+  itvctl metrics
 Stop everything the demo started with: make demo-stop
 MSG

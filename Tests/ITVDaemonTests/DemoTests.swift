@@ -26,6 +26,12 @@ import Testing
         let lines = ledger.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
         #expect(lines == ["install 1.1.0", "install 1.2.0", "rollback 1.1.0"])
         #expect(run.stdout.contains("rollout 2: rolled back"))
+        // The operators' chat (a real HTTPS webhook receiver) heard that the pilot wave waits, with the command.
+        #expect(run.stdout.contains("webhook: wave.waiting: fachverfahren 1.1.0: wave 2"), "\(run.stdout)")
+        #expect(run.stdout.contains("waits for approval"))
+        #expect(run.stdout.contains("webhook:   itvctl rollout approve 1\n"))
+        #expect(run.stdout.contains("webhook: rollout.halted: fachverfahren 1.2.0"))
+        #expect(run.stdout.contains("itv_rollouts{phase=\"halted\"} 1"))
 
         let stop = try runScript("scripts/demo-stop.sh", [], environment: env)
         #expect(stop.status == 0)

@@ -67,7 +67,12 @@ extension E2ETests {
                 try fleet.setVersion(fleet.name(2), app, "1.0")
                 try fleet.setVersion(fleet.name(3), app, "1.0")
                 try await E2EDaemon.with(
-                    fleet: fleet, playbooks: [app: playbook], extraConfig: "metrics: {listen: 127.0.70.250:9464}"
+                    fleet: fleet, playbooks: [app: playbook],
+                    extraConfig: """
+                        metrics: {listen: 127.0.70.250:9464}
+                        notify:
+                          - {name: dead, kind: webhook, url: "https://127.0.0.1:1/hook", events: [release.detected, feed.broken]}
+                        """
                 ) { itvd in
                     try itvd.ok(["feed", "check", app])
                     try itvd.ok(["host", "scan", "--procedure", app])
@@ -138,6 +143,18 @@ extension E2ETests {
                     #expect(
                         (sample(m, "itv_step_duration_seconds_count", ["step": "detect", "outcome": "ok"]) ?? 0) >= 1)
                     #expect(!text.contains("fleet-0"), "no per-host labels")
+
+                    // release.detected went to the outbox with the release; a broken feed adds feed.broken.
+                    func pending() throws -> Int? {
+                        try e2eDecode(NotifyListResponse.self, try itvd.ok(["--json", "notify", "list"])).sinks.first?
+                            .pending
+                    }
+                    #expect(try pending() == 1)
+                    #expect(sample(m, "itv_notify_pending", ["sink": "dead"]) == 1)
+                    try FileManager.default.removeItem(atPath: temp.path + "/feed.txt")
+                    _ = try itvd.ctl(["feed", "check", app])
+                    #expect(try pending() == 2)
+                    #expect(sample(parseExposition(try itvd.ok(["metrics"])), "itv_feed_up", ["procedure": app]) == 0)
                 }
             }
         }

@@ -11,6 +11,8 @@ actor MemoryStore: RolloutStore {
     var hostOrder: [Int64: [String]] = [:]
     var auditLog: [AuditRecord] = []
     var outboxRecords: [OutboxRecord] = []
+    /// Every transaction's changes, in order.
+    var commitLog: [[StoreChange]] = []
     var hostVersionTable: [String: HostVersionRecord] = [:]
     var windowTable: [String: WindowRecord] = [:]
     var lastID: Int64 = 0
@@ -64,6 +66,7 @@ actor MemoryStore: RolloutStore {
     func commit(_ changes: [StoreChange]) throws {
         try checkOneActiveRolloutPerProcedure(changes)
         commits += 1
+        commitLog.append(changes)
         for change in changes {
             switch change {
             case .rollout(let r): rollouts[r.id] = r
