@@ -14,7 +14,7 @@ DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev 
 # What `make deb` and its test need: Debian's packaging tools, lintian, and man to check the manual pages.
 PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot lintian man-db groff-base binutils
 
-.PHONY: all deps build test lint demo demo-stop bench install deb clean
+.PHONY: all deps build test test-deb lint demo demo-stop bench install deb clean
 
 all: build
 
@@ -32,6 +32,11 @@ build: deps
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
+	$(MAKE) test-deb
+
+## test-deb: the packaging tier: builds the .deb, installs, upgrades, removes and purges it on this machine
+test-deb: deps
+	@bash scripts/test-deb.sh
 
 ## lint: check formatting against .swift-format
 lint:
