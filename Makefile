@@ -5,19 +5,23 @@ DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= debug
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
+# itv_VERSION_ARCH, from debian/changelog (expanded when used: dpkg-dev comes from `make deps`).
+DEB_NAME = itv_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg --print-architecture)
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev libxml2-dev \
 	openssh-server openssh-client pkg-config iproute2 util-linux curl systemd procps python3-venv openssl passwd \
 	prometheus python3-aiosmtpd libssl-dev
+# What `make deb` and its test need: Debian's packaging tools, lintian, and man to check the manual pages.
+PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot lintian man-db groff-base binutils
 
-.PHONY: all deps build test lint demo demo-stop bench install clean
+.PHONY: all deps build test test-deb lint demo demo-stop bench install deb clean
 
 all: build
 
 ## deps: install missing Debian packages (does nothing when all are present)
 deps:
-	@bash scripts/deps.sh $(DEB_PACKAGES)
+	@bash scripts/deps.sh $(DEB_PACKAGES) $(PACKAGING_PACKAGES)
 
 ## build: compile itvd and itvctl
 build: deps
@@ -29,6 +33,11 @@ build: deps
 test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
+	$(MAKE) test-deb
+
+## test-deb: the packaging tier: builds the .deb, installs, upgrades, removes and purges it on this machine
+test-deb: deps
+	@bash scripts/test-deb.sh
 
 ## lint: check formatting against .swift-format
 lint:
@@ -51,5 +60,13 @@ install:
 	$(SWIFT) build -c release
 	@bash scripts/install.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(DESTDIR)" "$(PREFIX)"
 
+## deb: dist/itv_VERSION_ARCH.deb with Debian's tooling (static Swift runtime, units, man pages)
+deb: deps
+	@mkdir -p dist
+	SWIFT="$(SWIFT)" ITV_DEB_DESTDIR="$(CURDIR)/dist" dpkg-buildpackage -b -us -uc \
+		--buildinfo-option=-u"$(CURDIR)/dist" --changes-option=-u"$(CURDIR)/dist" \
+		--buildinfo-file="$(CURDIR)/dist/$(DEB_NAME).buildinfo" --changes-file="$(CURDIR)/dist/$(DEB_NAME).changes"
+	@echo "make deb: dist/$(DEB_NAME).deb"
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-deb dist

@@ -51,6 +51,15 @@ struct InstallTests {
         let tmpfiles = try await run("/usr/bin/systemd-tmpfiles", ["--root=" + root, "--create"])
         #expect(tmpfiles.status == 0, "\(tmpfiles.stderr)")
         #expect(FileManager.default.fileExists(atPath: root + "/var/lib/itvd"))
+
+        // The hand-written manual pages, and the examples in the repository's layout (examples/ next to
+        // playbooks/), so that the installed example configuration passes `itvd check` as it is.
+        for page in ["itvd.yaml.5", "itv-inventory.5", "itv-playbook.5"] {
+            #expect(FileManager.default.fileExists(atPath: root + "/usr/share/man/man5/" + page), "\(page) missing")
+        }
+        let check = try await run(
+            try builtBinDir() + "/itvd", ["check", "--config", root + "/usr/share/doc/itv/examples/itvd.yaml"])
+        #expect(check.status == 0, "\(check.stderr)")
     }
 
     @Test("PREFIX=/usr/local lays out under /usr/local and keeps an existing config")
