@@ -162,7 +162,9 @@ extension E2ETests {
             return counts
         }
 
-        @Test("start, approve, pause, resume, abort, rollback, retry, skip, window open and close, reload")
+        @Test(
+            "start, approve, pause, resume, abort, rollback, retry, skip, window open and close, reload, scan, feed check"
+        )
         func everyMutatingRoute() async throws {
             let n = Self.n
             try await E2EFleet.with(4, base: "127.0.66") { fleet in
@@ -287,6 +289,21 @@ extension E2ETests {
                     #expect(Self.counts(answers) == ["ok": n], "reload: \(answers)")
                     for answer in answers {
                         #expect(try ITVJSON.decode(ReloadResponse.self, from: Data(answer.body.utf8)).ok)
+                    }
+
+                    // host scan and feed check (changes too: they run detect, they poll): all answered.
+                    answers = try post(.hostScan, [], HostScanRequest(procedure: "race-back"))
+                    #expect(Self.counts(answers) == ["ok": n], "host scan: \(answers)")
+                    for answer in answers {
+                        let scan = try ITVJSON.decode(HostScanResponse.self, from: Data(answer.body.utf8))
+                        #expect(scan.results.map(\.host).sorted() == fleet.hostNames)
+                        #expect(scan.results.allSatisfy { $0.version == "1.0" }, "\(scan.results)")
+                    }
+                    answers = try post(.feedCheck, [], FeedCheckRequest(procedures: ["race-back"]))
+                    #expect(Self.counts(answers) == ["ok": n], "feed check: \(answers)")
+                    for answer in answers {
+                        let check = try ITVJSON.decode(FeedCheckResponse.self, from: Data(answer.body.utf8))
+                        #expect(check.results.map(\.error?.kind) == [.invalidRequest], "no feed: \(check.results)")
                     }
 
                     // The audit trail has the comments; the daemon is healthy.

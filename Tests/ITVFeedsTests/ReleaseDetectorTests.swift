@@ -14,17 +14,23 @@ actor MemoryLedger: ReleaseLedger {
 
     struct Down: Error {}
 
-    func releases(procedure: String) throws -> [ReleaseRecord] {
+    func releases(procedure: String) async throws -> [ReleaseRecord] {
+        if latency > .zero { try await Task.sleep(for: latency) }
         if failing { throw Down() }
         return records.filter { $0.procedure == procedure }
     }
 
-    func record(_ release: ReleaseRecord) throws {
+    /// How long a read or a record takes (a real store waits for the disk).
+    var latency: Duration = .zero
+
+    func record(_ release: ReleaseRecord) async throws {
+        if latency > .zero { try await Task.sleep(for: latency) }
         if failing { throw Down() }
         records.append(release)
     }
 
     func setFailing(_ f: Bool) { failing = f }
+    func setLatency(_ d: Duration) { latency = d }
 }
 
 actor EventLog: FeedEventSink {
@@ -75,6 +81,36 @@ actor CountingDetector: FeedWatcherDelegate {
 
     private func spec(_ path: String) -> FeedSpec {
         FeedSpec(kind: .github, url: path, match: #"^v(?<version>.+)$"#, scheme: .semver, every: TimeSpan(seconds: 1))
+    }
+
+    /// A poll and `itvctl feed check` can hand the detector the same document at once: the release is still
+    /// recorded and reported once (and auto_plan asked once).
+    @Test func theSameDocumentTwiceAtOnceRecordsAndReportsTheReleaseOnce() async throws {
+        let ledger = MemoryLedger()
+        await ledger.setLatency(.milliseconds(5))
+        let log = EventLog()
+        let detector = ReleaseDetector(ledger: ledger, sink: log)
+        let spec = FeedSpec(kind: .text, url: "https://v.example/x", match: #"(?<version>.+)"#, scheme: .semver)
+        let extraction = FeedExtraction(candidates: ["1.0.0", "1.1.0"])
+        let handled = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<10 {
+                group.addTask { await detector.feed("app", spec: spec, offered: extraction, at: Date()) }
+            }
+            var all: [Bool] = []
+            for await ok in group { all.append(ok) }
+            return all
+        }
+        #expect(handled.allSatisfy { $0 })
+        let detected = await log.events.filter { if case .releaseDetected = $0 { true } else { false } }
+        #expect(detected.count == 1, "\(detected)")
+        #expect(await ledger.records.map(\.version) == ["1.1.0"])
+        // A release whose record failed is new again on the next document.
+        await ledger.setFailing(true)
+        let next = FeedExtraction(candidates: ["1.2.0"])
+        #expect(await detector.feed("app", spec: spec, offered: next, at: Date()) == false)
+        await ledger.setFailing(false)
+        #expect(await detector.feed("app", spec: spec, offered: next, at: Date()))
+        #expect(await ledger.records.map(\.version) == ["1.1.0", "1.2.0"])
     }
 
     @Test func aNewReleaseIsRecordedAndReportedOnce() async throws {

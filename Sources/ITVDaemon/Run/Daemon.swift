@@ -303,6 +303,12 @@ actor Daemon: DaemonHooks {
         let deadline = Date().addingTimeInterval(40)
         var results: [FeedCheckResult] = []
         for id in ids {
+            guard set.playbooks.first(where: { $0.id == id })?.feed != nil else {
+                // Nothing is polled: answer at once rather than wait out the deadline for a poll.
+                results.append(
+                    FeedCheckResult(procedure: id, ok: false, error: APIError(.invalidRequest, "\(id) has no feed")))
+                continue
+            }
             var poll = await feeds.lastPoll(id)
             while poll?.at == (before[id] ?? nil), Date() < deadline {
                 try? await Task.sleep(for: .milliseconds(50))
@@ -315,9 +321,6 @@ actor Daemon: DaemonHooks {
                     FeedCheckResult(
                         procedure: id, ok: poll.error == nil, latest: latest, newReleases: poll.newReleases,
                         error: poll.error.map { APIError(ErrorKind($0.kind), $0.message) }))
-            } else if set.playbooks.first(where: { $0.id == id })?.feed == nil {
-                results.append(
-                    FeedCheckResult(procedure: id, ok: false, error: APIError(.invalidRequest, "\(id) has no feed")))
             } else {
                 results.append(
                     FeedCheckResult(

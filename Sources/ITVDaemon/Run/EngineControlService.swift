@@ -201,10 +201,12 @@ struct EngineControlService: ControlService {
             try await engine.scan(procedure: request.procedure, by: requester(caller), parallel: set.config.parallel)
         }
         let playbooks = request.procedure.map { id in set.playbooks.filter { $0.id == id } } ?? set.playbooks
+        // By host and procedure: a scan of every procedure finds up to procedures x hosts versions.
+        let byKey = Dictionary(found.map { ($0.host + "\u{0}" + $0.procedure, $0) }, uniquingKeysWith: { a, _ in a })
         var results: [HostScanResult] = []
         for p in playbooks {
             for h in set.inventory.hosts(forTargets: p.targets.map(\.value)) {
-                if let f = found.first(where: { $0.host == h.name && $0.procedure == p.id }) {
+                if let f = byKey[h.name + "\u{0}" + p.id] {
                     results.append(HostScanResult(host: h.name, procedure: p.id, version: f.version))
                 } else {
                     results.append(

@@ -119,19 +119,19 @@ public actor ReleaseDetector: FeedWatcherDelegate {
     }
 
     public func feed(_ procedure: String, spec: FeedSpec, offered extraction: FeedExtraction, at: Date) async -> Bool {
-        let known: Set<Version>
-        if let cached = seen[procedure] {
-            known = cached
-        } else {
+        // Two documents of one feed may be handled at once (a poll and `itvctl feed check`): what is known is
+        // read after every await, and a new release is marked seen before it is recorded, so that it is
+        // recorded and reported once.
+        if seen[procedure] == nil {
             do {
                 let records = try await ledger.releases(procedure: procedure)
-                known = Set(records.compactMap { try? spec.scheme.parse($0.version).get() })
-                seen[procedure] = known
+                seen[procedure, default: []].formUnion(records.compactMap { try? spec.scheme.parse($0.version).get() })
             } catch {
                 await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
                 return false
             }
         }
+        let known = seen[procedure] ?? []
         let selection = ReleaseSelector.select(candidates: extraction.candidates, spec: spec, seen: known)
         await reportRejections(extraction.rejected + selection.rejected, procedure: procedure)
         if let (offered, highest) = selection.rollbackSuspected {
@@ -148,13 +148,14 @@ public actor ReleaseDetector: FeedWatcherDelegate {
             procedure: procedure, version: new.raw,
             firstSeen: EpochMillis((at.timeIntervalSince1970 * 1_000).rounded()),
             feedURL: spec.url)
+        seen[procedure, default: []].insert(new)
         do {
             try await ledger.record(record)
         } catch {
+            seen[procedure]?.remove(new)  // not recorded: the next poll finds it new again
             await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
             return false
         }
-        seen[procedure, default: []].insert(new)
         await sink.report(.releaseDetected(record))
         return true
     }
