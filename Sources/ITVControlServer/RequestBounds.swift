@@ -84,3 +84,8 @@ extension WindowCloseRequest: BoundedRequest {
 extension ReloadRequest: BoundedRequest {
     func checkBounds() throws(APIError) {}
 }
+
+extension NotifyTestRequest: BoundedRequest {
+    /// Empty: the sink is named in the path, which the router matches against the configured sinks.
+    func checkBounds() throws(APIError) {}
+}

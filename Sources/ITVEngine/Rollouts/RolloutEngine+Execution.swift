@@ -10,9 +10,11 @@ extension RolloutEngine {
             let result = await runStep(rollout: id, host: host, step: step)
             stepsInFlight -= 1
             let elapsed = ContinuousClock.now - started
-            observer?.stepFinished(
-                step, outcome: Self.outcome(of: result),
-                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            if let result {  // a step that was never sent has no duration or outcome to count
+                observer?.stepFinished(
+                    step, outcome: Self.outcome(of: result),
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
             do {
                 if let result {
                     try await apply(id, .stepFinished(host: host, step: step, result: result))
