@@ -6,7 +6,7 @@ import Testing
 
 /// Input that grows: composing is linear in the document's size, and what a file may hold is bounded with a
 /// diagnostic at the place the bound was crossed. Times are asserted in orders of magnitude only.
-@Suite struct LargeInputTests {
+@Suite(.serialized) struct LargeInputTests {
     /// A flow-free mapping of `count` distinct keys, or a list of `count` items, under `parent:`.
     static func document(keys count: Int) -> [UInt8] {
         var text = "parent:\n"
