@@ -182,4 +182,19 @@ import Testing
                     == "39900 more problem(s) with this playbook's references are not shown (only the first 100 are)"
             })
     }
+
+    /// A directory of broken playbooks: at most 1,000 diagnostics for the whole load (what `itvctl reload`
+    /// answers and a failed reload journals), then a count.
+    @Test func aBrokenDirectoryGetsAThousandDiagnostics() throws {
+        let dir = try TempDir()
+        try dir.write("inventory.yaml", ValidSet.inventory + "\n")
+        let bad = (0..<60).map { "unknown\($0): 1" }.joined(separator: "\n")
+        for i in 0..<30 { try dir.write("playbooks/p\(i).yaml", bad + "\n") }
+        let loaded = SetLoader.load(
+            configFile: nil,
+            overrides: ConfigOverrides(playbooks: dir.path + "/playbooks", inventory: dir.path + "/inventory.yaml"))
+        // Each file: 60 unknown keys and 7 missing ones (apiVersion, id, name, vendor, targets, steps, rollout).
+        #expect(loaded.diagnostics.count == 1_001)
+        #expect(loaded.diagnostics.last?.message == "1010 more problem(s) are not shown (only the first 1000 are)")
+    }
 }
