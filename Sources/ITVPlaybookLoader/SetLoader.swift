@@ -53,9 +53,24 @@ public enum SetLoader {
             diagnostics += SetValidator.validate(config: config, inventory: inv, playbooks: playbooks)
         }
         guard diagnostics.isEmpty, let inv = inventory.value else {
-            return Loaded(value: nil, diagnostics: diagnostics.sortedByLocation())
+            return Loaded(value: nil, diagnostics: bounded(diagnostics.sortedByLocation()))
         }
         return Loaded(value: LoadedSet(config: config, inventory: inv, playbooks: playbooks), diagnostics: [])
+    }
+
+    /// Diagnostics of one load, over every file: what `itvd check` prints, `itvctl reload` answers and a
+    /// failed reload journals stays readable (and bounded) when a whole directory is broken.
+    public static let maxDiagnostics = 1_000
+
+    static func bounded(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        guard diagnostics.count > maxDiagnostics else { return diagnostics }
+        let kept = Array(diagnostics.prefix(maxDiagnostics))
+        return kept + [
+            Diagnostic(
+                kept[kept.count - 1].location,
+                "\(diagnostics.count - maxDiagnostics) more problem(s) are not shown (only the first "
+                    + "\(maxDiagnostics) are)")
+        ]
     }
 
     /// Playbook files per directory: ten times the cooperative's 300 procedures, and more.

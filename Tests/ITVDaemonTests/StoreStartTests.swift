@@ -11,12 +11,13 @@ import Testing
 @Suite("itvd refuses an unusable state store at start", .serialized)
 struct StoreStartTests {
     enum Fault: String, CaseIterable, Sendable {
-        case emptied, deleted, flippedBytes, tooNew, directoryInPlace
+        case emptied, truncated, deleted, flippedBytes, tooNew, directoryInPlace
 
         /// What the message must say.
         var says: String {
             switch self {
             case .emptied: "is empty (0 bytes) but"
+            case .truncated: "is corrupt"
             case .deleted: "is missing but"
             case .flippedBytes: "is corrupt"
             case .tooNew: "was written by a newer itvd (unknown migrations: v99-from-the-future)"
@@ -29,6 +30,10 @@ struct StoreStartTests {
             switch self {
             case .emptied:
                 #expect(truncate(path, 0) == 0)
+            case .truncated:
+                let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                #expect(size > 8_192)
+                #expect(truncate(path, off_t(size / 2 + 100)) == 0)
             case .deleted:
                 try FileManager.default.removeItem(atPath: path)
             case .flippedBytes:

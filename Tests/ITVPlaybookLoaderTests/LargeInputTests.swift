@@ -6,7 +6,7 @@ import Testing
 
 /// Input that grows: composing is linear in the document's size, and what a file may hold is bounded with a
 /// diagnostic at the place the bound was crossed. Times are asserted in orders of magnitude only.
-@Suite struct LargeInputTests {
+@Suite(.serialized) struct LargeInputTests {
     /// A flow-free mapping of `count` distinct keys, or a list of `count` items, under `parent:`.
     static func document(keys count: Int) -> [UInt8] {
         var text = "parent:\n"
@@ -181,5 +181,20 @@ import Testing
                 $0.message
                     == "39900 more problem(s) with this playbook's references are not shown (only the first 100 are)"
             })
+    }
+
+    /// A directory of broken playbooks: at most 1,000 diagnostics for the whole load (what `itvctl reload`
+    /// answers and a failed reload journals), then a count.
+    @Test func aBrokenDirectoryGetsAThousandDiagnostics() throws {
+        let dir = try TempDir()
+        try dir.write("inventory.yaml", ValidSet.inventory + "\n")
+        let bad = (0..<60).map { "unknown\($0): 1" }.joined(separator: "\n")
+        for i in 0..<30 { try dir.write("playbooks/p\(i).yaml", bad + "\n") }
+        let loaded = SetLoader.load(
+            configFile: nil,
+            overrides: ConfigOverrides(playbooks: dir.path + "/playbooks", inventory: dir.path + "/inventory.yaml"))
+        // Each file: 60 unknown keys and 7 missing ones (apiVersion, id, name, vendor, targets, steps, rollout).
+        #expect(loaded.diagnostics.count == 1_001)
+        #expect(loaded.diagnostics.last?.message == "1010 more problem(s) are not shown (only the first 1000 are)")
     }
 }
