@@ -55,11 +55,21 @@ struct RolloutCommand: ParsableCommand {
     struct List: ClientCommand {
         static let configuration = CommandConfiguration(abstract: "Rollouts, newest first.")
         @OptionGroup var global: GlobalOptions
-        @Flag(help: "Include finished rollouts.") var all = false
+        @Flag(help: "Include finished rollouts (a page of the newest; see --before).") var all = false
+        @Option(help: "With --all: at most this many rollouts (1 to 1000, default 1000).") var limit: Int?
+        @Option(help: "With --all: only rollouts with an id below this (the next page).") var before: Int64?
 
         func execute(_ api: ControlAPI) throws(ClientFailure) {
-            let request = RolloutListRequest(all: all)
+            let request = RolloutListRequest(all: all, limit: limit, before: before)
             let (list, raw) = try api.get(RolloutListResponse.self, .rolloutList, query: request.queryItems)
+            if let next = list.nextBefore {
+                // Never silent about what a page leaves out.
+                let again =
+                    ["itvctl", "rollout", "list", "--all"] + (limit.map { ["--limit", String($0)] } ?? [])
+                    + ["--before", String(next)]
+                FileHandle.standardError.write(
+                    Data("more: older rollouts exist; next page: \(again.joined(separator: " "))\n".utf8))
+            }
             if global.json { return Output.json(raw) }
             Output.table(
                 ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE", "HOSTS", "CREATED", "BY"],

@@ -52,20 +52,57 @@ public struct RolloutPlanRequest: QueryRequest, Hashable, Codable {
 
 /// `GET /v1/rollouts?all=true`.
 public struct RolloutListRequest: QueryRequest, Hashable, Codable {
+    /// Rollouts in a page of `all=true` when the request does not say.
+    public static let defaultLimit = 1_000
+    /// The most rollouts a page may hold; a larger `limit` is refused (`invalid_request`).
+    public static let maxLimit = 1_000
+
     /// Include finished rollouts.
     public var all: Bool
+    /// With `all`: at most this many rollouts (1 to `maxLimit`; default `defaultLimit`).
+    public var limit: Int?
+    /// With `all`: only rollouts with an id below this (the `next_before` of the previous page).
+    public var before: Int64?
 
-    public init(all: Bool = false) { self.all = all }
+    public init(all: Bool = false, limit: Int? = nil, before: Int64? = nil) {
+        self.all = all
+        self.limit = limit
+        self.before = before
+    }
 
     public init(query: [String: String]) throws(APIError) {
         switch query["all"] {
         case nil, "false", "0": all = false
         case "true", "1": all = true
-        case let other?: throw APIError(.invalidRequest, "query parameter all must be true or false, not '\(other)'")
+        case let other?:
+            throw APIError(
+                .invalidRequest,
+                "query parameter all must be true or false, not '\(escapedForMessage(other, limit: 64))'")
+        }
+        if let l = query["limit"] {
+            guard let v = Int(l), v > 0, v <= Self.maxLimit else {
+                throw APIError(
+                    .invalidRequest,
+                    "query parameter limit must be a number from 1 to \(Self.maxLimit), not "
+                        + "'\(escapedForMessage(l, limit: 64))'")
+            }
+            limit = v
+        }
+        if let b = query["before"] {
+            guard let v = Int64(b), v > 0 else {
+                throw APIError(
+                    .invalidRequest,
+                    "query parameter before must be a rollout id (a positive number), not "
+                        + "'\(escapedForMessage(b, limit: 64))'")
+            }
+            before = v
         }
     }
 
-    public var queryItems: [(String, String)] { all ? [("all", "true")] : [] }
+    public var queryItems: [(String, String)] {
+        (all ? [("all", "true")] : []) + (limit.map { [("limit", String($0))] } ?? [])
+            + (before.map { [("before", String($0))] } ?? [])
+    }
 }
 
 /// `GET /v1/audit?since=EPOCH_MS&before=ID&limit=N`: one page of the audit trail.

@@ -257,8 +257,13 @@ public struct RolloutPlanResponse: Hashable, Sendable, Codable {
 public struct RolloutListResponse: Hashable, Sendable, Codable {
     /// Newest first.
     public var rollouts: [RolloutInfo]
+    /// With `all`: set when older rollouts exist beyond this page: the `before` of the next page.
+    public var nextBefore: Int64?
 
-    public init(rollouts: [RolloutInfo]) { self.rollouts = rollouts }
+    public init(rollouts: [RolloutInfo], nextBefore: Int64? = nil) {
+        self.rollouts = rollouts
+        self.nextBefore = nextBefore
+    }
 }
 
 /// The answer to a change of a rollout (start, approve, pause, resume, abort, rollback, retry, skip).

@@ -281,10 +281,25 @@ extension E2ETests {
             }
             if let everyRollout = try same(["rollout", "list", "--all"], "/v1/rollouts?all=true") {
                 #expect(try human(["rollout", "list", "--all"]).count == 1 + entries(everyRollout, "rollouts").count)
-                withKnownIssue("rollout list --all answers the newest 200 rollouts only, and does not say so") {
-                    #expect(entries(everyRollout, "rollouts").count == set.procedures)
-                }
+                #expect(entries(everyRollout, "rollouts").count == set.procedures)
+                #expect(everyRollout["next_before"] == nil, "one page holds all 300")
             }
+            // Pages: a smaller limit says where the next page starts, and the pages together are the whole list.
+            var paged: [Int] = []
+            var before: Int? = nil
+            for _ in 0..<10 {
+                let target = "/v1/rollouts?all=true&limit=120" + (before.map { "&before=\($0)" } ?? "")
+                let arguments =
+                    ["rollout", "list", "--all", "--limit", "120"] + (before.map { ["--before", "\($0)"] } ?? [])
+                guard let page = try same(arguments, target) else { break }
+                paged += entries(page, "rollouts").compactMap { $0["id"] as? Int }
+                before = page["next_before"] as? Int
+                let text = try itvd.ctl(arguments)
+                #expect(text.stderr.contains("older rollouts exist") == (before != nil), "\(text.stderr)")
+                if before == nil { break }
+            }
+            #expect(paged.count == set.procedures && Set(paged).count == set.procedures, "pages of 120: \(paged.count)")
+            #expect(paged == paged.sorted(by: >), "newest first across pages")
 
             if let show = try same(["rollout", "show", String(rid)], "/v1/rollouts/\(rid)") {
                 let runs = entries(show, "host_runs")

@@ -47,15 +47,22 @@ extension EngineControlService {
         if !request.all {
             return RolloutListResponse(rollouts: await engine.activeSnapshots().map(info).sorted { $0.id > $1.id })
         }
+        // One page, newest first: the records are small; whole snapshots (with their host runs) are read one
+        // at a time for the page only, so a request costs memory by its page, not by the store's history.
+        let limit = request.limit ?? RolloutListRequest.defaultLimit
+        let older = try await store.rollouts(includeFinished: true, limit: Int.max)
+            .filter { r in request.before.map { r.id < $0 } ?? true }
+            .sorted { $0.id > $1.id }
+        let page = older.prefix(limit)
         var infos: [RolloutInfo] = []
-        for r in try await store.rollouts(includeFinished: true, limit: 200) {
+        for r in page {
             if let s = try await store.rollout(id: r.id) { infos.append(info(s)) }
         }
         // Active rollouts: the live state is newer than the store's only by what is being committed.
         for live in await engine.activeSnapshots() {
             if let i = infos.firstIndex(where: { $0.id == live.rollout.id }) { infos[i] = info(live) }
         }
-        return RolloutListResponse(rollouts: infos)
+        return RolloutListResponse(rollouts: infos, nextBefore: older.count > page.count ? page.last?.id : nil)
     }
 
     func rolloutShow(caller: Caller, id: Int64) async throws -> RolloutDetail {
