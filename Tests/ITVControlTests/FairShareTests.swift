@@ -21,10 +21,16 @@ private let holdScript = #"""
     }[mode]
     held, refusals, failures = [], {}, 0
 
+    def receive(s):
+        try:
+            return s.recv(65536)
+        except ConnectionResetError:
+            return b""  # closed by the server after its answer, with our request unread
+
     def answer(s):
         data = b""
         while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
+            chunk = receive(s)
             if not chunk:
                 return None, b""
             data += chunk
@@ -35,7 +41,7 @@ private let holdScript = #"""
         if "content-length" in headers:
             length = int(headers["content-length"])
             while len(rest) < length:
-                chunk = s.recv(65536)
+                chunk = receive(s)
                 if not chunk:
                     break
                 rest += chunk
@@ -46,7 +52,10 @@ private let holdScript = #"""
         s.settimeout(60)
         try:
             s.connect(path)
-            s.sendall(request)
+            try:
+                s.sendall(request)
+            except OSError:
+                pass  # refused at once: the answer is already waiting
             status, body = answer(s)
         except OSError:
             failures += 1
@@ -230,7 +239,7 @@ struct FairShareTests {
                     as: users.readerUser, socket: socket, mode: "status", count: 40, scriptDir: dir)
                 defer { holder.stop() }
                 #expect(report.held == 32, "\(report)")
-                #expect(report.refused == 8, "\(report)")
+                #expect(report.refused == 8 && report.failures == 0, "\(report)")
                 #expect(report.refusals.keys.allSatisfy { $0.contains("the most one user may have") }, "\(report)")
 
                 // A second reader finds the readers' share full.

@@ -63,19 +63,27 @@ struct EngineControlService: ControlService {
 
     // MARK: Procedures, releases, hosts
 
-    func procedureInfo(_ p: Playbook, set: LoadedSet, releases: [ReleaseRecord], versions: [HostVersionRecord])
-        -> ProcedureInfo
-    {
+    /// Host versions by procedure, then by host: looked up, never searched (a host list of 800 hosts by 300
+    /// procedures searched every stored version for each host and procedure).
+    typealias VersionIndex = [String: [String: HostVersionRecord]]
+
+    static func index(_ versions: [HostVersionRecord]) -> VersionIndex {
+        var index: VersionIndex = [:]
+        for v in versions where index[v.procedure]?[v.host] == nil { index[v.procedure, default: [:]][v.host] = v }
+        return index
+    }
+
+    func procedureInfo(
+        _ p: Playbook, set: LoadedSet, releases: [ReleaseRecord], versions: [String: HostVersionRecord]
+    ) -> ProcedureInfo {
         let hosts = set.inventory.hosts(forTargets: p.targets.map(\.value))
         let names = Set(hosts.map(\.name))
         var counts: [String?: Int] = [:]
-        let seen = Dictionary(
-            versions.filter { $0.procedure == p.id }.map { ($0.host, $0.version) }, uniquingKeysWith: { a, _ in a })
-        for h in names { counts[seen[h] ?? nil, default: 0] += 1 }
+        for h in names { counts[versions[h]?.version ?? nil, default: 0] += 1 }
         return ProcedureInfo(
             id: p.id, name: p.name, vendor: p.vendor, targets: p.targets.map(\.value), hostCount: hosts.count,
             scheme: (p.feed?.scheme ?? .dotted).rawValue, feedKind: p.feed?.kind.rawValue, feedUrl: p.feed?.url,
-            latestRelease: Self.latest(releases.filter { $0.procedure == p.id }, scheme: p.feed?.scheme ?? .dotted),
+            latestRelease: Self.latest(releases, scheme: p.feed?.scheme ?? .dotted),
             deployed: counts.map { VersionCount(version: $0.key, hosts: $0.value) }.sorted {
                 ($0.version ?? "") < ($1.version ?? "")
             })
@@ -88,11 +96,11 @@ struct EngineControlService: ControlService {
 
     func procedureList(caller: Caller) async throws -> ProcedureListResponse {
         let set = await engine.set
-        let releases = try await store.releases(procedure: nil)
-        let versions = try await store.hostVersions()
+        let releases = Dictionary(grouping: try await store.releases(procedure: nil), by: \.procedure)
+        let versions = Self.index(try await store.hostVersions())
         return ProcedureListResponse(
             procedures: set.playbooks.sorted { $0.id < $1.id }.map {
-                procedureInfo($0, set: set, releases: releases, versions: versions)
+                procedureInfo($0, set: set, releases: releases[$0.id] ?? [], versions: versions[$0.id] ?? [:])
             })
     }
 
@@ -102,7 +110,7 @@ struct EngineControlService: ControlService {
             throw APIError(.notFound, "no procedure \(id)" + Suggest.didYouMean(id, set.playbooks.map(\.id)))
         }
         let releases = try await store.releases(procedure: id)
-        let versions = try await store.hostVersions()
+        let versions = Self.index(try await store.hostVersions())[id] ?? [:]
         let info = procedureInfo(p, set: set, releases: releases, versions: versions)
         let waves: [PlanWaveInfo]
         if case .success(let plan) = WavePlanner.plan(playbook: p, inventory: set.inventory, version: "0") {
@@ -122,13 +130,14 @@ struct EngineControlService: ControlService {
             hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
     }
 
-    func installed(for p: Playbook, set: LoadedSet, versions: [HostVersionRecord], latest: String?)
+    /// What each target host of `p` runs; `versions`: the procedure's, by host.
+    func installed(for p: Playbook, set: LoadedSet, versions: [String: HostVersionRecord], latest: String?)
         -> [InstalledVersion]
     {
         let scheme = p.feed?.scheme ?? .dotted
         let latestVersion = latest.flatMap { try? scheme.parse($0).get() }
         return set.inventory.hosts(forTargets: p.targets.map(\.value)).map { host in
-            let seen = versions.first { $0.host == host.name && $0.procedure == p.id }
+            let seen = versions[host.name]
             let current = latestVersion != nil && seen?.version.flatMap { try? scheme.parse($0).get() } == latestVersion
             return InstalledVersion(
                 host: host.name, procedure: p.id, version: seen?.version, seenAt: seen?.seenAt, latest: latest,
@@ -150,8 +159,8 @@ struct EngineControlService: ControlService {
 
     func hostList(caller: Caller, _ request: HostListRequest) async throws -> HostListResponse {
         let set = await engine.set
-        let releases = try await store.releases(procedure: nil)
-        let versions = try await store.hostVersions()
+        let releases = Dictionary(grouping: try await store.releases(procedure: request.procedure), by: \.procedure)
+        let versions = Self.index(try await store.hostVersions())
         var playbooks = set.playbooks
         if let p = request.procedure {
             playbooks = playbooks.filter { $0.id == p }
@@ -162,8 +171,8 @@ struct EngineControlService: ControlService {
         }
         var perHost: [String: [InstalledVersion]] = [:]
         for p in playbooks {
-            let latest = Self.latest(releases.filter { $0.procedure == p.id }, scheme: p.feed?.scheme ?? .dotted)
-            for v in installed(for: p, set: set, versions: versions, latest: latest) {
+            let latest = Self.latest(releases[p.id] ?? [], scheme: p.feed?.scheme ?? .dotted)
+            for v in installed(for: p, set: set, versions: versions[p.id] ?? [:], latest: latest) {
                 perHost[v.host, default: []].append(v)
             }
         }
