@@ -79,29 +79,43 @@ public struct RolloutListRequest: QueryRequest, Hashable, Codable {
                 .invalidRequest,
                 "query parameter all must be true or false, not '\(escapedForMessage(other, limit: 64))'")
         }
-        if let l = query["limit"] {
-            guard let v = Int(l), v > 0, v <= Self.maxLimit else {
-                throw APIError(
-                    .invalidRequest,
-                    "query parameter limit must be a number from 1 to \(Self.maxLimit), not "
-                        + "'\(escapedForMessage(l, limit: 64))'")
-            }
-            limit = v
-        }
-        if let b = query["before"] {
-            guard let v = Int64(b), v > 0 else {
-                throw APIError(
-                    .invalidRequest,
-                    "query parameter before must be a rollout id (a positive number), not "
-                        + "'\(escapedForMessage(b, limit: 64))'")
-            }
-            before = v
-        }
+        limit = try PageQuery.limit(query, max: Self.maxLimit)
+        before = try PageQuery.before(query, naming: "a rollout id")
     }
 
     public var queryItems: [(String, String)] {
-        (all ? [("all", "true")] : []) + (limit.map { [("limit", String($0))] } ?? [])
-            + (before.map { [("before", String($0))] } ?? [])
+        (all ? [("all", "true")] : []) + PageQuery.items(limit: limit, before: before)
+    }
+}
+
+/// The `limit` and `before` query parameters of a paged list (rollouts, audit trail), read the same way
+/// everywhere.
+enum PageQuery {
+    /// `limit`: 1 to `max`, or nil when absent.
+    static func limit(_ query: [String: String], max: Int) throws(APIError) -> Int? {
+        guard let l = query["limit"] else { return nil }
+        guard let v = Int(l), v > 0, v <= max else {
+            throw APIError(
+                .invalidRequest,
+                "query parameter limit must be a number from 1 to \(max), not '\(escapedForMessage(l, limit: 64))'")
+        }
+        return v
+    }
+
+    /// `before`: a positive id (`naming` says of what, for the message), or nil when absent.
+    static func before(_ query: [String: String], naming: String) throws(APIError) -> Int64? {
+        guard let b = query["before"] else { return nil }
+        guard let v = Int64(b), v > 0 else {
+            throw APIError(
+                .invalidRequest,
+                "query parameter before must be \(naming) (a positive number), not "
+                    + "'\(escapedForMessage(b, limit: 64))'")
+        }
+        return v
+    }
+
+    static func items(limit: Int?, before: Int64?) -> [(String, String)] {
+        (limit.map { [("limit", String($0))] } ?? []) + (before.map { [("before", String($0))] } ?? [])
     }
 }
 
@@ -139,29 +153,12 @@ public struct AuditRequest: QueryRequest, Hashable, Codable {
             }
             since = v
         }
-        if let l = query["limit"] {
-            guard let v = Int(l), v > 0, v <= Self.maxLimit else {
-                throw APIError(
-                    .invalidRequest,
-                    "query parameter limit must be a number from 1 to \(Self.maxLimit), not "
-                        + "'\(escapedForMessage(l, limit: 64))'")
-            }
-            limit = v
-        }
-        if let b = query["before"] {
-            guard let v = Int64(b), v > 0 else {
-                throw APIError(
-                    .invalidRequest,
-                    "query parameter before must be an audit entry id (a positive number), not "
-                        + "'\(escapedForMessage(b, limit: 64))'")
-            }
-            before = v
-        }
+        limit = try PageQuery.limit(query, max: Self.maxLimit)
+        before = try PageQuery.before(query, naming: "an audit entry id")
     }
 
     public var queryItems: [(String, String)] {
-        (since.map { [("since", String($0))] } ?? []) + (limit.map { [("limit", String($0))] } ?? [])
-            + (before.map { [("before", String($0))] } ?? [])
+        (since.map { [("since", String($0))] } ?? []) + PageQuery.items(limit: limit, before: before)
     }
 }
 
