@@ -25,14 +25,19 @@ public struct RolloutPlan: Hashable, Sendable {
     /// waves and their hosts, each host's address, port, user and OS, the steps and the failure policy.
     /// Equal hashes mean the approver approved exactly this.
     public let hash: String
+    /// The verified installer the hosts are given before `install`, if the playbook has an `artifact:` block.
+    public let artifact: PlannedArtifact?
 
     /// Restores a persisted plan as it was stored; the hash is taken as given, not recomputed.
     /// Plans are made by ``WavePlanner``.
-    public init(procedure: String, version: String, waves: [PlannedWave], hash: String) {
+    public init(
+        procedure: String, version: String, waves: [PlannedWave], hash: String, artifact: PlannedArtifact? = nil
+    ) {
         self.procedure = procedure
         self.version = version
         self.waves = waves
         self.hash = hash
+        self.artifact = artifact
     }
 
     /// Hosts in all waves together.
