@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "ITVDaemonTests",
             dependencies: [
-                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore",
+                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVProtocol", "ITVStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

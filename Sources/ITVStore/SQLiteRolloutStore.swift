@@ -270,21 +270,22 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         }
     }
 
-    private static let closedError = StoreError(kind: "io", message: "the state store is closed")
+    private static let closedError = StoreError(kind: .io, message: "the state store is closed")
 
     private static func storeError(_ error: any Error, doing what: String) -> StoreError {
         if let error = error as? StoreError { return error }
         guard let error = error as? DatabaseError else {
-            return StoreError(kind: "io", message: "cannot \(what): \(error)")
+            return StoreError(kind: .io, message: "cannot \(what): \(error)")
         }
         let reason = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
         case .SQLITE_CONSTRAINT:
-            return StoreError(kind: "invalid", message: "cannot \(what): the changes break a constraint (\(reason))")
+            return StoreError(
+                kind: .constraintBroken, message: "cannot \(what): the changes break a constraint (\(reason))")
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return StoreError(kind: "corrupt", message: "cannot \(what): the state store is corrupt (\(reason))")
+            return StoreError(kind: .corrupt, message: "cannot \(what): the state store is corrupt (\(reason))")
         default:
-            return StoreError(kind: "io", message: "cannot \(what): \(reason)")
+            return StoreError(kind: .io, message: "cannot \(what): \(reason)")
         }
     }
 }

@@ -35,7 +35,7 @@ final class StateDirectoryLock {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             throw StoreError(
-                kind: "io",
+                kind: .io,
                 message: "cannot open the state directory \(directory): \(String(cString: strerror(errno)))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -44,13 +44,13 @@ final class StateDirectoryLock {
             close(fd)
             guard code == EWOULDBLOCK else {
                 throw StoreError(
-                    kind: "io",
+                    kind: .io,
                     message: "cannot lock the state directory \(directory): \(String(cString: strerror(code)))"
                 )
             }
             let who = holder.map { "pid \($0)" } ?? "pid unknown"
             throw StoreError(
-                kind: "locked", message: "another itvd (\(who)) is using the state directory \(directory)")
+                kind: .locked, message: "another itvd (\(who)) is using the state directory \(directory)")
         }
         let lock = StateDirectoryLock(directory: directory, fd: fd)
         lock.writePID()

@@ -10,7 +10,7 @@ enum StoreFiles {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw StoreError(
-                    kind: "io", message: "cannot use \(path) as the state directory: it is not a directory")
+                    kind: .io, message: "cannot use \(path) as the state directory: it is not a directory")
             }
             return
         }
@@ -18,7 +18,7 @@ enum StoreFiles {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         } catch {
-            throw StoreError(kind: "io", message: "cannot create the state directory \(path): \(error)")
+            throw StoreError(kind: .io, message: "cannot create the state directory \(path): \(error)")
         }
     }
 
@@ -48,7 +48,7 @@ enum StoreFiles {
                 let report = try integrityReport(db)
                 guard report == ["ok"] else {
                     throw StoreError(
-                        kind: "corrupt",
+                        kind: .corrupt,
                         message: "the state store \(path) is corrupt (integrity check: "
                             + report.prefix(5).joined(separator: "; ") + "); itvd does not repair it: "
                             + "restore it from a backup or move it away")
@@ -58,7 +58,7 @@ enum StoreFiles {
                     storeID: try Int32.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
                 if header.applicationID != 0, header.applicationID != applicationID {
                     throw StoreError(
-                        kind: "unreadable",
+                        kind: .unreadable,
                         message: "the state store \(path) is a SQLite database of another application "
                             + "(application_id \(String(header.applicationID, radix: 16))); itvd does not touch it: "
                             + "move it away or use another state directory")
@@ -66,14 +66,14 @@ enum StoreFiles {
                 let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
                 if tables.isEmpty {
                     throw StoreError(
-                        kind: "empty",
+                        kind: .empty,
                         message: "the state store \(path) is a SQLite database without any table: it holds no "
                             + "itvd store; itvd does not write over it: restore it from a backup, or start with "
                             + "an empty store on purpose (itvd run --init-store)")
                 }
                 if !tables.contains("grdb_migrations") {
                     throw StoreError(
-                        kind: "unreadable",
+                        kind: .unreadable,
                         message: "the state store \(path) is a SQLite database of something else (tables: "
                             + tables.prefix(5).joined(separator: ", ") + "); itvd does not touch it: "
                             + "move it away or use another state directory")
@@ -81,7 +81,7 @@ enum StoreFiles {
                 if try migrator.hasBeenSuperseded(db) {
                     let unknown = try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
                     throw StoreError(
-                        kind: "too_new",
+                        kind: .tooNew,
                         message: "the state store \(path) was written by a newer itvd (unknown migrations: "
                             + unknown.joined(separator: ", ") + "); run that itvd, or restore a backup")
                 }
@@ -92,7 +92,7 @@ enum StoreFiles {
         } catch let error as DatabaseError {
             throw openFailure(path: path, error)
         } catch {
-            throw StoreError(kind: "unreadable", message: "cannot read the state store \(path): \(error)")
+            throw StoreError(kind: .unreadable, message: "cannot read the state store \(path): \(error)")
         }
     }
 
@@ -125,7 +125,7 @@ enum StoreFiles {
                 let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 guard mode == "wal" else {
                     throw StoreError(
-                        kind: "io", message: "cannot put the state store \(path) in WAL mode (it stays \(mode ?? "?"))")
+                        kind: .io, message: "cannot put the state store \(path) in WAL mode (it stays \(mode ?? "?"))")
                 }
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
@@ -136,7 +136,7 @@ enum StoreFiles {
         } catch let error as DatabaseError {
             throw openFailure(path: path, error)
         } catch {
-            throw StoreError(kind: "io", message: "cannot open the state store \(path): \(error)")
+            throw StoreError(kind: .io, message: "cannot open the state store \(path): \(error)")
         }
     }
 
@@ -144,17 +144,17 @@ enum StoreFiles {
         switch error.resultCode {
         case .SQLITE_NOTADB:
             return StoreError(
-                kind: "corrupt",
+                kind: .corrupt,
                 message: "the state store \(path) is not a SQLite database; itvd does not overwrite it: "
                     + "restore it from a backup or move it away")
         case .SQLITE_CORRUPT:
             return StoreError(
-                kind: "corrupt",
+                kind: .corrupt,
                 message: "the state store \(path) is corrupt (\(error.message ?? "malformed")); itvd does not "
                     + "repair it: restore it from a backup or move it away")
         default:
             return StoreError(
-                kind: "unreadable",
+                kind: .unreadable,
                 message: "cannot open the state store \(path): \(error.message ?? "\(error.resultCode)")")
         }
     }

@@ -30,22 +30,22 @@ struct StoreMarker: Hashable {
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return nil }
             throw StoreError(
-                kind: "unreadable", message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
+                kind: .unreadable, message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw StoreError(kind: "unreadable", message: "the marker \(path) is not a regular file")
+            throw StoreError(kind: .unreadable, message: "the marker \(path) is not a regular file")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
             throw StoreError(
-                kind: "unreadable", message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
+                kind: .unreadable, message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         guard count >= 0 else {
             throw StoreError(
-                kind: "unreadable", message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
+                kind: .unreadable, message: "cannot read the marker \(path): \(String(cString: strerror(errno)))")
         }
         return parse(String(decoding: buffer[0..<count], as: UTF8.self))
     }
@@ -100,7 +100,7 @@ struct StoreMarker: Hashable {
     }
 
     static func ioError(_ what: String) -> StoreError {
-        StoreError(kind: "io", message: "\(what): \(String(cString: strerror(errno)))")
+        StoreError(kind: .io, message: "\(what): \(String(cString: strerror(errno)))")
     }
 
     static func now() -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ITVCore
 import ITVEngine
 
 #if canImport(Glibc)
@@ -50,7 +51,7 @@ enum StoreOpening {
                     directory: directory, path: path, migrator: migrator, report: &report, mayCreate: false)
                 try? queue.close()
                 throw StoreError(
-                    kind: "init_refused",
+                    kind: .initRefused,
                     message: "--init-store: the state store \(path) is healthy; itvd does not discard a "
                         + "healthy store. Start without --init-store, or move the store away yourself if you "
                         + "really mean to start over")
@@ -63,7 +64,7 @@ enum StoreOpening {
 
     /// The refusals `--init-store` resolves by setting the files aside. Not `locked`, `io` (nothing is wrong
     /// with the store) or `too_new` (it is healthy, for a newer itvd).
-    static let setAsideKinds: Set<String> = ["missing", "empty", "corrupt", "unreadable", "replaced", "new"]
+    static let setAsideKinds: Set<ITVErrorKind> = [.missing, .empty, .corrupt, .unreadable, .replaced, .new]
 
     private static func openExisting(
         directory: String, path: String, migrator: DatabaseMigrator, report: inout StoreOpenReport,
@@ -80,20 +81,20 @@ enum StoreOpening {
         guard lstat(path, &info) == 0 else {
             guard errno == ENOENT else {
                 throw StoreError(
-                    kind: "unreadable",
+                    kind: .unreadable,
                     message: "cannot look at the state store \(path): \(String(cString: strerror(errno)))")
             }
             if let sidecar = sidecarSuffixes.map({ path + $0 }).first(where: { access($0, F_OK) == 0 }) {
                 throw StoreError(
-                    kind: "missing",
+                    kind: .missing,
                     message: "the state store \(path) is missing, but \(sidecar) is there: a store existed; "
                         + fresh)
             }
             if marker != nil {
-                throw StoreError(kind: "missing", message: "the state store \(path) is missing\(existed); " + fresh)
+                throw StoreError(kind: .missing, message: "the state store \(path) is missing\(existed); " + fresh)
             }
             guard mayCreate else {
-                throw StoreError(kind: "new", message: "the state directory \(directory) has no store yet")
+                throw StoreError(kind: .new, message: "the state directory \(directory) has no store yet")
             }
             let storeID = try create(directory: directory, path: path, migrator: migrator)
             try StoreMarker(storeID: storeID, created: StoreMarker.now()).write(directory: directory)
@@ -105,28 +106,28 @@ enum StoreOpening {
             break
         case S_IFDIR:
             throw StoreError(
-                kind: "unreadable", message: "the state store \(path) is a directory, not a database file; " + fresh)
+                kind: .unreadable, message: "the state store \(path) is a directory, not a database file; " + fresh)
         case S_IFLNK:
             throw StoreError(
-                kind: "unreadable",
+                kind: .unreadable,
                 message: "the state store \(path) is a symbolic link; itvd opens only a regular file in its "
                     + "state directory")
         default:
-            throw StoreError(kind: "unreadable", message: "the state store \(path) is not a regular file; " + fresh)
+            throw StoreError(kind: .unreadable, message: "the state store \(path) is not a regular file; " + fresh)
         }
         if info.st_nlink > 1 {
             throw StoreError(
-                kind: "unreadable",
+                kind: .unreadable,
                 message: "the state store \(path) has \(info.st_nlink) hard links: another state directory may "
                     + "share it, and two itvd would then write one store; itvd does not use it: copy it instead")
         }
         if info.st_size == 0 {
-            throw StoreError(kind: "empty", message: "the state store \(path) is empty (0 bytes)\(existed); " + fresh)
+            throw StoreError(kind: .empty, message: "the state store \(path) is empty (0 bytes)\(existed); " + fresh)
         }
         let probe = Glibc.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard probe >= 0 else {
             throw StoreError(
-                kind: "unreadable",
+                kind: .unreadable,
                 message: "cannot open the state store \(path) for reading and writing: "
                     + "\(String(cString: strerror(errno))) (itvd runs as uid \(geteuid())); itvd does not touch it")
         }
@@ -134,7 +135,7 @@ enum StoreOpening {
         let header = try StoreFiles.check(path: path, migrator: migrator)
         if let marker, let expected = marker.storeID, expected != header.storeID {
             throw StoreError(
-                kind: "replaced",
+                kind: .replaced,
                 message: "the state store \(path) is not the store that was created here: \(markerPath) records "
                     + "store id \(expected) (created \(marker.created ?? "?")), the file carries "
                     + (header.storeID == 0 ? "none" : "id \(header.storeID)")
@@ -168,7 +169,7 @@ enum StoreOpening {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(kind: "io", message: "cannot create the state store \(temporary): \(error)")
+            throw StoreError(kind: .io, message: "cannot create the state store \(temporary): \(error)")
         }
         let fd = Glibc.open(temporary, O_RDWR | O_CLOEXEC)
         guard fd >= 0, fsync(fd) == 0 else {
@@ -196,7 +197,7 @@ enum StoreOpening {
                 try db.execute(sql: "PRAGMA user_version = \(storeID)")
             }
         } catch {
-            throw StoreError(kind: "io", message: "cannot record the identity of the state store \(path): \(error)")
+            throw StoreError(kind: .io, message: "cannot record the identity of the state store \(path): \(error)")
         }
         return storeID
     }
@@ -216,7 +217,7 @@ enum StoreOpening {
             guard lstat(from, &info) == 0 else { continue }
             let to = from + suffix
             guard access(to, F_OK) != 0 else {
-                throw StoreError(kind: "io", message: "cannot set \(from) aside: \(to) exists already")
+                throw StoreError(kind: .io, message: "cannot set \(from) aside: \(to) exists already")
             }
             guard rename(from, to) == 0 else { throw StoreMarker.ioError("cannot rename \(from) to \(to)") }
             moved.append(to)

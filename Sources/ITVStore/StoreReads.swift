@@ -134,7 +134,7 @@ enum StoreReads {
             recipe = try JSONDecoder().decode(RolloutRecipe.self, from: Data(json.utf8))
         } catch {
             throw StoreError(
-                kind: "corrupt", message: "cannot read \(what): its stored recipe does not decode: \(error)")
+                kind: .corrupt, message: "cannot read \(what): its stored recipe does not decode: \(error)")
         }
         let resume: String? = try row.decode(forColumn: "resume_phase")
         return RolloutRecord(
@@ -188,7 +188,7 @@ enum StoreReads {
     private static func uid(_ row: Row) throws -> UInt32 {
         let raw: Int64 = try row.decode(forColumn: "uid")
         guard let uid = UInt32(exactly: raw) else {
-            throw StoreError(kind: "corrupt", message: "cannot read a stored uid: \(raw) is not a Unix uid")
+            throw StoreError(kind: .corrupt, message: "cannot read a stored uid: \(raw) is not a Unix uid")
         }
         return uid
     }
@@ -203,7 +203,7 @@ enum StoreReads {
         throws -> E where E.RawValue == String
     {
         guard let value = E(rawValue: raw) else {
-            throw StoreError(kind: "corrupt", message: "cannot read \(what): unknown \(column) '\(raw)'")
+            throw StoreError(kind: .corrupt, message: "cannot read \(what): unknown \(column) '\(raw)'")
         }
         return value
     }

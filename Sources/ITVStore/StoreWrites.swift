@@ -67,7 +67,7 @@ enum StoreWrites {
                     return "rollout \(id) (\(version), \(phase.replacingOccurrences(of: "_", with: " ")))"
                 } ?? "another rollout"
             throw StoreError(
-                kind: "conflict",
+                kind: .conflict,
                 message: "rollout \(r.id) of \(r.procedure) cannot be active: \(named) of \(r.procedure) is active, "
                     + "and at most one rollout of a procedure may be")
         }
@@ -80,7 +80,7 @@ enum StoreWrites {
             encoder.outputFormatting = [.sortedKeys]
             recipe = String(decoding: try encoder.encode(r.recipe), as: UTF8.self)
         } catch {
-            throw StoreError(kind: "io", message: "cannot store rollout \(r.id): its recipe does not encode: \(error)")
+            throw StoreError(kind: .io, message: "cannot store rollout \(r.id): its recipe does not encode: \(error)")
         }
         try db.cachedStatement(
             sql: """

@@ -95,7 +95,7 @@ private func randomCase(seed: UInt64) -> (Playbook, Inventory, withRest: Bool) {
                 #expect(public1.hostCount == rollout.count, "seed \(seed)")
             }
         case .failure(let error):
-            #expect(!withRest && error.kind == "uncovered_hosts", "seed \(seed): \(error.kind): \(error.message)")
+            #expect(!withRest && error.kind == .uncoveredHosts, "seed \(seed): \(error.kind): \(error.message)")
             uncovered += 1
         }
     }

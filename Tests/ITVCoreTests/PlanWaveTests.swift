@@ -143,14 +143,14 @@ private typealias F = PlanFixture
     let missing = F.error(F.plan([F.wave("canary", .hosts(["ws-9"])), F.wave("r", .rest)], hosts: 3))
     #expect(
         missing
-            == PlanError(kind: "unknown_host", message: "wave canary names host ws-9, which is not in the inventory"))
+            == PlanError(kind: .unknownHost, message: "wave canary names host ws-9, which is not in the inventory"))
     let inventory = F.inventory(3) { $0 == 3 ? ["srv"] : ["ws"] }
     let playbook = F.playbook([F.wave("canary", .hosts(["h03"])), F.wave("r", .rest)], targets: ["ws"])
     let untargeted = F.error(WavePlanner.plan(playbook: playbook, inventory: inventory, version: "1"))
     #expect(
         untargeted?.message
             == "wave canary names host h03, which is in the inventory but not selected by the targets of firefox-esr")
-    #expect(untargeted?.kind == "unknown_host")
+    #expect(untargeted?.kind == .unknownHost)
 }
 
 @Test func hostNamedByTwoWavesIsAnError() {
@@ -159,16 +159,16 @@ private typealias F = PlanFixture
     #expect(
         e
             == PlanError(
-                kind: "overlapping_waves",
+                kind: .overlappingWaves,
                 message: "host h02 is named by both wave a and wave b; a host must be in exactly one wave"))
     let twice = F.error(F.plan([F.wave("a", .hosts(["h01", "h01"])), F.wave("r", .rest)], hosts: 3))
-    #expect(twice == PlanError(kind: "overlapping_waves", message: "wave a names host h01 twice"))
+    #expect(twice == PlanError(kind: .overlappingWaves, message: "wave a names host h01 twice"))
 }
 
 @Test func groupWaveNeedsRolloutHostsInTheGroup() {
     let e = F.error(F.plan([F.wave("g", .group("nope")), F.wave("r", .rest)], hosts: 3))
     #expect(
-        e == PlanError(kind: "unknown_group", message: "wave g takes group nope, which no host of the inventory is in"))
+        e == PlanError(kind: .unknownGroup, message: "wave g takes group nope, which no host of the inventory is in"))
     let inventory = F.inventory(3) { $0 == 3 ? ["srv"] : ["ws"] }
     let playbook = F.playbook([F.wave("g", .group("srv")), F.wave("r", .rest)], targets: ["ws"])
     #expect(
@@ -181,7 +181,7 @@ private typealias F = PlanFixture
     #expect(
         e
             == PlanError(
-                kind: "uncovered_hosts",
+                kind: .uncoveredHosts,
                 message: "2 of the 5 hosts of firefox-esr are in no wave: h04, h05; add a wave with size: rest"))
     let many = F.error(F.plan([F.wave("a", .count(1))], hosts: 30))
     #expect(
@@ -191,36 +191,36 @@ private typealias F = PlanFixture
 
 @Test func malformedWavesAreErrors() {
     let cases: [([WaveSpec], PlanError)] = [
-        ([], PlanError(kind: "no_waves", message: "cannot plan firefox-esr: it has no waves")),
+        ([], PlanError(kind: .noWaves, message: "cannot plan firefox-esr: it has no waves")),
         (
             [F.wave("a", .rest), F.wave("b", .rest)],
-            PlanError(kind: "multiple_rest_waves", message: "waves a, b all have size rest; at most one wave may")
+            PlanError(kind: .multipleRestWaves, message: "waves a, b all have size rest; at most one wave may")
         ),
         (
             [F.wave("a", .count(0)), F.wave("r", .rest)],
-            PlanError(kind: "invalid_size", message: "wave a has size 0; a count is at least 1")
+            PlanError(kind: .invalidSize, message: "wave a has size 0; a count is at least 1")
         ),
         (
             [F.wave("a", .percent(0)), F.wave("r", .rest)],
-            PlanError(kind: "invalid_size", message: "wave a has size 0%; a percentage is 1% to 100%")
+            PlanError(kind: .invalidSize, message: "wave a has size 0%; a percentage is 1% to 100%")
         ),
         (
             [F.wave("a", .percent(101))],
-            PlanError(kind: "invalid_size", message: "wave a has size 101%; a percentage is 1% to 100%")
+            PlanError(kind: .invalidSize, message: "wave a has size 101%; a percentage is 1% to 100%")
         ),
         (
             [F.wave("a", .percent(60)), F.wave("b", .percent(60))],
             PlanError(
-                kind: "invalid_size",
+                kind: .invalidSize,
                 message: "the percent waves of firefox-esr add up to 120%, more than all hosts (100%)")
         ),
         (
             [F.wave("a", .count(1)), F.wave("a", .rest)],
-            PlanError(kind: "duplicate_wave", message: "two waves of firefox-esr are named a")
+            PlanError(kind: .duplicateWave, message: "two waves of firefox-esr are named a")
         ),
         (
             [F.wave("a", .hosts([])), F.wave("r", .rest)],
-            PlanError(kind: "empty_wave", message: "wave a has an empty hosts list")
+            PlanError(kind: .emptyWave, message: "wave a has an empty hosts list")
         ),
     ]
     for (waves, expected) in cases {
@@ -233,7 +233,7 @@ private typealias F = PlanFixture
     #expect(
         F.error(WavePlanner.plan(playbook: playbook, inventory: F.inventory(3), version: "1"))
             == PlanError(
-                kind: "no_hosts",
+                kind: .noHosts,
                 message: "cannot plan firefox-esr: its targets (kiosks) select no host of the inventory"))
 }
 
@@ -242,5 +242,5 @@ private typealias F = PlanFixture
     inventory.hosts.append(inventory.hosts[0])
     #expect(
         F.error(WavePlanner.plan(playbook: F.playbook([F.wave("r", .rest)]), inventory: inventory, version: "1"))?.kind
-            == "duplicate_host")
+            == .duplicateHost)
 }

@@ -68,7 +68,7 @@ struct RandomRollout {
         case .failure(let error):
             trace.append("\(event) -> refused \(error.kind)")
             if sm.snapshot != before { fail("refused \(event) changed the snapshot") }
-            if error.kind.isEmpty || error.message.isEmpty { fail("error without kind or message") }
+            if error.kind.rawValue.isEmpty || error.message.isEmpty { fail("error without kind or message") }
             return false
         case .success(let actions):
             trace.append("\(event) -> \(sm.rollout.phase.rawValue) \(actions.steps)")

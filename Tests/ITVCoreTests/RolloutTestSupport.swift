@@ -136,7 +136,7 @@ struct RolloutDriver {
             #expect(sm.snapshot == before.0, "snapshot changed by a refused \(event)", sourceLocation: location)
             #expect(sm.windowOpen == before.1 && sm.changedPlanHash == before.2, sourceLocation: location)
             #expect(!error.message.isEmpty, sourceLocation: location)
-            return error.kind
+            return error.kind.rawValue
         }
     }
 

@@ -27,7 +27,7 @@ import Testing
                         try await body(i)
                         return "ok"
                     } catch let e as EngineError {
-                        return e.kind
+                        return e.kind.rawValue
                     } catch {
                         return "other: \(error)"
                     }
@@ -185,7 +185,7 @@ import Testing
             _ = try await engine.rollback(old, by: alice, reason: "undo 2.0")
             Issue.record("the rollback of rollout \(old) was accepted while rollout \(new) is active")
         } catch let e as EngineError {
-            #expect(e.kind == "conflict")
+            #expect(e.kind == .conflict)
             #expect(e.message.contains("rollout \(new)"), "names the active rollout: \(e.message)")
         }
         #expect(await Self.sent(fleet, "rollback").isEmpty)
@@ -306,13 +306,12 @@ import Testing
                 try await call()
                 Issue.record("\(verb) of an aborted rollout was accepted")
             } catch let e as EngineError {
-                #expect(e.kind == "conflict" && e.message.contains("it is aborted"), "\(verb): \(e)")
+                #expect(e.kind == .conflict && e.message.contains("it is aborted"), "\(verb): \(e)")
             }
         }
         let refused = await h.store.auditLog.filter { $0.user == "bob" }.map(\.outcome)
         #expect(refused == Array(repeating: "error: conflict", count: calls.count))
-        await #expect(throws: EngineError("not_found", "no rollout 99 (itvctl rollout list --all lists every rollout)"))
-        {
+        await #expect(throws: EngineError(.notFound, "no rollout 99 (itvctl rollout list --all lists every rollout)")) {
             _ = try await engine.pause(99, by: bob, reason: nil)
         }
         #expect(await fleet.log.isEmpty)
@@ -462,7 +461,7 @@ import Testing
             _ = try await second.engine.createRollout(procedure: "app", version: "3.0", by: bob)
             Issue.record("a second active rollout of app was stored")
         } catch let e as EngineError {
-            #expect(e.kind == "conflict", "\(e)")
+            #expect(e.kind == .conflict, "\(e)")
             #expect(e.message.contains("rollout \(id)"), "\(e.message)")
         }
         #expect(await second.engine.storeFailure == nil)

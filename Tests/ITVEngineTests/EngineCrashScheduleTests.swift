@@ -146,7 +146,7 @@ import Testing
                 } else if snapshot.phase == .halted || snapshot.phase == .paused {
                     _ = try await engine.resume(id, by: alice, reason: nil)
                 }
-            } catch let e as EngineError where e.kind != "unavailable" {
+            } catch let e as EngineError where e.kind != .unavailable {
                 return "operator action refused: \(e)"
             } catch {
                 // The process died during the action; the loop restarts it. An approval that was not

@@ -52,11 +52,11 @@ actor MemoryStore: RolloutStore {
     func commit(_ changes: [StoreChange], generation g: Int) async throws {
         await wait()
         if holdingCommits { await withCheckedContinuation { heldCommits.append($0) } }
-        guard g == generation else { throw StoreError(kind: "io", message: "process is gone") }
+        guard g == generation else { throw StoreError(kind: .io, message: "process is gone") }
         if let n = crashAtCommit, commits + 1 >= n {
             crashAtCommit = nil
             generation += 1
-            throw StoreError(kind: "io", message: "killed")
+            throw StoreError(kind: .io, message: "killed")
         }
         try commit(changes)
     }
@@ -98,7 +98,7 @@ actor MemoryStore: RolloutStore {
                 if active[r.procedure] == r.id { active[r.procedure] = nil }
             } else if let other = active[r.procedure], other != r.id {
                 throw StoreError(
-                    kind: "conflict",
+                    kind: .conflict,
                     message: "rollout \(r.id) of \(r.procedure) cannot be active: rollout \(other) of \(r.procedure) "
                         + "is active, and at most one rollout of a procedure may be")
             } else {

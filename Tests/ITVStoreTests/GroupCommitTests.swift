@@ -78,7 +78,7 @@ import Testing
                                 ])
                                 return (i, nil)
                             } catch let error as StoreError {
-                                return (i, error.kind)
+                                return (i, error.kind.rawValue)
                             }
                         }
                     }

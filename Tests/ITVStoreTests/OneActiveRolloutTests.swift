@@ -19,7 +19,7 @@ import Testing
                         .wave(waveRecord(rollout: 2, index: 0)),
                     ])
                 }
-                #expect(refused?.kind == "conflict")
+                #expect(refused?.kind == .conflict)
                 #expect(
                     refused?.message
                         == "rollout 2 of app cannot be active: rollout 1 (2.1.0, running) of app is active, and at "
@@ -34,7 +34,7 @@ import Testing
                 let rollback = await storeError {
                     try await store.commit([.rollout(try rolloutRecord(id: 4, phase: .rollingBack))])
                 }
-                #expect(rollback?.kind == "conflict")
+                #expect(rollback?.kind == .conflict)
                 #expect(try await store.rollout(id: 4)?.rollout.phase == .succeeded)
                 // Once the active one ended, in the same transaction, before the other one starts: allowed.
                 try await store.commit([
@@ -57,7 +57,7 @@ import Testing
                                 try await store.commit([.rollout(try rolloutRecord(id: id))])
                                 return "ok"
                             } catch let error as StoreError {
-                                return error.kind
+                                return error.kind.rawValue
                             } catch {
                                 return "other"
                             }
@@ -103,7 +103,7 @@ import Testing
                 #expect(audit.allSatisfy { $0.action == "rollout.abort" && $0.user == "itvd" })
                 #expect(audit.first?.comment?.contains("rollout 3 of app is active too") == true)
                 let refused = await storeError { try await store.commit([.rollout(try rolloutRecord(id: 5))]) }
-                #expect(refused?.kind == "conflict")
+                #expect(refused?.kind == .conflict)
             }
         }
     }

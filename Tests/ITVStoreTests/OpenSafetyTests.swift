@@ -13,7 +13,7 @@ import Testing
             let dir = root + "/state"
             let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
-            #expect(refused?.kind == "locked")
+            #expect(refused?.kind == .locked)
             #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
             try await first.commit([.rollout(try rolloutRecord(id: 1))])
             await first.close()
@@ -25,7 +25,7 @@ import Testing
                 try await second.commit([.rollout(try rolloutRecord(id: 2))])
                 Issue.record("a closed store accepted a commit")
             } catch let error as StoreError {
-                #expect(error.kind == "io")
+                #expect(error.kind == .io)
             }
         }
     }
@@ -67,7 +67,7 @@ import Testing
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(refused?.kind == "locked")
+            #expect(refused?.kind == .locked)
             #expect(refused?.message == expected)
             kill(holder.processIdentifier, SIGKILL)
             holder.waitUntilExit()
@@ -89,7 +89,7 @@ import Testing
                     _ = try await store.activeRollouts()
                     Issue.record("an unknown host run phase was read without complaint")
                 } catch let error as StoreError {
-                    #expect(error.kind == "corrupt")
+                    #expect(error.kind == .corrupt)
                     #expect(error.message.contains("exploded"))
                     #expect(error.message.contains("host run h of rollout 1"))
                 }
@@ -110,7 +110,7 @@ import Testing
             for _ in 0..<200 where again == nil {
                 do {
                     again = try await SQLiteRolloutStore.open(stateDirectory: dir)
-                } catch let e as StoreError where e.kind == "locked" {
+                } catch let e as StoreError where e.kind == .locked {
                     try await Task.sleep(for: .milliseconds(50))
                 }
             }
@@ -178,7 +178,7 @@ import Testing
             let path = dir + "/itvd.sqlite"
             let before = try FileFingerprint(path: path)
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
-            #expect(refused?.kind == "too_new")
+            #expect(refused?.kind == .tooNew)
             #expect(refused?.message.contains("v2-from-the-future") == true)
             #expect(try FileFingerprint(path: path) == before)
             // The newer itvd can still use it.
@@ -200,7 +200,7 @@ import Testing
             try other.close()
             let before = try FileFingerprint(path: path)
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
-            #expect(refused?.kind == "unreadable")
+            #expect(refused?.kind == .unreadable)
             #expect(refused?.message.contains("invoices") == true)
             #expect(try FileFingerprint(path: path) == before)
         }
@@ -211,7 +211,7 @@ import Testing
             let path = root + "/state"
             try Data("x".utf8).write(to: URL(fileURLWithPath: path))
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: path) }
-            #expect(refused?.kind == "io")
+            #expect(refused?.kind == .io)
         }
     }
 
@@ -239,7 +239,7 @@ enum Damage: String, CaseIterable, Sendable {
     /// Not a database at all.
     case textFile = "text file"
 
-    var expectedKind: String { "corrupt" }
+    var expectedKind: ITVErrorKind { .corrupt }
 
     func apply(to path: String) throws {
         let url = URL(fileURLWithPath: path)

@@ -230,7 +230,7 @@ import Testing
                 do {
                     try await store.commit(orphan)
                 } catch let error as StoreError {
-                    #expect(error.kind == "invalid")
+                    #expect(error.kind == .constraintBroken)
                 }
                 #expect(try await store.audit(since: nil, limit: 10).isEmpty)
                 try await store.commit([.rollout(try rolloutRecord(id: 99)), .wave(waveRecord(rollout: 99, index: 0))])

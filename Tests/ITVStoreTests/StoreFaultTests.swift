@@ -67,7 +67,7 @@ import Testing
             let before = try snapshot(dir)
             for _ in 0..<2 {
                 let refused = await refusal(dir)
-                #expect(refused?.kind == "empty")
+                #expect(refused?.kind == .empty)
                 #expect(refused?.message.contains("is empty (0 bytes)") == true, "\(refused?.message ?? "")")
                 #expect(refused?.message.contains("itvd.state says that a store was created here") == true)
                 #expect(refused?.message.contains("itvd run --init-store") == true)
@@ -85,7 +85,7 @@ import Testing
             #expect(FileManager.default.createFile(atPath: dir + "/itvd.sqlite", contents: Data()))
             let before = try snapshot(dir)
             let refused = await refusal(dir)
-            #expect(refused?.kind == "empty")
+            #expect(refused?.kind == .empty)
             #expect(refused?.message.contains("itvd.state") == false)
             #expect(try snapshot(dir) == before)
         }
@@ -98,7 +98,7 @@ import Testing
             try FileManager.default.removeItem(atPath: dir + "/itvd.sqlite")
             let before = try snapshot(dir)
             let refused = await refusal(dir)
-            #expect(refused?.kind == "missing")
+            #expect(refused?.kind == .missing)
             #expect(refused?.message.contains("is missing but") == true, "\(refused?.message ?? "")")
             #expect(try snapshot(dir) == before)
             #expect(!FileManager.default.fileExists(atPath: dir + "/itvd.sqlite"))
@@ -113,7 +113,7 @@ import Testing
                 FileManager.default.createFile(
                     atPath: dir + "/itvd.sqlite-wal", contents: Data(repeating: 7, count: 64)))
             let refused = await refusal(dir)
-            #expect(refused?.kind == "missing")
+            #expect(refused?.kind == .missing)
             #expect(refused?.message.contains("itvd.sqlite-wal is there") == true, "\(refused?.message ?? "")")
             #expect(!FileManager.default.fileExists(atPath: dir + "/itvd.sqlite"))
         }
@@ -140,7 +140,7 @@ import Testing
             try bytes.write(to: URL(fileURLWithPath: path))
             let before = try snapshot(dir)
             let refused = await refusal(dir)
-            #expect(refused?.kind == "corrupt", "\(refused?.message ?? "no error")")
+            #expect(refused?.kind == .corrupt, "\(refused?.message ?? "no error")")
             #expect(refused?.message.contains("does not repair it") == true, "\(refused?.message ?? "")")
             #expect(try snapshot(dir) == before)
         }
@@ -153,7 +153,7 @@ import Testing
             try FileManager.default.removeItem(atPath: dir + "/itvd.sqlite")
             try FileManager.default.createDirectory(atPath: dir + "/itvd.sqlite", withIntermediateDirectories: false)
             let refused = await refusal(dir)
-            #expect(refused?.kind == "unreadable")
+            #expect(refused?.kind == .unreadable)
             #expect(refused?.message.contains("is a directory, not a database file") == true)
         }
     }
@@ -166,12 +166,12 @@ import Testing
             try FileManager.default.createSymbolicLink(
                 atPath: dir + "/itvd.sqlite", withDestinationPath: root + "/elsewhere.sqlite")
             let symlinked = await refusal(dir)
-            #expect(symlinked?.kind == "unreadable")
+            #expect(symlinked?.kind == .unreadable)
             #expect(symlinked?.message.contains("is a symbolic link") == true)
             try FileManager.default.removeItem(atPath: dir + "/itvd.sqlite")
             #expect(link(root + "/elsewhere.sqlite", dir + "/itvd.sqlite") == 0)
             let linked = await refusal(dir)
-            #expect(linked?.kind == "unreadable")
+            #expect(linked?.kind == .unreadable)
             #expect(linked?.message.contains("has 2 hard links") == true, "\(linked?.message ?? "")")
         }
     }
@@ -187,7 +187,7 @@ import Testing
             try FileManager.default.copyItem(atPath: other + "/itvd.sqlite", toPath: dir + "/itvd.sqlite")
             let before = try snapshot(dir)
             let refused = await refusal(dir)
-            #expect(refused?.kind == "replaced")
+            #expect(refused?.kind == .replaced)
             #expect(refused?.message.contains("is not the store that was created here") == true)
             #expect(try snapshot(dir) == before)
         }
@@ -200,7 +200,7 @@ import Testing
             try await makeStore(dir)
             try FileManager.default.copyItem(atPath: dir + "/itvd.sqlite", toPath: root + "/backup.sqlite")
             #expect(truncate(dir + "/itvd.sqlite", 0) == 0)
-            #expect(await refusal(dir)?.kind == "empty")
+            #expect(await refusal(dir)?.kind == .empty)
             try FileManager.default.removeItem(atPath: dir + "/itvd.sqlite")
             try FileManager.default.copyItem(atPath: root + "/backup.sqlite", toPath: dir + "/itvd.sqlite")
             let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
@@ -241,7 +241,7 @@ import Testing
             let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
             try FileManager.default.removeItem(atPath: dir + "/itvd.pid")
             let refused = await refusal(dir)
-            #expect(refused?.kind == "locked")
+            #expect(refused?.kind == .locked)
             #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
             try await first.commit([.rollout(try rolloutRecord(id: 1))])
             await first.close()
@@ -270,7 +270,7 @@ import Testing
             let damaged = Data("this is not a database any more".utf8)
             try damaged.write(to: URL(fileURLWithPath: dir + "/itvd.sqlite"))
             let oldMarker = try #require(try StoreMarker.read(directory: dir))
-            #expect(await refusal(dir)?.kind == "corrupt")
+            #expect(await refusal(dir)?.kind == .corrupt)
             let store = try await SQLiteRolloutStore.open(stateDirectory: dir, mode: .initialize)
             #expect(store.openReport.created)
             #expect(try await store.rollouts(includeFinished: true, limit: 5).isEmpty)
@@ -294,7 +294,7 @@ import Testing
             try await makeStore(dir)
             let before = try snapshot(dir)
             let refused = await refusal(dir, mode: .initialize)
-            #expect(refused?.kind == "init_refused")
+            #expect(refused?.kind == .initRefused)
             #expect(refused?.message.contains("is healthy") == true)
             #expect(try snapshot(dir) == before)
         }

@@ -49,12 +49,12 @@ public struct RolloutPlan: Hashable, Sendable {
 
 /// Why a rollout cannot be planned.
 public struct PlanError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable: `no_hosts`, `duplicate_host`, `no_waves`, `duplicate_wave`, `multiple_rest_waves`,
-    /// `invalid_size`, `empty_wave`, `unknown_host`, `overlapping_waves`, `unknown_group`, `uncovered_hosts`.
-    public let kind: String
+    /// `.noHosts`, `.duplicateHost`, `.noWaves`, `.duplicateWave`, `.multipleRestWaves`, `.invalidSize`,
+    /// `.emptyWave`, `.unknownHost`, `.overlappingWaves`, `.unknownGroup`, `.uncoveredHosts`.
+    public let kind: ITVErrorKind
     public let message: String
 
-    public init(kind: String, message: String) {
+    public init(kind: ITVErrorKind, message: String) {
         self.kind = kind
         self.message = message
     }

@@ -52,12 +52,12 @@ public enum WavePlanner {
         if hosts.isEmpty {
             let targets = playbook.targets.map(\.value).joined(separator: ", ")
             return fail(
-                "no_hosts", "cannot plan \(procedure): its targets (\(targets)) select no host of the inventory")
+                .noHosts, "cannot plan \(procedure): its targets (\(targets)) select no host of the inventory")
         }
         var hostsByName: [String: Host] = [:]
         for host in hosts {
             if hostsByName.updateValue(host, forKey: host.name) != nil {
-                return fail("duplicate_host", "cannot plan \(procedure): the inventory lists host \(host.name) twice")
+                return fail(.duplicateHost, "cannot plan \(procedure): the inventory lists host \(host.name) twice")
             }
         }
         if let error = checkWaves(specs, procedure: procedure) { return .failure(error) }
@@ -74,7 +74,7 @@ public enum WavePlanner {
                         inventory.host(named: name) == nil
                         ? "which is not in the inventory"
                         : "which is in the inventory but not selected by the targets of \(procedure)"
-                    return fail("unknown_host", "wave \(spec.name) names host \(name), \(why)")
+                    return fail(.unknownHost, "wave \(spec.name) names host \(name), \(why)")
                 }
                 if let other = owner[name] {
                     let message =
@@ -82,7 +82,7 @@ public enum WavePlanner {
                         ? "wave \(spec.name) names host \(name) twice"
                         : "host \(name) is named by both wave \(specs[other].name) and wave \(spec.name); "
                             + "a host must be in exactly one wave"
-                    return fail("overlapping_waves", message)
+                    return fail(.overlappingWaves, message)
                 }
                 owner[name] = i
                 assigned[i].append(name)
@@ -98,7 +98,7 @@ public enum WavePlanner {
                     inventory.groups.contains(group)
                     ? "none of whose hosts is selected by the targets of \(procedure)"
                     : "which no host of the inventory is in"
-                return fail("unknown_group", "wave \(spec.name) takes group \(group), \(why)")
+                return fail(.unknownGroup, "wave \(spec.name) takes group \(group), \(why)")
             }
             for host in members where owner[host.name] == nil {
                 owner[host.name] = i
@@ -133,7 +133,7 @@ public enum WavePlanner {
             var list = uncovered.prefix(listedUncoveredHosts).joined(separator: ", ")
             if uncovered.count > listedUncoveredHosts { list += " and \(uncovered.count - listedUncoveredHosts) more" }
             return fail(
-                "uncovered_hosts",
+                .uncoveredHosts,
                 "\(uncovered.count) of the \(hosts.count) hosts of \(procedure) are in no wave: \(list); "
                     + "add a wave with size: rest")
         }
@@ -147,39 +147,39 @@ public enum WavePlanner {
     /// Checks what needs no inventory: at least one wave, unique names, sizes in range, one `rest` at most,
     /// percentages summing to at most 100, no empty `hosts:` list.
     static func checkWaves(_ specs: [WaveSpec], procedure: String) -> PlanError? {
-        if specs.isEmpty { return PlanError(kind: "no_waves", message: "cannot plan \(procedure): it has no waves") }
+        if specs.isEmpty { return PlanError(kind: .noWaves, message: "cannot plan \(procedure): it has no waves") }
         var names: Set<String> = []
         var rests: [String] = []
         var percentSum = 0
         for spec in specs {
             if !names.insert(spec.name).inserted {
-                return PlanError(kind: "duplicate_wave", message: "two waves of \(procedure) are named \(spec.name)")
+                return PlanError(kind: .duplicateWave, message: "two waves of \(procedure) are named \(spec.name)")
             }
             switch spec.size {
             case .count(let n) where n < 1:
                 return PlanError(
-                    kind: "invalid_size", message: "wave \(spec.name) has size \(n); a count is at least 1")
+                    kind: .invalidSize, message: "wave \(spec.name) has size \(n); a count is at least 1")
             case .percent(let p) where p < 1 || p > 100:
                 return PlanError(
-                    kind: "invalid_size", message: "wave \(spec.name) has size \(p)%; a percentage is 1% to 100%")
+                    kind: .invalidSize, message: "wave \(spec.name) has size \(p)%; a percentage is 1% to 100%")
             case .percent(let p):
                 percentSum += p
             case .rest:
                 rests.append(spec.name)
             case .hosts(let list) where list.isEmpty:
-                return PlanError(kind: "empty_wave", message: "wave \(spec.name) has an empty hosts list")
+                return PlanError(kind: .emptyWave, message: "wave \(spec.name) has an empty hosts list")
             default:
                 break
             }
         }
         if rests.count > 1 {
             return PlanError(
-                kind: "multiple_rest_waves",
+                kind: .multipleRestWaves,
                 message: "waves \(rests.joined(separator: ", ")) all have size rest; at most one wave may")
         }
         if percentSum > 100 {
             return PlanError(
-                kind: "invalid_size",
+                kind: .invalidSize,
                 message: "the percent waves of \(procedure) add up to \(percentSum)%, more than all hosts (100%)")
         }
         return nil
@@ -207,7 +207,7 @@ public enum WavePlanner {
         return out
     }
 
-    private static func fail<T>(_ kind: String, _ message: String) -> Result<T, PlanError> {
+    private static func fail<T>(_ kind: ITVErrorKind, _ message: String) -> Result<T, PlanError> {
         .failure(PlanError(kind: kind, message: message))
     }
 }

@@ -74,12 +74,12 @@ public enum RolloutNotice: Hashable, Sendable {
 
 /// Why an event cannot be applied. Never a trap.
 public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable: `conflict` (not possible in this phase), `not_found` (no such host in the rollout),
-    /// `plan_changed`, `already_approved`, `invalid`.
-    public var kind: String
+    /// `.conflict` (not possible in this phase), `.notFound` (no such host in the rollout), `.planChanged`,
+    /// `.alreadyApproved`, `.invalid`.
+    public var kind: ITVErrorKind
     public var message: String
 
-    public init(_ kind: String, _ message: String) {
+    public init(_ kind: ITVErrorKind, _ message: String) {
         self.kind = kind
         self.message = message
     }

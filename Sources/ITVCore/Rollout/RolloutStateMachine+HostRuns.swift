@@ -43,7 +43,7 @@ extension RolloutStateMachine {
 
     mutating func stepFinished(host: String, step: HostStep, result: StepResult) throws(RolloutError) {
         guard let run = hostRun(host) else {
-            throw RolloutError("not_found", "rollout \(rollout.id) has no host \(host)")
+            throw RolloutError(.notFound, "rollout \(rollout.id) has no host \(host)")
         }
         guard run.step == step, run.stepInFlight else {
             throw conflict("rollout \(rollout.id): host \(host) has no \(step.rawValue) step in flight")

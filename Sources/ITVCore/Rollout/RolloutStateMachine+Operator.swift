@@ -40,7 +40,7 @@ extension RolloutStateMachine {
             emit(.announce(.aborted(reason: reason)))
         case .rollback(_, let reason):
             guard rollout.recipe.steps[HostStep.rollback.rawValue] != nil else {
-                throw RolloutError("invalid", "cannot roll back rollout \(id): the playbook has no rollback step")
+                throw RolloutError(.invalid, "cannot roll back rollout \(id): the playbook has no rollback step")
             }
             guard ![.rollingBack, .rolledBack, .planned].contains(phase) else {
                 throw conflict("cannot roll back rollout \(id): it is \(phaseName(phase))")
@@ -55,7 +55,7 @@ extension RolloutStateMachine {
         case .retry(let host, _):
             try retry(host)
         case .skip(let host, _):
-            guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
+            guard let run = hostRun(host) else { throw RolloutError(.notFound, "rollout \(id) has no host \(host)") }
             guard [.failed, .unknown, .pending, .rollbackFailed].contains(run.phase), !phase.isFinal else {
                 throw conflict(
                     "cannot skip host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores())")
@@ -72,7 +72,7 @@ extension RolloutStateMachine {
 
     mutating func retry(_ host: String) throws(RolloutError) {
         let id = rollout.id
-        guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
+        guard let run = hostRun(host) else { throw RolloutError(.notFound, "rollout \(id) has no host \(host)") }
         if run.phase == .rollbackFailed, rollout.phase == .rollingBack || rollout.phase == .failed {
             snapshot.rollout.phase = .rollingBack
             update(host) { $0.phase = .rollingBack }

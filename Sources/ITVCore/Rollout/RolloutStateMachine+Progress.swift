@@ -66,7 +66,7 @@ extension RolloutStateMachine {
         enterWave(wave.index)
     }
 
-    func conflict(_ message: String) -> RolloutError { RolloutError("conflict", message) }
+    func conflict(_ message: String) -> RolloutError { RolloutError(.conflict, message) }
 
     /// Makes the wave current and lets its approval decide whether it starts.
     mutating func enterWave(_ index: Int) {
@@ -107,7 +107,7 @@ extension RolloutStateMachine {
         }
         if let changed = changedPlanHash {
             throw RolloutError(
-                "plan_changed",
+                .planChanged,
                 "cannot approve rollout \(id): its plan changed since it was made "
                     + "(plan \(rollout.planHash.prefix(12)) is now \(changed.prefix(12)): the playbook or inventory "
                     + "changed); earlier approvals no longer count. Abort it and start a new rollout")
@@ -119,14 +119,14 @@ extension RolloutStateMachine {
         }
         guard approval.planHash == rollout.planHash else {
             throw RolloutError(
-                "plan_changed",
+                .planChanged,
                 "cannot approve rollout \(id): you approved plan "
                     + "\(approval.planHash.prefix(12)), but its plan is \(rollout.planHash.prefix(12)); "
                     + "review it (itvctl rollout show \(id)) and approve again")
         }
         if validApprovals(wave: wave.index).contains(where: { $0.uid == approval.uid }) {
             throw RolloutError(
-                "already_approved",
+                .alreadyApproved,
                 "\(approval.user) already approved wave \(wave.index + 1) "
                     + "(\(wave.name)) of rollout \(id); it needs \(wave.approvalsNeeded) different operators")
         }

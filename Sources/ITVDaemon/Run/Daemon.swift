@@ -378,7 +378,7 @@ actor Daemon: DaemonHooks {
             logger.notice(
                 "auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
                 metadata: ["procedure": "\(release.procedure)", "rollout": "\(s.rollout.id)"])
-        } catch let refusal as EngineError where refusal.kind == "conflict" {
+        } catch let refusal as EngineError where refusal.kind == .conflict {
             // An operator started a rollout of the procedure at the same moment: planned after it ends.
             logger.info(
                 "auto_plan: \(release.procedure) \(release.version) not planned now: \(refusal.message)",

@@ -35,25 +35,23 @@ struct EngineControlService: ControlService {
     func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let e as EngineError {
-            throw APIError(Self.kind(e.kind), e.message)
-        } catch let e as StoreError where e.kind == "conflict" {
-            // The store's constraint refused the change: what the engine's own checks refuse as `conflict`.
-            throw APIError(.conflict, e.message)
-        } catch let e as StoreError {
-            throw APIError(.unavailable, "the state store failed: \(e.message)")
+        } catch {
+            throw Self.wireError(error)
         }
     }
 
-    static func kind(_ engineKind: String) -> ErrorKind {
-        switch engineKind {
-        case "not_found": return .notFound
-        case "conflict": return .conflict
-        case "already_approved": return .alreadyApproved
-        case "plan_changed": return .planChanged
-        case "invalid": return .invalidRequest
-        case "unavailable": return .unavailable
-        default: return .internal
+    /// The API error a refusal of the engine or the store becomes (other errors stay as they are).
+    static func wireError(_ error: any Error) -> any Error {
+        switch error {
+        case let e as EngineError:
+            return APIError(ErrorKind(e.kind.answer), e.message)
+        case let e as StoreError:
+            // The store's constraint refusing a change is what the engine's own checks refuse as `conflict`;
+            // any other store error is the daemon's, not the request's.
+            let kind = ErrorKind(e.kind.answer)
+            return APIError(kind, kind == .conflict ? e.message : "the state store failed: \(e.message)")
+        default:
+            return error
         }
     }
 
@@ -217,5 +215,22 @@ struct EngineControlService: ControlService {
             }
         }
         return HostScanResponse(results: results)
+    }
+}
+
+extension ErrorKind {
+    /// The wire kind of a refusal of the engine, state machine, planner or store. Exhaustive: an answer added
+    /// to `ITVErrorKind.Answer` does not compile until it has its wire kind.
+    init(_ answer: ITVErrorKind.Answer) {
+        switch answer {
+        case .invalidRequest: self = .invalidRequest
+        case .permissionDenied: self = .permissionDenied
+        case .notFound: self = .notFound
+        case .conflict: self = .conflict
+        case .planChanged: self = .planChanged
+        case .alreadyApproved: self = .alreadyApproved
+        case .unavailable: self = .unavailable
+        case .internal: self = .internal
+        }
     }
 }

@@ -62,8 +62,8 @@ struct RunCommand: AsyncParsableCommand {
                 "\(message)", metadata: ["event": "\(ITVEvent.storeFailed.rawValue)", "kind": "\(e.kind)"])
             _ = Notifier().status(message)
             switch e.kind {
-            case "locked": throw ExitCode(StartFailure.storeLocked)
-            case "io": throw ExitCode(StartFailure.storeIO)
+            case .locked: throw ExitCode(StartFailure.storeLocked)
+            case .io: throw ExitCode(StartFailure.storeIO)
             default: throw ExitCode(StartFailure.storeUnusable)
             }
         }

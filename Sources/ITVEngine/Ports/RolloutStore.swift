@@ -22,16 +22,16 @@ public enum StoreChange: Hashable, Sendable {
 
 /// Why the store cannot do what was asked.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable: `locked` (another itvd uses the state directory), `missing` and `empty` (a store existed and
-    /// its file is gone or empty), `corrupt`, `unreadable`, `replaced` (not the store created in that
-    /// directory), `too_new` (written by a newer itvd), `init_refused` (`--init-store` of a healthy store),
-    /// `conflict` (a change that would make a second active rollout of a procedure: the caller's request is
-    /// refused, the store is fine), `invalid` (a change that breaks another constraint, e.g. a host run of a
-    /// rollout that is not stored), `io`.
-    public var kind: String
+    /// `.locked` (another itvd uses the state directory), `.missing` and `.empty` (a store existed and
+    /// its file is gone or empty), `.corrupt`, `.unreadable`, `.replaced` (not the store created in that
+    /// directory), `.tooNew` (written by a newer itvd), `.initRefused` (`--init-store` of a healthy store),
+    /// `.conflict` (a change that would make a second active rollout of a procedure: the caller's request is
+    /// refused, the store is fine), `.constraintBroken` (a change that breaks another constraint, e.g. a host
+    /// run of a rollout that is not stored), `.io`.
+    public var kind: ITVErrorKind
     public var message: String
 
-    public init(kind: String, message: String) {
+    public init(kind: ITVErrorKind, message: String) {
         self.kind = kind
         self.message = message
     }

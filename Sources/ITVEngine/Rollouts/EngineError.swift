@@ -1,12 +1,12 @@
 import ITVCore
 
-/// Why the engine refused an operation. `kind` is stable and goes on the wire.
+/// Why the engine refused an operation. `kind` is stable; its `answer` is the wire kind.
 public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// `not_found`, `conflict`, `plan_changed`, `already_approved`, `invalid`, `unavailable`, `store`.
-    public var kind: String
+    /// `.notFound`, `.conflict`, `.planChanged`, `.alreadyApproved`, `.invalid`, `.unavailable`.
+    public var kind: ITVErrorKind
     public var message: String
 
-    public init(_ kind: String, _ message: String) {
+    public init(_ kind: ITVErrorKind, _ message: String) {
         self.kind = kind
         self.message = message
     }

@@ -8,18 +8,18 @@ extension RolloutEngine {
         let playbook = try self.playbook(procedure)
         let parsed = playbook.feed?.scheme ?? .dotted
         if case .failure(let e) = parsed.parse(version) {
-            throw EngineError("invalid", "cannot plan \(procedure): \(e)")
+            throw EngineError(.invalid, "cannot plan \(procedure): \(e)")
         }
         switch WavePlanner.plan(playbook: playbook, inventory: set.inventory, version: version) {
         case .success(let plan): return plan
-        case .failure(let e): throw EngineError("invalid", e.message)
+        case .failure(let e): throw EngineError(.invalid, e.message)
         }
     }
 
     func playbook(_ procedure: String) throws -> Playbook {
         guard let playbook = set.playbooks.first(where: { $0.id == procedure }) else {
             throw EngineError(
-                "not_found", "no procedure \(procedure)" + Suggest.didYouMean(procedure, set.playbooks.map(\.id)))
+                .notFound, "no procedure \(procedure)" + Suggest.didYouMean(procedure, set.playbooks.map(\.id)))
         }
         return playbook
     }
@@ -34,7 +34,7 @@ extension RolloutEngine {
         async throws
         -> RolloutSnapshot
     {
-        if let storeFailure { throw EngineError("unavailable", "the state store failed: \(storeFailure)") }
+        if let storeFailure { throw EngineError(.unavailable, "the state store failed: \(storeFailure)") }
         _ = try self.plan(procedure: procedure, version: version)
         let target = "rollout of \(procedure) \(version)"
         do {
@@ -79,7 +79,7 @@ extension RolloutEngine {
         } catch {
             machines[id] = nil
             durable[id] = nil
-            if let refusal = error as? EngineError, refusal.kind == "conflict" {
+            if let refusal = error as? EngineError, refusal.kind == .conflict {
                 try? await auditRefusal(requester, "rollout.start", target, comment, refusal)
             }
             throw error
@@ -94,14 +94,14 @@ extension RolloutEngine {
             $0.rollout.procedure == procedure && $0.rollout.id != id && !$0.rollout.phase.isFinal
         }) {
             throw EngineError(
-                "conflict",
+                .conflict,
                 "\(what): rollout \(other.rollout.id) of \(procedure) (\(other.rollout.version), "
                     + "\(other.rollout.phase.rawValue.replacingOccurrences(of: "_", with: " "))) is still active; "
                     + "at most one rollout of a procedure may be active: let it finish or abort it first")
         }
         if let starter = startsUnderWay[procedure] {
             throw EngineError(
-                "conflict", "\(what): a rollout of \(procedure) is being started by \(starter) at this moment")
+                .conflict, "\(what): a rollout of \(procedure) is being started by \(starter) at this moment")
         }
     }
 
@@ -156,7 +156,7 @@ extension RolloutEngine {
         var loaded = false
         if machines[id] == nil {
             guard let snapshot = try await store.rollout(id: id) else {
-                throw EngineError("not_found", "no rollout \(id)")
+                throw EngineError(.notFound, "no rollout \(id)")
             }
             if machines[id] == nil {
                 do {
@@ -216,7 +216,7 @@ extension RolloutEngine {
     /// A rollout's snapshot as committed: the live one when active, else the stored one.
     public func snapshot(_ id: Int64) async throws -> RolloutSnapshot {
         if let committed = durable[id] { return committed }
-        guard let stored = try await store.rollout(id: id) else { throw EngineError("not_found", "no rollout \(id)") }
+        guard let stored = try await store.rollout(id: id) else { throw EngineError(.notFound, "no rollout \(id)") }
         return stored
     }
 
@@ -266,10 +266,10 @@ extension RolloutEngine {
         let stored = try await store.rollout(id: id)
         if let machine = machines[id] { return machine }  // rolled back meanwhile: active again
         guard let stored else {
-            throw EngineError("not_found", "no rollout \(id) (itvctl rollout list --all lists every rollout)")
+            throw EngineError(.notFound, "no rollout \(id) (itvctl rollout list --all lists every rollout)")
         }
         let phase = stored.rollout.phase.rawValue.replacingOccurrences(of: "_", with: " ")
-        let refusal = EngineError("conflict", "cannot \(verb) rollout \(id): it is \(phase), no longer active")
+        let refusal = EngineError(.conflict, "cannot \(verb) rollout \(id): it is \(phase), no longer active")
         var refused = record
         refused.outcome = "error: \(refusal.kind)"
         try await persist([.audit(refused)], actions: [])

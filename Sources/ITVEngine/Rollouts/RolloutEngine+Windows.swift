@@ -12,7 +12,7 @@ extension RolloutEngine {
         guard let spec = set.config.windows[name] else {
             let declared = set.config.windows.keys.sorted()
             throw EngineError(
-                "not_found",
+                .notFound,
                 "no window \(name); declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", "))")
         }
         let now = clock.now()
@@ -40,7 +40,7 @@ extension RolloutEngine {
         -> WindowRecord
     {
         guard set.config.windows[name] != nil || windows[name] != nil else {
-            throw EngineError("not_found", "no window \(name)")
+            throw EngineError(.notFound, "no window \(name)")
         }
         let record = WindowRecord(name: name, openUntil: nil, changedBy: requester.user, changedAt: clock.now())
         windows[name] = record

@@ -131,9 +131,9 @@ public actor RolloutEngine {
     /// Throws the state machine's refusal unchanged (after auditing the refused attempt).
     @discardableResult
     func apply(_ id: Int64, _ event: RolloutEvent, audit: AuditRecord? = nil) async throws -> RolloutSnapshot {
-        if let storeFailure { throw EngineError("unavailable", "the state store failed: \(storeFailure)") }
+        if let storeFailure { throw EngineError(.unavailable, "the state store failed: \(storeFailure)") }
         guard var machine = machines[id] else {
-            throw EngineError("not_found", "no active rollout \(id)")
+            throw EngineError(.notFound, "no active rollout \(id)")
         }
         machine.dispatchHeld = stopping
         let old = machine.snapshot
@@ -184,7 +184,7 @@ public actor RolloutEngine {
             pendingBatches = []
             do {
                 try await store.commit(batches.flatMap(\.changes))
-            } catch let refusal as StoreError where refusal.kind == "conflict" {
+            } catch let refusal as StoreError where refusal.kind == .conflict {
                 // The store's constraint refused a change (its second line behind the engine's own checks):
                 // the batches go one by one, in order, so that only the refused ones fail.
                 if let error = await commitSeparately(batches) { ownError = error }
@@ -221,8 +221,8 @@ public actor RolloutEngine {
             if refusal == nil {
                 do {
                     try await store.commit(batch.changes)
-                } catch let error as StoreError where error.kind == "conflict" {
-                    refusal = EngineError("conflict", error.message)
+                } catch let error as StoreError where error.kind == .conflict {
+                    refusal = EngineError(.conflict, error.message)
                 } catch {
                     storeFailure = "\(error)"
                     logger.critical(
