@@ -213,6 +213,12 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         try await read("list rollouts") { try StoreReads.rollouts($0, includeFinished: includeFinished, limit: limit) }
     }
 
+    public func hasRollout(procedure: String, version: String) async throws -> Bool {
+        try await read("look up rollouts of \(procedure) \(version)") {
+            try StoreReads.hasRollout($0, procedure: procedure, version: version)
+        }
+    }
+
     public func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord] {
         try await read("read the audit trail") { try StoreReads.audit($0, since: since, limit: limit) }
     }

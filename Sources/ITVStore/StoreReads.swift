@@ -35,6 +35,13 @@ enum StoreReads {
         ).map(rollout)
     }
 
+    /// One probe of the index `rollouts_by_procedure_version`.
+    static func hasRollout(_ db: Database, procedure: String, version: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: hasRolloutSQL, arguments: [procedure, version]) ?? false
+    }
+
+    static let hasRolloutSQL = "SELECT EXISTS (SELECT 1 FROM rollouts WHERE procedure = ? AND version = ?)"
+
     static func audit(_ db: Database, since: EpochMillis?, limit: Int) throws -> [AuditRecord] {
         try Row.fetchAll(
             db, sql: "SELECT * FROM audit WHERE at >= ? ORDER BY at, id LIMIT ?",

@@ -9,6 +9,7 @@ enum StoreSchema {
         migrator.registerMigration("v1", migrate: createV1)
         migrator.registerMigration("v2-one-active-rollout-per-procedure", migrate: oneActiveRolloutPerProcedure)
         migrator.registerMigration("v_outbox", migrate: StoreOutbox.createOutbox)
+        migrator.registerMigration("v_rollouts_by_procedure_version", migrate: rolloutsByProcedureVersion)
         return migrator
     }
 
@@ -44,6 +45,14 @@ enum StoreSchema {
                 WHERE \(older);
                 CREATE UNIQUE INDEX \(oneActiveRolloutIndex) ON rollouts(procedure) WHERE finished = 0;
                 """)
+    }
+
+    /// The rollouts of one version of a procedure, looked up (`hasRollout`: has auto_plan planned it?) rather
+    /// than found by a scan of the newest rollouts. Add-only: an index, no data changes.
+    static let rolloutsByProcedureVersionIndex = "rollouts_by_procedure_version"
+
+    private static func rolloutsByProcedureVersion(_ db: Database) throws {
+        try db.execute(sql: "CREATE INDEX \(rolloutsByProcedureVersionIndex) ON rollouts(procedure, version)")
     }
 
     /// Names and columns are stable: other tools (and a later itvd) read them. Times are milliseconds

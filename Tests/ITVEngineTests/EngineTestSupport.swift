@@ -54,13 +54,15 @@ final class EngineHarness: @unchecked Sendable {
     var engine: RolloutEngine
     var loop: Task<Void, Never>
 
-    init(set: LoadedSet, fleet: FakeFleet, store: MemoryStore = MemoryStore()) async throws {
+    init(
+        set: LoadedSet, fleet: FakeFleet, store: MemoryStore = MemoryStore(), clock: any EngineClock = InstantClock()
+    ) async throws {
         self.store = store
         self.fleet = fleet
         var logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         engine = RolloutEngine(
-            set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: InstantClock(),
+            set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: clock,
             logger: logger)
         let e = engine
         loop = Task { await e.run() }

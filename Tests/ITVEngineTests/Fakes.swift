@@ -15,6 +15,10 @@ actor MemoryStore: RolloutStore {
     var commitLog: [[StoreChange]] = []
     var hostVersionTable: [String: HostVersionRecord] = [:]
     var windowTable: [String: WindowRecord] = [:]
+    var releaseTable: [String: ReleaseRecord] = [:]
+    /// While set, `hasRollout` fails with it (a store that cannot be read).
+    var hasRolloutFailure: StoreError?
+    func failHasRollout(_ error: StoreError?) { hasRolloutFailure = error }
     var lastID: Int64 = 0
     var commits = 0
     var generation = 0
@@ -78,7 +82,7 @@ actor MemoryStore: RolloutStore {
             case .audit(var a):
                 a.id = Int64(auditLog.count + 1)
                 auditLog.append(a)
-            case .release: break
+            case .release(let r): releaseTable[r.procedure + "\u{0}" + r.version] = r
             case .hostVersion(let v): hostVersionTable["\(v.host)/\(v.procedure)"] = v
             case .window(let w): windowTable[w.name] = w
             case .feedState: break
@@ -105,6 +109,12 @@ actor MemoryStore: RolloutStore {
                 active[r.procedure] = r.id
             }
         }
+    }
+
+    /// Stores what an earlier daemon left (rollouts, releases) before an engine starts on the store.
+    func preload(_ changes: [StoreChange]) throws {
+        try commit(changes)
+        lastID = max(lastID, rollouts.keys.max() ?? 0)
     }
 
     func allocateRolloutID() async -> Int64 {
@@ -134,6 +144,11 @@ actor MemoryStore: RolloutStore {
         Array(rollouts.values.filter { includeFinished || !$0.phase.isFinal }.sorted { $0.id > $1.id }.prefix(limit))
     }
 
+    func hasRollout(procedure: String, version: String) throws -> Bool {
+        if let hasRolloutFailure { throw hasRolloutFailure }
+        return rollouts.values.contains { $0.procedure == procedure && $0.version == version }
+    }
+
     func audit(since: EpochMillis?, limit: Int) -> [AuditRecord] {
         Array(auditLog.filter { $0.at >= (since ?? 0) }.prefix(limit))
     }
@@ -153,7 +168,9 @@ actor MemoryStore: RolloutStore {
         return AuditPage(records: page.reversed(), more: false)
     }
 
-    func releases(procedure: String?) -> [ReleaseRecord] { [] }
+    func releases(procedure: String?) -> [ReleaseRecord] {
+        releaseTable.values.filter { procedure == nil || $0.procedure == procedure }
+    }
     func hostVersions() -> [HostVersionRecord] { Array(hostVersionTable.values) }
     func windows() -> [WindowRecord] { Array(windowTable.values) }
     func feedStates() -> [String: String] { [:] }
@@ -177,7 +194,10 @@ struct StoreHandle: RolloutStore {
     func auditPage(since: EpochMillis?, before: Int64?, limit: Int, maxBytes: Int) async throws -> AuditPage {
         await store.auditPage(since: since, before: before, limit: limit, maxBytes: maxBytes)
     }
-    func releases(procedure: String?) async throws -> [ReleaseRecord] { [] }
+    func hasRollout(procedure: String, version: String) async throws -> Bool {
+        try await store.hasRollout(procedure: procedure, version: version)
+    }
+    func releases(procedure: String?) async throws -> [ReleaseRecord] { await store.releases(procedure: procedure) }
     func hostVersions() async throws -> [HostVersionRecord] { await store.hostVersions() }
     func windows() async throws -> [WindowRecord] { await store.windows() }
     func feedStates() async throws -> [String: String] { [:] }

@@ -15,7 +15,7 @@ import Testing
     }
 
     let seen = ReleaseRecord(procedure: "app", version: "2.0", firstSeen: 1_800_000_000_000, feedURL: "x")
-    var firstSeen: Date { Date(timeIntervalSince1970: 1_800_000_000) }
+    var firstSeen: EpochMillis { 1_800_000_000_000 }
 
     @Test func plansOnlyWhenAskedAndOldEnough() throws {
         #expect(AutoPlan.decide(try playbook(autoPlan: false, minAge: 0), release: seen, now: firstSeen) == .never)
@@ -24,7 +24,7 @@ import Testing
                 == .never)
         #expect(AutoPlan.decide(try playbook(autoPlan: true, minAge: 0), release: seen, now: firstSeen) == .now)
         let twoDays = try playbook(autoPlan: true, minAge: 172_800)
-        #expect(AutoPlan.decide(twoDays, release: seen, now: firstSeen) == .at(firstSeen.addingTimeInterval(172_800)))
-        #expect(AutoPlan.decide(twoDays, release: seen, now: firstSeen.addingTimeInterval(172_800)) == .now)
+        #expect(AutoPlan.decide(twoDays, release: seen, now: firstSeen) == .at(firstSeen + 172_800_000))
+        #expect(AutoPlan.decide(twoDays, release: seen, now: firstSeen + 172_800_000) == .now)
     }
 }

@@ -98,7 +98,7 @@ actor Daemon: DaemonHooks {
         let server = ControlServer(config: ControlServerConfig(set.config), service: service, logger: logger)
         control = server
         let validators = (try? await StoreReleaseLedger(store: store).savedValidators()) ?? [:]
-        await feeds.attach(detector: detector) { [weak self] release in await self?.autoPlan(release) }
+        await feeds.attach(detector: detector) { release in await engine.releaseDetected(release) }
         await watcher.setFeeds(Self.feedSpecs(set), validators: validators)
 
         let hup = SignalSource(SIGHUP) { [weak self] in
@@ -155,8 +155,7 @@ actor Daemon: DaemonHooks {
         logger.info("itvd \(ITVBuild.version) ready: \(line)", metadata: ["event": "\(ITVEvent.daemonReady.rawValue)"])
     }
 
-    /// One status tick: keeps STATUS= current, proves the engine answers (watchdog), plans due auto_plan
-    /// rollouts.
+    /// One status tick: keeps STATUS= current, proves the engine answers (watchdog).
     func tick() async {
         let line = await engine.statusLine()
         heartbeat.beat()
@@ -164,17 +163,9 @@ actor Daemon: DaemonHooks {
             _ = notifier.status(line)
             lastStatus = line
         }
-        ticks += 1
-        if ticks % 30 == 0 { await planDueReleases() }
     }
 
     var lastStatus = ""
-    var ticks = 0
-    /// auto_plan: `procedure NUL version` pairs known to have had a rollout.
-    var autoPlanned: Set<String> = []
-    /// auto_plan: pairs being planned now (between the first check and the engine's answer). A release seen
-    /// by the feed and by the tick at the same moment is planned once.
-    var autoPlanning: Set<String> = []
 
     // MARK: - DaemonHooks
 
@@ -329,65 +320,6 @@ actor Daemon: DaemonHooks {
             }
         }
         return results
-    }
-
-    // MARK: - auto_plan
-
-    func autoPlan(_ release: ReleaseRecord) async {
-        await planIfDue(release)
-    }
-
-    /// Plans the newest release of every `auto_plan` procedure once it is older than `min_age`.
-    func planDueReleases() async {
-        let set = await engine.set
-        for p in set.playbooks where p.rollout.autoPlan {
-            guard let feed = p.feed, let releases = try? await store.releases(procedure: p.id) else { continue }
-            let newest = releases.compactMap { r in (try? feed.scheme.parse(r.version).get()).map { ($0, r) } }
-                .max { $0.0 < $1.0 }
-            if let (_, record) = newest { await planIfDue(record) }
-        }
-    }
-
-    func planIfDue(_ release: ReleaseRecord) async {
-        let set = await engine.set
-        guard let playbook = set.playbooks.first(where: { $0.id == release.procedure }),
-            case .now = AutoPlan.decide(playbook, release: release, now: Date())
-        else { return }
-        // Once per version: never again after a rollout of it existed (even one that was rolled back).
-        // Rollouts are never deleted, so a version found planned is remembered and the store is read once
-        // per due version, not every 30 s.
-        let key = release.procedure + "\u{0}" + release.version
-        if autoPlanned.contains(key) || autoPlanning.contains(key) { return }
-        // Decided before the first await: a second call for the same release meanwhile returns above.
-        autoPlanning.insert(key)
-        defer { autoPlanning.remove(key) }
-        let active = await engine.activeSnapshots().map(\.rollout).filter { $0.procedure == release.procedure }
-        if !active.isEmpty {
-            if active.contains(where: { $0.version == release.version }) { autoPlanned.insert(key) }
-            return  // another version's rollout is still running: plan after it ends
-        }
-        let existing = (try? await store.rollouts(includeFinished: true, limit: 10_000)) ?? []
-        if existing.contains(where: { $0.procedure == release.procedure && $0.version == release.version }) {
-            autoPlanned.insert(key)
-            return
-        }
-        do {
-            let s = try await engine.createRollout(
-                procedure: release.procedure, version: release.version, by: .daemon, comment: "auto_plan")
-            autoPlanned.insert(key)
-            logger.notice(
-                "auto_plan: rollout \(s.rollout.id) of \(release.procedure) \(release.version) created",
-                metadata: ["procedure": "\(release.procedure)", "rollout": "\(s.rollout.id)"])
-        } catch let refusal as EngineError where refusal.kind == .conflict {
-            // An operator started a rollout of the procedure at the same moment: planned after it ends.
-            logger.info(
-                "auto_plan: \(release.procedure) \(release.version) not planned now: \(refusal.message)",
-                metadata: ["procedure": "\(release.procedure)"])
-        } catch {
-            logger.error(
-                "auto_plan: cannot plan \(release.procedure) \(release.version): \(error)",
-                metadata: ["procedure": "\(release.procedure)"])
-        }
     }
 }
 

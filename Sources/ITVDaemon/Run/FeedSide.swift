@@ -5,7 +5,7 @@ import ITVProtocol
 import Logging
 
 /// The daemon's feed delegate: hands documents to the release detector, remembers each feed's last poll
-/// (for `itvctl feed check`), journals feed events, and plans rollouts for `auto_plan` procedures.
+/// (for `itvctl feed check`), journals feed events, and hands detected releases to the engine (`auto_plan`).
 actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     struct Poll {
         var at: Date
@@ -19,7 +19,7 @@ actor FeedSide: FeedWatcherDelegate, FeedEventSink {
     var newSinceLastPoll: [String: [String]] = [:]
     /// When each feed was last read successfully (for the metrics).
     var lastSuccess: [String: Date] = [:]
-    /// Called for a detected release (and on every tick) to plan auto_plan rollouts.
+    /// Called for a detected release: the engine plans it when auto_plan says so.
     var onRelease: (@Sendable (ReleaseRecord) async -> Void)?
 
     init(logger: Logger) { self.logger = logger }

@@ -30,7 +30,7 @@ struct FeedService: Service {
     }
 }
 
-/// READY=1, then STATUS= every few seconds, the watchdog, and due auto_plan checks.
+/// READY=1, then STATUS= every few seconds and the watchdog.
 struct StatusService: Service {
     let daemon: Daemon
     let server: ControlServer

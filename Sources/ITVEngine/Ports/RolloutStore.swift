@@ -53,6 +53,9 @@ public protocol RolloutStore: Sendable {
     func rollout(id: Int64) async throws -> RolloutSnapshot?
     /// Newest first; finished ones only when `includeFinished`.
     func rollouts(includeFinished: Bool, limit: Int) async throws -> [RolloutRecord]
+    /// Whether a rollout of this version of the procedure was ever created (active or finished): what
+    /// `auto_plan` asks before it plans a version (never twice). Indexed, whatever the number of rollouts.
+    func hasRollout(procedure: String, version: String) async throws -> Bool
 
     /// Oldest first, entries at or after `since`.
     func audit(since: EpochMillis?, limit: Int) async throws -> [AuditRecord]

@@ -40,6 +40,11 @@ extension RolloutEngine {
             } catch {}
         case .closeSession(let session):
             await session.close()
+        case .autoPlan(let target, let at):
+            do {
+                try await clock.sleep(seconds: Double(max(0, at - clock.now())) / 1000)
+                await autoPlanTimerFired(target, at: at)
+            } catch {}
         }
     }
 

@@ -246,6 +246,7 @@ extension RolloutEngine {
     /// one would differ, its pending approvals no longer count.
     public func reload(_ newSet: LoadedSet) async {
         set = newSet
+        scheduleAutoPlans()
         for id in machines.keys.sorted() {
             guard let hash = currentPlanHash(for: id) else { continue }
             _ = try? await apply(id, .planChanged(hash: hash))

@@ -30,6 +30,8 @@ public actor RolloutEngine {
     /// Procedures whose new rollout has passed its check and waits for its id (the user who starts it):
     /// the decision is recorded before the first `await`, so a second start meanwhile is refused.
     var startsUnderWay: [String: String] = [:]
+    /// auto_plan: versions planned, being planned, and the timers waiting (`AutoPlan.swift`).
+    var autoPlans = AutoPlan.State()
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -59,6 +61,8 @@ public actor RolloutEngine {
         case bake(rollout: Int64, wave: Int, seconds: Int64)
         case windowEnd(name: String, until: EpochMillis)
         case closeSession(any RemoteSession)
+        /// auto_plan's timer: plans the target at this wall-clock time (`AutoPlan.at`).
+        case autoPlan(AutoPlan.Target, at: EpochMillis)
     }
 
     public init(
@@ -91,6 +95,7 @@ public actor RolloutEngine {
             try await apply(id, .recover)
             if let hash = currentPlanHash(for: id) { try await apply(id, .planChanged(hash: hash)) }
         }
+        scheduleAutoPlans()
     }
 
     /// Performs host steps, timers and session closes until cancelled or stopped. Returns once every child
@@ -307,6 +312,7 @@ public actor RolloutEngine {
                 durable[id] = nil
                 for continuation in (subscribers[id] ?? [:]).values { continuation.finish() }
                 subscribers[id] = nil
+                autoPlanAfterEnd(of: machine.rollout.procedure)
             }
         }
     }
