@@ -11,11 +11,12 @@ import Testing
     static let n = 20
 
     /// An engine on fakes whose store takes a millisecond per call, as a disk would.
-    static func harness(_ set: LoadedSet, _ fleet: FakeFleet, store: MemoryStore = MemoryStore()) async throws
-        -> EngineHarness
-    {
+    static func harness(
+        _ set: LoadedSet, _ fleet: FakeFleet, store: MemoryStore = MemoryStore(),
+        clock: any EngineClock = InstantClock()
+    ) async throws -> EngineHarness {
         await store.setLatency(.milliseconds(1))
-        return try await EngineHarness(set: set, fleet: fleet, store: store)
+        return try await EngineHarness(set: set, fleet: fleet, store: store, clock: clock)
     }
 
     /// Runs `body` `n` times at once; the outcome of each call: "ok" or the engine's error kind.
@@ -422,7 +423,9 @@ import Testing
         other.id = "other"
         set.playbooks.append(other)
         let fleet = FakeFleet(hosts: ["h01": "1.0"])
-        let h = try await Self.harness(set, fleet)
+        // The stop waits for the steps in flight, not for a time: on a clock that stands still, it returns only
+        // because they ended.
+        let h = try await Self.harness(set, fleet, clock: ManualClock())
         let engine = h.engine
         await fleet.hold(true, command: "verify")
         let a = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
@@ -442,6 +445,38 @@ import Testing
         let commits = await h.store.commits
         try await Task.sleep(for: .milliseconds(200))
         #expect(await h.store.commits == commits, "no loop of not-sent steps while stopping")
+    }
+
+    /// A step that never ends holds a stop only until its timeout, counted on the engine's clock: a second
+    /// early it still waits, at the timeout it returns.
+    @Test func aStopGivesUpOnAHungStepAtItsTimeoutOnTheEngineClock() async throws {
+        let set = makeSet(hosts: 1, waves: [WaveSpec(name: "all", size: .rest, approval: .auto)], window: nil)
+        let fleet = FakeFleet(hosts: ["h01": "1.0"])
+        let clock = ManualClock()
+        let h = try await Self.harness(set, fleet, clock: clock)
+        let engine = h.engine
+        await fleet.hold(true)
+        _ = try await engine.createRollout(procedure: "app", version: "2.0", by: alice)
+        try await until { await fleet.heldCount == 1 }
+        let stopped = Stopped()
+        let stop = Task {
+            await engine.stop(timeout: 60)
+            await stopped.set()
+        }
+        try await until { clock.sleeping == 1 }  // the stop's timeout
+        clock.advance(seconds: 59)
+        #expect(clock.sleeping == 1, "a second early: the timeout still waits")
+        #expect(await !stopped.done)
+        clock.advance(seconds: 1)
+        await stop.value
+        #expect(await stopped.done)
+        #expect(await engine.stepsInFlight == 1, "the hung step is given up, not waited for")
+        await fleet.releaseInstalls()
+    }
+
+    actor Stopped {
+        var done = false
+        func set() { done = true }
     }
 
     // MARK: - the store's constraint, behind the engine's own check

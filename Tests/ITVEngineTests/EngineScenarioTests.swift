@@ -6,11 +6,16 @@ import Testing
 @Suite struct EngineScenarioTests {
     @Test func aFullRolloutWithApprovalAndWindow() async throws {
         let fleet = FakeFleet(hosts: ["h01": "1.0", "h02": "1.0", "h03": nil, "h04": "1.0", "h05": "2.0", "h06": "1.0"])
-        let h = try await EngineHarness(set: makeSet(), fleet: fleet)
+        let clock = ManualClock()
+        let h = try await EngineHarness(set: makeSet(), fleet: fleet, clock: clock)
         let created = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice)
         let id = created.rollout.id
-        // The rollout names a window: nothing runs while it is closed, not even the canary.
-        try await Task.sleep(for: .milliseconds(200))
+        // The rollout names a window: nothing runs while it is closed, not even the canary, however long it
+        // stays closed. A step would have been sent by the time its rollout's commit returned.
+        #expect(await h.engine.stepsInFlight == 0)
+        clock.advance(seconds: 7 * 86_400)
+        #expect(clock.sleeping == 0, "no timer waits")
+        #expect(await h.engine.stepsInFlight == 0)
         #expect(try await h.engine.snapshot(id).run("h01")?.phase == .pending)
         #expect(await fleet.log.isEmpty)
         _ = try await h.engine.openWindow("evening", duration: nil, by: bob)
@@ -41,7 +46,8 @@ import Testing
         let fleet = FakeFleet(
             hosts: Dictionary(uniqueKeysWithValues: (1...6).map { (String(format: "h%02d", $0), "1.0") }))
         let set = makeSet(waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 1)])
-        let h = try await EngineHarness(set: set, fleet: fleet)
+        let clock = ManualClock()
+        let h = try await EngineHarness(set: set, fleet: fleet, clock: clock)
         let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
         var s = try await h.wait(id) { $0.phase == .waitingApproval }
         #expect(await fleet.log.isEmpty, "closed window: nothing runs")
@@ -56,7 +62,11 @@ import Testing
         #expect(done == 1, "the run in flight finished, the rest wait: \(done) done")
         #expect(s.hostRuns.filter { $0.phase == .pending }.count == 5)
         #expect(s.phase == .running)
-        try await Task.sleep(for: .milliseconds(200))
+        // Nothing more is sent while the window is closed: a step would be in flight by the time the commit
+        // that allowed it was shown; and time passing changes nothing.
+        #expect(await h.engine.stepsInFlight == 0)
+        clock.advance(seconds: 86_400)
+        #expect(await h.engine.stepsInFlight == 0)
         #expect(try await h.engine.snapshot(id).hostRuns.filter { $0.phase == .succeeded }.count == done)
         _ = try await h.engine.openWindow("evening", duration: nil, by: alice)
         s = try await h.wait(id) { $0.phase.isFinal }
@@ -175,7 +185,7 @@ import Testing
             _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: alice)
             Issue.record("the same operator approved twice")
         } catch let e as EngineError {
-            #expect(e.kind == "already_approved")
+            #expect(e.kind == .alreadyApproved)
         }
         #expect(try await h.engine.snapshot(id).phase == .waitingApproval)
         // The inventory changes: the plan would differ, so the approval is refused and the old one voided.
@@ -186,7 +196,7 @@ import Testing
             _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: bob)
             Issue.record("approval accepted for a changed plan")
         } catch let e as EngineError {
-            #expect(e.kind == "plan_changed")
+            #expect(e.kind == .planChanged)
         }
         await h.engine.reload(set)
         _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: bob)

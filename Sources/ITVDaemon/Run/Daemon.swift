@@ -23,7 +23,7 @@ actor Daemon: DaemonHooks {
     let watcher: FeedWatcher
     let feeds: FeedSide
     let detector: ReleaseDetector
-    let clock = SystemEngineClock()
+    let clock: any EngineClock
     let notifier = Notifier()
     let heartbeat = Heartbeat()
     let metrics = DaemonMetrics()
@@ -52,12 +52,14 @@ actor Daemon: DaemonHooks {
         self.loadSet = loadSet ?? { SetLoader.load(configFile: configFile, overrides: overrides) }
         self.logger = logger
         self.store = store
-        startedAt = SystemEngineClock().now()
+        let clock = SystemEngineClock()
+        self.clock = clock
+        startedAt = clock.now()
         stopTimeout = Double(ProcessInfo.processInfo.environment["ITVD_STOP_TIMEOUT"] ?? "") ?? 60
         var sshLogger = logger
         sshLogger[metadataKey: "component"] = "ssh"
         let executor = LibSSH2Executor(configuration: SSHExecutorConfiguration(set.config), logger: sshLogger)
-        engine = RolloutEngine(set: set, store: store, executor: executor, clock: SystemEngineClock(), logger: logger)
+        engine = RolloutEngine(set: set, store: store, executor: executor, clock: clock, logger: logger)
         feeds = FeedSide(logger: logger)
         notify = NotifySide(set: set)
         var ledger = StoreReleaseLedger(store: store)
@@ -66,7 +68,8 @@ actor Daemon: DaemonHooks {
         var fetcherConfig = CurlFeedFetcher.Configuration()
         fetcherConfig.caBundlePath = ProcessInfo.processInfo.environment["ITVD_CA_BUNDLE"]
         watcher = FeedWatcher(
-            fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds)
+            fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds,
+            clock: clock)
     }
 
     static func feedSpecs(_ set: LoadedSet) -> [String: FeedSpec] {
@@ -82,9 +85,10 @@ actor Daemon: DaemonHooks {
         await engine.setNotify(sinks: notify.routing.sinks, waker: notify.routing.waker)
         let notifyRouting = notify.routing
         let store = self.store
+        let clock = self.clock
         await feeds.attachNotify { procedure, error in
             // feed.broken: nothing else is stored when a feed breaks, so the record is its own transaction.
-            let now = SystemEngineClock().now()
+            let now = clock.now()
             let message = NotifyMessage(
                 event: .feedBroken, at: now, tenants: NotifySide.tenants(of: procedure, in: await engine.set),
                 procedure: procedure, message: "feed of \(procedure) is broken: \(error.message) (\(error.kind))",
@@ -113,7 +117,8 @@ actor Daemon: DaemonHooks {
             .init(service: StatusService(daemon: self, server: server)),
         ]
         if !notify.routing.sinks.isEmpty {
-            services.append(.init(service: NotifyService(sender: notify.sender(store: store, logger: logger))))
+            services.append(
+                .init(service: NotifyService(sender: notify.sender(store: store, clock: clock, logger: logger))))
         }
         if let listen = set.config.metricsListen {
             let metrics = self.metrics
@@ -291,7 +296,7 @@ actor Daemon: DaemonHooks {
         var before: [String: Date?] = [:]
         for id in ids { before[id] = await feeds.lastPoll(id)?.at }
         await watcher.pollNow(ids)
-        let deadline = Date().addingTimeInterval(40)
+        let deadline = clock.now() + 40_000
         var results: [FeedCheckResult] = []
         for id in ids {
             guard set.playbooks.first(where: { $0.id == id })?.feed != nil else {
@@ -301,8 +306,8 @@ actor Daemon: DaemonHooks {
                 continue
             }
             var poll = await feeds.lastPoll(id)
-            while poll?.at == (before[id] ?? nil), Date() < deadline {
-                try? await Task.sleep(for: .milliseconds(50))
+            while poll?.at == (before[id] ?? nil), clock.now() < deadline {
+                try? await clock.sleep(seconds: 0.05)
                 poll = await feeds.lastPoll(id)
             }
             let scheme = set.playbooks.first { $0.id == id }?.feed?.scheme ?? .dotted

@@ -40,10 +40,10 @@ struct NotifySide: Sendable {
         self.policy = policy
     }
 
-    func sender(store: SQLiteRolloutStore, logger: Logger) -> OutboxSender {
+    func sender(store: SQLiteRolloutStore, clock: any EngineClock, logger: Logger) -> OutboxSender {
         OutboxSender(
             store: store, sinks: routing.sinks, transports: transports, waker: routing.waker ?? OutboxWaker(),
-            clock: SystemEngineClock(), policy: policy, logger: logger)
+            clock: clock, policy: policy, logger: logger)
     }
 
     static func tenants(of procedure: String, in set: LoadedSet) -> [String] {

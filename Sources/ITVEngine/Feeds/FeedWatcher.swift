@@ -47,22 +47,25 @@ public actor FeedWatcher {
     private let parser: any FeedDocumentParser
     private let delegate: any FeedWatcherDelegate
     private let limits: FeedFetchLimits
-    private let now: @Sendable () -> Date
+    private let clock: any EngineClock
     private let signal = WakeSignal()
     private var armedTimer: Date?
 
     public init(
         fetcher: any FeedFetcher, parser: any FeedDocumentParser, delegate: any FeedWatcherDelegate,
         policy: FeedPolicy = FeedPolicy(), limits: FeedFetchLimits = FeedFetchLimits(),
-        seed: UInt64 = UInt64.random(in: 0...UInt64.max), now: @escaping @Sendable () -> Date = { Date() }
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max), clock: any EngineClock = SystemEngineClock()
     ) {
         self.scheduler = FeedScheduler(policy: policy, rng: SplitMix64(seed: seed))
         self.fetcher = fetcher
         self.parser = parser
         self.delegate = delegate
         self.limits = limits
-        self.now = now
+        self.clock = clock
     }
+
+    /// The engine clock's time, as the scheduler counts it.
+    private func now() -> Date { Date(timeIntervalSince1970: Double(clock.now()) / 1_000) }
 
     /// Replaces the set of watched feeds (load and reload). Validators of unchanged feeds are kept; `validators`
     /// (from the store, at start) seed those of new feeds so that the first poll can already be answered with 304.
@@ -104,8 +107,8 @@ public actor FeedWatcher {
                 if let wake = scheduler.nextWake(), armedTimer.map({ wake < $0 }) ?? true {
                     armedTimer = wake
                     let delay = max(0, wake.timeIntervalSince(now()))
-                    group.addTask { [signal] in
-                        try? await Task.sleep(for: .milliseconds(Int(min(delay, 86_400) * 1_000) + 1))
+                    group.addTask { [signal, clock] in
+                        try? await clock.sleep(seconds: min(delay, 86_400) + 0.001)
                         await self.timerFired(wake)
                         signal.signal()
                     }

@@ -8,7 +8,7 @@ extension RolloutEngine {
         case .step(let id, let host, let step):
             let started = ContinuousClock.now
             let result = await runStep(rollout: id, host: host, step: step)
-            stepsInFlight -= 1
+            stepEnded()
             let elapsed = ContinuousClock.now - started
             if let result {  // a step that was never sent has no duration or outcome to count
                 observer?.stepFinished(

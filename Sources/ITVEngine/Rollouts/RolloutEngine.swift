@@ -24,6 +24,8 @@ public actor RolloutEngine {
     var subscribers: [Int64: [Int: AsyncStream<RolloutSnapshot>.Continuation]] = [:]
     var nextSubscriber = 0
     var stepsInFlight = 0
+    /// A stop waiting for the steps in flight to end.
+    var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var observer: (any EngineObserver)?
     var notifySinks: [NotifySink] = []
     var outboxWaker: OutboxWaker?
@@ -117,9 +119,14 @@ public actor RolloutEngine {
     /// `timeout` seconds, whichever is first.
     public func stop(timeout: Double) async {
         stopping = true
-        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
-        while stepsInFlight > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        if stepsInFlight > 0 {
+            // Woken by the last step in flight as it ends (`stepEnded`), or by the timeout on the engine's clock.
+            let timer = Task { [clock] in
+                do { try await clock.sleep(seconds: timeout) } catch { return }
+                self.wakeStopWaiters()
+            }
+            await withCheckedContinuation { stopWaiters.append($0) }
+            timer.cancel()
         }
         // One at a time, each taken out before it is closed: a session opened while another one closes is
         // closed too, never dropped unclosed.
@@ -128,6 +135,18 @@ public actor RolloutEngine {
             await session.close()
         }
         workContinuation.finish()
+    }
+
+    /// A step's task ended; the last one wakes a waiting stop.
+    func stepEnded() {
+        stepsInFlight -= 1
+        if stepsInFlight == 0 { wakeStopWaiters() }
+    }
+
+    func wakeStopWaiters() {
+        let waiters = stopWaiters
+        stopWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: - Applying events
