@@ -113,71 +113,84 @@ public final class ControlServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let fd: Int32
-        var madeFile: (path: String, inode: UInt64)?
+        let socket: (fd: Int32, madeFile: (path: String, inode: UInt64)?)
         do {
-            if config.allowSocketActivation,
-                let passed = try ListeningSocket.fromActivation(
-                    environment: config.environment, firstFD: config.activationFirstFD)
-            {
-                fd = passed
-                activated.withLock { $0 = true }
-                logger.info("control socket passed by systemd (socket activation)")
-            } else {
-                let group = IdentityResolver.firstExistingGroup(config.readerGroups)
-                if group == nil {
-                    logger.warning(
-                        "no reader group exists; the control socket keeps the daemon's group",
-                        metadata: ["readers": "\(config.readerGroups.joined(separator: ","))"])
-                }
-                let bound = try ListeningSocket.bind(path: config.socketPath, group: group, backlog: 256)
-                fd = bound.fd
-                madeFile = (config.socketPath, bound.inode)
-                if let group, !bound.grouped {
-                    logger.warning(
-                        "cannot give the control socket to the reader group; it keeps the daemon's group",
-                        metadata: ["gid": "\(group)"])
-                }
-            }
+            socket = try openListeningSocket()
         } catch {
             setListening(.failure(error))
             throw error
         }
-        defer { if let madeFile { ListeningSocket.remove(path: madeFile.path, inode: madeFile.inode) } }
-
-        let deadline = TimeAmount.nanoseconds(
-            Int64(config.requestDeadline.components.seconds) * 1_000_000_000
-                + config.requestDeadline.components.attoseconds / 1_000_000_000)
+        defer {
+            if let made = socket.madeFile { ListeningSocket.remove(path: made.path, inode: made.inode) }
+        }
         let server: NIOAsyncChannel<AcceptedConnection, Never>
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                // A client may shut down its sending side once its request is out; it still gets the answer.
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .bind(fd) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let tracker = ResponseTracker()
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                            withPipeliningAssistance: false, withErrorHandling: false)
-                        try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(deadline: deadline))
-                        try channel.pipeline.syncOperations.addHandler(ResponseTrackingHandler(tracker: tracker))
-                        return AcceptedConnection(
-                            connection: try HTTPConnection(wrappingChannelSynchronously: channel), tracker: tracker)
-                    }
-                }
+            server = try await listen(on: socket.fd)
         } catch {
-            close(fd)
+            close(socket.fd)
             setListening(.failure(error))
             throw error
         }
         setListening(.success(()))
         logger.info("control socket listening", metadata: ["socket": "\(config.socketPath)"])
+        try await serveUntilShutdown(server)
+    }
 
-        // Graceful shutdown and cancellation both close the listening channel, which ends the accept loop
-        // once every connection already accepted has been taken; the task group then waits for the
-        // connections being served (idle ones are closed at once). The loop runs in a task of its own,
-        // awaited right here, so that cancellation never interrupts it: a connection accepted but never
-        // taken from the stream would trap in NIO ("NIOAsyncWriter deinited without finish()").
+    /// The socket systemd passed (socket activation), else one bound at the configured path, given to the first
+    /// reader group that exists. `madeFile`: the socket file this server made (removed when it stops).
+    private func openListeningSocket() throws -> (fd: Int32, madeFile: (path: String, inode: UInt64)?) {
+        if config.allowSocketActivation,
+            let passed = try ListeningSocket.fromActivation(
+                environment: config.environment, firstFD: config.activationFirstFD)
+        {
+            activated.withLock { $0 = true }
+            logger.info("control socket passed by systemd (socket activation)")
+            return (passed, nil)
+        }
+        let group = IdentityResolver.firstExistingGroup(config.readerGroups)
+        if group == nil {
+            logger.warning(
+                "no reader group exists; the control socket keeps the daemon's group",
+                metadata: ["readers": "\(config.readerGroups.joined(separator: ","))"])
+        }
+        let bound = try ListeningSocket.bind(path: config.socketPath, group: group, backlog: 256)
+        if let group, !bound.grouped {
+            logger.warning(
+                "cannot give the control socket to the reader group; it keeps the daemon's group",
+                metadata: ["gid": "\(group)"])
+        }
+        return (bound.fd, (config.socketPath, bound.inode))
+    }
+
+    /// The NIO server on the listening socket: HTTP/1.1 per connection, with the request deadline and the
+    /// response tracker in each pipeline.
+    private func listen(on fd: Int32) async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
+        let deadline = TimeAmount.nanoseconds(
+            Int64(config.requestDeadline.components.seconds) * 1_000_000_000
+                + config.requestDeadline.components.attoseconds / 1_000_000_000)
+        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            // A client may shut down its sending side once its request is out; it still gets the answer.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(fd) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tracker = ResponseTracker()
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: false)
+                    try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(deadline: deadline))
+                    try channel.pipeline.syncOperations.addHandler(ResponseTrackingHandler(tracker: tracker))
+                    return AcceptedConnection(
+                        connection: try HTTPConnection(wrappingChannelSynchronously: channel), tracker: tracker)
+                }
+            }
+    }
+
+    /// Graceful shutdown and cancellation both close the listening channel, which ends the accept loop
+    /// once every connection already accepted has been taken; the task group then waits for the
+    /// connections being served (idle ones are closed at once). The loop runs in a task of its own,
+    /// awaited right here, so that cancellation never interrupts it: a connection accepted but never
+    /// taken from the stream would trap in NIO ("NIOAsyncWriter deinited without finish()").
+    private func serveUntilShutdown(_ server: NIOAsyncChannel<AcceptedConnection, Never>) async throws {
         let loop = Task { try await self.acceptLoop(server) }
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {

@@ -144,6 +144,8 @@ private struct Composer {
         return Character(scalars[index])
     }
 
+    /// Composes the events of one document into a tree: each event opens a collection, completes a node
+    /// (a scalar, an alias, a closed collection) that is counted and added to its parent, or ends the stream.
     mutating func run(_ parser: inout yaml_parser_t, bytes: [UInt8]) -> Result<YNode, Diagnostic> {
         var stack: [Frame] = []
         var root: YNode?
@@ -151,32 +153,11 @@ private struct Composer {
         while true {
             var event = yaml_event_t()
             guard yaml_parser_parse(&parser, &event) == 1 else {
-                let problem =
-                    Composer.string(
-                        UnsafeMutablePointer(
-                            mutating: parser.problem.map {
-                                UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self)
-                            })
-                    ) ?? "syntax error"
-                let context = Composer.string(
-                    UnsafeMutablePointer(
-                        mutating: parser.context.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
-                )
-                let mark = parser.error == YAML_READER_ERROR ? parser.mark : parser.problem_mark
-                var message = "YAML syntax error: \(problem)"
-                if let context { message += " (\(context))" }
-                if problem.hasPrefix("Maximum nesting level reached") {
-                    message = "nested more than \(limits.maxDepth) levels deep"
-                } else if problem == "found character that cannot start any token",
-                    Composer.character(in: bytes, line: Int(mark.line), column: Int(mark.column)) == "\t"
-                {
-                    message = "YAML syntax error: a tab character; YAML indents with spaces only"
-                }
-                return .failure(Diagnostic(location(mark), message))
+                return .failure(syntaxError(parser, bytes: bytes))
             }
             defer { yaml_event_delete(&event) }
             let here = location(event.start_mark)
-            var completed: (node: YNode, size: Int)?
+            let completed: (node: YNode, size: Int)
             switch event.type {
             case YAML_STREAM_START_EVENT, YAML_DOCUMENT_END_EVENT:
                 continue
@@ -192,58 +173,105 @@ private struct Composer {
                 }
                 continue
             case YAML_ALIAS_EVENT:
-                let name = Composer.string(event.data.alias.anchor) ?? ""
-                guard let target = anchors[name] else {
-                    return .failure(
-                        Diagnostic(here, "alias *\(Suggest.printable(name)) refers to no anchor defined before it"))
+                switch alias(event, at: here) {
+                case .success(let target): completed = target
+                case .failure(let diagnostic): return .failure(diagnostic)
                 }
-                aliasesUsed = true
-                completed = target
             case YAML_SCALAR_EVENT:
-                let s = event.data.scalar
-                let style: YScalar.Style
-                switch s.style {
-                case YAML_PLAIN_SCALAR_STYLE: style = .plain
-                case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
-                default: style = .quoted
-                }
-                let value = Composer.string(s.value, length: Int(s.length)) ?? ""
-                let node = YNode.scalar(
-                    YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
-                if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
-                completed = (node, 1)
+                completed = scalar(event, at: here)
             case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                expanded += 1
-                guard stack.count < limits.maxDepth else {
-                    return .failure(Diagnostic(here, "nested more than \(limits.maxDepth) levels deep"))
-                }
-                let isMapping = event.type == YAML_MAPPING_START_EVENT
-                let anchor =
-                    isMapping
-                    ? Composer.string(event.data.mapping_start.anchor)
-                    : Composer.string(event.data.sequence_start.anchor)
-                stack.append(Frame(isMapping: isMapping, anchor: anchor, location: here))
+                if let diagnostic = open(event, at: here, on: &stack) { return .failure(diagnostic) }
                 continue
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 guard let frame = stack.popLast() else { continue }
-                let node = frame.node
-                if let anchor = frame.anchor { anchors[anchor] = (node, frame.size) }
-                completed = (node, frame.size)
+                if let anchor = frame.anchor { anchors[anchor] = (frame.node, frame.size) }
+                completed = (frame.node, frame.size)
             default:
                 continue
             }
-            guard let (node, size) = completed else { continue }
             // Collections were counted at their start event, their children as they came.
-            if event.type == YAML_ALIAS_EVENT || event.type == YAML_SCALAR_EVENT { expanded += size }
-            guard expanded <= limits.maxExpandedNodes else {
-                let how = aliasesUsed ? " through aliases" : ""
-                return .failure(
-                    Diagnostic(
-                        here, "document expands to more than \(limits.maxExpandedNodes) nodes\(how); refusing it"))
+            let leaf = event.type == YAML_ALIAS_EVENT || event.type == YAML_SCALAR_EVENT
+            if let diagnostic = count(leaf ? completed.size : 0, at: here) { return .failure(diagnostic) }
+            if let diagnostic = attach(completed.node, size: completed.size, at: here, to: stack) {
+                return .failure(diagnostic)
             }
-            if let diagnostic = attach(node, size: size, at: here, to: stack) { return .failure(diagnostic) }
-            if stack.isEmpty { root = node }
+            if stack.isEmpty { root = completed.node }
         }
+    }
+
+    /// Where and why libyaml stopped, in the words of the loader's other messages.
+    private func syntaxError(_ parser: yaml_parser_t, bytes: [UInt8]) -> Diagnostic {
+        let problem =
+            Composer.string(
+                UnsafeMutablePointer(
+                    mutating: parser.problem.map {
+                        UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self)
+                    })
+            ) ?? "syntax error"
+        let context = Composer.string(
+            UnsafeMutablePointer(
+                mutating: parser.context.map { UnsafeRawPointer($0).assumingMemoryBound(to: yaml_char_t.self) })
+        )
+        let mark = parser.error == YAML_READER_ERROR ? parser.mark : parser.problem_mark
+        var message = "YAML syntax error: \(problem)"
+        if let context { message += " (\(context))" }
+        if problem.hasPrefix("Maximum nesting level reached") {
+            message = "nested more than \(limits.maxDepth) levels deep"
+        } else if problem == "found character that cannot start any token",
+            Composer.character(in: bytes, line: Int(mark.line), column: Int(mark.column)) == "\t"
+        {
+            message = "YAML syntax error: a tab character; YAML indents with spaces only"
+        }
+        return Diagnostic(location(mark), message)
+    }
+
+    /// The node an alias stands for (it counts as many nodes as its anchor's node expands to).
+    private mutating func alias(_ event: yaml_event_t, at here: SourceLocation) -> Result<
+        (node: YNode, size: Int), Diagnostic
+    > {
+        let name = Composer.string(event.data.alias.anchor) ?? ""
+        guard let target = anchors[name] else {
+            return .failure(Diagnostic(here, "alias *\(Suggest.printable(name)) refers to no anchor defined before it"))
+        }
+        aliasesUsed = true
+        return .success(target)
+    }
+
+    private mutating func scalar(_ event: yaml_event_t, at here: SourceLocation) -> (node: YNode, size: Int) {
+        let s = event.data.scalar
+        let style: YScalar.Style
+        switch s.style {
+        case YAML_PLAIN_SCALAR_STYLE: style = .plain
+        case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
+        default: style = .quoted
+        }
+        let value = Composer.string(s.value, length: Int(s.length)) ?? ""
+        let node = YNode.scalar(YScalar(value: value, style: style, tag: Composer.string(s.tag), location: here))
+        if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
+        return (node, 1)
+    }
+
+    /// Opens a sequence or mapping (counted now; refused beyond the depth limit).
+    private mutating func open(_ event: yaml_event_t, at here: SourceLocation, on stack: inout [Frame]) -> Diagnostic? {
+        expanded += 1
+        guard stack.count < limits.maxDepth else {
+            return Diagnostic(here, "nested more than \(limits.maxDepth) levels deep")
+        }
+        let isMapping = event.type == YAML_MAPPING_START_EVENT
+        let anchor =
+            isMapping
+            ? Composer.string(event.data.mapping_start.anchor)
+            : Composer.string(event.data.sequence_start.anchor)
+        stack.append(Frame(isMapping: isMapping, anchor: anchor, location: here))
+        return nil
+    }
+
+    /// Counts `nodes` more nodes of the expanded document; refuses it beyond the limit.
+    private mutating func count(_ nodes: Int, at here: SourceLocation) -> Diagnostic? {
+        expanded += nodes
+        guard expanded > limits.maxExpandedNodes else { return nil }
+        let how = aliasesUsed ? " through aliases" : ""
+        return Diagnostic(here, "document expands to more than \(limits.maxExpandedNodes) nodes\(how); refusing it")
     }
 
     /// Adds a finished node to the open collection on top of the stack, in place.

@@ -62,86 +62,123 @@ public enum WavePlanner {
         }
         if let error = checkWaves(specs, procedure: procedure) { return .failure(error) }
 
-        var assigned = [[String]](repeating: [], count: specs.count)
+        var passes = Passes(specs: specs, procedure: procedure, hosts: hosts, hostsByName: hostsByName)
+        if let error = passes.takeNamedHosts(inventory: inventory) { return .failure(error) }
+        if let error = passes.takeGroups(inventory: inventory) { return .failure(error) }
+        passes.takeSizes()
+        if let error = passes.takeRest() { return .failure(error) }
+        let waves = specs.enumerated().map {
+            PlannedWave(index: $0.offset, spec: $0.element, hosts: passes.assigned[$0.offset])
+        }
+        return .success(Assignment(waves: waves, hosts: hostsByName))
+    }
+
+    /// The four passes of `assign`, in the order they run (see the rules above); each takes hosts no earlier
+    /// pass took.
+    struct Passes {
+        let specs: [WaveSpec]
+        let procedure: String
+        /// The rollout's hosts, in inventory order.
+        let hosts: [Host]
+        let hostsByName: [String: Host]
+        /// The hosts of each wave, by wave index.
+        var assigned: [[String]]
+        /// The wave that took each host.
         var owner: [String: Int] = [:]
-
-        // 1. Explicit hosts.
-        for (i, spec) in specs.enumerated() {
-            guard case .hosts(let names) = spec.size else { continue }
-            for name in names {
-                if hostsByName[name] == nil {
-                    let why =
-                        inventory.host(named: name) == nil
-                        ? "which is not in the inventory"
-                        : "which is in the inventory but not selected by the targets of \(procedure)"
-                    return fail(.unknownHost, "wave \(spec.name) names host \(name), \(why)")
-                }
-                if let other = owner[name] {
-                    let message =
-                        other == i
-                        ? "wave \(spec.name) names host \(name) twice"
-                        : "host \(name) is named by both wave \(specs[other].name) and wave \(spec.name); "
-                            + "a host must be in exactly one wave"
-                    return fail(.overlappingWaves, message)
-                }
-                owner[name] = i
-                assigned[i].append(name)
-            }
-        }
-
-        // 2. Groups.
-        for (i, spec) in specs.enumerated() {
-            guard case .group(let group) = spec.size else { continue }
-            let members = hosts.filter { $0.groups.contains(group) }
-            if members.isEmpty {
-                let why =
-                    inventory.groups.contains(group)
-                    ? "none of whose hosts is selected by the targets of \(procedure)"
-                    : "which no host of the inventory is in"
-                return fail(.unknownGroup, "wave \(spec.name) takes group \(group), \(why)")
-            }
-            for host in members where owner[host.name] == nil {
-                owner[host.name] = i
-                assigned[i].append(host.name)
-            }
-        }
-
-        // 3. Counts and percentages, from the hosts left, in inventory order.
-        let left = hosts.map(\.name).filter { owner[$0] == nil }
+        /// The hosts no `hosts:` or `group:` wave took, in inventory order (set by `takeSizes`), and how many of
+        /// them the size waves took.
+        var left: [String] = []
         var next = 0
-        let percentSizes = largestRemainderSizes(
-            percents: specs.map { if case .percent(let p) = $0.size { p } else { nil } }, total: hosts.count)
-        for (i, spec) in specs.enumerated() {
-            let wanted: Int
-            switch spec.size {
-            case .count(let n): wanted = n
-            case .percent: wanted = max(percentSizes[i] ?? 0, 1)
-            default: continue
-            }
-            let taken = min(wanted, left.count - next)
-            assigned[i] = Array(left[next..<(next + taken)])
-            next += taken
+
+        init(specs: [WaveSpec], procedure: String, hosts: [Host], hostsByName: [String: Host]) {
+            self.specs = specs
+            self.procedure = procedure
+            self.hosts = hosts
+            self.hostsByName = hostsByName
+            assigned = [[String]](repeating: [], count: specs.count)
         }
 
-        // 4. The rest.
-        if let i = specs.firstIndex(where: { $0.size == .rest }) {
-            assigned[i] = Array(left[next...])
-            next = left.count
+        /// 1. `hosts:` waves take the hosts they name, in the order written.
+        mutating func takeNamedHosts(inventory: Inventory) -> PlanError? {
+            for (i, spec) in specs.enumerated() {
+                guard case .hosts(let names) = spec.size else { continue }
+                for name in names {
+                    if hostsByName[name] == nil {
+                        let why =
+                            inventory.host(named: name) == nil
+                            ? "which is not in the inventory"
+                            : "which is in the inventory but not selected by the targets of \(procedure)"
+                        return PlanError(kind: .unknownHost, message: "wave \(spec.name) names host \(name), \(why)")
+                    }
+                    if let other = owner[name] {
+                        let message =
+                            other == i
+                            ? "wave \(spec.name) names host \(name) twice"
+                            : "host \(name) is named by both wave \(specs[other].name) and wave \(spec.name); "
+                                + "a host must be in exactly one wave"
+                        return PlanError(kind: .overlappingWaves, message: message)
+                    }
+                    owner[name] = i
+                    assigned[i].append(name)
+                }
+            }
+            return nil
         }
-        if next < left.count {
+
+        /// 2. `group:` waves, in declaration order, take their group's hosts that are still free.
+        mutating func takeGroups(inventory: Inventory) -> PlanError? {
+            for (i, spec) in specs.enumerated() {
+                guard case .group(let group) = spec.size else { continue }
+                let members = hosts.filter { $0.groups.contains(group) }
+                if members.isEmpty {
+                    let why =
+                        inventory.groups.contains(group)
+                        ? "none of whose hosts is selected by the targets of \(procedure)"
+                        : "which no host of the inventory is in"
+                    return PlanError(kind: .unknownGroup, message: "wave \(spec.name) takes group \(group), \(why)")
+                }
+                for host in members where owner[host.name] == nil {
+                    owner[host.name] = i
+                    assigned[i].append(host.name)
+                }
+            }
+            return nil
+        }
+
+        /// 3. Counts and percentages, from the hosts left, in inventory order.
+        mutating func takeSizes() {
+            left = hosts.map(\.name).filter { owner[$0] == nil }
+            next = 0
+            let percentSizes = largestRemainderSizes(
+                percents: specs.map { if case .percent(let p) = $0.size { p } else { nil } }, total: hosts.count)
+            for (i, spec) in specs.enumerated() {
+                let wanted: Int
+                switch spec.size {
+                case .count(let n): wanted = n
+                case .percent: wanted = max(percentSizes[i] ?? 0, 1)
+                default: continue
+                }
+                let taken = min(wanted, left.count - next)
+                assigned[i] = Array(left[next..<(next + taken)])
+                next += taken
+            }
+        }
+
+        /// 4. The `rest` wave takes every host still free; without one, hosts left over are an error.
+        mutating func takeRest() -> PlanError? {
+            if let i = specs.firstIndex(where: { $0.size == .rest }) {
+                assigned[i] = Array(left[next...])
+                next = left.count
+            }
+            guard next < left.count else { return nil }
             let uncovered = Array(left[next...])
             var list = uncovered.prefix(listedUncoveredHosts).joined(separator: ", ")
             if uncovered.count > listedUncoveredHosts { list += " and \(uncovered.count - listedUncoveredHosts) more" }
-            return fail(
-                .uncoveredHosts,
-                "\(uncovered.count) of the \(hosts.count) hosts of \(procedure) are in no wave: \(list); "
+            return PlanError(
+                kind: .uncoveredHosts,
+                message: "\(uncovered.count) of the \(hosts.count) hosts of \(procedure) are in no wave: \(list); "
                     + "add a wave with size: rest")
         }
-
-        let waves = specs.enumerated().map {
-            PlannedWave(index: $0.offset, spec: $0.element, hosts: assigned[$0.offset])
-        }
-        return .success(Assignment(waves: waves, hosts: hostsByName))
     }
 
     /// Checks what needs no inventory: at least one wave, unique names, sizes in range, one `rest` at most,
