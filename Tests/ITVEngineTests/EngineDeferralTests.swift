@@ -226,3 +226,38 @@ func until(
     Issue.record("timed out; rollout is \(last.rollout.phase.rawValue)", sourceLocation: sourceLocation)
     return last
 }
+
+@Suite struct EngineDeferralScaleTests {
+    /// The field's size: 800 hosts in three waves, 15 % switched off. Every wave passes without halting, the
+    /// switched-off hosts are deferred (none failed); switched on, they are caught up and the rollout succeeds.
+    @Test func eightHundredHostsWithFifteenPercentSwitchedOff() async throws {
+        let names = (1...800).map { String(format: "h%02d", $0) }
+        let fleet = FakeFleet(hosts: Dictionary(uniqueKeysWithValues: names.map { ($0, "1.0") }))
+        var rng = SplitMix64(seed: 800)
+        let off = names.filter { _ in Int.random(in: 0..<100, using: &rng) < 15 }
+        for n in off { await fleet.set(n) { $0.unreachable = true } }
+        let set = makeSet(
+            hosts: 800,
+            waves: [
+                WaveSpec(name: "canary", size: .count(20), approval: .auto),
+                WaveSpec(name: "pilot", size: .percent(10), approval: .auto),
+                WaveSpec(name: "broad", size: .rest, approval: .auto, parallel: 64),
+            ], window: nil, retryUnreached: 900)
+        let clock = ManualClock()
+        let (engine, loop) = try await EngineDeferralTests.engine(set, fleet: fleet, store: MemoryStore(), clock: clock)
+        defer { loop.cancel() }
+        let started = ContinuousClock.now
+        let id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        var s = try await until(id, engine, timeout: 300) { $0.phase == .catchingUp || $0.phase.isFinal }
+        #expect(s.phase == .catchingUp, "\(s.rollout.reason ?? "")")
+        #expect(Set(s.hostRuns.filter { $0.phase == .deferred }.map(\.host)) == Set(off))
+        #expect(s.hostRuns.filter { $0.phase == .failed }.isEmpty)
+        #expect(off.count > 80 && off.count < 160)
+        for n in off { await fleet.set(n) { $0.unreachable = false } }
+        clock.advance(seconds: 900)
+        s = try await until(id, engine, timeout: 300) { $0.phase.isFinal }
+        #expect(s.phase == .succeeded)
+        #expect(s.hostRuns.allSatisfy { $0.phase == .succeeded })
+        print("800 hosts, \(off.count) switched off, caught up: \(ContinuousClock.now - started)")
+    }
+}
