@@ -7,7 +7,10 @@ public enum PlaybookLoader {
     static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout"]
     static let feedKeys = ["kind", "url", "select", "match", "scheme", "prereleases", "every", "allow_http", "min_age"]
     static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent"]
-    static let rolloutKeys = ["auto_plan", "waves", "max_failures", "on_failure", "window"]
+    static let rolloutKeys = [
+        "auto_plan", "waves", "max_failures", "on_failure", "window", "retry_unreached", "reach_deadline",
+        "max_unreached",
+    ]
     static let waveKeys = ["name", "size", "hosts", "group", "approval", "approvals", "bake", "parallel"]
 
     /// Reads a playbook file; with `directory`, only when it resolves to a file inside that directory.

@@ -2,10 +2,13 @@
 extension RolloutStateMachine {
     /// Starts a host run from `detect`.
     mutating func startHost(_ host: String) {
+        let startedAt = now
         update(host) {
             $0.phase = .running
             $0.errorKind = nil
             $0.error = nil
+            $0.nextAttemptAt = nil
+            if $0.firstAttemptAt == nil { $0.firstAttemptAt = startedAt }
         }
         startStep(host, .detect)
     }
@@ -93,7 +96,12 @@ extension RolloutStateMachine {
         switch detectOutcome(run, result) {
         case .failure(let f):
             let (kind, message) = (f.kind, f.message)
-            if reconciling {
+            if !reconciling, !run.changed, case .notRun(let notRunKind, _) = result,
+                Self.unreachedKinds.contains(notRunKind)
+            {
+                // First contact failed before anything was sent: a switched-off PC, not a failure.
+                deferHost(host, reason: .unreached, kind: kind, message: message)
+            } else if reconciling {
                 settle(host, .unknown, kind: kind, message: "install outcome unknown and detect failed: \(message)")
             } else {
                 settle(host, .failed, kind: kind, message: message)

@@ -24,6 +24,8 @@ public struct RolloutStateMachine: Sendable {
     /// Runtime state set by the engine while the daemon stops: no host run starts (a step not sent because
     /// of the stop puts its host back to pending, and that host must not be dispatched again at once).
     public var dispatchHeld = false
+    /// Runtime state: the time of the last `scheduleTimer` asked for (nil after a restart, or once it fired).
+    public internal(set) var armedTimer: EpochMillis?
 
     /// How often `install` may be sent to one host automatically (after unknown outcomes).
     public static let maxInstallAttempts = 3
@@ -41,7 +43,8 @@ public struct RolloutStateMachine: Sendable {
 
     /// A new rollout in phase `planned`, every host pending in its planned wave.
     public static func create(
-        id: Int64, plan: RolloutPlan, recipe: RolloutRecipe, createdBy: String, now: EpochMillis
+        id: Int64, plan: RolloutPlan, recipe: RolloutRecipe, createdBy: String, now: EpochMillis,
+        wakeLeads: [String: Int64] = [:]
     ) -> RolloutStateMachine {
         let rollout = RolloutRecord(
             id: id, procedure: plan.procedure, version: plan.version, planHash: plan.hash, recipe: recipe,
@@ -52,7 +55,9 @@ public struct RolloutStateMachine: Sendable {
                 approvalsNeeded: $0.spec.approvals, bakeSeconds: $0.spec.bake.seconds, parallel: $0.spec.parallel)
         }
         let runs = plan.waves.flatMap { wave in
-            wave.hosts.map { HostRunRecord(rolloutID: id, host: $0, wave: wave.index, updatedAt: now) }
+            wave.hosts.map {
+                HostRunRecord(rolloutID: id, host: $0, wave: wave.index, updatedAt: now, wakeLeadSeconds: wakeLeads[$0])
+            }
         }
         return RolloutStateMachine(
             snapshot: RolloutSnapshot(rollout: rollout, waves: waves, approvals: [], hostRuns: runs))
@@ -74,6 +79,9 @@ public struct RolloutStateMachine: Sendable {
         }
         progress()
         if snapshot != before.0 { snapshot.rollout.updatedAt = now }
+        let next = nextTimer
+        if let next, next != armedTimer || event == .recover { emit(.scheduleTimer(at: next)) }
+        armedTimer = next
         let result = actions
         actions = []
         return .success(result)

@@ -10,6 +10,7 @@ public actor RolloutEngine {
     let executor: any RemoteExecutor
     let clock: any EngineClock
     let logger: Logger
+    let wakeSender: any WakeSender
 
     /// Each active rollout's state machine. It runs ahead of the store: an event changes it at once and
     /// its changes are committed afterwards (the next event builds on it).
@@ -34,6 +35,8 @@ public actor RolloutEngine {
     var startsUnderWay: [String: String] = [:]
     /// auto_plan: versions planned, being planned, and the timers waiting (`AutoPlan.swift`).
     var autoPlans = AutoPlan.State()
+    /// The retry/wake/deadline timer armed per rollout (wall-clock time it fires).
+    var timers: [Int64: EpochMillis] = [:]
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -62,14 +65,18 @@ public actor RolloutEngine {
         case step(rollout: Int64, host: String, step: HostStep)
         case bake(rollout: Int64, wave: Int, seconds: Int64)
         case windowEnd(name: String, until: EpochMillis)
+        case timer(rollout: Int64, at: EpochMillis)
+        case wake(rollout: Int64, host: String, mac: [UInt8], target: WakeOnLAN)
         case closeSession(any RemoteSession)
         /// auto_plan's timer: plans the target at this wall-clock time (`AutoPlan.at`).
         case autoPlan(AutoPlan.Target, at: EpochMillis)
     }
 
     public init(
-        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger
+        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger,
+        wakeSender: any WakeSender = UDPWakeSender()
     ) {
+        self.wakeSender = wakeSender
         self.set = set
         self.store = store
         self.executor = executor
@@ -306,6 +313,13 @@ public actor RolloutEngine {
         case .announce(let notice):
             announce(notice, rollout: id)
             observe(notice)
+        case .scheduleTimer(let at):
+            // One timer per rollout: an earlier one still armed asks for the next when it fires.
+            if let armed = timers[id], armed <= at, armed > clock.now() { return }
+            timers[id] = at
+            workContinuation.yield(.timer(rollout: id, at: at))
+        case .wake(let host):
+            sendWake(host, rollout: id)
         }
     }
 
