@@ -9,6 +9,7 @@ enum StoreSchema {
         migrator.registerMigration("v1", migrate: createV1)
         migrator.registerMigration("v2-one-active-rollout-per-procedure", migrate: oneActiveRolloutPerProcedure)
         migrator.registerMigration("v_outbox", migrate: StoreOutbox.createOutbox)
+        migrator.registerMigration("v_artifacts", migrate: createArtifacts)
         return migrator
     }
 
@@ -43,6 +44,30 @@ enum StoreSchema {
                     reason = 'aborted by the store upgrade: a newer rollout of ' || procedure || ' is active too'
                 WHERE \(older);
                 CREATE UNIQUE INDEX \(oneActiveRolloutIndex) ON rollouts(procedure) WHERE finished = 0;
+                """)
+    }
+
+    /// The artifact of each release of an `artifact:` playbook: verified (its bytes in the cache,
+    /// `<state>/artifacts/sha256/<sha256>`) or rejected (why, and the two digests when they differed).
+    private static func createArtifacts(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE artifacts (
+                    procedure TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    size INTEGER,
+                    sha256 TEXT,
+                    verified_by TEXT,
+                    rejection TEXT,
+                    message TEXT,
+                    expected TEXT,
+                    actual TEXT,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (procedure, version)
+                );
                 """)
     }
 

@@ -21,6 +21,8 @@ actor Daemon: DaemonHooks {
     let store: SQLiteRolloutStore
     let engine: RolloutEngine
     let watcher: FeedWatcher
+    /// The feeds' fetcher, shared by the artifact downloads (same rules, same thread).
+    let artifactFetcher: CurlFeedFetcher
     let feeds: FeedSide
     let detector: ReleaseDetector
     let clock = SystemEngineClock()
@@ -65,8 +67,9 @@ actor Daemon: DaemonHooks {
         detector = ReleaseDetector(ledger: ledger, sink: feeds)
         var fetcherConfig = CurlFeedFetcher.Configuration()
         fetcherConfig.caBundlePath = ProcessInfo.processInfo.environment["ITVD_CA_BUNDLE"]
-        watcher = FeedWatcher(
-            fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds)
+        let fetcher = CurlFeedFetcher(configuration: fetcherConfig)
+        watcher = FeedWatcher(fetcher: fetcher, parser: FeedExtractor(), delegate: feeds)
+        artifactFetcher = fetcher
     }
 
     static func feedSpecs(_ set: LoadedSet) -> [String: FeedSpec] {
@@ -74,6 +77,11 @@ actor Daemon: DaemonHooks {
     }
 
     func run() async throws {
+        // The artifact cache: `<state>/artifacts/sha256/<hex>`; leftovers of an interrupted download are removed.
+        let stateDirectory = await engine.set.config.state
+        let artifacts = try CurlArtifactSource(
+            fetcher: artifactFetcher, directory: (stateDirectory as NSString).appendingPathComponent("artifacts"))
+        try await engine.attachArtifacts(artifacts)
         try await engine.start()
         let engine = self.engine
         let service = EngineControlService(
@@ -334,6 +342,12 @@ actor Daemon: DaemonHooks {
     // MARK: - auto_plan
 
     func autoPlan(_ release: ReleaseRecord) async {
+        // A new release of an `artifact:` playbook: its installer is downloaded and verified now, so that a
+        // bad one is journaled (and the release shown rejected) before anyone plans it.
+        if await engine.set.playbooks.contains(where: { $0.id == release.procedure && $0.artifact != nil }) {
+            let engine = self.engine
+            Task { _ = try? await engine.prepareArtifact(procedure: release.procedure, version: release.version) }
+        }
         await planIfDue(release)
     }
 
@@ -382,6 +396,12 @@ actor Daemon: DaemonHooks {
             // An operator started a rollout of the procedure at the same moment: planned after it ends.
             logger.info(
                 "auto_plan: \(release.procedure) \(release.version) not planned now: \(refusal.message)",
+                metadata: ["procedure": "\(release.procedure)"])
+        } catch let refusal as EngineError where refusal.kind == "artifact_rejected" {
+            // Journaled at critical as artifact.rejected already; never planned by itself again.
+            autoPlanned.insert(key)
+            logger.warning(
+                "auto_plan: \(release.procedure) \(release.version) is not planned: \(refusal.message)",
                 metadata: ["procedure": "\(release.procedure)"])
         } catch {
             logger.error(

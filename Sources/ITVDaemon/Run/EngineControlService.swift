@@ -53,6 +53,7 @@ struct EngineControlService: ControlService {
         case "plan_changed": return .planChanged
         case "invalid": return .invalidRequest
         case "unavailable": return .unavailable
+        case "artifact_rejected": return .artifactRejected
         default: return .internal
         }
     }
@@ -137,7 +138,7 @@ struct EngineControlService: ControlService {
             }
         }
         return ProcedureDetail(
-            procedure: info, waves: waves, releases: releases.map(ReleaseInfo.init),
+            procedure: info, waves: waves, releases: releases.map { ReleaseInfo($0) },
             hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
     }
 
@@ -157,7 +158,12 @@ struct EngineControlService: ControlService {
     }
 
     func releaseList(caller: Caller, _ request: ReleaseListRequest) async throws -> ReleaseListResponse {
-        ReleaseListResponse(releases: try await store.releases(procedure: request.procedure).map(ReleaseInfo.init))
+        let artifacts = Dictionary(
+            (await engine.artifactList()).map { ($0.procedure + "\u{0}" + $0.version, $0) }, uniquingKeysWith: { $1 })
+        return ReleaseListResponse(
+            releases: try await store.releases(procedure: request.procedure).map {
+                ReleaseInfo($0, artifact: artifacts[$0.procedure + "\u{0}" + $0.version])
+            })
     }
 
     func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {

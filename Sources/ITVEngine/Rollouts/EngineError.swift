@@ -2,7 +2,8 @@ import ITVCore
 
 /// Why the engine refused an operation. `kind` is stable and goes on the wire.
 public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// `not_found`, `conflict`, `plan_changed`, `already_approved`, `invalid`, `unavailable`, `store`.
+    /// `not_found`, `conflict`, `plan_changed`, `already_approved`, `invalid`, `unavailable`, `store`,
+    /// `artifact_rejected`.
     public var kind: String
     public var message: String
 
