@@ -177,7 +177,8 @@ run itvctl feed check fachverfahren
 run_status itvctl rollout plan fachverfahren --version 1.3.0
 say "refused (exit $status): nothing is planned for 1.3.0, and the journal has artifact.rejected at critical"
 run itvctl release list --procedure fachverfahren
-grep -m1 'artifact.rejected' "$DEMO_DIR/itvd.log" | cut -c1-240 || true
+say "the journal entry (here itvd's stderr log), with both hashes in ITV_EXPECTED_SHA256 and ITV_ACTUAL_SHA256:"
+grep -m1 'ITV_EVENT=artifact.rejected' "$DEMO_DIR/itvd.log" | grep -oE 'CRITICAL release [^;]*|ITV_EVENT=[a-z.]+' || true
 
 scene "Done"
 cat <<MSG

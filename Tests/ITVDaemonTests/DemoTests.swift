@@ -40,6 +40,8 @@ import Testing
             run.stderr.contains("artifact_rejected: release 1.3.0 of fachverfahren is rejected"),
             "\(run.stdout.suffix(3000))\n\(run.stderr.suffix(2000))")
         #expect(run.stdout.contains("REJECTED (checksum_mismatch)"))
+        #expect(run.stdout.contains("CRITICAL release 1.3.0 of fachverfahren is rejected"))
+        #expect(run.stdout.contains("ITV_EVENT=artifact.rejected"))
         #expect(!run.stdout.contains("rollout 3"), "nothing was planned for the tampered release")
         let cached = try FileManager.default.contentsOfDirectory(atPath: demo + "/state/artifacts/sha256")
         #expect(cached.count == 2, "the installers of 1.1.0 and 1.2.0, nothing of 1.3.0: \(cached)")

@@ -156,3 +156,23 @@ private func kind(_ body: () async throws -> Void) async -> String {
         #expect(source.calls == 0)
     }
 }
+
+@Suite struct EngineArtifactCacheTests {
+    /// `artifacts.max_bytes` never removes the artifact of an active rollout or of the newest 3 releases.
+    @Test func theCacheKeepsActiveRolloutsAndTheNewestThreeReleases() async throws {
+        let source = FakeArtifactSource()
+        let h = try await harness(artifactSet(), source)
+        func sha(_ i: Int) -> String { String(repeating: "\(i)", count: 64) }
+        source.set(verified(sha(1)))
+        let s = try await h.engine.createRollout(procedure: "app", version: "1.0", by: alice)
+        _ = try await h.wait(s.rollout.id) { $0.phase == .waitingApproval }
+        for i in 2...5 {
+            source.set(verified(sha(i)))
+            try await h.engine.prepareArtifact(procedure: "app", version: "\(i).0")
+        }
+        #expect(await h.engine.artifactsToKeep() == [sha(1), sha(5), sha(4), sha(3)])
+        _ = try await h.engine.abort(s.rollout.id, by: alice, reason: "test")
+        _ = try await h.wait(s.rollout.id) { $0.phase.isFinal }
+        try await until { await h.engine.artifactsToKeep() == [sha(5), sha(4), sha(3)] }
+    }
+}

@@ -464,6 +464,31 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         #expect((0..<300).allSatisfy { counts["/files/app\($0)-1.0.bin"] == 1 })
     }
 
+    /// `artifacts.max_bytes`: the oldest files go first, kept ones never, leftovers are not counted.
+    @Test func trimRemovesTheOldestFilesButNeverTheKeptOnes() throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let source = try world.source()
+        var names: [String] = []
+        for i in 0..<5 {
+            let name = String(repeating: "\(i)", count: 64)
+            let path = world.cache + "/sha256/" + name
+            try Data(count: 1_000).write(to: URL(fileURLWithPath: path))
+            // Oldest first: file 0 is the oldest.
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(i) * 60)], ofItemAtPath: path)
+            names.append(name)
+        }
+        try Data(count: 5_000).write(to: URL(fileURLWithPath: world.cache + "/sha256/.partial-1"))
+        #expect(source.trim(maxBytes: 10_000, keep: []) == ([], 5_000))
+        let result = source.trim(maxBytes: 2_500, keep: [names[0]])
+        #expect(result.removed == [names[1], names[2], names[3]])
+        #expect(result.bytes == 2_000)
+        #expect(world.cacheNames() == [".partial-1", names[0], names[4]])
+        // Everything kept: the cache may stay above the bound.
+        #expect(source.trim(maxBytes: 0, keep: [names[0], names[4]]) == ([], 2_000))
+    }
+
     @Test func leftoversOfAnInterruptedDownloadAreRemovedAtStart() throws {
         let world = try ArtifactWorld()
         defer { world.stop() }

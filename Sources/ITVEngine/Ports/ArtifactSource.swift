@@ -77,4 +77,12 @@ public protocol ArtifactSource: Sendable {
     func obtain(_ request: ArtifactRequest) async -> ArtifactOutcome
     /// The path of the cached file of a digest, if it is there.
     func cachedFile(sha256: String) -> String?
+    /// Removes the oldest cached files not in `keep` until the cache holds at most `maxBytes` (the kept files
+    /// may hold more). Returns the digests removed and the bytes the cache holds afterwards.
+    func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64)
+}
+
+extension ArtifactSource {
+    /// A source without a cache of its own (tests' fakes) has nothing to trim.
+    public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) { ([], 0) }
 }

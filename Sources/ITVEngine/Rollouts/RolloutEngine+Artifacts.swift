@@ -179,6 +179,7 @@ extension RolloutEngine {
         }
         artifactRecords[key] = record
         try await persist([.artifact(record)], actions: [])
+        if case .verified(let a) = outcome, a.downloaded { trimArtifactCache() }
         for id in machines.keys.sorted() {
             guard let rollout = machines[id]?.rollout, rollout.procedure == procedure, rollout.version == version,
                 let hash = currentPlanHash(for: id), hash != rollout.planHash
@@ -191,6 +192,36 @@ extension RolloutEngine {
                 metadata: meta.merging(["rollout": "\(id)", "event": "\(ITVEvent.artifactChanged.rawValue)"]) { $1 })
             _ = try? await apply(id, .planChanged(hash: hash))
         }
+    }
+
+    /// The digests the cache must keep: the artifacts of active rollouts, and of the newest 3 verified
+    /// releases of each procedure (by when they were verified).
+    func artifactsToKeep() -> Set<String> {
+        var keep = Set<String>()
+        for machine in machines.values where !machine.rollout.phase.isFinal {
+            if let sha = artifactRecords[Self.artifactKey(machine.rollout.procedure, machine.rollout.version)]?.sha256 {
+                keep.insert(sha)
+            }
+        }
+        let verified = artifactRecords.values.filter { $0.state == .verified && $0.sha256 != nil }
+        for (_, records) in Dictionary(grouping: verified, by: \.procedure) {
+            for r in records.sorted(by: { ($0.at, $0.version) > ($1.at, $1.version) }).prefix(3) {
+                if let sha = r.sha256 { keep.insert(sha) }
+            }
+        }
+        return keep
+    }
+
+    /// Trims the cache to `artifacts.max_bytes` after a download, keeping `artifactsToKeep()`.
+    func trimArtifactCache() {
+        guard let source = artifactSource else { return }
+        let maxBytes = set.config.artifacts.maxBytes
+        let (removed, bytes) = source.trim(maxBytes: maxBytes, keep: artifactsToKeep())
+        guard !removed.isEmpty else { return }
+        let text =
+            "artifact cache trimmed to \(bytes) bytes (max_bytes \(maxBytes)): removed \(removed.count) file(s), "
+            + "oldest first: \(removed.map { String($0.prefix(16)) }.joined(separator: ", "))"
+        logger.notice("\(text)")
     }
 
     /// How long a rejection stands before the release's artifact is looked at again: one hour.

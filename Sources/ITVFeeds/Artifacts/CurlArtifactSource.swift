@@ -43,6 +43,26 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
+    public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) {
+        let dir = directory + "/sha256"
+        var files: [(name: String, size: Int64, mtime: Int)] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        where ChecksumFile.hexDigest(name) == name {
+            var st = stat()
+            guard stat(dir + "/" + name, &st) == 0 else { continue }
+            files.append((name, Int64(st.st_size), st.st_mtim.tv_sec))
+        }
+        var total = files.reduce(0) { $0 + $1.size }
+        var removed: [String] = []
+        for file in files.sorted(by: { ($0.mtime, $0.name) < ($1.mtime, $1.name) }) where total > maxBytes {
+            guard !keep.contains(file.name), unlink(dir + "/" + file.name) == 0 else { continue }
+            total -= file.size
+            removed.append(file.name)
+        }
+        if !removed.isEmpty { syncDirectory(dir) }
+        return (removed, total)
+    }
+
     public func obtain(_ request: ArtifactRequest) async -> ArtifactOutcome {
         let spec = request.spec
         let url = spec.url(for: request.version)
