@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "ITVFeeds",
-            dependencies: ["ITVEngine", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVEngine", "CCurl", "CLibCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).

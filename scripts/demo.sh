@@ -115,13 +115,24 @@ run itvctl status
 run itvctl host scan --procedure fachverfahren >/dev/null
 run itvctl host list --procedure fachverfahren
 
+# The vendor's download area: an installer per release and its SHA256SUMS (what itvd verifies before planning).
+publish_installer() { # VERSION [TAMPER]: the installer and its checksum file; TAMPER changes the file afterwards
+    mkdir -p "$DEMO_DIR/feed/dl/$1"
+    printf 'fachverfahren %s installer\n' "$1" >"$DEMO_DIR/feed/dl/fachverfahren-$1.tar.gz"
+    head -c 65536 /dev/urandom >>"$DEMO_DIR/feed/dl/fachverfahren-$1.tar.gz"
+    (cd "$DEMO_DIR/feed/dl" && sha256sum "fachverfahren-$1.tar.gz" >"$1/SHA256SUMS")
+    if [ -n "${2:-}" ]; then echo "backdoor" >>"$DEMO_DIR/feed/dl/fachverfahren-$1.tar.gz"; fi
+}
+
 scene "2. The vendor publishes release 1.1.0 of the application"
+publish_installer 1.1.0
 echo '{"latest": {"version": "1.1.0", "date": "2026-11-27"}}' >"$DEMO_DIR/feed/releases.json"
 run itvctl feed check fachverfahren
 run itvctl release list --procedure fachverfahren
 say "auto_plan: true, so the new release became a rollout that waits for its patch window"
 RID=$(rollout_of 1.1.0)
 run itvctl rollout plan fachverfahren --version 1.1.0
+say "the plan names the installer's SHA-256: the operators approve these bytes, not only the version"
 
 scene "3. The evening patch window opens (what the itv-window@evening.timer runs)"
 say "ws-egl-02 (broad wave) was switched off after work; it has a MAC address in the inventory"
@@ -154,6 +165,7 @@ run itvctl host list --procedure fachverfahren
 
 scene "6. Release 1.2.0 breaks on one host (ws-lra-03 in the pilot wave)"
 touch "$DEMO_DIR/fleet/hosts/fleet-003/root/apps/fachverfahren.broken"
+publish_installer 1.2.0
 echo '{"latest": {"version": "1.2.0", "date": "2026-11-28"}}' >"$DEMO_DIR/feed/releases.json"
 run itvctl feed check fachverfahren
 RID2=$(rollout_of 1.2.0)
@@ -174,6 +186,16 @@ run itvctl rollout rollback "$RID2" --reason "1.2.0 does not start on ws-lra-03"
 run_status itvctl rollout watch "$RID2"
 run itvctl host list --procedure fachverfahren
 run itvctl audit
+
+scene "8. Release 1.3.0 arrives tampered: the installer is not the one its SHA256SUMS names"
+publish_installer 1.3.0 tamper
+echo '{"latest": {"version": "1.3.0", "date": "2026-11-29"}}' >"$DEMO_DIR/feed/releases.json"
+run itvctl feed check fachverfahren
+run_status itvctl rollout plan fachverfahren --version 1.3.0
+say "refused (exit $status): nothing is planned for 1.3.0, and the journal has artifact.rejected at critical"
+run itvctl release list --procedure fachverfahren
+say "the journal entry (here itvd's stderr log), with both hashes in ITV_EXPECTED_SHA256 and ITV_ACTUAL_SHA256:"
+grep -m1 'ITV_EVENT=artifact.rejected' "$DEMO_DIR/itvd.log" | grep -oE 'CRITICAL release [^;]*|ITV_EVENT=[a-z.]+' || true
 
 scene "Done"
 cat <<MSG

@@ -89,9 +89,23 @@ struct ReleaseCommand: ParsableCommand {
             let request = ReleaseListRequest(procedure: procedure)
             let (list, raw) = try api.get(ReleaseListResponse.self, .releaseList, query: request.queryItems)
             if global.json { return Output.json(raw) }
+            // The ARTIFACT column only when some procedure has an `artifact:` block.
+            guard list.releases.contains(where: { $0.artifactState != nil }) else {
+                return Output.table(
+                    ["PROCEDURE", "VERSION", "FIRST SEEN", "FEED"],
+                    list.releases.map { [$0.procedure, $0.version, Output.time($0.firstSeenAt), $0.feedUrl] })
+            }
             Output.table(
-                ["PROCEDURE", "VERSION", "FIRST SEEN", "FEED"],
-                list.releases.map { [$0.procedure, $0.version, Output.time($0.firstSeenAt), $0.feedUrl] })
+                ["PROCEDURE", "VERSION", "FIRST SEEN", "ARTIFACT", "FEED"],
+                list.releases.map { r in
+                    let artifact: String
+                    switch r.artifactState {
+                    case "verified": artifact = "verified \(String((r.artifactSha256 ?? "").prefix(16)))"
+                    case "rejected": artifact = "REJECTED (\(r.artifactRejection ?? "?"))"
+                    default: artifact = r.artifactState ?? "-"
+                    }
+                    return [r.procedure, r.version, Output.time(r.firstSeenAt), artifact, r.feedUrl]
+                })
         }
     }
 }

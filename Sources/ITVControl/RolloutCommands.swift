@@ -24,6 +24,7 @@ struct RolloutCommand: ParsableCommand {
                 "plan for \(plan.procedure) \(Output.safe(plan.version)): \(plan.hostCount) hosts in "
                     + "\(plan.waves.count) waves")
             print("plan hash: \(plan.planHash)")
+            if let a = plan.artifact { print(artifactLine(a)) }
             for wave in plan.waves {
                 var facts = [approvalWords(wave.approval, wave.approvalsNeeded)]
                 if wave.bakeSeconds > 0 { facts.append("bake \(Output.span(wave.bakeSeconds))") }
@@ -92,6 +93,7 @@ struct RolloutCommand: ParsableCommand {
             let (detail, raw) = try api.get(RolloutDetail.self, .rolloutShow, [String(rid)])
             if global.json { return Output.json(raw) }
             print(RolloutText.summary(detail))
+            if let a = detail.artifact { print(artifactLine(a)) }
             print("")
             Output.table(
                 ["WAVE", "NAME", "STATE", "APPROVAL", "HOSTS", "STARTED", "FINISHED"],
@@ -154,6 +156,7 @@ struct RolloutCommand: ParsableCommand {
                         + "\(wave.approvalsGiven) of \(wave.approvalsNeeded) approvals given): \(wave.hosts.count) hosts"
                 )
                 print(hostColumns(wave.hosts))
+                if let a = detail.artifact { print(artifactLine(a)) }
                 print("plan hash: \(rollout.planHash)")
             }
             let body = ApproveRequest(wave: wave.index, planHash: rollout.planHash, comment: comment)
@@ -275,4 +278,9 @@ func hostCountWords(_ counts: [String: Int]) -> String {
         (order.firstIndex(of: $0.key) ?? 99, $0.key) < (order.firstIndex(of: $1.key) ?? 99, $1.key)
     }
     return parts.isEmpty ? "-" : parts.map { "\($0.value) \(Output.words($0.key))" }.joined(separator: ", ")
+}
+
+/// The artifact of a plan, as operators approve it: file name, size and SHA-256.
+func artifactLine(_ a: PlanArtifactInfo) -> String {
+    "artifact: \(Output.safe(a.name)), \(a.size) bytes, sha256 \(a.sha256)"
 }

@@ -10,6 +10,15 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case feedRejected = "feed.rejected"
     case feedBroken = "feed.broken"
     case feedRecovered = "feed.recovered"
+    /// A release's artifact failed verification (checksum, signature, missing entry, size, redirect): the
+    /// release is rejected and nothing is planned for it.
+    case artifactRejected = "artifact.rejected"
+    /// A release's artifact was downloaded and verified.
+    case artifactVerified = "artifact.verified"
+    /// A release's verified artifact is not the one verified before (the vendor replaced the file).
+    case artifactChanged = "artifact.changed"
+    /// A download of an artifact failed for now; it is tried again later.
+    case artifactFailed = "artifact.failed"
 
     // Rollouts.
     case rolloutCreated = "rollout.created"
@@ -84,6 +93,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .releaseDetected: "2a2e5da948754831b0df6fa85b81a82e"
         case .feedRejected: "cd44e8656fbc421f89408d8bfa6f0e54"
         case .feedBroken: "c880e5b418054aefb68103b4cb1a3f87"
+        case .artifactRejected: "7c66d490a22c42eeba6f4f05c1118e6f"
         case .rolloutCreated: "fd86194d5f144874b9004d94d78e0a91"
         case .rolloutAborted: "8beb79946e1d4a1fbaf261e434e3ca73"
         case .rolloutHalted: "63ac9fbb9e904876bf745c8cacd5751d"
@@ -107,7 +117,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
             .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .storeInitialized,
-            .storeMarkerRepaired, .notifyFailed, .notifyDropped, .rolloutCatchingUp:
+            .storeMarkerRepaired, .notifyFailed, .notifyDropped, .rolloutCatchingUp,
+            .artifactVerified, .artifactChanged, .artifactFailed:
             nil
         }
     }

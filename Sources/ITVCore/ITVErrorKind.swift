@@ -18,6 +18,7 @@ public struct ITVErrorKind: Hashable, Sendable, CustomStringConvertible {
         case conflict
         case planChanged
         case alreadyApproved
+        case artifactRejected
         case unavailable
         case `internal`
     }
@@ -46,6 +47,7 @@ public struct ITVErrorKind: Hashable, Sendable, CustomStringConvertible {
     public static let invalid = ITVErrorKind("invalid", .invalidRequest)
     /// The engine cannot work now (its store failed).
     public static let unavailable = ITVErrorKind("unavailable", .unavailable)
+    public static let artifactRejected = ITVErrorKind("artifact_rejected", .artifactRejected)
 
     // MARK: Why a rollout cannot be planned (`PlanError`)
 

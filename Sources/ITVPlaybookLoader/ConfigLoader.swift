@@ -6,9 +6,10 @@ import ITVCore
 public enum ConfigLoader {
     static let topKeys = [
         "playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows",
-        "metrics", "notify", "wake_on_lan",
+        "metrics", "notify", "wake_on_lan", "artifacts",
     ]
     static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
+    static let artifactsKeys = ["max_bytes", "upload_rate"]
 
     public static func load(file: String) -> Loaded<DaemonConfig> {
         switch FileInput.read(file) {
@@ -98,6 +99,24 @@ public enum ConfigLoader {
         }
         if let n = f["notify"] { c.notify = NotifyConfigLoader.read(n, r, base: base) }
         if let n = f["wake_on_lan"] { c.wakeOnLAN = readWakeOnLAN(n, r, "wake_on_lan") }
+        if let n = f["artifacts"], let a = r.mapping(n, "artifacts", known: artifactsKeys) {
+            func size(_ key: String, _ example: String, minimum: Int64) -> Int64? {
+                guard let node = a[key] else { return nil }
+                guard case .scalar(let s) = node, !s.isNull, let bytes = ByteSize.parse(s.value), bytes >= minimum
+                else {
+                    r.error(
+                        node.location,
+                        "artifacts.\(key) must be a size such as \(example) or a number of bytes, found "
+                            + r.describe(node))
+                    return nil
+                }
+                return bytes
+            }
+            if let b = size("max_bytes", "20GiB", minimum: 1) { c.artifacts.maxBytes = b }
+            if let b = size("upload_rate", "10MiB (per second; 0: unlimited)", minimum: 0) {
+                c.artifacts.uploadRate = b
+            }
+        }
         return c
     }
 

@@ -4,7 +4,7 @@ import ITVCore
 /// Reads one playbook (`apiVersion: itv/v1`) into the model; every problem becomes a diagnostic with
 /// file, line and column. Cross-references to the inventory and config are checked by `SetValidator`.
 public enum PlaybookLoader {
-    static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout"]
+    static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout", "artifact"]
     static let feedKeys = ["kind", "url", "select", "match", "scheme", "prereleases", "every", "allow_http", "min_age"]
     static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent"]
     static let rolloutKeys = [
@@ -28,14 +28,14 @@ public enum PlaybookLoader {
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
         let r = YAMLReader()
-        let playbook = read(root, r)
+        let playbook = read(root, r, file: file)
         if playbook == nil, r.diagnostics.isEmpty {
             r.error(root.location, "the playbook could not be read (no specific problem was found; please report this)")
         }
         return Loaded(value: r.diagnostics.isEmpty ? playbook : nil, diagnostics: r.diagnostics)
     }
 
-    private static func read(_ root: YNode, _ r: YAMLReader) -> Playbook? {
+    private static func read(_ root: YNode, _ r: YAMLReader, file: String) -> Playbook? {
         guard let f = r.mapping(root, "the playbook", known: topKeys) else { return nil }
         var keyLocations: [String: SourceLocation] = [:]
         for (key, entry) in f.entries { keyLocations[key] = entry.keyLocation }
@@ -69,11 +69,14 @@ public enum PlaybookLoader {
         let steps = required(f, "steps", r).flatMap { readSteps($0, r, &keyLocations) }
         let rollout = required(f, "rollout", r).flatMap { readRollout($0, r, steps: steps, &keyLocations) }
 
+        let artifact = f["artifact"].flatMap { readArtifact($0, r, file: file) }
+
         guard let id, let name, let vendor, let targets, let steps, let rollout else { return nil }
         if f["feed"] != nil && feed == nil { return nil }
+        if f["artifact"] != nil && artifact == nil { return nil }
         return Playbook(
             id: id, name: name, vendor: vendor, targets: targets, feed: feed, steps: steps, rollout: rollout,
-            origin: f.location, keyLocations: keyLocations)
+            origin: f.location, keyLocations: keyLocations, artifact: artifact)
     }
 
     static func required(_ f: Fields, _ key: String, _ r: YAMLReader, in what: String = "the playbook") -> YNode? {

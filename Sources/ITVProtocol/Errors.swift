@@ -39,6 +39,9 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let protocolMismatch = ErrorKind("protocol_mismatch")
     /// The daemon cannot serve this now (too many connections, shutting down, still loading).
     public static let unavailable = ErrorKind("unavailable")
+    /// The release's artifact failed verification (checksum, signature, missing entry, size, redirect): nothing
+    /// can be planned or started for it. Added after the first protocol version (409).
+    public static let artifactRejected = ErrorKind("artifact_rejected")
     /// A bug or an unexpected failure inside the daemon.
     public static let `internal` = ErrorKind("internal")
 
@@ -50,7 +53,7 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         case .notFound: return 404
         case .methodNotAllowed: return 405
         case .timeout: return 408
-        case .conflict, .planChanged, .alreadyApproved: return 409
+        case .conflict, .planChanged, .alreadyApproved, .artifactRejected: return 409
         case .payloadTooLarge: return 413
         case .unavailable: return 503
         default: return 500
@@ -65,7 +68,7 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
     /// Kinds added since the first version, oldest first (frozen in `error_kinds_added.json`). The protocol is
     /// add-only: a kind is appended here, never inserted into `known`.
-    public static let added: [ErrorKind] = [.alreadyApproved]
+    public static let added: [ErrorKind] = [.alreadyApproved, .artifactRejected]
 
     /// Every kind this build knows.
     public static var all: [ErrorKind] { known + added }

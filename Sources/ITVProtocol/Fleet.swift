@@ -84,12 +84,23 @@ public struct ReleaseInfo: Hashable, Sendable, Codable {
     public var version: String
     public var firstSeenAt: Int64
     public var feedUrl: String
+    /// `artifact:` playbooks: `verified` or `rejected` (nothing can be planned for a rejected release).
+    public var artifactState: String?
+    /// Why the artifact was rejected (`checksum_mismatch`, `bad_signature`, ...).
+    public var artifactRejection: String?
+    public var artifactSha256: String?
 
-    public init(procedure: String, version: String, firstSeenAt: Int64, feedUrl: String) {
+    public init(
+        procedure: String, version: String, firstSeenAt: Int64, feedUrl: String, artifactState: String? = nil,
+        artifactRejection: String? = nil, artifactSha256: String? = nil
+    ) {
         self.procedure = procedure
         self.version = version
         self.firstSeenAt = firstSeenAt
         self.feedUrl = feedUrl
+        self.artifactState = artifactState
+        self.artifactRejection = artifactRejection
+        self.artifactSha256 = artifactSha256
     }
 }
 

@@ -228,12 +228,18 @@ public struct RolloutDetail: Hashable, Sendable, Codable {
     public var approvals: [ApprovalInfo]
     /// In plan order: wave by wave.
     public var hostRuns: [HostRunInfo]
+    /// The verified installer of the rollout's release (`artifact:` playbooks), as part of the plan.
+    public var artifact: PlanArtifactInfo?
 
-    public init(rollout: RolloutInfo, waves: [WaveInfo], approvals: [ApprovalInfo], hostRuns: [HostRunInfo]) {
+    public init(
+        rollout: RolloutInfo, waves: [WaveInfo], approvals: [ApprovalInfo], hostRuns: [HostRunInfo],
+        artifact: PlanArtifactInfo? = nil
+    ) {
         self.rollout = rollout
         self.waves = waves
         self.approvals = approvals
         self.hostRuns = hostRuns
+        self.artifact = artifact
     }
 }
 
@@ -268,13 +274,19 @@ public struct RolloutPlanResponse: Hashable, Sendable, Codable {
     public var planHash: String
     public var hostCount: Int
     public var waves: [PlanWaveInfo]
+    /// The verified installer the hosts are given (`artifact:` playbooks); part of the plan hash.
+    public var artifact: PlanArtifactInfo?
 
-    public init(procedure: String, version: String, planHash: String, hostCount: Int, waves: [PlanWaveInfo]) {
+    public init(
+        procedure: String, version: String, planHash: String, hostCount: Int, waves: [PlanWaveInfo],
+        artifact: PlanArtifactInfo? = nil
+    ) {
         self.procedure = procedure
         self.version = version
         self.planHash = planHash
         self.hostCount = hostCount
         self.waves = waves
+        self.artifact = artifact
     }
 }
 

@@ -245,6 +245,10 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         try await read("read feed states") { try StoreReads.feedStates($0) }
     }
 
+    public func artifacts() async throws -> [ArtifactRecord] {
+        try await read("read artifacts") { try StoreReads.artifacts($0) }
+    }
+
     /// Runs a SQL query on the store's connection (tests look at pragmas and raw rows with it).
     func withDatabase<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await onQueue("inspect the store") { database in try database.writeWithoutTransaction(body) }

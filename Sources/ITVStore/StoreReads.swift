@@ -106,6 +106,20 @@ enum StoreReads {
         }
     }
 
+    static func artifacts(_ db: Database) throws -> [ArtifactRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM artifacts ORDER BY procedure, at, version").map { row in
+            let state: String = try row.decode(forColumn: "state")
+            return ArtifactRecord(
+                procedure: try row.decode(forColumn: "procedure"), version: try row.decode(forColumn: "version"),
+                url: try row.decode(forColumn: "url"), state: ArtifactRecord.State(rawValue: state) ?? .rejected,
+                name: try row.decode(forColumn: "name"), size: try row.decode(forColumn: "size"),
+                sha256: try row.decode(forColumn: "sha256"), verifiedBy: try row.decode(forColumn: "verified_by"),
+                rejection: try row.decode(forColumn: "rejection"), message: try row.decode(forColumn: "message"),
+                expected: try row.decode(forColumn: "expected"), actual: try row.decode(forColumn: "actual"),
+                at: try row.decode(forColumn: "at"))
+        }
+    }
+
     static func hostVersions(_ db: Database) throws -> [HostVersionRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM host_versions ORDER BY host, procedure").map { row in
             HostVersionRecord(

@@ -11,6 +11,7 @@ enum StoreSchema {
         migrator.registerMigration("v_outbox", migrate: StoreOutbox.createOutbox)
         migrator.registerMigration("v_rollouts_by_procedure_version", migrate: rolloutsByProcedureVersion)
         migrator.registerMigration("v_host_run_deferral", migrate: hostRunDeferral)
+        migrator.registerMigration("v_artifacts", migrate: createArtifacts)
         return migrator
     }
 
@@ -69,6 +70,30 @@ enum StoreSchema {
 
     private static func rolloutsByProcedureVersion(_ db: Database) throws {
         try db.execute(sql: "CREATE INDEX \(rolloutsByProcedureVersionIndex) ON rollouts(procedure, version)")
+    }
+
+    /// The artifact of each release of an `artifact:` playbook: verified (its bytes in the cache,
+    /// `<state>/artifacts/sha256/<sha256>`) or rejected (why, and the two digests when they differed).
+    private static func createArtifacts(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE artifacts (
+                    procedure TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    size INTEGER,
+                    sha256 TEXT,
+                    verified_by TEXT,
+                    rejection TEXT,
+                    message TEXT,
+                    expected TEXT,
+                    actual TEXT,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY (procedure, version)
+                );
+                """)
     }
 
     /// Names and columns are stable: other tools (and a later itvd) read them. Times are milliseconds

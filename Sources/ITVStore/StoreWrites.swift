@@ -31,6 +31,7 @@ enum StoreWrites {
                 ).execute(arguments: [procedure, json])
             case .outbox(let record): try StoreOutbox.insert(record, db)
             case .outboxAttempt(let id, let sink, let outcome): try StoreOutbox.record(id, sink, outcome, db)
+            case .artifact(let record): try upsert(record, db)
             }
         }
     }
@@ -158,6 +159,23 @@ enum StoreWrites {
                 INSERT INTO audit (at, user, uid, action, target, comment, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [e.at, e.user, Int64(e.uid), e.action, e.target, e.comment, e.outcome])
+    }
+
+    private static func upsert(_ a: ArtifactRecord, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO artifacts (procedure, version, url, state, name, size, sha256, verified_by, rejection,
+                    message, expected, actual, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (procedure, version) DO UPDATE SET url = excluded.url, state = excluded.state,
+                    name = excluded.name, size = excluded.size, sha256 = excluded.sha256,
+                    verified_by = excluded.verified_by, rejection = excluded.rejection, message = excluded.message,
+                    expected = excluded.expected, actual = excluded.actual, at = excluded.at
+                """
+        ).execute(
+            arguments: [
+                a.procedure, a.version, a.url, a.state.rawValue, a.name, a.size, a.sha256, a.verifiedBy, a.rejection,
+                a.message, a.expected, a.actual, a.at,
+            ])
     }
 
     private static func upsert(_ r: ReleaseRecord, _ db: Database) throws {

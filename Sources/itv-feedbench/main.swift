@@ -44,6 +44,48 @@ func cpuSeconds() -> Double {
 }
 
 let args = CommandLine.arguments
+
+// `itv-feedbench hash FILE`: SHA-256 of a file through OpenSSL as the artifact cache computes it.
+// `itv-feedbench artifact URL SUMS_URL CA_BUNDLE [CACHE_DIR]`: one artifact download (stream, hash, fsync, rename) through
+// the production source, into a temporary cache (or CACHE_DIR, a sixth argument, kept).
+if args.count == 3, args[1] == "hash" {
+    let cpu0 = cpuSeconds()
+    let t0 = ContinuousClock.now
+    let digest = try sha256OfFile(args[2])
+    let wall = ContinuousClock.now - t0
+    let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+    let size = (try FileManager.default.attributesOfItem(atPath: args[2])[.size] as? NSNumber)?.doubleValue ?? 0
+    print(
+        String(
+            format: "itv hash (OpenSSL EVP): %.0f MB/s, %.3f s wall, %.3f CPU-s, %@", size / 1e6 / seconds, seconds,
+            cpuSeconds() - cpu0, digest))
+    exit(0)
+}
+// With a sixth argument the cache is that directory and is kept (the kill -9 test looks at it).
+if args.count == 5 || args.count == 6, args[1] == "artifact" {
+    let cache =
+        args.count == 6
+        ? args[5] : FileManager.default.temporaryDirectory.appendingPathComponent("itv-bench-\(UUID().uuidString)").path
+    defer { if args.count == 5 { try? FileManager.default.removeItem(atPath: cache) } }
+    let fetcher = CurlFeedFetcher(configuration: .init(caBundlePath: args[4]))
+    let source = try CurlArtifactSource(fetcher: fetcher, directory: cache)
+    let spec = ArtifactSpec(url: args[2], checksums: .sha256sum(url: args[3]))
+    let cpu0 = cpuSeconds()
+    let t0 = ContinuousClock.now
+    let outcome = await source.obtain(ArtifactRequest(procedure: "bench", version: "1", spec: spec))
+    let wall = ContinuousClock.now - t0
+    let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+    guard case .verified(let a) = outcome else {
+        print("itv artifact download failed: \(outcome)")
+        exit(1)
+    }
+    print(
+        String(
+            format: "itv artifact download (https, hash while streaming, fsync, rename): %.0f MB/s, %.3f s wall, "
+                + "%.3f CPU-s, %@", Double(a.size) / 1e6 / seconds, seconds, cpuSeconds() - cpu0, a.sha256))
+    fetcher.close()
+    exit(0)
+}
 guard args.count == 3 || args.count == 4, let count = Int(args[2]), count > 0 else {
     FileHandle.standardError.write(Data("usage: itv-feedbench BASE_URL COUNT [CA_BUNDLE]\n".utf8))
     exit(64)

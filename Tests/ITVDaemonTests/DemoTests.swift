@@ -39,6 +39,19 @@ import Testing
         #expect(
             run.stdout.contains("not reached: 0 deferred, 0 unreached; Wake-on-LAN packets sent: "), "\(run.stdout)")
         #expect(run.stdout.contains("wol: fleet-008 is up"))
+        // The plan names the installer's bytes; the tampered release 1.3.0 is refused and shown rejected.
+        let installer = try Data(contentsOf: URL(fileURLWithPath: demo + "/feed/dl/fachverfahren-1.1.0.tar.gz"))
+        #expect(run.stdout.contains("artifact: fachverfahren-1.1.0.tar.gz, \(installer.count) bytes, sha256 "))
+        // itvctl prints the refusal on stderr.
+        #expect(
+            run.stderr.contains("artifact_rejected: release 1.3.0 of fachverfahren is rejected"),
+            "\(run.stdout.suffix(3000))\n\(run.stderr.suffix(2000))")
+        #expect(run.stdout.contains("REJECTED (checksum_mismatch)"))
+        #expect(run.stdout.contains("CRITICAL release 1.3.0 of fachverfahren is rejected"))
+        #expect(run.stdout.contains("ITV_EVENT=artifact.rejected"))
+        #expect(!run.stdout.contains("rollout 3"), "nothing was planned for the tampered release")
+        let cached = try FileManager.default.contentsOfDirectory(atPath: demo + "/state/artifacts/sha256")
+        #expect(cached.count == 2, "the installers of 1.1.0 and 1.2.0, nothing of 1.3.0: \(cached)")
 
         let stop = try runScript("scripts/demo-stop.sh", [], environment: env)
         #expect(stop.status == 0)

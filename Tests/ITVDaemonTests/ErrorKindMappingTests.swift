@@ -12,6 +12,7 @@ import Testing
         let expected: [ITVErrorKind.Answer: String] = [
             .invalidRequest: "invalid_request", .permissionDenied: "permission_denied", .notFound: "not_found",
             .conflict: "conflict", .planChanged: "plan_changed", .alreadyApproved: "already_approved",
+            .artifactRejected: "artifact_rejected",
             .unavailable: "unavailable", .internal: "internal",
         ]
         #expect(Set(expected.keys) == Set(ITVErrorKind.Answer.allCases))

@@ -88,6 +88,7 @@ actor MemoryStore: RolloutStore {
             case .feedState: break
             case .outbox(let o): outboxRecords.append(o)
             case .outboxAttempt: break
+            case .artifact: break
             }
         }
     }

@@ -46,20 +46,24 @@ import Testing
     }
 
     @Test func itvPlaybookDocumentsEveryPlaybookKey() throws {
-        let nested = ["feed", "steps", "rollout"]
+        let nested = ["feed", "steps", "rollout", "artifact"]
         let expected =
             PlaybookLoader.topKeys.filter { !nested.contains($0) }
             + PlaybookLoader.feedKeys.map { "feed." + $0 }
             + PlaybookLoader.stepKeys.map { "steps." + $0 }
             + PlaybookLoader.rolloutKeys.map { "rollout." + $0 }
             + PlaybookLoader.waveKeys.map { "rollout.waves[]." + $0 }
+            + PlaybookLoader.artifactKeys.filter { !["checksums", "signature"].contains($0) }.map { "artifact." + $0 }
+            + PlaybookLoader.checksumKeys.map { "artifact.checksums." + $0 }
+            + PlaybookLoader.signatureKeys.map { "artifact.signature." + $0 }
         try Self.expectSameKeys("itv-playbook.5", expected)
     }
 
     @Test func itvdYamlDocumentsEveryConfigurationKey() throws {
         // A window's only key, `duration`, is spelled in ConfigLoader.read.
         let expected =
-            ConfigLoader.topKeys.filter { $0 != "ssh" } + ConfigLoader.sshKeys.map { "ssh." + $0 }
+            ConfigLoader.topKeys.filter { $0 != "ssh" && $0 != "artifacts" } + ConfigLoader.sshKeys.map { "ssh." + $0 }
+            + ConfigLoader.artifactsKeys.map { "artifacts." + $0 }
             + ["windows.NAME.duration"]
         try Self.expectSameKeys("itvd.yaml.5", expected)
     }

@@ -129,6 +129,33 @@ let goldens: [Golden] = [
             APIError(
                 .alreadyApproved,
                 "alice already approved wave 2 (pilot) of rollout 12; it needs 2 different operators"))),
+    // Artifacts (added after the first version).
+    Golden(
+        "error_artifact_rejected",
+        ErrorBody(
+            APIError(
+                .artifactRejected,
+                "release 24.08 of 7zip is rejected: its artifact https://www.7-zip.org/a/7z2408-x64.msi failed "
+                    + "verification (checksum_mismatch): bytes differ; expected SHA-256 "
+                    + String(repeating: "a", count: 64) + ", actual " + String(repeating: "b", count: 64)))),
+    Golden(
+        "rollout_plan_artifact",
+        RolloutPlanResponse(
+            procedure: "7zip", version: "24.08", planHash: Samples.hash, hostCount: 4, waves: Samples.planWaves,
+            artifact: PlanArtifactInfo(
+                name: "7z2408-x64.msi", size: 1_605_632, sha256: String(repeating: "a", count: 64)))),
+    Golden(
+        "release_list_artifact",
+        ReleaseListResponse(releases: [
+            ReleaseInfo(
+                procedure: "7zip", version: "24.08", firstSeenAt: Samples.t0,
+                feedUrl: "https://www.7-zip.org/history.txt",
+                artifactState: "verified", artifactSha256: String(repeating: "a", count: 64)),
+            ReleaseInfo(
+                procedure: "7zip", version: "24.09", firstSeenAt: Samples.t0,
+                feedUrl: "https://www.7-zip.org/history.txt",
+                artifactState: "rejected", artifactRejection: "bad_signature"),
+        ])),
     // Request bodies.
     Golden("request_feed_check", FeedCheckRequest(procedures: ["firefox-esr"])),
     Golden("request_host_scan", HostScanRequest(procedure: "firefox-esr")),

@@ -22,6 +22,10 @@ Routes (both servers):
   /via-https              redirects to the https server's /to-http (http -> https -> http)
   /long-validators        a valid feed whose ETag is 4,000 characters long (Last-Modified is normal)
   /stats                  JSON: requests per path, most concurrent requests per Host header
+  /files/NAME             the file DIR/files/NAME (artifacts, checksum files, signatures), streamed; 404 if absent
+  /files-to-http/NAME     redirects to the plain http server's /files/NAME (an artifact download downgraded)
+  /files-redirect/NAME    redirects (302) to /files/NAME on the same server
+  /files-slow/NAME        /files/NAME at about 640 KiB/s (64 KiB every 0.1 s), for killing a download midway
   /publish/NAME?v=VERSION makes VERSION the release that /mutable/NAME offers (204)
   /mutable/NAME?mode=M    the feed of the version last published (1.0.0 before), with a strong ETag of its
                           content and a Last-Modified that never changes (a document replaced within the same
@@ -128,6 +132,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, body, [
                 ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", etag),
                 ("Last-Modified", LAST_MODIFIED)])
+        if path.startswith("/files/") or path.startswith("/files-slow/"):
+            slow = path.startswith("/files-slow/")
+            name = urllib.parse.unquote(path.split("/", 2)[2])
+            full = os.path.join(DIR, "files", name)
+            if "/" in name or name.startswith(".") or not os.path.isfile(full):
+                return self.send(404)
+            size = os.path.getsize(full)
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            with open(full, "rb") as f:
+                while True:
+                    chunk = f.read(65536 if slow else 1 << 20)
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    if slow:
+                        self.wfile.flush()
+                        time.sleep(0.1)
+            return
+        if path.startswith("/files-to-http/"):
+            return self.send(302, headers=[("Location", f"http://127.0.0.1:{PORTS['http']}/files/{path[15:]}")])
+        if path.startswith("/files-redirect/"):
+            return self.send(302, headers=[("Location", f"/files/{path[16:]}")])
         if path == "/long-validators":
             return self.send(200, feed("long", "2.0.0"), [
                 ("Content-Type", "application/atom+xml; charset=utf-8"), ("ETag", '"%s"' % ("e" * 4000)),

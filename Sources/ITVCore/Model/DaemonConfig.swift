@@ -26,6 +26,23 @@ public struct WindowSpec: Hashable, Sendable {
     }
 }
 
+/// `artifacts:` in itvd.yaml: the cache of verified installers under `<state>/artifacts/sha256/`.
+public struct ArtifactsConfig: Hashable, Sendable {
+    /// Default cache size: 20 GiB.
+    public static let defaultMaxBytes: Int64 = 20 << 30
+
+    /// The cache is trimmed to this many bytes (oldest first), but never below what active rollouts and the
+    /// newest 3 releases per procedure need.
+    public var maxBytes: Int64
+    /// Bytes per second over all hosts when artifacts are put on hosts (`stage`); 0: unlimited.
+    public var uploadRate: Int64
+
+    public init(maxBytes: Int64 = ArtifactsConfig.defaultMaxBytes, uploadRate: Int64 = 0) {
+        self.maxBytes = maxBytes
+        self.uploadRate = uploadRate
+    }
+}
+
 /// `/etc/itvd/itvd.yaml`. Every key has a default.
 public struct DaemonConfig: Hashable, Sendable {
     public var playbooks: String
@@ -47,6 +64,8 @@ public struct DaemonConfig: Hashable, Sendable {
     public var notify: [NotifySink] = []
     /// `wake_on_lan:`: where Wake-on-LAN packets go for hosts with a MAC address (a tenant may set its own).
     public var wakeOnLAN: WakeOnLAN? = nil
+    /// `artifacts:`: the artifact cache and the upload rate.
+    public var artifacts = ArtifactsConfig()
 
     public init(
         playbooks: String = "/etc/itvd/playbooks", inventory: String = "/etc/itvd/inventory.yaml",

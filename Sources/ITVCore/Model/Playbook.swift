@@ -202,6 +202,8 @@ public struct Playbook: Hashable, Sendable {
     public var feed: FeedSpec?
     public var steps: Steps
     public var rollout: RolloutSpec
+    /// The `artifact:` block: the installer itvd downloads, verifies and puts on the hosts (nil: none).
+    public var artifact: ArtifactSpec?
     /// Where the playbook starts (its file), for cross-file diagnostics.
     public var origin: SourceLocation
     /// Where individual keys were written, by key path (`rollout.window`, `rollout.waves[1].group`).
@@ -209,7 +211,8 @@ public struct Playbook: Hashable, Sendable {
 
     public init(
         id: String, name: String, vendor: String, targets: [Located<String>], feed: FeedSpec?, steps: Steps,
-        rollout: RolloutSpec, origin: SourceLocation, keyLocations: [String: SourceLocation] = [:]
+        rollout: RolloutSpec, origin: SourceLocation, keyLocations: [String: SourceLocation] = [:],
+        artifact: ArtifactSpec? = nil
     ) {
         self.id = id
         self.name = name
@@ -220,6 +223,7 @@ public struct Playbook: Hashable, Sendable {
         self.rollout = rollout
         self.origin = origin
         self.keyLocations = keyLocations
+        self.artifact = artifact
     }
 
     /// The location of a key path, falling back to the start of the playbook.

@@ -15,7 +15,10 @@
 /// max_failures: "count" | "percent", number
 /// on_failure
 /// window?
+/// artifact: "artifact", name, size, sha256       (only when the plan has an artifact)
 /// ```
+/// The artifact is appended only when present, so a plan without one encodes (and hashes) exactly as before
+/// artifacts existed; a plan with one has a longer encoding and so never collides with a plan without.
 /// Changing anything here changes every plan hash: bump the format tag when doing so (a new `OSFamily`
 /// case counts: the steps are encoded in `OSFamily.allCases` order).
 struct PlanEncoding {
@@ -25,7 +28,10 @@ struct PlanEncoding {
 
     /// The encoding of a plan of `playbook` at `version` whose waves are `waves`. Every host named in
     /// `waves` must be in `hosts`.
-    static func encode(playbook: Playbook, version: String, waves: [PlannedWave], hosts: [String: Host]) -> [UInt8] {
+    static func encode(
+        playbook: Playbook, version: String, waves: [PlannedWave], hosts: [String: Host],
+        artifact: PlannedArtifact? = nil
+    ) -> [UInt8] {
         var e = PlanEncoding()
         e.string(formatTag)
         e.string(playbook.id)
@@ -65,6 +71,12 @@ struct PlanEncoding {
         }
         e.string(playbook.rollout.onFailure.rawValue)
         e.optional(playbook.rollout.window) { $0.string($1) }
+        if let artifact {
+            e.string("artifact")
+            e.string(artifact.name)
+            e.int64(artifact.size)
+            e.string(artifact.sha256)
+        }
         return e.bytes
     }
 

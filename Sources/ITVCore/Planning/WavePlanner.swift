@@ -26,14 +26,18 @@ public enum WavePlanner {
     /// How many host names an `uncovered_hosts` message lists before "and N more".
     static let listedUncoveredHosts = 20
 
-    /// Plans the rollout of `playbook` to `version` on the hosts of `inventory`.
-    public static func plan(playbook: Playbook, inventory: Inventory, version: String) -> Result<RolloutPlan, PlanError>
-    {
+    /// Plans the rollout of `playbook` to `version` on the hosts of `inventory`. `artifact` is the verified
+    /// installer of that version (for a playbook with `artifact:`); it becomes part of the plan and its hash.
+    public static func plan(
+        playbook: Playbook, inventory: Inventory, version: String, artifact: PlannedArtifact? = nil
+    ) -> Result<RolloutPlan, PlanError> {
         assign(playbook: playbook, inventory: inventory).map { assignment in
             let encoding = PlanEncoding.encode(
-                playbook: playbook, version: version, waves: assignment.waves, hosts: assignment.hosts)
+                playbook: playbook, version: version, waves: assignment.waves, hosts: assignment.hosts,
+                artifact: artifact)
             return RolloutPlan(
-                procedure: playbook.id, version: version, waves: assignment.waves, hash: SHA256.hexDigest(encoding))
+                procedure: playbook.id, version: version, waves: assignment.waves, hash: SHA256.hexDigest(encoding),
+                artifact: artifact)
         }
     }
 

@@ -75,3 +75,52 @@ public struct WindowRecord: Hashable, Sendable, Codable {
 
     public func isOpen(at now: EpochMillis) -> Bool { (openUntil ?? 0) > now }
 }
+
+/// What itvd knows about the artifact of one release (`artifact:` playbooks): verified, with the bytes in the
+/// cache under `sha256`, or rejected, with why. One record per procedure and version; a later attempt (the
+/// vendor replaced the file) overwrites it.
+public struct ArtifactRecord: Hashable, Sendable, Codable {
+    public enum State: String, Hashable, Sendable, Codable {
+        case verified
+        case rejected
+    }
+
+    public var procedure: String
+    public var version: String
+    public var url: String
+    public var state: State
+    /// The file name on the host.
+    public var name: String
+    public var size: Int64?
+    /// Lowercase hex SHA-256 of the verified bytes (nil when rejected).
+    public var sha256: String?
+    /// `sha256sum`, `json` or `feed`, with `+gpg` or `+minisign` when a signature was checked.
+    public var verifiedBy: String?
+    /// Rejected: the stable reason (`checksum_mismatch`, `bad_signature`, `missing_entry`, ...) and message.
+    public var rejection: String?
+    public var message: String?
+    /// Rejected after download: the digest the checksums gave and the digest of the bytes.
+    public var expected: String?
+    public var actual: String?
+    public var at: EpochMillis
+
+    public init(
+        procedure: String, version: String, url: String, state: State, name: String, size: Int64? = nil,
+        sha256: String? = nil, verifiedBy: String? = nil, rejection: String? = nil, message: String? = nil,
+        expected: String? = nil, actual: String? = nil, at: EpochMillis
+    ) {
+        self.procedure = procedure
+        self.version = version
+        self.url = url
+        self.state = state
+        self.name = name
+        self.size = size
+        self.sha256 = sha256
+        self.verifiedBy = verifiedBy
+        self.rejection = rejection
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+        self.at = at
+    }
+}

@@ -21,6 +21,8 @@ actor Daemon: DaemonHooks {
     let store: SQLiteRolloutStore
     let engine: RolloutEngine
     let watcher: FeedWatcher
+    /// The feeds' fetcher, shared by the artifact downloads (same rules, same thread).
+    let artifactFetcher: CurlFeedFetcher
     let feeds: FeedSide
     let detector: ReleaseDetector
     let clock: any EngineClock
@@ -67,9 +69,9 @@ actor Daemon: DaemonHooks {
         detector = ReleaseDetector(ledger: ledger, sink: feeds)
         var fetcherConfig = CurlFeedFetcher.Configuration()
         fetcherConfig.caBundlePath = ProcessInfo.processInfo.environment["ITVD_CA_BUNDLE"]
-        watcher = FeedWatcher(
-            fetcher: CurlFeedFetcher(configuration: fetcherConfig), parser: FeedExtractor(), delegate: feeds,
-            clock: clock)
+        let fetcher = CurlFeedFetcher(configuration: fetcherConfig)
+        watcher = FeedWatcher(fetcher: fetcher, parser: FeedExtractor(), delegate: feeds, clock: clock)
+        artifactFetcher = fetcher
     }
 
     static func feedSpecs(_ set: LoadedSet) -> [String: FeedSpec] {
@@ -77,6 +79,11 @@ actor Daemon: DaemonHooks {
     }
 
     func run() async throws {
+        // The artifact cache: `<state>/artifacts/sha256/<hex>`; leftovers of an interrupted download are removed.
+        let stateDirectory = await engine.set.config.state
+        let artifacts = try CurlArtifactSource(
+            fetcher: artifactFetcher, directory: (stateDirectory as NSString).appendingPathComponent("artifacts"))
+        try await engine.attachArtifacts(artifacts)
         try await engine.start()
         let engine = self.engine
         let service = EngineControlService(

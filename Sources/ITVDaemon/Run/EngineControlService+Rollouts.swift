@@ -66,7 +66,10 @@ extension EngineControlService {
     }
 
     func rolloutShow(caller: Caller, id: Int64) async throws -> RolloutDetail {
-        RolloutDetail(try await call { try await engine.snapshot(id) })
+        var detail = RolloutDetail(try await call { try await engine.snapshot(id) })
+        detail.artifact = await engine.artifact(procedure: detail.rollout.procedure, version: detail.rollout.version)
+            .map(PlanArtifactInfo.init)
+        return detail
     }
 
     func rolloutApprove(caller: Caller, id: Int64, _ request: ApproveRequest) async throws -> RolloutActionResponse {

@@ -149,7 +149,7 @@ struct EngineControlService: ControlService {
             }
         }
         return ProcedureDetail(
-            procedure: info, waves: waves, releases: releases.map(ReleaseInfo.init),
+            procedure: info, waves: waves, releases: releases.map { ReleaseInfo($0) },
             hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
     }
 
@@ -169,7 +169,12 @@ struct EngineControlService: ControlService {
     }
 
     func releaseList(caller: Caller, _ request: ReleaseListRequest) async throws -> ReleaseListResponse {
-        ReleaseListResponse(releases: try await store.releases(procedure: request.procedure).map(ReleaseInfo.init))
+        let artifacts = Dictionary(
+            (await engine.artifactList()).map { ($0.procedure + "\u{0}" + $0.version, $0) }, uniquingKeysWith: { $1 })
+        return ReleaseListResponse(
+            releases: try await store.releases(procedure: request.procedure).map {
+                ReleaseInfo($0, artifact: artifacts[$0.procedure + "\u{0}" + $0.version])
+            })
     }
 
     func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {
@@ -255,6 +260,7 @@ extension ErrorKind {
         case .conflict: self = .conflict
         case .planChanged: self = .planChanged
         case .alreadyApproved: self = .alreadyApproved
+        case .artifactRejected: self = .artifactRejected
         case .unavailable: self = .unavailable
         case .internal: self = .internal
         }

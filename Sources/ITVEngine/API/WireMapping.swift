@@ -163,7 +163,22 @@ extension RolloutPlanResponse {
     public init(_ plan: RolloutPlan) {
         self.init(
             procedure: plan.procedure, version: plan.version, planHash: plan.hash, hostCount: plan.hostCount,
-            waves: plan.waves.map(PlanWaveInfo.init))
+            waves: plan.waves.map(PlanWaveInfo.init), artifact: plan.artifact.map(PlanArtifactInfo.init))
+    }
+}
+
+extension PlanArtifactInfo {
+    public init(_ artifact: PlannedArtifact) {
+        self.init(name: artifact.name, size: artifact.size, sha256: artifact.sha256)
+    }
+}
+
+extension ArtifactInfo {
+    public init(_ r: ArtifactRecord, cached: Bool) {
+        self.init(
+            procedure: r.procedure, version: r.version, url: r.url, state: r.state.rawValue, name: r.name,
+            size: r.size, sha256: r.sha256, verifiedBy: r.verifiedBy, rejection: r.rejection, message: r.message,
+            expectedSha256: r.expected, actualSha256: r.actual, cached: cached, recordedAt: r.at)
     }
 }
 
@@ -176,10 +191,11 @@ extension AuditEntry {
 }
 
 extension ReleaseInfo {
-    public init(_ record: ReleaseRecord) {
+    public init(_ record: ReleaseRecord, artifact: ArtifactRecord? = nil) {
         self.init(
             procedure: record.procedure, version: record.version, firstSeenAt: record.firstSeen,
-            feedUrl: record.feedURL)
+            feedUrl: record.feedURL, artifactState: artifact?.state.rawValue, artifactRejection: artifact?.rejection,
+            artifactSha256: artifact?.sha256)
     }
 }
 

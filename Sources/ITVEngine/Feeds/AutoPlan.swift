@@ -58,6 +58,11 @@ public enum AutoPlan: Hashable, Sendable {
 extension RolloutEngine {
     /// A release the feed watcher has just stored: planned now when it is due, else by a timer when it is.
     public func releaseDetected(_ release: ReleaseRecord) async {
+        // A new release of an `artifact:` playbook: its installer is downloaded and verified now, so that a bad
+        // one is journaled (and the release shown rejected) before anyone plans it.
+        if set.playbooks.contains(where: { $0.id == release.procedure && $0.artifact != nil }) {
+            Task { _ = try? await self.prepareArtifact(procedure: release.procedure, version: release.version) }
+        }
         await autoPlan(.release(release))
     }
 
@@ -162,6 +167,12 @@ extension RolloutEngine {
                 "auto_plan: \(release.procedure) \(release.version) not planned now: \(refusal.message)",
                 metadata: ["procedure": "\(release.procedure)"])
             scheduleAutoPlan(.release(release), at: clock.now() + AutoPlan.retrySeconds * 1_000)
+        } catch let refusal as EngineError where refusal.kind == .artifactRejected {
+            // Journaled at critical as artifact.rejected already; never planned by itself again.
+            autoPlans.planned.insert(key)
+            logger.warning(
+                "auto_plan: \(release.procedure) \(release.version) is not planned: \(refusal.message)",
+                metadata: ["procedure": "\(release.procedure)"])
         } catch {
             logger.error(
                 "auto_plan: cannot plan \(release.procedure) \(release.version): \(error)",

@@ -18,6 +18,8 @@ public enum StoreChange: Hashable, Sendable {
     case outbox(OutboxRecord)
     /// The outcome of a delivery attempt of outbox entry `id` to `sink`.
     case outboxAttempt(id: String, sink: String, OutboxOutcome)
+    /// The artifact of a release, verified or rejected (upserted by procedure + version).
+    case artifact(ArtifactRecord)
 }
 
 /// Why the store cannot do what was asked.
@@ -66,6 +68,13 @@ public protocol RolloutStore: Sendable {
     func hostVersions() async throws -> [HostVersionRecord]
     func windows() async throws -> [WindowRecord]
     func feedStates() async throws -> [String: String]
+    /// Every artifact record, by procedure and version.
+    func artifacts() async throws -> [ArtifactRecord]
+}
+
+extension RolloutStore {
+    /// A store that keeps no artifacts (the engine's fakes).
+    public func artifacts() async throws -> [ArtifactRecord] { [] }
 }
 
 /// A page of the audit trail, read in bounded memory whatever the trail holds.

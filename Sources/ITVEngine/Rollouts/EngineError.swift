@@ -2,7 +2,8 @@ import ITVCore
 
 /// Why the engine refused an operation. `kind` is stable; its `answer` is the wire kind.
 public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// `.notFound`, `.conflict`, `.planChanged`, `.alreadyApproved`, `.invalid`, `.unavailable`.
+    /// `.notFound`, `.conflict`, `.planChanged`, `.alreadyApproved`, `.invalid`, `.unavailable`,
+    /// `.artifactRejected`.
     public var kind: ITVErrorKind
     public var message: String
 

@@ -3,14 +3,29 @@ import Logging
 
 // What operators (through the control socket) and the feed watcher ask of the engine.
 extension RolloutEngine {
-    /// The plan a new rollout of `procedure` to `version` would have now.
-    public func plan(procedure: String, version: String) throws -> RolloutPlan {
+    /// The plan a new rollout of `procedure` to `version` would have now. For an `artifact:` playbook the
+    /// release's artifact is verified first (downloaded once; the checksums fetched again), and is part of
+    /// the plan: `artifact_rejected` when the release is rejected.
+    public func plan(procedure: String, version: String) async throws -> RolloutPlan {
+        try checkVersion(procedure, version)
+        try await prepareArtifact(procedure: procedure, version: version)
+        return try planNow(procedure: procedure, version: version)
+    }
+
+    func checkVersion(_ procedure: String, _ version: String) throws {
         let playbook = try self.playbook(procedure)
         let parsed = playbook.feed?.scheme ?? .dotted
         if case .failure(let e) = parsed.parse(version) {
             throw EngineError(.invalid, "cannot plan \(procedure): \(e)")
         }
-        switch WavePlanner.plan(playbook: playbook, inventory: set.inventory, version: version) {
+    }
+
+    /// The plan with the artifact record as it is now (no download).
+    func planNow(procedure: String, version: String) throws -> RolloutPlan {
+        let playbook = try self.playbook(procedure)
+        try checkVersion(procedure, version)
+        let artifact = try plannedArtifact(playbook, version)
+        switch WavePlanner.plan(playbook: playbook, inventory: set.inventory, version: version, artifact: artifact) {
         case .success(let plan): return plan
         case .failure(let e): throw EngineError(.invalid, e.message)
         }
@@ -35,7 +50,7 @@ extension RolloutEngine {
         -> RolloutSnapshot
     {
         if let storeFailure { throw EngineError(.unavailable, "the state store failed: \(storeFailure)") }
-        _ = try self.plan(procedure: procedure, version: version)
+        _ = try await self.plan(procedure: procedure, version: version)
         let target = "rollout of \(procedure) \(version)"
         do {
             try refuseIfAnotherRolloutIsActive(procedure, except: nil, "cannot start a rollout of \(procedure)")
@@ -47,7 +62,7 @@ extension RolloutEngine {
         defer { startsUnderWay[procedure] = nil }
         let id = try await store.allocateRolloutID()
         // Planned again after the await: a reload meanwhile may have changed or removed the playbook.
-        let plan = try self.plan(procedure: procedure, version: version)
+        let plan = try self.planNow(procedure: procedure, version: version)
         let playbook = try self.playbook(procedure)
         let now = clock.now()
         var machine = RolloutStateMachine.create(

@@ -37,6 +37,13 @@ public actor RolloutEngine {
     var autoPlans = AutoPlan.State()
     /// The retry/wake/deadline timer armed per rollout (wall-clock time it fires).
     var timers: [Int64: EpochMillis] = [:]
+    /// Artifacts: the source (nil: no cache, `artifact:` playbooks cannot be planned), each release's record
+    /// (`procedure NUL version`), attempts under way, failures in a row, and scheduled retries.
+    var artifactSource: (any ArtifactSource)?
+    var artifactRecords: [String: ArtifactRecord] = [:]
+    var artifactAttempts: [String: Task<ArtifactOutcome, any Error>] = [:]
+    var artifactFailures: [String: Int] = [:]
+    var artifactRetries: [String: Task<Void, Never>] = [:]
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -358,7 +365,11 @@ public actor RolloutEngine {
         guard let playbook = set.playbooks.first(where: { $0.id == rollout.procedure }) else {
             return "procedure-removed"
         }
-        switch WavePlanner.plan(playbook: playbook, inventory: set.inventory, version: rollout.version) {
+        let artifact: PlannedArtifact?
+        do { artifact = try plannedArtifact(playbook, rollout.version) } catch { return "artifact-unavailable" }
+        switch WavePlanner.plan(
+            playbook: playbook, inventory: set.inventory, version: rollout.version, artifact: artifact)
+        {
         case .success(let plan): return plan.hash
         case .failure: return "plan-invalid"
         }

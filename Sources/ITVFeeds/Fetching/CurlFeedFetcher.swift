@@ -62,12 +62,20 @@ public final class CurlFeedFetcher: FeedFetcher, Sendable {
         return response
     }
 
-    private func transfer(_ request: FeedRequest) async -> FeedResponse {
+    /// Streams `request.url` into `sink` (same rules as a feed: scheme allow-list per hop, TLS verified, at
+    /// most 5 redirects, never https to http, deadlines; the cap is `request.maxBodyBytes`). On success the
+    /// document's body is empty: the bytes are in the sink.
+    func download(_ request: FeedRequest, into sink: ArtifactSink) async -> FeedResponse {
+        if case .failure(let error) = Self.checkURL(request) { return .failed(error) }
+        return await transfer(request, sink: sink)
+    }
+
+    private func transfer(_ request: FeedRequest, sink: ArtifactSink? = nil) async -> FeedResponse {
         let id = loop.nextID()
         // A cancelled poll (shutdown) aborts its transfer at once instead of waiting for its deadline.
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                loop.submit(id, request) { continuation.resume(returning: $0) }
+                loop.submit(id, request, sink: sink) { continuation.resume(returning: $0) }
             }
         } onCancel: {
             loop.cancel(id)
@@ -94,7 +102,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     typealias Completion = @Sendable (FeedResponse) -> Void
 
     private struct State {
-        var queue: [(UInt64, FeedRequest, Completion)] = []
+        var queue: [(UInt64, FeedRequest, ArtifactSink?, Completion)] = []
         var cancelled: [UInt64] = []
         var stopping = false
         var running = false
@@ -135,10 +143,10 @@ final class CurlMultiLoop: @unchecked Sendable {
         }
     }
 
-    func submit(_ id: UInt64, _ request: FeedRequest, completion: @escaping Completion) {
+    func submit(_ id: UInt64, _ request: FeedRequest, sink: ArtifactSink? = nil, completion: @escaping Completion) {
         let accepted = state.withLock { s -> Bool in
             if s.stopping { return false }
-            s.queue.append((id, request, completion))
+            s.queue.append((id, request, sink, completion))
             // Under the lock, so the loop cannot clean the handle up in between.
             curl_multi_wakeup(multi)
             return true
@@ -177,17 +185,17 @@ final class CurlMultiLoop: @unchecked Sendable {
                 return w
             }
             if stopping {
-                for (_, request, completion) in work {
+                for (_, request, _, completion) in work {
                     completion(.failed(FeedFetchError(.io, "cannot fetch \(request.url): the fetcher is closed")))
                 }
                 break
             }
             cancelledEarly.formUnion(cancelled)
-            for (id, request, completion) in work {
+            for (id, request, sink, completion) in work {
                 if cancelledEarly.remove(id) != nil {
                     completion(.failed(FeedFetchError(.cancelled, "fetching \(request.url) was cancelled")))
                 } else {
-                    add(id, request, completion)
+                    add(id, request, sink, completion)
                 }
             }
             for id in cancelled {
@@ -214,8 +222,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         finished.signal()
     }
 
-    private func add(_ id: UInt64, _ request: FeedRequest, _ completion: @escaping Completion) {
-        switch CurlTransfer.make(request, configuration: configuration, completion: completion) {
+    private func add(_ id: UInt64, _ request: FeedRequest, _ sink: ArtifactSink?, _ completion: @escaping Completion) {
+        switch CurlTransfer.make(request, sink: sink, configuration: configuration, completion: completion) {
         case .failure(let error):
             completion(.failed(error))
         case .success(let transfer):

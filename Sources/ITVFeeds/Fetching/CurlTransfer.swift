@@ -15,6 +15,8 @@ final class CurlTransfer {
     /// The fetcher's id of the request (for cancellation).
     var id: UInt64 = 0
     var body: [UInt8] = []
+    /// Where the body goes instead of `body` (an artifact download: to a file, hashed on the way).
+    var sink: ArtifactSink?
     var overCap = false
     /// A hop of this transfer was https; a later http hop is a downgrade and stops the transfer.
     private var sawHTTPS = false
@@ -39,13 +41,14 @@ final class CurlTransfer {
     }
 
     static func make(
-        _ request: FeedRequest, configuration: CurlFeedFetcher.Configuration,
+        _ request: FeedRequest, sink: ArtifactSink? = nil, configuration: CurlFeedFetcher.Configuration,
         completion: @escaping CurlMultiLoop.Completion
     ) -> Result<CurlTransfer, FeedFetchError> {
         guard let easy = curl_easy_init() else {
             return .failure(FeedFetchError(.io, "cannot fetch \(request.url): curl_easy_init failed"))
         }
         let t = CurlTransfer(request: request, easy: easy, completion: completion)
+        t.sink = sink
         let isHTTPS = request.url.lowercased().hasPrefix("https://")
         let isFile = request.url.lowercased().hasPrefix("file://")
         let protocols = isFile ? "file" : (isHTTPS ? "https" : "http,https")
@@ -64,7 +67,14 @@ final class CurlTransfer {
         check(itv_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout)))
         check(itv_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, milliseconds(request.totalTimeout)))
         check(itv_easy_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes)))
-        check(itv_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        if sink == nil {
+            check(itv_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        } else {
+            // An artifact is taken byte for byte as served (no decoding), and a stalled transfer (under 1 KiB/s
+            // for a minute) ends long before the total deadline of a large file.
+            check(itv_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1_024))
+            check(itv_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, 60))
+        }
         check(itv_easy_setopt_str(easy, CURLOPT_USERAGENT, configuration.userAgent))
         check(itv_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, t.errorBuffer))
         if let ca = configuration.caBundlePath { check(itv_easy_setopt_str(easy, CURLOPT_CAINFO, ca)) }
@@ -147,6 +157,8 @@ final class CurlTransfer {
         var redirects = 0
         itv_easy_getinfo_long(easy, CURLINFO_REDIRECT_COUNT, &redirects)
         switch code {
+        case CURLE_WRITE_ERROR where sink?.failure != nil:
+            return FeedFetchError(.io, "\(url): cannot write the download: \(sink?.failure ?? "")")
         case CURLE_WRITE_ERROR where downgraded:
             return FeedFetchError(.redirectRefused, "\(url): a redirect went from https to http; refused")
         case CURLE_WRITE_ERROR where overCap, CURLE_FILESIZE_EXCEEDED:
@@ -223,6 +235,16 @@ private let curlWrite: itv_curl_data_cb = { ptr, size, count, userdata in
     guard let ptr, let userdata else { return 0 }
     let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
+    if let sink = t.sink {
+        if sink.count + Int64(n) > Int64(t.request.maxBodyBytes) {
+            t.overCap = true
+            return 0
+        }
+        let ok = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+            sink.write(UnsafeBufferPointer(start: $0, count: n))
+        }
+        return ok ? n : 0
+    }
     if t.body.count + n > t.request.maxBodyBytes {
         t.overCap = true
         return 0

@@ -1,0 +1,502 @@
+import Foundation
+import ITVCore
+import ITVEngine
+import Testing
+
+@testable import ITVFeeds
+
+/// The artifact path against real components: the feeds' HTTPS server (own CA) serving artifact, checksum
+/// file and signature and counting requests; keys made by `gpg --quick-gen-key` and by `minisign`; `gpgv`.
+private final class ArtifactWorld: @unchecked Sendable {
+    let server: TestServer
+    let fetcher: CurlFeedFetcher
+    let cache: String
+    let work: String
+
+    init() throws {
+        server = try TestServer()
+        fetcher = CurlFeedFetcher(configuration: .init(caBundlePath: server.caPath))
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("itv-art-\(UUID().uuidString)").path
+        cache = work + "/artifacts"
+        try FileManager.default.createDirectory(
+            atPath: server.directory.path + "/files", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    func stop() {
+        fetcher.close()
+        server.stop()
+        if FileManager.default.fileExists(atPath: work + "/gnupg") {
+            _ = try? run("/usr/bin/gpgconf", ["--kill", "gpg-agent"], env: ["GNUPGHOME": work + "/gnupg"])
+        }
+        try? FileManager.default.removeItem(atPath: work)
+    }
+
+    func source() throws -> CurlArtifactSource { try CurlArtifactSource(fetcher: fetcher, directory: cache) }
+
+    @discardableResult
+    func publish(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = server.directory.path + "/files/" + name
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func requests(_ name: String) throws -> Int { try server.stats().counts["/files/" + name] ?? 0 }
+
+    /// Files with a final name in the cache, and leftovers (`.partial-*`, scratch directories).
+    func cacheNames() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: cache + "/sha256")) ?? []).sorted()
+    }
+
+    @discardableResult
+    func run(_ tool: String, _ args: [String], env: [String: String] = [:], input: Data? = nil) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        let inPipe = Pipe()
+        p.standardInput = inPipe
+        try p.run()
+        if let input { inPipe.fileHandleForWriting.write(input) }
+        try inPipe.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            throw ArtifactSinkError("\(tool) \(args.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+
+    /// A fresh OpenPGP key (made in this test) and its public keyring exported for gpgv.
+    func gpgKey(_ name: String) throws -> (home: String, keyring: String) {
+        let home = work + "/gnupg-" + name
+        try FileManager.default.createDirectory(
+            atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let env = ["GNUPGHOME": home]
+        try run(
+            "/usr/bin/gpg",
+            [
+                "--batch", "--passphrase", "", "--quick-gen-key", "\(name) <\(name)@vendor.example>", "ed25519", "sign",
+                "never",
+            ], env: env)
+        let keyring = work + "/\(name).gpg"
+        try run("/usr/bin/gpg", ["--batch", "--output", keyring, "--export"], env: env)
+        return (home, keyring)
+    }
+
+    func gpgSign(home: String, file: String, output: String) throws {
+        try run(
+            "/usr/bin/gpg", ["--batch", "--yes", "--output", output, "--detach-sign", file], env: ["GNUPGHOME": home])
+    }
+
+    func killAgent(_ home: String) {
+        _ = try? run("/usr/bin/gpgconf", ["--kill", "gpg-agent"], env: ["GNUPGHOME": home])
+    }
+
+    /// A minisign key pair made by the minisign tool (no password); the public key's base64 line.
+    func minisignKey(_ name: String) throws -> (secret: String, publicKey: String) {
+        let secret = work + "/\(name).key"
+        let pub = work + "/\(name).pub"
+        try run("/usr/bin/minisign", ["-G", "-W", "-p", pub, "-s", secret])
+        let line = try String(contentsOfFile: pub, encoding: .utf8).split(separator: "\n")[1]
+        return (secret, String(line))
+    }
+
+    func minisignSign(secret: String, file: String) throws {
+        try run("/usr/bin/minisign", ["-S", "-s", secret, "-m", file, "-t", "itv test"])
+    }
+}
+
+private func digest(_ bytes: [UInt8]) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("itv-h-\(UUID().uuidString)").path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try sha256OfFile(path)
+}
+
+private func installer(_ size: Int, seed: UInt8 = 7) -> [UInt8] {
+    var state = UInt32(seed) &* 2_654_435_761
+    return (0..<size).map { _ in
+        state = state &* 1_664_525 &+ 1_013_904_223
+        return UInt8(truncatingIfNeeded: state >> 24)
+    }
+}
+
+private func spec(
+    _ world: ArtifactWorld, artifact: String = "/files/tool-{{version}}.bin", sums: String = "/files/SHA256SUMS",
+    signature: ArtifactSignature? = nil, maxSize: Int64 = ArtifactSpec.defaultMaxSize
+) -> ArtifactSpec {
+    ArtifactSpec(
+        url: world.server.https(artifact), maxSize: maxSize, checksums: .sha256sum(url: world.server.https(sums)),
+        signature: signature)
+}
+
+private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
+    if case .rejected(let r) = outcome { return r }
+    return nil
+}
+
+@Suite(.serialized) struct ArtifactSourceTests {
+    @Test func downloadsOnceVerifiesAndKeepsTheBytesUnderTheirHash() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(3 << 20)
+        let sha = try digest(bytes)
+        try world.publish("tool-1.0.bin", bytes)
+        try world.publish(
+            "SHA256SUMS", Array("\(String(repeating: "0", count: 64))  other.bin\n\(sha)  tool-1.0.bin\n".utf8))
+        let source = try world.source()
+        let request = ArtifactRequest(procedure: "tool", version: "1.0", spec: spec(world))
+        guard case .verified(let first) = await source.obtain(request) else {
+            Issue.record("not verified")
+            return
+        }
+        #expect(
+            first
+                == VerifiedArtifact(
+                    url: world.server.https("/files/tool-1.0.bin"), name: "tool-1.0.bin", size: Int64(bytes.count),
+                    sha256: sha,
+                    verifiedBy: "sha256sum", downloaded: true))
+        #expect(world.cacheNames() == [sha])
+        #expect(try sha256OfFile(world.cache + "/sha256/" + sha) == sha)
+        #expect(source.cachedFile(sha256: sha) == world.cache + "/sha256/" + sha)
+        // Again, and from a new source over the same cache (a restart): the checksums are read again, the
+        // artifact is not downloaded again.
+        guard case .verified(let second) = await source.obtain(request),
+            case .verified(let third) = await (try world.source()).obtain(request)
+        else {
+            Issue.record("not verified the second time")
+            return
+        }
+        #expect(!second.downloaded && !third.downloaded && second.sha256 == sha && third.sha256 == sha)
+        #expect(try world.requests("tool-1.0.bin") == 1)
+        #expect(try world.requests("SHA256SUMS") == 3)
+    }
+
+    @Test func aTamperedArtifactIsRejectedWithBothHashesAndLeavesNothing() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(1 << 20)
+        let sha = try digest(bytes)
+        var tampered = bytes
+        tampered[500_000] ^= 0x01
+        let actual = try digest(tampered)
+        try world.publish("tool-1.0.bin", tampered)
+        try world.publish("SHA256SUMS", Array("\(sha)  tool-1.0.bin\n".utf8))
+        let outcome = await (try world.source()).obtain(
+            ArtifactRequest(procedure: "tool", version: "1.0", spec: spec(world)))
+        let r = try #require(rejection(outcome))
+        #expect(r.kind == "checksum_mismatch")
+        #expect(r.expected == sha && r.actual == actual)
+        #expect(r.message.contains(sha) && r.message.contains(actual))
+        #expect(world.cacheNames() == [], "no file under a final name, no partial file")
+    }
+
+    @Test func aMissingEntryAndConflictingEntriesAreRejectedBeforeAnyDownload() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(1_000)
+        try world.publish("tool-1.0.bin", bytes)
+        try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-0.9.bin\nmalformed line\n".utf8))
+        let source = try world.source()
+        let request = ArtifactRequest(procedure: "tool", version: "1.0", spec: spec(world))
+        let r = try #require(rejection(await source.obtain(request)))
+        #expect(r.kind == "missing_entry")
+        #expect(r.message.contains("no entry for tool-1.0.bin (1 entries, 1 lines not entries)"))
+        try world.publish(
+            "SHA256SUMS",
+            Array("\(try digest(bytes))  tool-1.0.bin\n\(String(repeating: "e", count: 64))  tool-1.0.bin\n".utf8))
+        #expect(rejection(await source.obtain(request))?.kind == "conflicting_entries")
+        #expect(try world.requests("tool-1.0.bin") == 0)
+        #expect(world.cacheNames() == [])
+    }
+
+    @Test func hostileChecksumFilesAreBounded() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(1_000)
+        try world.publish("tool-1.0.bin", bytes)
+        // Over the 1 MiB cap: refused as a whole, nothing downloaded.
+        try world.publish(
+            "SHA256SUMS", Array(String(repeating: "\(String(repeating: "a", count: 64))  f.bin\n", count: 20_000).utf8))
+        let source = try world.source()
+        let request = ArtifactRequest(procedure: "tool", version: "1.0", spec: spec(world))
+        #expect(rejection(await source.obtain(request))?.kind == "too_large")
+        // 10,000 entries and junk within the cap: the entry is found.
+        var text = ""
+        for i in 0..<10_000 { text += "\(String(repeating: "b", count: 64))  f\(i).bin\n" }
+        text += "\u{0}\u{7f}garbage\n  \n\(try digest(bytes)) *tool-1.0.bin\n"
+        try world.publish("SHA256SUMS", Array(text.utf8))
+        guard case .verified(let a) = await source.obtain(request) else {
+            Issue.record("not verified")
+            return
+        }
+        #expect(a.size == 1_000)
+    }
+
+    @Test func anOversizedArtifactIsRefusedAtTheCap() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(2 << 20)
+        try world.publish("tool-1.0.bin", bytes)
+        try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        let outcome = await (try world.source()).obtain(
+            ArtifactRequest(procedure: "tool", version: "1.0", spec: spec(world, maxSize: 1 << 20)))
+        let r = try #require(rejection(outcome))
+        #expect(r.kind == "too_large")
+        #expect(r.message.contains("max_size (1MiB)"))
+        #expect(world.cacheNames() == [])
+    }
+
+    @Test func aRedirectToPlainHTTPIsRefusedAndAnHTTPSRedirectFollowed() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(10_000)
+        try world.publish("tool-1.0.bin", bytes)
+        try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        let source = try world.source()
+        // The checksum entry is chosen by the artifact URL's last segment; the redirect target serves the file.
+        let down = spec(world, artifact: "/files-to-http/tool-{{version}}.bin")
+        let r = try #require(
+            rejection(await source.obtain(ArtifactRequest(procedure: "t", version: "1.0", spec: down))))
+        #expect(r.kind == "redirect_refused")
+        #expect(world.cacheNames() == [])
+        let same = spec(world, artifact: "/files-redirect/tool-{{version}}.bin")
+        guard case .verified = await source.obtain(ArtifactRequest(procedure: "t", version: "1.0", spec: same)) else {
+            Issue.record("an https redirect on the same server was not followed")
+            return
+        }
+    }
+
+    @Test func gpgSignaturesAreCheckedWithGpgvAgainstThePlaybooksKeyring() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let vendor = try world.gpgKey("vendor")
+        let mallory = try world.gpgKey("mallory")
+        defer {
+            world.killAgent(vendor.home)
+            world.killAgent(mallory.home)
+        }
+        let bytes = installer(50_000)
+        try world.publish("tool-1.0.bin", bytes)
+        let sums = try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        try world.gpgSign(home: vendor.home, file: sums, output: world.server.directory.path + "/files/SHA256SUMS.sig")
+        let signed = spec(
+            world, signature: .gpg(url: world.server.https("/files/SHA256SUMS.sig"), keyring: vendor.keyring))
+        let source = try world.source()
+        let request = ArtifactRequest(procedure: "tool", version: "1.0", spec: signed)
+        guard case .verified(let a) = await source.obtain(request) else {
+            Issue.record("a good gpg signature was not accepted")
+            return
+        }
+        #expect(a.verifiedBy == "sha256sum+gpg")
+        // A tampered checksum file under the vendor's signature.
+        try world.publish("SHA256SUMS", Array("\(String(repeating: "c", count: 64))  tool-1.0.bin\n".utf8))
+        let tampered = try #require(rejection(await source.obtain(request)))
+        #expect(tampered.kind == "bad_signature")
+        #expect(tampered.message.contains("BADSIG"))
+        // A valid signature by a key that is not the playbook's.
+        try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        try world.gpgSign(home: mallory.home, file: sums, output: world.server.directory.path + "/files/SHA256SUMS.sig")
+        let wrongKey = try #require(rejection(await source.obtain(request)))
+        #expect(wrongKey.kind == "bad_signature")
+        #expect(wrongKey.message.contains("NO_PUBKEY") || wrongKey.message.contains("ERRSIG"))
+        #expect(world.cacheNames() == [a.sha256], "no gpg scratch directory left behind")
+    }
+
+    @Test func minisignSignaturesAreCheckedWithOpenSSL() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let vendor = try world.minisignKey("vendor")
+        let mallory = try world.minisignKey("mallory")
+        let bytes = installer(50_000)
+        try world.publish("tool-1.0.bin", bytes)
+        let sums = try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        try world.minisignSign(secret: vendor.secret, file: sums)
+        let signed = spec(
+            world,
+            signature: .minisign(url: world.server.https("/files/SHA256SUMS.minisig"), publicKey: vendor.publicKey))
+        let source = try world.source()
+        let request = ArtifactRequest(procedure: "tool", version: "1.0", spec: signed)
+        guard case .verified(let a) = await source.obtain(request) else {
+            Issue.record("a good minisign signature was not accepted")
+            return
+        }
+        #expect(a.verifiedBy == "sha256sum+minisign")
+        // The signature file with one bit of the signature flipped, and a tampered checksum file.
+        let sigPath = sums + ".minisig"
+        let good = try String(contentsOfFile: sigPath, encoding: .utf8)
+        var lines = good.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var raw = Array(Data(base64Encoded: lines[1])!)
+        raw[20] ^= 0x01
+        lines[1] = Data(raw).base64EncodedString()
+        try lines.joined(separator: "\n").write(toFile: sigPath, atomically: true, encoding: .utf8)
+        #expect(rejection(await source.obtain(request))?.message.contains("does not match the document") == true)
+        try good.write(toFile: sigPath, atomically: true, encoding: .utf8)
+        try world.publish("SHA256SUMS", Array("\(String(repeating: "d", count: 64))  tool-1.0.bin\n".utf8))
+        #expect(rejection(await source.obtain(request))?.kind == "bad_signature")
+        // A changed trusted comment.
+        try world.publish("SHA256SUMS", Array("\(try digest(bytes))  tool-1.0.bin\n".utf8))
+        try good.replacingOccurrences(of: "trusted comment: itv test", with: "trusted comment: itv tost")
+            .write(toFile: sigPath, atomically: true, encoding: .utf8)
+        #expect(rejection(await source.obtain(request))?.message.contains("trusted comment") == true)
+        // Signed by another key.
+        try world.minisignSign(secret: mallory.secret, file: sums)
+        #expect(rejection(await source.obtain(request))?.message.contains("another key") == true)
+    }
+
+    @Test func jsonChecksumsAreSelectedByPath() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(4_096)
+        try world.publish("tool-2.0.bin", bytes)
+        try world.publish(
+            "sums.json", Array(#"{"files": {"tool-2.0.bin": {"sha256": "\#(try digest(bytes).uppercased())"}}}"#.utf8))
+        let json = ArtifactSpec(
+            url: world.server.https("/files/tool-{{version}}.bin"),
+            checksums: .json(
+                url: world.server.https("/files/sums.json"), select: #"files["tool-{{version}}.bin"].sha256"#))
+        guard
+            case .verified(let a) = await (try world.source()).obtain(
+                ArtifactRequest(procedure: "t", version: "2.0", spec: json))
+        else {
+            Issue.record("not verified")
+            return
+        }
+        #expect(a.verifiedBy == "json" && a.size == 4_096)
+    }
+
+    /// A real process (`itv-feedbench artifact`, the production source) killed with SIGKILL in the middle of a
+    /// download: the cache holds only its `.partial-*` file, never a file under a final name; the next start
+    /// removes it, and the next attempt downloads and verifies in full.
+    @Test func killNineDuringADownloadLeavesNothingUnderAFinalName() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(4 << 20)
+        let sha = try digest(bytes)
+        try world.publish("big-1.0.bin", bytes)
+        try world.publish("SHA256SUMS", Array("\(sha)  big-1.0.bin\n".utf8))
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let bin = ProcessInfo.processInfo.environment["ITV_BIN_DIR"] ?? repo + "/.build/debug"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin + "/itv-feedbench")
+        p.arguments = [
+            "artifact", world.server.https("/files-slow/big-1.0.bin"), world.server.https("/files/SHA256SUMS"),
+            world.server.caPath, world.cache,
+        ]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        func partialBytes() -> Int {
+            world.cacheNames().filter { $0.hasPrefix(".partial-") }.reduce(0) { total, name in
+                let size = try? FileManager.default.attributesOfItem(atPath: world.cache + "/sha256/" + name)[.size]
+                return total + ((size as? NSNumber)?.intValue ?? 0)
+            }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while partialBytes() < 256 * 1024, Date() < deadline, p.isRunning {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(p.isRunning, "the download ended before it could be killed")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let left = world.cacheNames()
+        #expect(!left.isEmpty && left.allSatisfy { $0.hasPrefix(".partial-") }, "\(left)")
+        #expect(partialBytes() < bytes.count)
+        // The next start removes the partial file; nothing unverified is ever used.
+        let source = try world.source()
+        #expect(world.cacheNames() == [])
+        #expect(source.cachedFile(sha256: sha) == nil)
+        let request = ArtifactRequest(
+            procedure: "big", version: "1.0", spec: spec(world, artifact: "/files/big-{{version}}.bin"))
+        guard case .verified(let a) = await source.obtain(request) else {
+            Issue.record("not verified after the restart")
+            return
+        }
+        #expect(a.downloaded && a.size == Int64(bytes.count))
+        #expect(world.cacheNames() == [sha])
+        #expect(try sha256OfFile(world.cache + "/sha256/" + sha) == sha)
+    }
+
+    /// 300 procedures' artifacts (the cooperative's field size), each its own release: one download each,
+    /// every file under its hash, and a second pass downloads nothing.
+    @Test func threeHundredProceduresEachDownloadOnce() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        var sums = ""
+        var digests: [String] = []
+        for i in 0..<300 {
+            let bytes = installer(8_192 + i, seed: UInt8(truncatingIfNeeded: i))
+            try world.publish("app\(i)-1.0.bin", bytes)
+            let d = try digest(bytes)
+            digests.append(d)
+            sums += "\(d)  app\(i)-1.0.bin\n"
+        }
+        try world.publish("SHA256SUMS", Array(sums.utf8))
+        let source = try world.source()
+        for pass in 0..<2 {
+            let outcomes = await withTaskGroup(of: ArtifactOutcome.self) { group in
+                for i in 0..<300 {
+                    let s = spec(world, artifact: "/files/app\(i)-{{version}}.bin")
+                    group.addTask {
+                        await source.obtain(ArtifactRequest(procedure: "app\(i)", version: "1.0", spec: s))
+                    }
+                }
+                var all: [ArtifactOutcome] = []
+                for await o in group { all.append(o) }
+                return all
+            }
+            let verified = outcomes.compactMap { o -> VerifiedArtifact? in
+                if case .verified(let a) = o { return a }
+                return nil
+            }
+            #expect(
+                verified.count == 300,
+                "pass \(pass): \(outcomes.filter { if case .verified = $0 { false } else { true } }.prefix(3))")
+            #expect(verified.filter(\.downloaded).count == (pass == 0 ? 300 : 0))
+        }
+        #expect(Set(world.cacheNames()) == Set(digests))
+        let counts = try world.server.stats().counts
+        #expect((0..<300).allSatisfy { counts["/files/app\($0)-1.0.bin"] == 1 })
+    }
+
+    /// `artifacts.max_bytes`: the oldest files go first, kept ones never, leftovers are not counted.
+    @Test func trimRemovesTheOldestFilesButNeverTheKeptOnes() throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let source = try world.source()
+        var names: [String] = []
+        for i in 0..<5 {
+            let name = String(repeating: "\(i)", count: 64)
+            let path = world.cache + "/sha256/" + name
+            try Data(count: 1_000).write(to: URL(fileURLWithPath: path))
+            // Oldest first: file 0 is the oldest.
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(i) * 60)], ofItemAtPath: path)
+            names.append(name)
+        }
+        try Data(count: 5_000).write(to: URL(fileURLWithPath: world.cache + "/sha256/.partial-1"))
+        #expect(source.trim(maxBytes: 10_000, keep: []) == ([], 5_000))
+        let result = source.trim(maxBytes: 2_500, keep: [names[0]])
+        #expect(result.removed == [names[1], names[2], names[3]])
+        #expect(result.bytes == 2_000)
+        #expect(world.cacheNames() == [".partial-1", names[0], names[4]])
+        // Everything kept: the cache may stay above the bound.
+        #expect(source.trim(maxBytes: 0, keep: [names[0], names[4]]) == ([], 2_000))
+    }
+
+    @Test func leftoversOfAnInterruptedDownloadAreRemovedAtStart() throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        _ = try world.source()
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: world.cache + "/sha256/.partial-123"))
+        try FileManager.default.createDirectory(
+            atPath: world.cache + "/sha256/.gpg-9", withIntermediateDirectories: true)
+        _ = try world.source()
+        #expect(world.cacheNames() == [])
+    }
+}
