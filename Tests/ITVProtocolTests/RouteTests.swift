@@ -20,7 +20,7 @@ let tableGoldens: [Golden] = [
             "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue),
             "wave_phase": WaveInfo.Phase.allCases.map(\.rawValue),
             "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue),
-            "host_step": HostRunInfo.Step.allCases.map(\.rawValue),
+            "host_step": HostRunInfo.Step.known.map(\.rawValue),
             "approval_kind": ApprovalKindInfo.allCases.map(\.rawValue),
             "approval_source": ApprovalInfo.Source.allCases.map(\.rawValue),
             "event_kind": RolloutEvent.Kind.allCases.map(\.rawValue),
@@ -28,12 +28,20 @@ let tableGoldens: [Golden] = [
         ]),
     // Kinds added after the first version, each with its HTTP status.
     Golden("error_kinds_added", ErrorKind.added.map { "\($0.rawValue) \($0.httpStatus)" }),
+    // Host steps added after the first version.
+    Golden("host_steps_added", HostRunInfo.Step.added.map(\.rawValue)),
 ]
 
 @Suite("Routes, errors and escaping")
 struct RouteTests {
     @Test("the route table and raw values match their fixtures", arguments: tableGoldens)
     func tables(_ golden: Golden) throws { try golden.check() }
+
+    @Test("every host step is either in the first version or added since, once")
+    func hostSteps() {
+        #expect(Set(HostRunInfo.Step.known + HostRunInfo.Step.added) == Set(HostRunInfo.Step.allCases))
+        #expect(HostRunInfo.Step.known.count + HostRunInfo.Step.added.count == HostRunInfo.Step.allCases.count)
+    }
 
     @Test("paths resolve to routes with decoded parameters and query")
     func resolve() throws {

@@ -56,8 +56,16 @@ actor Daemon: DaemonHooks {
         stopTimeout = Double(ProcessInfo.processInfo.environment["ITVD_STOP_TIMEOUT"] ?? "") ?? 60
         var sshLogger = logger
         sshLogger[metadataKey: "component"] = "ssh"
-        let executor = LibSSH2Executor(configuration: SSHExecutorConfiguration(set.config), logger: sshLogger)
-        engine = RolloutEngine(set: set, store: store, executor: executor, clock: SystemEngineClock(), logger: logger)
+        var sshConfig = SSHExecutorConfiguration(set.config)
+        // The upload rate over all hosts (bytes/s, 0 = unlimited). The `artifacts.upload_rate` setting of
+        // itvd.yaml feeds it once the configuration has it; the environment variable is for tests and the bench.
+        if let rate = ProcessInfo.processInfo.environment["ITVD_UPLOAD_RATE"].flatMap({ Int64($0) }), rate >= 0 {
+            sshConfig.uploadRate = rate
+        }
+        let executor = LibSSH2Executor(configuration: sshConfig, logger: sshLogger)
+        engine = RolloutEngine(
+            set: set, store: store, executor: executor, clock: SystemEngineClock(), logger: logger,
+            artifactCache: set.config.state + "/artifacts")
         feeds = FeedSide(logger: logger)
         notify = NotifySide(set: set)
         var ledger = StoreReleaseLedger(store: store)

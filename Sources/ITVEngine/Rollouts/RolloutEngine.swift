@@ -10,6 +10,9 @@ public actor RolloutEngine {
     let executor: any RemoteExecutor
     let clock: any EngineClock
     let logger: Logger
+    /// The content-addressed cache of verified artifacts (`<state>/artifacts`; files at `sha256/<hex>`), from
+    /// which `stage` uploads. Nil: rollouts with an artifact fail their stage (`artifact_missing`).
+    let artifactCache: String?
 
     /// Each active rollout's state machine. It runs ahead of the store: an event changes it at once and
     /// its changes are committed afterwards (the next event builds on it).
@@ -62,8 +65,10 @@ public actor RolloutEngine {
     }
 
     public init(
-        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger
+        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger,
+        artifactCache: String? = nil
     ) {
+        self.artifactCache = artifactCache
         self.set = set
         self.store = store
         self.executor = executor
