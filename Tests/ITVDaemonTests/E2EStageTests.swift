@@ -147,6 +147,10 @@ extension E2ETests {
                     }
                     try await Task.sleep(for: .milliseconds(1500))
                     let before = try itvd.show(rid)
+                    // Operators see the step: `rollout show` (JSON and table) names it while bytes go out.
+                    #expect(before.hostRuns.contains { $0.step == "stage" }, "\(before.summary)")
+                    let table = try itvd.ok(["rollout", "show", String(rid)])
+                    #expect(table.contains(" stage"), "\(table)")
                     itvd.kill9()
                     let partial = fleet.hostNames.filter {
                         FileManager.default.fileExists(
