@@ -106,7 +106,11 @@ extension SSHConnection {
             if handleOpen, self.session != nil { _ = retry(until: .now + .seconds(2)) { itv_sftp_close(handle) } }
         }
 
-        let chunk = UploadRateLimiter.chunk(rate: rate.map { Int64($0.rate) } ?? 0, chunk: configuration.uploadChunk)
+        // No bigger than the file (in whole SFTP packets): a small artifact does not cost a full buffer per host.
+        let packets = max(1, Int((request.size + 29_999) / 30_000))
+        let chunk = min(
+            packets * 30_000,
+            UploadRateLimiter.chunk(rate: rate.map { Int64($0.rate) } ?? 0, chunk: configuration.uploadChunk))
         var data = [UInt8](repeating: 0, count: chunk)
         var sent: Int64 = 0
         while true {

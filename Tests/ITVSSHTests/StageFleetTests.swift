@@ -10,19 +10,32 @@ import Testing
 /// test reads each host's copy at `DIR/hosts/NAME/root/cache`.
 @Suite("Stage over SFTP on a real fleet", .serialized)
 struct StageFleetTests {
-    /// A local artifact of `size` pseudo-random bytes, named by its hash as in the daemon's cache.
+    /// A local artifact of `size` pseudo-random bytes, named by its hash as in the daemon's cache. Written and
+    /// hashed 64 KiB at a time: other suites in this process measure their memory (HostileHostTests).
     static func artifact(size: Int, seed: UInt64 = 1) throws -> (path: String, sha256: String, size: Int64) {
         var state = seed
-        var bytes = [UInt8](repeating: 0, count: size)
-        for i in 0..<size {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
-        }
-        let sha = ITVCore.SHA256.hexDigest(bytes)
+        var hasher = ITVCore.SHA256()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("itv-cache-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let partial = dir + "/partial"
+        _ = FileManager.default.createFile(atPath: partial, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
+        var written = 0
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while written < size {
+            let n = min(chunk.count, size - written)
+            for i in 0..<n {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                chunk[i] = UInt8(truncatingIfNeeded: state >> 33)
+            }
+            hasher.update(chunk[0..<n])
+            try handle.write(contentsOf: chunk[0..<n])
+            written += n
+        }
+        try handle.close()
+        let sha = ITVCore.SHA256.hex(hasher.finalize())
         let path = dir + "/" + sha
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.moveItem(atPath: partial, toPath: path)
         return (path, sha, Int64(size))
     }
 
@@ -69,7 +82,10 @@ struct StageFleetTests {
         let a = try Self.artifact(size: 5_000_000)
         defer { try? FileManager.default.removeItem(atPath: (a.path as NSString).deletingLastPathComponent) }
         try await Fleet.with(12) { fleet in
-            let executor = LibSSH2Executor(configuration: fleet.configuration())
+            // 240,000 bytes in flight per host (not the default 960,000): 12 at once stay small in this process.
+            var config = fleet.configuration()
+            config.uploadChunk = 240_000
+            let executor = LibSSH2Executor(configuration: config)
             let request = Self.request(a)
             let first = await withTaskGroup(of: (Int, StageOutcome).self) { group in
                 for i in 1...12 { group.addTask { (i, await Self.stage(executor, fleet.host(i), request)) } }
