@@ -129,6 +129,10 @@ let package = Package(
         .executableTarget(
             name: "itv-bench-fanout", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
             swiftSettings: strict),
+        // Bench driver for scripts/bench.d/60-stage.sh: the stage step (SFTP upload, hash on the host) to N hosts.
+        .executableTarget(
+            name: "itv-bench-stage", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
+            swiftSettings: strict),
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),

@@ -9,6 +9,8 @@
 #        off       the host is switched off: nothing listens (connection refused); `off` starts its sshd again
 #        hang      the host accepts TCP but never answers (sshd stopped with SIGSTOP)
 #        drop      the host drops the connection in the middle of every command
+#        sftpdrop  the host drops its next SFTP session 1 s after it began, in the middle of an upload (once:
+#                  the switch turns itself off)
 #        flood     every command first prints 50 MB on stdout
 #        escape    every command first prints terminal escape sequences on stdout and stderr
 #        ecdsa     the host also offers an ECDSA host key (libssh2 would prefer it to the pinned ed25519 one)
@@ -55,17 +57,30 @@ if [ -e "$d/switch/escape" ]; then
     printf '\033[6n\033]52;c;ZXZpbA==\007\n' >&2
 fi
 if [ -e "$d/switch/flood" ]; then head -c 52428800 /dev/zero; fi
-if [ -e "$d/switch/drop" ]; then
-    echo "partial output"
-    # Kill this session's sshd processes (not the listener): the TCP connection goes away mid-command.
+session_sshd() { # this session's sshd processes (not the listener)
     listener="$(cat "$d/sshd.pid")"
     p=$PPID
     while [ "$p" -gt 1 ] && [ "$p" != "$listener" ]; do
         next="$(awk '/^PPid:/ {print $2}' "/proc/$p/status")"
-        if [ "$(cat "/proc/$p/comm")" = sshd ]; then kill -9 "$p"; fi
+        if [ "$(cat "/proc/$p/comm")" = sshd ]; then echo "$p"; fi
         p="$next"
     done
+}
+if [ -e "$d/switch/drop" ]; then
+    echo "partial output"
+    # Kill this session's sshd processes: the TCP connection goes away mid-command.
+    for p in $(session_sshd); do kill -9 "$p"; done
     exit 0
+fi
+if [ "${SSH_ORIGINAL_COMMAND:-}" = /usr/lib/openssh/sftp-server ]; then
+    echo "sftp $(date +%s.%N)" >>"$d/sftp.log"
+    if [ -e "$d/switch/sftpdrop" ]; then
+        rm -f "$d/switch/sftpdrop"
+        pids="$(session_sshd)"
+        (sleep 1; echo "sftp dropped $(date +%s.%N)" >>"$d/sftp.log"; for p in $pids; do kill -9 "$p"; done) \
+            </dev/null >/dev/null 2>&1 &
+    fi
+    exec /usr/lib/openssh/sftp-server
 fi
 if [ -z "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/sh; fi
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
@@ -105,6 +120,7 @@ LogLevel VERBOSE
 MaxStartups 200:30:400
 MaxSessions 20
 SetEnv ITV_FLEET_HOST_DIR=$hd
+Subsystem sftp /usr/lib/openssh/sftp-server
 ForceCommand $dir/bin/fleet-command
 CONF
         if [ "$port" = 22 ]; then field="$addr"; else field="[$addr]:$port"; fi
@@ -208,8 +224,8 @@ switch() {
         refuse:off) cp "$dir/id_ed25519.pub" "$hd/authorized_keys" ;;
         hang:on) kill -STOP "$pid" ;;
         hang:off) kill -CONT "$pid" ;;
-        drop:on | flood:on | escape:on) touch "$hd/switch/$what" ;;
-        drop:off | flood:off | escape:off) rm -f "$hd/switch/$what" ;;
+        drop:on | flood:on | escape:on | sftpdrop:on) touch "$hd/switch/$what" ;;
+        drop:off | flood:off | escape:off | sftpdrop:off) rm -f "$hd/switch/$what" ;;
         *) die "unknown switch $what $state" ;;
     esac
 }

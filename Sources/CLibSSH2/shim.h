@@ -5,6 +5,7 @@
  * (SHA-256 fingerprints, HMAC-SHA1 of hashed known_hosts names) come from the libcrypto that
  * libssh2 itself links. */
 #include <libssh2.h>
+#include <libssh2_sftp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
@@ -40,6 +41,16 @@ static inline int itv_channel_queued(LIBSSH2_CHANNEL *c, int stderr_stream) {
 static inline int itv_userauth_publickey_fromfile(LIBSSH2_SESSION *s, const char *user, const char *privkey) {
     return libssh2_userauth_publickey_fromfile_ex(s, user, (unsigned int)strlen(user), NULL, privkey, NULL);
 }
+
+/* SFTP (docs/TECH-NOTES.md 22-25): open for writing, created or truncated, with `mode`. */
+static inline LIBSSH2_SFTP_HANDLE *itv_sftp_open_write(LIBSSH2_SFTP *sftp, const char *path, long mode) {
+    return libssh2_sftp_open_ex(sftp, path, (unsigned int)strlen(path),
+                                LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, mode, LIBSSH2_SFTP_OPENFILE);
+}
+
+static inline int itv_sftp_close(LIBSSH2_SFTP_HANDLE *handle) { return libssh2_sftp_close_handle(handle); }
+
+static inline int itv_error_sftp_protocol(void) { return LIBSSH2_ERROR_SFTP_PROTOCOL; }
 
 static inline int itv_errno_eagain(void) { return LIBSSH2_ERROR_EAGAIN; }
 static inline int itv_block_inbound(void) { return LIBSSH2_SESSION_BLOCK_INBOUND; }

@@ -1,7 +1,9 @@
 import ITVCore
 
 extension PlaybookLoader {
-    static func readSteps(_ node: YNode, _ r: YAMLReader, _ keyLocations: inout [String: SourceLocation]) -> Steps? {
+    static func readSteps(
+        _ node: YNode, _ r: YAMLReader, _ keyLocations: inout [String: SourceLocation], hasArtifact: Bool = false
+    ) -> Steps? {
         guard let f = r.mapping(node, "steps", known: stepKeys) else { return nil }
         for key in stepKeys where f[key] != nil { keyLocations["steps.\(key)"] = f.keyLocation(key) }
         let before = r.problems
@@ -14,12 +16,62 @@ extension PlaybookLoader {
         if let timeout, timeout.seconds < 1, let node = f["timeout"] {
             r.error(node.location, "steps.timeout must be at least 1s")
         }
+        let artifactDir = f["artifact_dir"].flatMap { readArtifactDir($0, r) }
+        let commands: [(String, StepCommand?)] = [
+            ("detect", detect), ("install", install), ("verify", verify), ("rollback", rollback ?? nil),
+        ]
+        for (name, command) in commands {
+            guard let command, command.byOS.values.contains(where: { $0.variables.contains(.artifact) }) else {
+                continue
+            }
+            let at = f[name]?.location ?? f.location
+            if !hasArtifact {
+                r.error(at, "steps.\(name) uses {{artifact}}, but the playbook has no artifact: block")
+            } else if name == "detect" {
+                r.error(at, "steps.detect cannot use {{artifact}}: the artifact is staged after detect")
+            }
+        }
         guard r.problems == before, let detect, let install, let verify, let timeout, let idempotent else {
             return nil
         }
         return Steps(
             detect: detect, install: install, verify: verify, rollback: rollback ?? nil, timeout: timeout,
-            idempotent: idempotent)
+            idempotent: idempotent, artifactDir: artifactDir ?? [:])
+    }
+
+    /// `steps.artifact_dir`: a path (an absolute Linux path applies to Linux hosts, `C:\...` to Windows hosts),
+    /// or `{linux: ..., windows: ...}`.
+    static func readArtifactDir(_ node: YNode, _ r: YAMLReader) -> [OSFamily: String]? {
+        var out: [OSFamily: String] = [:]
+        if case .mapping = node {
+            guard let f = r.mapping(node, "steps.artifact_dir", known: OSFamily.allCases.map(\.rawValue)) else {
+                return nil
+            }
+            for os in OSFamily.allCases {
+                guard let n = f[os.rawValue], let path = r.string(n, "steps.artifact_dir.\(os.rawValue)") else {
+                    continue
+                }
+                if let problem = ArtifactPlacement.problem(withDirectory: path, for: os) {
+                    r.error(n.location, "steps.artifact_dir.\(os.rawValue): \(problem)")
+                    return nil
+                }
+                out[os] = path
+            }
+            return out
+        }
+        guard let path = r.string(node, "steps.artifact_dir") else { return nil }
+        guard let os = ArtifactPlacement.family(ofDirectory: path) else {
+            r.error(
+                node.location,
+                "steps.artifact_dir '\(Suggest.printable(path))' must be an absolute path: /... for Linux hosts, "
+                    + "C:\\... for Windows hosts (or {linux: ..., windows: ...})")
+            return nil
+        }
+        if let problem = ArtifactPlacement.problem(withDirectory: path, for: os) {
+            r.error(node.location, "steps.\(problem)")
+            return nil
+        }
+        return [os: path]
     }
 
     /// A command: one string for every OS, or `{linux: ..., windows: ...}`.

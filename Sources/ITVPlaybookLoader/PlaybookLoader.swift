@@ -6,7 +6,7 @@ import ITVCore
 public enum PlaybookLoader {
     static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout", "artifact"]
     static let feedKeys = ["kind", "url", "select", "match", "scheme", "prereleases", "every", "allow_http", "min_age"]
-    static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent"]
+    static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent", "artifact_dir"]
     static let rolloutKeys = [
         "auto_plan", "waves", "max_failures", "on_failure", "window", "retry_unreached", "reach_deadline",
         "max_unreached",
@@ -66,7 +66,11 @@ public enum PlaybookLoader {
             return list
         }
         let feed = f["feed"].flatMap { readFeed($0, r) }
-        let steps = required(f, "steps", r).flatMap { readSteps($0, r, &keyLocations) }
+        // `{{artifact}}` needs the playbook's `artifact:` block: whether one is written is read from the tree,
+        // so that this check does not depend on how the block itself is read.
+        let steps = required(f, "steps", r).flatMap {
+            readSteps($0, r, &keyLocations, hasArtifact: f["artifact"] != nil)
+        }
         let rollout = required(f, "rollout", r).flatMap { readRollout($0, r, steps: steps, &keyLocations) }
 
         let artifact = f["artifact"].flatMap { readArtifact($0, r, file: file) }

@@ -167,9 +167,17 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
     /// `ITVCore.HostStep`.
     public enum Step: String, Hashable, Sendable, Codable, CaseIterable {
         case detect
+        /// Added with artifacts: the verified installer is put on the host before `install`.
+        case stage
         case install
         case verify
         case rollback
+
+        /// The steps of the first version (frozen in `raw_values.json`).
+        public static let known: [Step] = [.detect, .install, .verify, .rollback]
+        /// Steps added since, oldest first (frozen in `host_steps_added.json`); clients must accept steps
+        /// they do not know.
+        public static let added: [Step] = [.stage]
     }
 
     public var host: String

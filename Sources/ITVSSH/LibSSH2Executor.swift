@@ -10,12 +10,20 @@ public final class LibSSH2Executor: RemoteExecutor {
     private let logger: Logger
     private let limiter: SessionLimiter
     private let knownHosts = KnownHostsCache()
+    /// The one upload rate of every session's `stage` (nil: unlimited).
+    private let uploadRate: UploadRateLimiter?
 
     public init(configuration: SSHExecutorConfiguration, logger: Logger = Logger(label: "itv.ssh")) {
         LibSSH2Library.initialize()
         self.configuration = configuration
         self.logger = logger
         self.limiter = SessionLimiter(configuration.parallel)
+        uploadRate =
+            configuration.uploadRate > 0
+            ? UploadRateLimiter(
+                rate: configuration.uploadRate,
+                burst: UploadRateLimiter.chunk(rate: configuration.uploadRate, chunk: configuration.uploadChunk))
+            : nil
     }
 
     public func connect(to host: RemoteHost) async -> Result<any RemoteSession, RemoteConnectError> {
@@ -49,7 +57,8 @@ public final class LibSSH2Executor: RemoteExecutor {
             }
             return .failure(RemoteConnectError(failure.outcome))
         }
-        return .success(LibSSH2Session(connection: connection, thread: thread, limiter: limiter))
+        return .success(
+            LibSSH2Session(connection: connection, thread: thread, limiter: limiter, uploadRate: uploadRate))
     }
 
     /// Connects, runs one command and closes: the shape of a probe.
@@ -70,13 +79,23 @@ final class LibSSH2Session: RemoteSession, @unchecked Sendable {
     private let connection: SSHConnection
     private let thread: SessionThread
     private let limiter: SessionLimiter
+    private let uploadRate: UploadRateLimiter?
     private let state = NSLock()
     private var closed = false
 
-    init(connection: SSHConnection, thread: SessionThread, limiter: SessionLimiter) {
+    init(connection: SSHConnection, thread: SessionThread, limiter: SessionLimiter, uploadRate: UploadRateLimiter?) {
         self.connection = connection
         self.thread = thread
         self.limiter = limiter
+        self.uploadRate = uploadRate
+    }
+
+    func stage(_ request: StageRequest, timeout: Duration) async -> StageOutcome {
+        let connection = self.connection
+        let rate = uploadRate
+        let closed = StageOutcome.interrupted(.connectFailed("session to \(connection.endpoint) is closed"))
+        guard !isClosed else { return closed }
+        return await thread.perform(orElse: closed) { connection.stage(request, timeout: timeout, rate: rate) }
     }
 
     func run(_ command: String, timeout: Duration) async -> CommandOutcome {

@@ -17,6 +17,11 @@ public struct SSHExecutorConfiguration: Hashable, Sendable {
     public var killAfter: Duration
     /// The ssh-agent socket used when `identityFile` is nil; nil means `SSH_AUTH_SOCK` of the process.
     public var agentSocket: String?
+    /// Upload rate of `stage` over all sessions of the executor together, in bytes per second; 0 = unlimited.
+    public var uploadRate: Int64 = 0
+    /// Bytes handed to one `libssh2_sftp_write` call: what is in flight per upload (docs/TECH-NOTES.md 22).
+    /// A multiple of libssh2's 30,000-byte SFTP packet.
+    public var uploadChunk: Int = 960_000
 
     public init(
         identityFile: String?, knownHostsFile: String, connectTimeout: Duration = .seconds(10),

@@ -41,9 +41,13 @@ struct RandomRollout {
                 bake: rng.chance(40) ? 60 : 0, parallel: [nil, 1, 2][rng.below(3)])
         }
         let threshold: FailureThreshold = rng.chance(50) ? .count(rng.below(3)) : .percent(rng.below(61))
-        let recipe = F.recipe(
+        var recipe = F.recipe(
             idempotent: rng.chance(50), maxFailures: threshold, onFailure: rng.chance(50) ? .halt : .rollback,
             window: rng.chance(40) ? "evening" : nil, rollbackStep: rng.chance(85))
+        // Every other seed has an artifact (decided by the seed, so that the draws of older seeds stay as they were).
+        if seed % 2 == 0 {
+            recipe.artifact = PlannedArtifact(name: "a.msi", size: 1, sha256: String(repeating: "0", count: 64))
+        }
         // Some hosts have a Wake-on-LAN lead; deferred hosts are retried every 15 minutes.
         let plan = F.plan(waves)
         var leads: [String: Int64] = [:]
@@ -56,6 +60,8 @@ struct RandomRollout {
     }
 
     var recipe: RolloutRecipe { sm.rollout.recipe }
+    /// Hosts whose last stage succeeded and that were not sent install since.
+    var staged: Set<String> = []
     var hosts: [String] { sm.snapshot.hostRuns.map(\.host) }
 
     func fail(_ what: String, _ location: Testing.SourceLocation = #_sourceLocation) {
@@ -113,7 +119,15 @@ struct RandomRollout {
             if roll < 11 { return F.exit(1) }
             if roll < 13 { return F.ok("1.2;reboot\u{1B}[0m") }
             return F.ok(version ?? "")
+        case .stage:
+            if recipe.artifact == nil { fail("stage sent to \(host) in a rollout without an artifact") }
+            if roll < 10 { return F.lost }
+            if roll < 12 { return .notRun(kind: "stage_hash_mismatch", message: "another hash") }
+            staged.insert(host)
+            return F.ok()
         case .install:
+            if recipe.artifact != nil, !staged.contains(host) { fail("install sent to \(host) without a stage") }
+            staged.remove(host)
             installs[host, default: 0] += 1
             let limit = recipe.idempotent ? RolloutStateMachine.maxInstallAttempts : 1
             if installs[host, default: 0] > limit {

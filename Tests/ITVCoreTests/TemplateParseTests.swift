@@ -2,7 +2,7 @@ import Testing
 
 @testable import ITVCore
 
-private let known = "known: {{version}}, {{previous}}, {{host}}, {{procedure}}"
+private let known = "known: {{version}}, {{previous}}, {{host}}, {{procedure}}, {{artifact}}"
 
 private func parseError(_ source: String) -> TemplateError? {
     if case .failure(let error) = CommandTemplate.parse(source) { return error }
@@ -13,7 +13,7 @@ private func parseError(_ source: String) -> TemplateError? {
     let t = try CommandTemplate.parse("apt-get install -y firefox-esr={{version}} # {{host}} {{version}}").get()
     #expect(t.variables == [.version, .host])
     #expect(t.source == "apt-get install -y firefox-esr={{version}} # {{host}} {{version}}")
-    let all = try CommandTemplate.parse("{{version}}{{previous}}{{host}}{{procedure}}").get()
+    let all = try CommandTemplate.parse("{{version}}{{previous}}{{host}}{{procedure}}{{artifact}}").get()
     #expect(all.variables == Set(TemplateVariable.allCases))
     #expect(try CommandTemplate.parse("dpkg-query -W firefox-esr").get().variables.isEmpty)
 }

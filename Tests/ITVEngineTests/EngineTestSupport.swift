@@ -58,16 +58,20 @@ final class EngineHarness: @unchecked Sendable {
     var engine: RolloutEngine
     var loop: Task<Void, Never>
 
+    let artifactCache: String?
+
     init(
-        set: LoadedSet, fleet: FakeFleet, store: MemoryStore = MemoryStore(), clock: any EngineClock = InstantClock()
+        set: LoadedSet, fleet: FakeFleet, store: MemoryStore = MemoryStore(), clock: any EngineClock = InstantClock(),
+        artifactCache: String? = nil
     ) async throws {
         self.store = store
         self.fleet = fleet
+        self.artifactCache = artifactCache
         var logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         engine = RolloutEngine(
             set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: clock,
-            logger: logger)
+            logger: logger, artifactCache: artifactCache)
         let e = engine
         loop = Task { await e.run() }
         try await engine.start()
@@ -82,7 +86,7 @@ final class EngineHarness: @unchecked Sendable {
         logger.logLevel = .critical
         engine = RolloutEngine(
             set: set, store: await store.handle(), executor: FakeExecutor(fleet: fleet), clock: InstantClock(),
-            logger: logger)
+            logger: logger, artifactCache: artifactCache)
         let e = engine
         loop = Task { await e.run() }
         try await engine.start()

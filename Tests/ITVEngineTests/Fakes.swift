@@ -214,6 +214,12 @@ actor FakeFleet {
         var unreachable = false
         /// The next install is applied but its result is lost (connection dropped).
         var loseNextInstallResult = false
+        /// Files put there by `stage`: path -> sha256.
+        var files: [String: String] = [:]
+        /// This many next stages are dropped half way (nothing under the final name).
+        var interruptStages = 0
+        /// Stages that sent bytes.
+        var uploads = 0
     }
 
     var hosts: [String: HostState] = [:]
@@ -246,6 +252,22 @@ actor FakeFleet {
     func state(_ host: String) -> HostState? { hosts[host] }
 
     func isReachable(_ host: String) -> Bool { !(hosts[host]?.unreachable ?? true) }
+
+    func stage(_ host: String, _ request: StageRequest) async -> StageOutcome {
+        log.append((host, "stage \(request.placement.path)"))
+        hosts[host]?.ledger.append("stage \(request.placement.path)")
+        if holdInstalls, holdCommand == "stage" { await withCheckedContinuation { heldInstalls.append($0) } }
+        if let n = hosts[host]?.interruptStages, n > 0 {
+            hosts[host]?.interruptStages = n - 1
+            return .interrupted(.noExitStatus("connection dropped during the upload"))
+        }
+        if hosts[host]?.files[request.placement.path] == request.sha256 {
+            return .staged(uploadedBytes: 0, duration: .zero)
+        }
+        hosts[host]?.uploads += 1
+        hosts[host]?.files[request.placement.path] = request.sha256
+        return .staged(uploadedBytes: request.size, duration: .zero)
+    }
 
     func run(_ host: String, _ command: String) async -> CommandOutcome {
         running += 1
@@ -306,6 +328,12 @@ struct FakeSession: RemoteSession {
     func run(_ command: String, timeout: Duration) async -> CommandOutcome {
         if let process, !(await process.store.alive(process.generation)) { return .connectFailed("daemon is dead") }
         return await fleet.run(host, command)
+    }
+    func stage(_ request: StageRequest, timeout: Duration) async -> StageOutcome {
+        if let process, !(await process.store.alive(process.generation)) {
+            return .interrupted(.connectFailed("daemon is dead"))
+        }
+        return await fleet.stage(host, request)
     }
     func close() async {}
 }

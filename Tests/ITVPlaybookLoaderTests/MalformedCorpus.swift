@@ -233,7 +233,7 @@ let malformedCases: [MalformedCase] = [
           max_failures: 1
         """#,
         [
-            #"playbooks/demo-app.yaml:13:30: steps.install: unknown template variable {{versoin}}; known: {{version}}, {{previous}}, {{host}}, {{procedure}}"#
+            #"playbooks/demo-app.yaml:13:30: steps.install: unknown template variable {{versoin}}; known: {{version}}, {{previous}}, {{host}}, {{procedure}}, {{artifact}}"#
         ]),
     MalformedCase(
         #"unclosed template"#, .playbook,
@@ -1634,5 +1634,108 @@ let malformedCases: [MalformedCase] = [
         """#,
         [
             #"itvd.yaml:5:23: window 'evening' duration must be a duration such as 30s, 15m, 2h or 1d (a number needs a unit), found '4'"#
+        ]),
+    MalformedCase(
+        #"artifact variable without an artifact block"#, .playbook,
+        #"""
+        apiVersion: itv/v1
+        id: demo-app
+        name: Demo App
+        vendor: Example
+        targets: [workstations]
+        feed:
+          kind: json
+          url: https://vendor.example/versions.json
+          select: latest
+          scheme: dotted
+        steps:
+          detect: cat /opt/demo/VERSION
+          install: msiexec /i {{artifact}} /qn
+          verify: /opt/demo/verify {{version}}
+        rollout:
+          waves:
+            - {name: canary, size: 1, approval: auto}
+            - {name: broad, size: rest, approval: operator}
+        """#,
+        [
+            #"playbooks/demo-app.yaml:13:12: steps.install uses {{artifact}}, but the playbook has no artifact: block"#
+        ]),
+    MalformedCase(
+        #"artifact_dir relative"#, .playbook,
+        #"""
+        apiVersion: itv/v1
+        id: demo-app
+        name: Demo App
+        vendor: Example
+        targets: [workstations]
+        feed:
+          kind: json
+          url: https://vendor.example/versions.json
+          select: latest
+          scheme: dotted
+        steps:
+          detect: cat /opt/demo/VERSION
+          install: /opt/demo/install {{version}}
+          verify: /opt/demo/verify {{version}}
+          artifact_dir: var/cache/itv
+        rollout:
+          waves:
+            - {name: canary, size: 1, approval: auto}
+            - {name: broad, size: rest, approval: operator}
+        """#,
+        [
+            #"playbooks/demo-app.yaml:15:17: steps.artifact_dir 'var/cache/itv' must be an absolute path: /... for Linux hosts, C:\... for Windows hosts (or {linux: ..., windows: ...})"#
+        ]),
+    MalformedCase(
+        #"artifact_dir with .."#, .playbook,
+        #"""
+        apiVersion: itv/v1
+        id: demo-app
+        name: Demo App
+        vendor: Example
+        targets: [workstations]
+        feed:
+          kind: json
+          url: https://vendor.example/versions.json
+          select: latest
+          scheme: dotted
+        steps:
+          detect: cat /opt/demo/VERSION
+          install: /opt/demo/install {{version}}
+          verify: /opt/demo/verify {{version}}
+          artifact_dir: {linux: /srv/../etc}
+        rollout:
+          waves:
+            - {name: canary, size: 1, approval: auto}
+            - {name: broad, size: rest, approval: operator}
+        """#,
+        [
+            #"playbooks/demo-app.yaml:15:25: steps.artifact_dir.linux: artifact_dir '/srv/../etc' contains '..'"#
+        ]),
+    MalformedCase(
+        #"artifact_dir windows path with slashes"#, .playbook,
+        #"""
+        apiVersion: itv/v1
+        id: demo-app
+        name: Demo App
+        vendor: Example
+        targets: [workstations]
+        feed:
+          kind: json
+          url: https://vendor.example/versions.json
+          select: latest
+          scheme: dotted
+        steps:
+          detect: cat /opt/demo/VERSION
+          install: /opt/demo/install {{version}}
+          verify: /opt/demo/verify {{version}}
+          artifact_dir: {windows: 'C:/itv'}
+        rollout:
+          waves:
+            - {name: canary, size: 1, approval: auto}
+            - {name: broad, size: rest, approval: operator}
+        """#,
+        [
+            #"playbooks/demo-app.yaml:15:27: steps.artifact_dir.windows: artifact_dir 'C:/itv' must be an absolute Windows path (C:\...)"#
         ]),
 ]

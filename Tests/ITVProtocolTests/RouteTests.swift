@@ -20,7 +20,7 @@ let tableGoldens: [Golden] = [
             "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue).filter { !addedRolloutPhases.contains($0) },
             "wave_phase": WaveInfo.Phase.allCases.map(\.rawValue),
             "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue).filter { !addedHostRunPhases.contains($0) },
-            "host_step": HostRunInfo.Step.allCases.map(\.rawValue),
+            "host_step": HostRunInfo.Step.known.map(\.rawValue),
             "approval_kind": ApprovalKindInfo.allCases.map(\.rawValue),
             "approval_source": ApprovalInfo.Source.allCases.map(\.rawValue),
             "event_kind": RolloutEvent.Kind.allCases.map(\.rawValue),
@@ -39,6 +39,12 @@ let addedHostRunPhases = ["deferred", "unreached"].filter { HostRunInfo.Phase(ra
 struct RouteTests {
     @Test("the route table and raw values match their fixtures", arguments: tableGoldens)
     func tables(_ golden: Golden) throws { try golden.check() }
+
+    @Test("every host step is either in the first version or added since, once")
+    func hostSteps() {
+        #expect(Set(HostRunInfo.Step.known + HostRunInfo.Step.added) == Set(HostRunInfo.Step.allCases))
+        #expect(HostRunInfo.Step.known.count + HostRunInfo.Step.added.count == HostRunInfo.Step.allCases.count)
+    }
 
     @Test("paths resolve to routes with decoded parameters and query")
     func resolve() throws {

@@ -69,10 +69,13 @@ public struct Steps: Hashable, Sendable {
     public var timeout: TimeSpan
     /// May `install` run again after an outcome the daemon could not learn?
     public var idempotent: Bool
+    /// `steps.artifact_dir`: where `stage` puts the artifact, for the OS families the playbook names (the
+    /// others use ``ArtifactPlacement/defaultDirectory(for:)``).
+    public var artifactDir: [OSFamily: String]
 
     public init(
         detect: StepCommand, install: StepCommand, verify: StepCommand, rollback: StepCommand?,
-        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false
+        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false, artifactDir: [OSFamily: String] = [:]
     ) {
         self.detect = detect
         self.install = install
@@ -80,6 +83,7 @@ public struct Steps: Hashable, Sendable {
         self.rollback = rollback
         self.timeout = timeout
         self.idempotent = idempotent
+        self.artifactDir = artifactDir
     }
 }
 

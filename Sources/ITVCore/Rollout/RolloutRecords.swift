@@ -80,6 +80,9 @@ public enum HostRunPhase: String, Hashable, Sendable, Codable, CaseIterable {
 /// The steps of a host run.
 public enum HostStep: String, Hashable, Sendable, Codable, CaseIterable {
     case detect
+    /// Puts the rollout's artifact on the host (SFTP under a temporary name, hash checked on the host,
+    /// renamed); only in rollouts whose plan has an artifact. Safe to repeat.
+    case stage
     case install
     case verify
     case rollback
@@ -107,8 +110,13 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
     public static let defaultRetryUnreachedSeconds: Int64 = 15 * 60
     public static let defaultReachDeadlineSeconds: Int64 = 7 * 24 * 3_600
     public static let defaultMaxUnreached = FailureThreshold.percent(50)
+    /// The verified file `stage` puts on each host before `install` (nil: no `artifact:` block, no stage).
+    public var artifact: PlannedArtifact?
+    /// `steps.artifact_dir` per OS (`linux`, `windows`) where the playbook set it; else the defaults of
+    /// ``ArtifactPlacement``.
+    public var artifactDir: [String: String]?
 
-    public init(playbook: Playbook) {
+    public init(playbook: Playbook, artifact: PlannedArtifact? = nil) {
         var steps: [String: [String: String]] = [:]
         let commands: [(HostStep, StepCommand?)] = [
             (.detect, playbook.steps.detect), (.install, playbook.steps.install),
@@ -129,6 +137,17 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
         retryUnreachedSeconds = playbook.rollout.retryUnreached.seconds
         reachDeadlineSeconds = playbook.rollout.reachDeadline.seconds
         maxUnreached = playbook.rollout.maxUnreached.description
+        self.artifact = artifact
+        let dirs = playbook.steps.artifactDir
+        artifactDir = dirs.isEmpty ? nil : Dictionary(uniqueKeysWithValues: dirs.map { ($0.key.rawValue, $0.value) })
+    }
+
+    /// Where the artifact goes on a host of `os`; nil when the rollout has no artifact.
+    public func artifactPlacement(for os: OSFamily) -> ArtifactPlacement? {
+        guard let artifact else { return nil }
+        return ArtifactPlacement(
+            os: os, directory: artifactDir?[os.rawValue] ?? ArtifactPlacement.defaultDirectory(for: os),
+            name: artifact.name)
     }
 
     /// Milliseconds between attempts to reach a deferred host (at least one second).

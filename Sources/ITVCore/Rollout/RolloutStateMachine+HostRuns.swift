@@ -22,9 +22,9 @@ extension RolloutStateMachine {
             // The forward run stops here: nothing new after an abort or once rolling back.
             let why = phase == .aborted ? "rollout aborted" : "rollout is rolling back"
             switch step {
-            case .install where !run.changed:
+            case .install where !run.changed, .stage where !run.changed:
                 settle(host, .skipped, kind: "interrupted", message: "not installed: \(why)")
-            case .install:
+            case .install, .stage:
                 // An earlier install (unknown outcome, or before a retry) may have changed the host.
                 settle(
                     host, phase == .aborted ? .unknown : .failed, kind: "interrupted",
@@ -58,6 +58,7 @@ extension RolloutStateMachine {
         }
         switch step {
         case .detect: detectFinished(run, result: result)
+        case .stage: stageFinished(run, result: result)
         case .install: installFinished(run, result: result)
         case .verify: verifyFinished(run, result: result)
         case .rollback: break  // only runs in phase rolling_back
@@ -113,7 +114,7 @@ extension RolloutStateMachine {
                 if isTarget {
                     startStep(host, .verify)
                 } else if rollout.recipe.idempotent, run.installAttempts < Self.maxInstallAttempts {
-                    startStep(host, .install)
+                    startInstall(host)
                 } else {
                     let why =
                         rollout.recipe.idempotent
@@ -128,7 +129,41 @@ extension RolloutStateMachine {
                 settle(host, run.changed ? .succeeded : .alreadyCurrent, kind: nil, message: nil)
             } else {
                 if !run.changed { update(host) { $0.previous = found?.raw } }
-                startStep(host, .install)
+                startInstall(host)
+            }
+        }
+    }
+
+    /// `install`, preceded by `stage` when the rollout has an artifact (every time: a stage finds a file
+    /// that is already there at once and sends nothing).
+    mutating func startInstall(_ host: String) {
+        startStep(host, rollout.recipe.artifact == nil ? .install : .stage)
+    }
+
+    /// `stage` changes nothing but the artifact directory and is safe to repeat: an outcome that could not
+    /// be learned (a dropped connection, a deadline) sends it again, up to ``maxStageAttempts`` times.
+    mutating func stageFinished(_ run: HostRunRecord, result: StepResult) {
+        let host = run.host
+        switch result {
+        case .exited(0, _, _):
+            stageAttempts[host] = nil
+            startStep(host, .install)
+        case .exited(let code, _, let stderr):
+            stageAttempts[host] = nil
+            settle(host, .failed, kind: "stage_failed", message: "stage exited \(code)\(Self.tail(stderr))")
+        case .notRun(let kind, let message):
+            stageAttempts[host] = nil
+            settle(host, .failed, kind: kind, message: "stage: \(message)")
+        case .unknown(let kind, let message):
+            let attempts = stageAttempts[host, default: 1]
+            if attempts < Self.maxStageAttempts {
+                stageAttempts[host] = attempts + 1
+                startStep(host, .stage)
+            } else {
+                stageAttempts[host] = nil
+                settle(
+                    host, .failed, kind: kind,
+                    message: "stage did not finish in \(attempts) attempts, install not sent: \(message)")
             }
         }
     }

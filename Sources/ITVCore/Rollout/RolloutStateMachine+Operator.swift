@@ -223,7 +223,8 @@ extension RolloutStateMachine {
         for run in snapshot.hostRuns where run.phase == .running || run.phase == .rollingBack {
             if run.stepInFlight, let step = run.step {
                 switch step {
-                case .detect, .verify:
+                case .detect, .stage, .verify:
+                    // Read-only, or (stage) safe to repeat: the final name only ever holds a checked file.
                     emit(.runStep(host: run.host, step: step))
                 case .install:
                     update(run.host) { $0.changed = true }

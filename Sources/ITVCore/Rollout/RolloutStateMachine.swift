@@ -9,7 +9,8 @@
 ///   window is open; at most `parallel` of a wave at once. A host run that started finishes its steps
 ///   even when the window closes or the rollout is paused; an abort stops it after the step in flight.
 /// - A host run is `detect` (the found version becomes `previous`; the target version means
-///   `already_current`), then `install`, then `verify`; only `verify` exiting 0 is success.
+///   `already_current`), then `stage` (only when the rollout has an artifact: the verified file is put on
+///   the host), then `install`, then `verify`; only `verify` exiting 0 is success.
 /// - When the wave's failed and unknown hosts exceed `max_failures`, nothing more is dispatched and the
 ///   rollout halts (`on_failure: halt`) or rolls back (`on_failure: rollback`).
 /// - An `install` whose outcome is unknown is settled by `detect`: the target version means it worked;
@@ -29,6 +30,12 @@ public struct RolloutStateMachine: Sendable {
 
     /// How often `install` may be sent to one host automatically (after unknown outcomes).
     public static let maxInstallAttempts = 3
+    /// How often `stage` is sent in a row when its outcome could not be learned (runtime state, not
+    /// persisted: a restart re-sends a stage in flight and starts counting again).
+    public static let maxStageAttempts = 3
+
+    /// Stages sent in a row per host whose outcome was unknown.
+    var stageAttempts: [String: Int] = [:]
 
     var hostIndex: [String: Int]
     var actions: [RolloutAction] = []

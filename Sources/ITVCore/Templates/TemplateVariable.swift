@@ -8,8 +8,10 @@ public enum TemplateVariable: String, Hashable, Sendable, CaseIterable {
     case host
     /// The procedure id.
     case procedure
+    /// The path of the staged artifact on the host (only in playbooks with an `artifact:` block).
+    case artifact
 
-    /// `{{version}}, {{previous}}, {{host}}, {{procedure}}`, for error messages.
+    /// `{{version}}, {{previous}}, {{host}}, {{procedure}}, {{artifact}}`, for error messages.
     static let knownList = allCases.map { "{{\($0.rawValue)}}" }.joined(separator: ", ")
 }
 

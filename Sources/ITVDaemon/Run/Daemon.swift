@@ -60,8 +60,17 @@ actor Daemon: DaemonHooks {
         stopTimeout = Double(ProcessInfo.processInfo.environment["ITVD_STOP_TIMEOUT"] ?? "") ?? 60
         var sshLogger = logger
         sshLogger[metadataKey: "component"] = "ssh"
-        let executor = LibSSH2Executor(configuration: SSHExecutorConfiguration(set.config), logger: sshLogger)
-        engine = RolloutEngine(set: set, store: store, executor: executor, clock: clock, logger: logger)
+        var sshConfig = SSHExecutorConfiguration(set.config)
+        // The upload rate over all hosts (bytes/s, 0 = unlimited): `artifacts.upload_rate` of itvd.yaml; the
+        // environment variable overrides it for tests and the bench.
+        sshConfig.uploadRate = set.config.artifacts.uploadRate
+        if let rate = ProcessInfo.processInfo.environment["ITVD_UPLOAD_RATE"].flatMap({ Int64($0) }), rate >= 0 {
+            sshConfig.uploadRate = rate
+        }
+        let executor = LibSSH2Executor(configuration: sshConfig, logger: sshLogger)
+        engine = RolloutEngine(
+            set: set, store: store, executor: executor, clock: clock, logger: logger,
+            artifactCache: set.config.state + "/artifacts")
         feeds = FeedSide(logger: logger)
         notify = NotifySide(set: set)
         var ledger = StoreReleaseLedger(store: store)

@@ -60,6 +60,7 @@ extension HostRunInfo.Step {
     public init(_ step: HostStep) {
         switch step {
         case .detect: self = .detect
+        case .stage: self = .stage
         case .install: self = .install
         case .verify: self = .verify
         case .rollback: self = .rollback

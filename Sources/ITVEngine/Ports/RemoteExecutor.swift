@@ -64,10 +64,43 @@ public enum CommandOutcome: Hashable, Sendable {
     }
 }
 
+/// What `stage` puts on a host: a verified local file, to a place on the host.
+public struct StageRequest: Hashable, Sendable {
+    /// The verified file in the daemon's cache (`<state>/artifacts/sha256/<sha256>`).
+    public var localPath: String
+    /// Directory, final name and temporary name on the host.
+    public var placement: ArtifactPlacement
+    public var size: Int64
+    /// Lowercase hex SHA-256 the host must find in the file before it gets its final name.
+    public var sha256: String
+
+    public init(localPath: String, placement: ArtifactPlacement, size: Int64, sha256: String) {
+        self.localPath = localPath
+        self.placement = placement
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// How a `stage` ended.
+public enum StageOutcome: Hashable, Sendable {
+    /// The host holds the file under its final name and itself found the right SHA-256 in it.
+    /// `uploadedBytes` is 0 when it already held it and nothing was sent.
+    case staged(uploadedBytes: Int64, duration: Duration)
+    /// The host or the local file said no in a way that a retry will not change (a command exited
+    /// non-zero, the host found another hash, the local file is missing): stable `kind` and a message.
+    case refused(kind: String, message: String)
+    /// The connection failed or a deadline passed: the final name was not touched by this attempt, and a
+    /// partial upload can only be under the temporary name. Safe to send again.
+    case interrupted(CommandOutcome)
+}
+
 /// An open, authenticated connection to one host; several commands may run on it, one after another.
 public protocol RemoteSession: Sendable {
     /// Runs one command on its own channel; never longer than `timeout`.
     func run(_ command: String, timeout: Duration) async -> CommandOutcome
+    /// Puts a file on the host (see ``StageOutcome``); never longer than `timeout`.
+    func stage(_ request: StageRequest, timeout: Duration) async -> StageOutcome
     /// Closes the connection. Safe to call twice.
     func close() async
 }

@@ -95,17 +95,28 @@ extension RolloutEngine {
         guard let host = set.inventory.host(named: name) else {
             return .notRun(kind: "host_unknown", message: "host \(name) is no longer in the inventory")
         }
-        guard let template = rollout.recipe.template(step, for: host.os) else {
-            return .notRun(
-                kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
-        }
-        let values: [TemplateVariable: String] = [
-            .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,
-        ]
         let command: String
-        switch template.render(values, for: host.os) {
-        case .success(let c): command = c
-        case .failure(let e): return .notRun(kind: "template", message: e.message)
+        let stage: StageRequest?
+        if step == .stage {
+            switch stageRequest(rollout.recipe, os: host.os) {
+            case .success(let request): stage = request
+            case .failure(let refusal): return .notRun(kind: refusal.kind, message: refusal.message)
+            }
+            command = ""
+        } else {
+            guard let template = rollout.recipe.template(step, for: host.os) else {
+                return .notRun(
+                    kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
+            }
+            var values: [TemplateVariable: String] = [
+                .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,
+            ]
+            if let placement = rollout.recipe.artifactPlacement(for: host.os) { values[.artifact] = placement.path }
+            switch template.render(values, for: host.os) {
+            case .success(let c): command = c
+            case .failure(let e): return .notRun(kind: "template", message: e.message)
+            }
+            stage = nil
         }
         await acquireHost(name, owner: id)
         if stopping || storeFailure != nil { return nil }
@@ -133,8 +144,12 @@ extension RolloutEngine {
             // Not sent: the session stays for the next run (a stop closes every session).
             return nil
         }
-        let outcome = await session.run(command, timeout: .seconds(rollout.recipe.timeoutSeconds))
-        let result = Self.stepResult(outcome)
+        let result: StepResult
+        if let stage {
+            result = Self.stageResult(await session.stage(stage, timeout: .seconds(rollout.recipe.timeoutSeconds)))
+        } else {
+            result = Self.stepResult(await session.run(command, timeout: .seconds(rollout.recipe.timeoutSeconds)))
+        }
         if case .exited = result {
         } else {
             // The connection is in doubt: the next step connects again.

@@ -11,6 +11,9 @@ public actor RolloutEngine {
     let clock: any EngineClock
     let logger: Logger
     let wakeSender: any WakeSender
+    /// The content-addressed cache of verified artifacts (`<state>/artifacts`; files at `sha256/<hex>`), from
+    /// which `stage` uploads. Nil: rollouts with an artifact fail their stage (`artifact_missing`).
+    let artifactCache: String?
 
     /// Each active rollout's state machine. It runs ahead of the store: an event changes it at once and
     /// its changes are committed afterwards (the next event builds on it).
@@ -81,9 +84,10 @@ public actor RolloutEngine {
 
     public init(
         set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger,
-        wakeSender: any WakeSender = UDPWakeSender()
+        wakeSender: any WakeSender = UDPWakeSender(), artifactCache: String? = nil
     ) {
         self.wakeSender = wakeSender
+        self.artifactCache = artifactCache
         self.set = set
         self.store = store
         self.executor = executor

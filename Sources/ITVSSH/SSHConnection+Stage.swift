@@ -1,0 +1,197 @@
+import CLibSSH2
+import Foundation
+import ITVEngine
+
+extension SSHConnection {
+    /// `stage` on this connection: `check` (the host prints the hash of the file under its final name, if
+    /// any), and only when that is not the expected hash: the bytes over SFTP to the temporary name, then
+    /// `commit` (the host hashes them and renames, or removes them). The final name is only ever written by
+    /// that rename, so it never holds a partial or unchecked file, whatever breaks in between.
+    func stage(_ request: StageRequest, timeout: Duration, rate: UploadRateLimiter?) -> StageOutcome {
+        let start = ContinuousClock.now
+        let deadline = start + timeout
+        let commands = StageCommands(placement: request.placement, sha256: request.sha256)
+        let target = "\(request.placement.path) on \(endpoint)"
+
+        switch hostCommand(commands.check, until: deadline) {
+        case .failure(let interruption): return interruption.outcome
+        case .success(let (exit, stdout, stderr)):
+            guard exit == 0 else {
+                return .refused(
+                    kind: "stage_failed",
+                    message: "cannot prepare \(request.placement.directory) on \(endpoint): exited \(exit)"
+                        + Self.lastLine(stderr))
+            }
+            if StageCommands.hash(in: stdout) == request.sha256 {
+                return .staged(uploadedBytes: 0, duration: .now - start)
+            }
+        }
+        if let failure = upload(request, to: commands.sftpTemporaryPath, until: deadline, rate: rate) {
+            return failure
+        }
+        switch hostCommand(commands.commit, until: deadline) {
+        case .failure(let interruption): return interruption.outcome
+        case .success(let (exit, stdout, stderr)):
+            let found = StageCommands.hash(in: stdout)
+            if exit == 0, found == request.sha256 {
+                return .staged(uploadedBytes: request.size, duration: .now - start)
+            }
+            if exit == StageCommands.mismatchStatus {
+                return .refused(
+                    kind: "stage_hash_mismatch",
+                    message: "the host found sha256 \(found ?? "?") in the uploaded file, not \(request.sha256); "
+                        + "it was removed and \(target) was not written")
+            }
+            return .refused(
+                kind: "stage_failed",
+                message: "cannot check and rename \(target): exited \(exit)" + Self.lastLine(stderr))
+        }
+    }
+
+    /// A helper command of `stage` within the stage's deadline: exit status and output, or the interruption.
+    private func hostCommand(
+        _ command: String, until deadline: ContinuousClock.Instant
+    ) -> Result<(Int32, String, String), StageInterruption> {
+        let remaining = deadline - .now
+        guard remaining > .zero else {
+            return .failure(StageInterruption(.interrupted(.timeout("stage on \(endpoint) ran out of time"))))
+        }
+        switch run(command, timeout: remaining) {
+        case .ok(let exit, let stdout, let stderr, _): return .success((exit, stdout.text, stderr.text))
+        case let other: return .failure(StageInterruption(.interrupted(other)))
+        }
+    }
+
+    /// Writes the local file to `path` over SFTP (created or truncated, 0644), at most `configuration.uploadChunk`
+    /// bytes in flight, within the rate, then fsyncs (where the server can) and closes. Nil when every byte was
+    /// acknowledged.
+    private func upload(
+        _ request: StageRequest, to path: String, until deadline: ContinuousClock.Instant, rate: UploadRateLimiter?
+    ) -> StageOutcome? {
+        guard let session, deadReason == nil else {
+            return .interrupted(
+                .connectFailed("connection to \(endpoint) is closed (\(deadReason ?? "not connected"))"))
+        }
+        let fd = open(request.localPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .refused(
+                kind: "artifact_missing",
+                message: "cannot open the cached artifact \(request.localPath): \(String(cString: strerror(errno)))")
+        }
+        defer { Glibc.close(fd) }
+
+        guard let opened = retryPointer(until: deadline, { libssh2_sftp_init(session) }) else {
+            return timedOutStage("starting SFTP")
+        }
+        guard let sftp = opened else { return lostStage("cannot start SFTP") }
+        var sftpOpen = true
+        defer {
+            if sftpOpen, self.session != nil {
+                _ = retry(until: .now + .seconds(2)) { libssh2_sftp_shutdown(sftp) }
+            }
+        }
+        guard let openedFile = retryPointer(until: deadline, { itv_sftp_open_write(sftp, path, 0o644) }) else {
+            return timedOutStage("opening \(path)")
+        }
+        guard let handle = openedFile else {
+            let code = libssh2_sftp_last_error(sftp)
+            if lastErrno == itv_error_sftp_protocol() {
+                return .refused(
+                    kind: "stage_failed", message: "\(endpoint) refused to create \(path) (SFTP status \(code))")
+            }
+            return lostStage("cannot open \(path)")
+        }
+        var handleOpen = true
+        defer {
+            if handleOpen, self.session != nil { _ = retry(until: .now + .seconds(2)) { itv_sftp_close(handle) } }
+        }
+
+        // No bigger than the file (in whole SFTP packets): a small artifact does not cost a full buffer per host.
+        let packets = max(1, Int((request.size + 29_999) / 30_000))
+        let chunk = min(
+            packets * 30_000,
+            UploadRateLimiter.chunk(rate: rate.map { Int64($0.rate) } ?? 0, chunk: configuration.uploadChunk))
+        var data = [UInt8](repeating: 0, count: chunk)
+        var sent: Int64 = 0
+        while true {
+            let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
+            if n < 0 {
+                return .refused(
+                    kind: "artifact_missing",
+                    message: "cannot read the cached artifact \(request.localPath): \(String(cString: strerror(errno)))"
+                )
+            }
+            if n == 0 { break }
+            if let rate {
+                guard let wait = rate.reserve(n, limit: deadline - .now) else {
+                    return timedOutStage("waiting for the upload rate")
+                }
+                if wait > .zero {
+                    Thread.sleep(
+                        forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+                }
+            }
+            // Partial writes are normal; call again from the first unacknowledged byte with the same data
+            // (never refilled after EAGAIN: libssh2 already queued it) (docs/TECH-NOTES.md 23).
+            var offset = 0
+            while offset < n {
+                let written = data.withUnsafeBytes { buf -> Int in
+                    guard let base = buf.baseAddress else { return -1 }
+                    return libssh2_sftp_write(
+                        handle, base.advanced(by: offset).assumingMemoryBound(to: CChar.self), n - offset)
+                }
+                if written > 0 {
+                    offset += written
+                } else if written == Int(itv_errno_eagain()) {
+                    if ContinuousClock.now >= deadline { return timedOutStage("uploading to \(path)") }
+                    waitSocket(until: deadline)
+                } else {
+                    return lostStage("upload to \(path) failed after \(sent + Int64(offset)) bytes")
+                }
+            }
+            sent += Int64(n)
+        }
+        guard sent == request.size else {
+            return .refused(
+                kind: "artifact_missing",
+                message: "the cached artifact \(request.localPath) has \(sent) bytes, the plan says \(request.size)")
+        }
+        // fsync@openssh.com: the bytes are on the host's disk before the rename can make them the final name.
+        // A server without the extension answers an SFTP error, which is not a failure of the upload.
+        guard let synced = retry(until: deadline, { libssh2_sftp_fsync(handle) }) else {
+            return timedOutStage("syncing \(path)")
+        }
+        if synced != 0 && synced != itv_error_sftp_protocol() { return lostStage("fsync of \(path) failed") }
+        handleOpen = false
+        guard let closed = retry(until: deadline, { itv_sftp_close(handle) }) else {
+            return timedOutStage("closing \(path)")
+        }
+        if closed != 0 { return lostStage("closing \(path) failed") }
+        sftpOpen = false
+        _ = retry(until: deadline) { libssh2_sftp_shutdown(sftp) }
+        return nil
+    }
+
+    private func timedOutStage(_ what: String) -> StageOutcome {
+        drop(reason: "deadline passed")
+        return .interrupted(.timeout("\(what) on \(endpoint) took longer than the step's timeout; connection dropped"))
+    }
+
+    private func lostStage(_ what: String) -> StageOutcome {
+        let why = lastError
+        drop(reason: "connection lost")
+        return .interrupted(.noExitStatus("\(what) on \(endpoint): \(why)"))
+    }
+
+    static func lastLine(_ text: String) -> String {
+        let last = text.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        let trimmed = last.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? "" : ": \(String(trimmed.prefix(300)))"
+    }
+}
+
+/// A stage helper command that did not run to an exit status.
+struct StageInterruption: Error {
+    let outcome: StageOutcome
+    init(_ outcome: StageOutcome) { self.outcome = outcome }
+}

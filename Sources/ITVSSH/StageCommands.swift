@@ -1,0 +1,99 @@
+import Foundation
+import ITVCore
+import ITVEngine
+
+/// The commands `stage` runs on a host around its SFTP upload, for the host's OS: `check` creates the
+/// artifact directory and prints the SHA-256 of the file under its final name (nothing when there is none);
+/// `commit` hashes the uploaded temporary file and renames it to the final name only when the hash is the
+/// expected one (else it removes it, prints the hash it found and exits 3). Every path is quoted for the
+/// host's shell; the hash is checked by the host's own tool (`sha256sum`, `Get-FileHash`): OpenSSH's SFTP
+/// server has no hash extension (docs/TECH-NOTES.md 24).
+public struct StageCommands: Hashable, Sendable {
+    public let placement: ArtifactPlacement
+    public let sha256: String
+
+    /// `commit`'s exit status when the host found another hash than the expected one.
+    public static let mismatchStatus: Int32 = 3
+
+    public init(placement: ArtifactPlacement, sha256: String) {
+        self.placement = placement
+        self.sha256 = sha256
+    }
+
+    var temporaryPath: String { placement.temporaryPath(sha256: sha256) }
+
+    /// The temporary file's path as the host's SFTP server names it (`/C:/dir/file` on Windows).
+    public var sftpTemporaryPath: String {
+        switch placement.os {
+        case .linux: return temporaryPath
+        case .windows: return "/" + temporaryPath.replacingOccurrences(of: "\\", with: "/")
+        }
+    }
+
+    public var check: String {
+        switch placement.os {
+        case .linux:
+            let d = ShellQuote.posix(placement.directory)
+            let f = ShellQuote.posix(placement.path)
+            return "mkdir -p -- \(d) && if [ -f \(f) ]; then sha256sum < \(f); fi"
+        case .windows:
+            let d = ShellQuote.powershell(placement.directory)
+            let f = ShellQuote.powershell(placement.path)
+            return Self.powershell(
+                """
+                $ErrorActionPreference = 'Stop'
+                [System.IO.Directory]::CreateDirectory(\(d)) | Out-Null
+                if ([System.IO.File]::Exists(\(f))) {
+                    (Get-FileHash -LiteralPath \(f) -Algorithm SHA256).Hash.ToLowerInvariant()
+                }
+                """)
+        }
+    }
+
+    public var commit: String {
+        switch placement.os {
+        case .linux:
+            let t = ShellQuote.posix(temporaryPath)
+            let f = ShellQuote.posix(placement.path)
+            return "h=$(sha256sum < \(t)) || exit 4; h=${h%% *}; "
+                + "if [ \"$h\" != \(ShellQuote.posix(sha256)) ]; then rm -f -- \(t); echo \"$h\"; "
+                + "exit \(Self.mismatchStatus); fi; mv -f -- \(t) \(f) && echo \"$h\""
+        case .windows:
+            let t = ShellQuote.powershell(temporaryPath)
+            let f = ShellQuote.powershell(placement.path)
+            return Self.powershell(
+                """
+                $ErrorActionPreference = 'Stop'
+                $h = (Get-FileHash -LiteralPath \(t) -Algorithm SHA256).Hash.ToLowerInvariant()
+                if ($h -ne \(ShellQuote.powershell(sha256))) {
+                    Remove-Item -LiteralPath \(t) -Force
+                    Write-Output $h
+                    exit \(Self.mismatchStatus)
+                }
+                if ([System.IO.File]::Exists(\(f))) {
+                    [System.IO.File]::Replace(\(t), \(f), [NullString]::Value)
+                } else {
+                    [System.IO.File]::Move(\(t), \(f))
+                }
+                Write-Output $h
+                """)
+        }
+    }
+
+    /// A PowerShell script as one command line that survives Win32-OpenSSH's re-quoting whatever the default
+    /// shell (docs/TECH-NOTES.md 35): `-EncodedCommand` with the script's UTF-16LE bytes in base64.
+    public static func powershell(_ script: String) -> String {
+        var bytes: [UInt8] = []
+        for unit in script.utf16 { bytes.append(contentsOf: [UInt8(unit & 0xFF), UInt8(unit >> 8)]) }
+        return "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + Data(bytes).base64EncodedString()
+    }
+
+    /// The lowercase hex SHA-256 at the start of a hash tool's output, or nil when it does not start with one.
+    public static func hash(in output: String) -> String? {
+        let text = output.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let hex = text.prefix(64)
+        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else { return nil }
+        if let next = text.dropFirst(64).first, next.isHexDigit { return nil }
+        return String(hex)
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Stage: a 100 MB artifact pushed to 20 fleet hosts at once with itvd's stage code (`itv-bench-stage`: check,
+# SFTP upload, sha256sum on the host, rename), beside `scp` of the same file to the same hosts in parallel
+# (`xargs -P 20`), in the same run against the same fleet, with the same cipher and MAC: libssh2 1.10 offers
+# aes256-ctr and hmac-sha2-256 first, and OpenSSH's server takes the client's first choice, so scp is told to
+# use those too (its own default, chacha20-poly1305, is not in libssh2 1.10). Each side writes to its own
+# directory on every host. Then a second stage of the same file: what a host that already holds it costs.
+# Figures: MB/s over all hosts (wall), MB/s per host, and client CPU per host (rusage of the client processes
+# only: the fleet's sshd and sftp-server processes are not their descendants).
+# Target (issue 14): at least scp's throughput at no more client CPU. Also `sha256sum`'s rate on this machine:
+# what the hash on each host costs (the daemon's own hashing of downloads is measured by the download side).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="${ITV_BIN_DIR:?ITV_BIN_DIR must name the release binaries}"
+hosts="${ITV_BENCH_STAGE_HOSTS:-20}"
+megabytes="${ITV_BENCH_STAGE_MB:-100}"
+dir="$(mktemp -d /tmp/itv-bench-stage.XXXXXX)"
+trap 'bash "$root/scripts/fleet.sh" stop "$dir"; rm -rf "$dir"' EXIT
+base="${ITV_BENCH_FLEET_BASE:-127.0.201}"
+
+bash "$root/scripts/fleet.sh" start "$hosts" "$dir" "$base"
+head -c "$((megabytes * 1000000))" /dev/urandom >"$dir/artifact.bin"
+sha="$(sha256sum <"$dir/artifact.bin" | cut -c1-64)"
+awk '/^  fleet-/' "$dir/inventory.yaml" \
+    | sed -E 's/.*address: ([0-9.]+), port: ([0-9]+).*/-P \2 ARTIFACT root@\1:\/opt\/itv-host\/scp.bin/' \
+    | sed "s|ARTIFACT|$dir/artifact.bin|" >"$dir/scp.txt"
+
+python3 - "$bin/itv-bench-stage" "$dir" "$hosts" "$megabytes" "$sha" <<'PY'
+import resource, subprocess, sys, time, hashlib
+
+stage, d, n, mb, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+scp_opts = ["scp", "-q", "-F", "/dev/null", "-i", f"{d}/id_ed25519", "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={d}/known_hosts",
+            "-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256", "-o", "LogLevel=ERROR"]
+
+def measure(argv, stdin=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    inp = open(stdin) if stdin else subprocess.DEVNULL
+    proc = subprocess.run(argv, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if stdin:
+        inp.close()
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, cpu
+
+def run_stage():
+    proc, wall, cpu = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
+                               f"{d}/artifact.bin", sha, "/opt/itv-host/stage"])
+    if proc.returncode != 0 or f"ok={n} " not in proc.stdout:
+        sys.exit(f"itv-bench-stage failed: {proc.stdout} {proc.stderr[-2000:]}")
+    return wall, cpu, proc.stdout.strip()
+
+def run_scp():
+    proc, wall, cpu = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
+    if proc.returncode != 0:
+        sys.exit(f"scp failed: {proc.stderr[-2000:]}")
+    return wall, cpu
+
+def check(name):
+    for i in range(1, n + 1):
+        with open(f"{d}/hosts/fleet-{i:03d}/root/{name}", "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != sha:
+                sys.exit(f"fleet-{i:03d}: {name} has another hash")
+
+total = mb * n
+wall_s, cpu_s = run_scp()
+check("scp.bin")
+wall_i, cpu_i, line = run_stage()
+check("stage/artifact.bin")
+wall_again, cpu_again, line_again = run_stage()
+print(f"{n} hosts x {mb} MB, in parallel; MB/s over all hosts, per host, client CPU per host")
+print(f"{'itvd stage':<16} {total / wall_i:8.1f} MB/s {total / wall_i / n:7.1f} MB/s/host {cpu_i * 1000 / n:8.0f} ms/host  ({line})")
+print(f"{'scp (aes256-ctr)':<16} {total / wall_s:8.1f} MB/s {total / wall_s / n:7.1f} MB/s/host {cpu_s * 1000 / n:8.0f} ms/host")
+print(f"ratio: itvd stage at {wall_s / wall_i:.2f}x scp's throughput with {cpu_i / cpu_s:.2f}x its client CPU "
+      f"(target >= 1x throughput at <= 1x CPU: {'met' if wall_i <= wall_s and cpu_i <= cpu_s else 'MISSED'}); "
+      f"stage includes the hash on the host and the rename")
+print(f"{'stage again':<16} {wall_again * 1000:8.0f} ms for {n} hosts that hold the file, {cpu_again * 1000 / n:.1f} ms CPU/host ({line_again})")
+start = time.monotonic(); subprocess.run(["sha256sum", f"{d}/artifact.bin"], stdout=subprocess.DEVNULL); t = time.monotonic() - start
+print(f"hashing: sha256sum {mb / t:.0f} MB/s")
+PY
