@@ -6,6 +6,7 @@ public enum InventoryLoader {
     static let topKeys = ["defaults", "tenants", "hosts"]
     static let defaultKeys = ["user", "port", "os"]
     static let hostKeys = ["address", "tenant", "groups", "os", "port", "user"]
+    static let tenantKeys = ["name", "operators", "readers", "windows"]
 
     public static func load(file: String) -> Loaded<Inventory> {
         switch FileInput.read(file) {
@@ -52,9 +53,7 @@ public enum InventoryLoader {
                     r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
                     continue
                 }
-                guard let t = r.mapping(value, "tenant '\(Suggest.printable(id))'", known: ["name"]) else { continue }
-                let name = t["name"].flatMap { r.string($0, "tenant '\(Suggest.printable(id))' name") } ?? id
-                tenants[id] = Tenant(id: id, name: name)
+                tenants[id] = readTenant(id, location, value, r)
             }
         } else {
             r.error(f.location, "missing key 'tenants': every host belongs to a tenant (municipality)")
@@ -97,6 +96,29 @@ public enum InventoryLoader {
             }
         }
         return Inventory(tenants: tenants, hosts: hosts)
+    }
+
+    /// One entry of `tenants:`: its display name, its own operators and readers (Unix groups) and windows.
+    private static func readTenant(_ id: String, _ location: SourceLocation, _ value: YNode, _ r: YAMLReader)
+        -> Tenant?
+    {
+        let what = "tenant '\(Suggest.printable(id))'"
+        guard let t = r.mapping(value, what, known: tenantKeys) else { return nil }
+        let name = t["name"].flatMap { r.string($0, "\(what) name") } ?? id
+        func names(_ key: String, _ kind: String) -> [String] {
+            guard let list = t[key].flatMap({ r.stringList($0, "\(what) \(key)") }) else { return [] }
+            for item in list where !isValidName(item.value) {
+                r.error(
+                    item.location,
+                    "\(what) \(key): \(kind) name '\(Suggest.printable(item.value))' must use letters, digits, '.', "
+                        + "'_' and '-'")
+            }
+            var seen = Set<String>()
+            return list.map(\.value).filter { seen.insert($0).inserted }
+        }
+        return Tenant(
+            id: id, name: name, operators: names("operators", "group"), readers: names("readers", "group"),
+            windows: names("windows", "window"), location: location)
     }
 
     /// Checks that hold for both formats: names, addresses, users, and that no group shadows a host.
