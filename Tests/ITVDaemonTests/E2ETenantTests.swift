@@ -262,6 +262,8 @@ extension E2ETests {
                         let metrics = try itvd.ok(["metrics"], as: reader)
                         #expect(metrics.contains("tenant=\"fleet\""), "\(metrics)")
                         #expect(!metrics.contains("tenant=\"other\""), "\(metrics)")
+                        #expect(!metrics.contains("itv_host_runs_total"), "\(metrics)")
+                        #expect(try itvd.ok(["metrics"]).contains("itv_host_runs_total"))
                     }
                 }
             }

@@ -18,7 +18,8 @@ extension EngineControlService {
     }
 
     /// Reads the state the way `status` and `host list` do, then renders it. A tenant reader gets the figures of
-    /// its tenants' hosts and of the rollouts that have some of them (no outbox counts: sinks are global).
+    /// its tenants' hosts and of the rollouts that have some of them (no outbox counts, no lifetime counters:
+    /// they count every tenant).
     func metricsText(_ metrics: DaemonMetrics, caller: Caller = Self.metricsCaller) async throws -> String {
         let status = try await self.status(caller: caller)
         let hosts = try await hostList(caller: caller, HostListRequest(query: [:]))
@@ -33,7 +34,7 @@ extension EngineControlService {
                 status: status, hosts: hosts, active: active.compactMap { $0 },
                 tenants: set.inventory.tenants.keys.filter(caller.reads.contains).sorted(),
                 procedures: set.playbooks.map(\.id), feeds: extras.feeds,
-                outboxPending: caller.reads.isAll ? extras.outboxPending : [:]))
+                outboxPending: caller.reads.isAll ? extras.outboxPending : [:], includeCounters: caller.reads.isAll))
     }
 
     /// The daemon itself, reading for a scrape (the TCP listener has no peer credentials).
