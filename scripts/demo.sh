@@ -45,8 +45,8 @@ names=(ws-lra-01 ws-lra-02 ws-lra-03 ws-lra-04 srv-lra-01 srv-lra-02 ws-egl-01 w
     echo "# The demo fleet: real sshd processes on $BASE.1-12, in two tenants."
     echo "defaults: {user: root}"
     echo "tenants:"
-    echo "  landratsamt: {name: Landratsamt}"
-    echo "  egling: {name: Gemeinde Egling an der Paar}"
+    echo "  landratsamt: {name: Landratsamt, windows: [evening-lra]}"
+    echo "  egling: {name: Gemeinde Egling an der Paar, windows: [evening-egling]}"
     echo "hosts:"
     for i in $(seq 1 12); do
         name="${names[$((i - 1))]}"
@@ -90,6 +90,8 @@ parallel: 16
 operators: [root]
 windows:
   evening: {duration: 4h}
+  evening-lra: {duration: 4h}
+  evening-egling: {duration: 2h}
 notify:
   - name: chat
     kind: webhook
@@ -134,10 +136,13 @@ RID=$(rollout_of 1.1.0)
 run itvctl rollout plan fachverfahren --version 1.1.0
 say "the plan names the installer's SHA-256: the operators approve these bytes, not only the version"
 
-scene "3. The evening patch window opens (what the itv-window@evening.timer runs)"
+scene "3. The evening patch windows open (what the itv-window@evening.timer runs)"
+say "each tenant patches in its own window; the rollout's window (evening) must be open too"
 say "ws-egl-02 (broad wave) was switched off after work; it has a MAC address in the inventory"
 bash scripts/fleet.sh switch "$DEMO_DIR/fleet" fleet-008 off on
 run itvctl window open evening
+run itvctl window open evening-lra
+run itvctl window list
 say "the canary wave (ws-lra-01, approval: auto) runs by itself; the pilot wave waits for an operator"
 run_status itvctl rollout watch "$RID"
 
@@ -151,7 +156,8 @@ run itvctl notify list
 
 scene "4. The operator approves the pilot wave"
 run itvctl rollout approve "$RID" --comment "canary looks fine"
-say "after the pilot the broad wave (approval: window) runs unattended: the window is open."
+say "after the pilot the broad wave (approval: window) runs unattended; Egling's hosts wait for Egling's window"
+run itvctl window open evening-egling
 say "ws-egl-02 is woken (Wake-on-LAN, lead 2s) but boots too slowly: deferred, not failed; the rollout"
 say "catches it up at its next retry (retry_unreached: 5s here; woken again 2s before)"
 run_status itvctl rollout watch "$RID"

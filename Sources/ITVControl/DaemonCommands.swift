@@ -50,11 +50,12 @@ struct WindowCommand: ParsableCommand {
             let (list, raw) = try api.get(WindowListResponse.self, .windowList)
             if global.json { return Output.json(raw) }
             Output.table(
-                ["WINDOW", "STATE", "OPEN UNTIL", "DEFAULT", "CHANGED BY", "CHANGED AT"],
+                ["WINDOW", "STATE", "OPEN UNTIL", "DEFAULT", "TENANTS", "CHANGED BY", "CHANGED AT"],
                 list.windows.map { w in
                     [
                         w.name, w.open ? "open" : "closed", w.open ? Output.time(w.openUntil) : "-",
-                        Output.span(w.defaultDurationSeconds), w.changedBy ?? "-", Output.time(w.changedAt),
+                        Output.span(w.defaultDurationSeconds), w.tenants?.joined(separator: ",") ?? "all",
+                        w.changedBy ?? "-", Output.time(w.changedAt),
                     ]
                 })
         }

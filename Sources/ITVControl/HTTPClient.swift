@@ -29,7 +29,7 @@ struct ClientFailure: Error, CustomStringConvertible {
 
     static func api(_ error: APIError) -> ClientFailure {
         ClientFailure(
-            exitCode: error.kind == .permissionDenied ? 77 : 1,
+            exitCode: error.kind == .permissionDenied || error.kind == .tenantForbidden ? 77 : 1,
             message: "\(error.kind.rawValue): \(escapedForMessage(error.message))", apiError: error)
     }
 }

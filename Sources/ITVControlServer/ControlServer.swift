@@ -52,7 +52,8 @@ public final class ControlServer: Service, Sendable {
     public init(config: ControlServerConfig, service: any ControlService, logger: Logger? = nil) {
         self.config = config
         authorization = Authorization(
-            AuthorizationPolicy(operatorGroups: config.operatorGroups, readerGroups: config.readerGroups))
+            AuthorizationPolicy(
+                operatorGroups: config.operatorGroups, readerGroups: config.readerGroups, tenants: config.tenantGrants))
         dispatcher = Dispatcher(service: service, authorization: authorization)
         admission = Admission(
             Admission.Limits(
@@ -77,7 +78,11 @@ public final class ControlServer: Service, Sendable {
         let operators = policy.operatorGroups.joined(separator: ",")
         let readers = policy.readerGroups.joined(separator: ",")
         let note = closed > 0 ? "; closed \(closed) connection(s) of users who may no longer read" : ""
-        logger.notice("authorization replaced: operators \(operators), readers \(readers)\(note)")
+        let joined = policy.tenants.map(\.tenant).joined(separator: ",")
+        let tenants = joined.isEmpty ? "none" : joined
+        logger.notice(
+            "authorization replaced: operators \(operators), readers \(readers), tenants with own groups \(tenants)\(note)"
+        )
     }
 
     /// Returns once the socket listens; throws what made `run()` fail before it could.
@@ -241,7 +246,7 @@ public final class ControlServer: Service, Sendable {
             try? await accepted.connection.executeThenClose { _, _ in }
             return
         }
-        if let refusal = admission.admit(asOperator: authorization.current.mayChange(peer), &ticket) {
+        if let refusal = admission.admit(asOperator: authorization.current.mayChangeSome(peer), &ticket) {
             return await refuse(accepted, refusal)
         }
         await serve(accepted, peer: peer)
@@ -305,7 +310,7 @@ public final class ControlServer: Service, Sendable {
             try await outbound.write(contentsOf: ResponseParts.error(error, keepAlive: false))
             return false
         }
-        let reader = !authorized.caller.mayChange
+        let reader = !authorized.caller.mayChange && !authorized.caller.operatesSomeTenants
         let limit = reader ? config.maxReaderBodyBytes : config.maxBodyBytes
         let tooLarge = APIError(.payloadTooLarge, "request bodies are limited to \(limit) bytes")
         if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > limit {

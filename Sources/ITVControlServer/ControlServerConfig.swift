@@ -11,6 +11,8 @@ public struct ControlServerConfig: Sendable {
     /// Unix groups whose members may read. The socket file belongs to the first one that exists (when the
     /// server makes it).
     public var readerGroups: [String]
+    /// The tenants' own `operators:` and `readers:` (from the inventory).
+    public var tenantGrants: [TenantGrant] = []
     /// Largest request body accepted from root and operators; larger ones get `payload_too_large`.
     public var maxBodyBytes: Int
     /// Largest request body accepted from callers who may only read (their routes take no body).
@@ -54,10 +56,15 @@ public struct ControlServerConfig: Sendable {
 }
 
 extension ControlServerConfig {
-    /// The daemon's settings: `socket`, `operators` and `readers` of itvd.yaml, other limits at their defaults.
-    public init(_ daemon: DaemonConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// The daemon's settings: `socket`, `operators` and `readers` of itvd.yaml and the tenants' groups of the
+    /// inventory, other limits at their defaults.
+    public init(
+        _ daemon: DaemonConfig, inventory: Inventory = Inventory(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.init(
             socketPath: daemon.socket, operatorGroups: daemon.operators, readerGroups: daemon.readers,
             environment: environment)
+        tenantGrants = AuthorizationPolicy.grants(inventory)
     }
 }

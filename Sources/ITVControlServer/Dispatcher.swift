@@ -68,7 +68,7 @@ struct Dispatcher: Sendable {
         }
         let match: RouteMatch
         do { match = try RouteMatch.resolve(method: method, target: target) } catch { return .failure(error) }
-        if match.route.access == .change, !caller.mayChange {
+        if match.route.access == .change, !caller.mayChange, !caller.operatesSomeTenants {
             await service.recordDenied(caller: caller, route: match.route.rawValue)
             return .failure(
                 APIError(
@@ -76,7 +76,38 @@ struct Dispatcher: Sendable {
                     "user \(caller.user) (uid \(caller.uid)) may read but not change (\(match.route.rawValue)): "
                         + "changes need root or membership in " + groupList(policy.operatorGroups)))
         }
+        if !caller.mayChange, !Self.tenantRoutes.contains(match.route),
+            match.route.access == .change || !caller.reads.isAll
+        {
+            // Routes that concern the whole daemon (or every tenant's hosts at once) are the cooperative's.
+            let error = APIError(
+                .tenantForbidden,
+                "user \(caller.user) (uid \(caller.uid)) \(Self.describe(caller)); \(match.route.rawValue) concerns "
+                    + "every tenant and needs a global "
+                    + (match.route.access == .change ? "operator (" : "reader (")
+                    + groupList(match.route.access == .change ? policy.operatorGroups : policy.readerGroups) + ")")
+            await service.recordDenied(caller: caller, route: match.route.rawValue, reason: error.message)
+            return .failure(error)
+        }
         return .success(AuthorizedRequest(match: match, caller: caller))
+    }
+
+    /// The routes a tenant's readers and operators may use: the service limits each to their tenants' hosts
+    /// (filtered answers; `tenant_forbidden` for changes that touch another tenant's hosts). The others
+    /// (feed checks, scans of every host, reload, notification sinks) need a global reader or operator.
+    static let tenantRoutes: Set<Route> = [
+        .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutStart, .rolloutList,
+        .rolloutShow, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort, .rolloutRollback, .rolloutRetry,
+        .rolloutSkip, .rolloutEvents, .windowList, .windowOpen, .windowClose, .audit, .metrics, .report,
+    ]
+
+    /// "operates tenant egling", "reads tenants a, b", for refusals.
+    static func describe(_ caller: Caller) -> String {
+        if caller.operatesSomeTenants {
+            return "operates only tenant(s) \(caller.operates.description)"
+                + (caller.reads == caller.operates ? "" : " and reads \(caller.reads.description)")
+        }
+        return "reads only tenant(s) \(caller.reads.description)"
     }
 
     /// Answers an authorized request with its body.
@@ -139,6 +170,7 @@ struct Dispatcher: Sendable {
         case .metrics:
             return .text(contentType: ITVProtocolVersion.metricsContentType, body: try await s.metrics(caller: caller))
         case .notifyList: return try reply(await s.notifyList(caller: caller))
+        case .report: return try reply(await s.report(caller: caller, try ReportRequest(query: q)))
         case .notifyTest:
             let name = try name(match, "name")
             let _: NotifyTestRequest = try decode(body)

@@ -1,4 +1,5 @@
 import CITVShim
+import ITVCore
 import ITVEngine
 import Synchronization
 
@@ -17,28 +18,87 @@ struct PeerIdentity: Sendable {
     var groups: [String]
 }
 
-/// Who may read and who may change: `readers:` and `operators:` of itvd.yaml. Root may always change.
+/// The `operators:` and `readers:` of one tenant in the inventory.
+public struct TenantGrant: Hashable, Sendable {
+    public var tenant: String
+    public var operatorGroups: [String]
+    public var readerGroups: [String]
+
+    public init(tenant: String, operatorGroups: [String], readerGroups: [String]) {
+        self.tenant = tenant
+        self.operatorGroups = operatorGroups
+        self.readerGroups = readerGroups
+    }
+}
+
+/// Who may read and who may change: `readers:` and `operators:` of itvd.yaml (every tenant), and those of
+/// each tenant in the inventory (that tenant's hosts only). Root may always change.
 public struct AuthorizationPolicy: Hashable, Sendable {
     /// Unix groups whose members may change things.
     public var operatorGroups: [String]
     /// Unix groups whose members may read.
     public var readerGroups: [String]
+    /// Tenants with groups of their own.
+    public var tenants: [TenantGrant]
 
-    public init(operatorGroups: [String], readerGroups: [String]) {
+    public init(operatorGroups: [String], readerGroups: [String], tenants: [TenantGrant] = []) {
         self.operatorGroups = operatorGroups
         self.readerGroups = readerGroups
+        self.tenants = tenants
     }
 
+    /// The policy of a loaded set: `operators:`/`readers:` of itvd.yaml and of each tenant of the inventory.
+    public init(_ config: DaemonConfig, inventory: Inventory) {
+        self.init(operatorGroups: config.operators, readerGroups: config.readers, tenants: Self.grants(inventory))
+    }
+
+    /// The tenants that name groups of their own, sorted by id.
+    public static func grants(_ inventory: Inventory) -> [TenantGrant] {
+        inventory.tenants.values.filter { !$0.operators.isEmpty || !$0.readers.isEmpty }.sorted { $0.id < $1.id }
+            .map { TenantGrant(tenant: $0.id, operatorGroups: $0.operators, readerGroups: $0.readers) }
+    }
+
+    /// Root or a global operator.
     func mayChange(_ peer: PeerIdentity) -> Bool {
         peer.uid == 0 || peer.groups.contains(where: operatorGroups.contains)
     }
 
-    func mayRead(_ peer: PeerIdentity) -> Bool {
+    func mayReadAll(_ peer: PeerIdentity) -> Bool {
         mayChange(peer) || peer.groups.contains(where: readerGroups.contains)
     }
 
+    /// Root, a global reader or operator, or a reader or operator of some tenant.
+    func mayRead(_ peer: PeerIdentity) -> Bool {
+        mayReadAll(peer) || !tenantAccess(peer).read.isEmpty
+    }
+
+    /// Root, a global operator or an operator of some tenant: counts as an operator for the connections kept
+    /// for operators and the larger request bodies.
+    func mayChangeSome(_ peer: PeerIdentity) -> Bool {
+        mayChange(peer) || !tenantAccess(peer).operate.isEmpty
+    }
+
+    /// The tenants whose `operators:` (operate, read) and `readers:` (read) name one of the peer's groups.
+    func tenantAccess(_ peer: PeerIdentity) -> (operate: Set<String>, read: Set<String>) {
+        var operate = Set<String>()
+        var read = Set<String>()
+        for grant in tenants {
+            if peer.groups.contains(where: grant.operatorGroups.contains) {
+                operate.insert(grant.tenant)
+                read.insert(grant.tenant)
+            } else if peer.groups.contains(where: grant.readerGroups.contains) {
+                read.insert(grant.tenant)
+            }
+        }
+        return (operate, read)
+    }
+
     func caller(_ peer: PeerIdentity) -> Caller {
-        Caller(user: peer.user, uid: peer.uid, gid: peer.gid, groups: peer.groups, mayChange: mayChange(peer))
+        let global = mayChange(peer)
+        let access = tenantAccess(peer)
+        return Caller(
+            user: peer.user, uid: peer.uid, gid: peer.gid, groups: peer.groups, mayChange: global,
+            reads: mayReadAll(peer) ? .all : .only(access.read), operates: .only(access.operate))
     }
 }
 

@@ -6,7 +6,7 @@ public enum InventoryLoader {
     static let topKeys = ["defaults", "tenants", "hosts"]
     static let defaultKeys = ["user", "port", "os"]
     static let hostKeys = ["address", "tenant", "groups", "os", "port", "user", "mac"]
-    static let tenantKeys = ["name", "wake_on_lan"]
+    static let tenantKeys = ["name", "operators", "readers", "windows", "wake_on_lan"]
 
     public static func load(file: String) -> Loaded<Inventory> {
         switch FileInput.read(file) {
@@ -53,12 +53,7 @@ public enum InventoryLoader {
                     r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
                     continue
                 }
-                guard let t = r.mapping(value, "tenant '\(Suggest.printable(id))'", known: tenantKeys) else { continue }
-                let name = t["name"].flatMap { r.string($0, "tenant '\(Suggest.printable(id))' name") } ?? id
-                let wake = t["wake_on_lan"].flatMap {
-                    ConfigLoader.readWakeOnLAN($0, r, "tenant '\(Suggest.printable(id))' wake_on_lan")
-                }
-                tenants[id] = Tenant(id: id, name: name, wakeOnLAN: wake)
+                tenants[id] = readTenant(id, location, value, r)
             }
         } else {
             r.error(f.location, "missing key 'tenants': every host belongs to a tenant (municipality)")
@@ -102,6 +97,30 @@ public enum InventoryLoader {
             }
         }
         return Inventory(tenants: tenants, hosts: hosts)
+    }
+
+    /// One entry of `tenants:`: its display name, its own operators and readers (Unix groups) and windows.
+    private static func readTenant(_ id: String, _ location: SourceLocation, _ value: YNode, _ r: YAMLReader)
+        -> Tenant?
+    {
+        let what = "tenant '\(Suggest.printable(id))'"
+        guard let t = r.mapping(value, what, known: tenantKeys) else { return nil }
+        let name = t["name"].flatMap { r.string($0, "\(what) name") } ?? id
+        func names(_ key: String, _ kind: String) -> [String] {
+            guard let list = t[key].flatMap({ r.stringList($0, "\(what) \(key)") }) else { return [] }
+            for item in list where !isValidName(item.value) {
+                r.error(
+                    item.location,
+                    "\(what) \(key): \(kind) name '\(Suggest.printable(item.value))' must use letters, digits, '.', "
+                        + "'_' and '-'")
+            }
+            var seen = Set<String>()
+            return list.map(\.value).filter { seen.insert($0).inserted }
+        }
+        return Tenant(
+            id: id, name: name, operators: names("operators", "group"), readers: names("readers", "group"),
+            windows: names("windows", "window"), location: location,
+            wakeOnLAN: t["wake_on_lan"].flatMap { ConfigLoader.readWakeOnLAN($0, r, "\(what) wake_on_lan") })
     }
 
     /// Checks that hold for both formats: names, addresses, users, and that no group shadows a host.

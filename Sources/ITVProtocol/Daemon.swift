@@ -48,10 +48,13 @@ public struct WindowInfo: Hashable, Sendable, Codable {
     public var defaultDurationSeconds: Int64
     public var changedBy: String?
     public var changedAt: Int64?
+    /// The tenants whose `windows:` name this window (their hosts run only while it is open); absent when no
+    /// tenant names it. Added after the first protocol version.
+    public var tenants: [String]?
 
     public init(
         name: String, open: Bool, openUntil: Int64? = nil, defaultDurationSeconds: Int64, changedBy: String? = nil,
-        changedAt: Int64? = nil
+        changedAt: Int64? = nil, tenants: [String]? = nil
     ) {
         self.name = name
         self.open = open
@@ -59,6 +62,7 @@ public struct WindowInfo: Hashable, Sendable, Codable {
         self.defaultDurationSeconds = defaultDurationSeconds
         self.changedBy = changedBy
         self.changedAt = changedAt
+        self.tenants = tenants
     }
 }
 

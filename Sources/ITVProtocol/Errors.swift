@@ -31,6 +31,10 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// This user already approved the wave that waits; it needs another operator (four eyes). Added after
     /// the first protocol version: a client that does not know it shows it as any other refusal (409).
     public static let alreadyApproved = ErrorKind("already_approved")
+    /// The caller operates or reads only some tenants (municipalities), and the request concerns hosts of
+    /// another tenant, or something only the cooperative's global operators may do. Added after the first
+    /// protocol version (403; itvctl exits 77 as for `permission_denied`).
+    public static let tenantForbidden = ErrorKind("tenant_forbidden")
     /// The request body is larger than the daemon accepts.
     public static let payloadTooLarge = ErrorKind("payload_too_large")
     /// The request did not arrive completely within the deadline.
@@ -49,7 +53,7 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public var httpStatus: Int {
         switch self {
         case .invalidRequest, .protocolMismatch: return 400
-        case .permissionDenied: return 403
+        case .permissionDenied, .tenantForbidden: return 403
         case .notFound: return 404
         case .methodNotAllowed: return 405
         case .timeout: return 408
@@ -68,7 +72,7 @@ public struct ErrorKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
     /// Kinds added since the first version, oldest first (frozen in `error_kinds_added.json`). The protocol is
     /// add-only: a kind is appended here, never inserted into `known`.
-    public static let added: [ErrorKind] = [.alreadyApproved, .artifactRejected]
+    public static let added: [ErrorKind] = [.alreadyApproved, .artifactRejected, .tenantForbidden]
 
     /// Every kind this build knows.
     public static var all: [ErrorKind] { known + added }

@@ -38,6 +38,8 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     case metrics
     case notifyList = "notify.list"
     case notifyTest = "notify.test"
+    /// A tenant's report (added after the first protocol version).
+    case report
 
     /// `GET` or `POST`.
     public var method: String {
@@ -50,7 +52,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     public var access: Access {
         switch self {
         case .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutList,
-            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics, .notifyList:
+            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics, .notifyList, .report:
             return .read
         case .feedCheck, .hostScan, .rolloutStart, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort,
             .rolloutRollback, .rolloutRetry, .rolloutSkip, .windowOpen, .windowClose, .reload, .notifyTest:
@@ -87,6 +89,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
         case .metrics: return "/v1/metrics"
         case .notifyList: return "/v1/notify"
         case .notifyTest: return "/v1/notify/{name}/test"
+        case .report: return "/v1/report"
         }
     }
 

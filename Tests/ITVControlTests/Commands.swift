@@ -54,4 +54,7 @@ let everyCommand: [CommandCase] = [
     CommandCase(route: .metrics, arguments: ["metrics"], keys: ["metrics"]),
     CommandCase(route: .notifyList, arguments: ["notify", "list"], keys: ["sinks"]),
     CommandCase(route: .notifyTest, arguments: ["notify", "test", "chat"], keys: ["sink", "ok", "id", "message"]),
+    CommandCase(
+        route: .report, arguments: ["report", "--tenant", "egling"],
+        keys: ["generated_at", "rows", "since_seconds", "tenant", "tenant_name"]),
 ]

@@ -314,6 +314,14 @@ final class FakeControlService: ControlService {
         return NotifyTestResponse(sink: name, ok: true, id: "0f1e", message: "delivered")
     }
 
+    func report(caller: Caller, _ request: ReportRequest) async throws -> ReportResponse {
+        count(.report, caller)
+        return ReportResponse(
+            tenant: request.tenant, tenantName: "Gemeinde Egling an der Paar", generatedAt: Self.t0,
+            sinceSeconds: request.sinceSeconds ?? ReportRequest.defaultSinceSeconds,
+            rows: [ReportRow(host: "ws-eg-01", procedure: "firefox-esr", installed: "128.5.0", state: "current")])
+    }
+
     func metrics(caller: Caller) async throws -> String {
         count(.metrics, caller)
         return "# HELP itv_build_info Always 1.\n# TYPE itv_build_info gauge\nitv_build_info{version=\"0.1.0\"} 1\n"

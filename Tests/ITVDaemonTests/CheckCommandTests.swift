@@ -8,7 +8,7 @@ import Testing
         let r = try runBinary("itvd", ["check", "--config", repositoryRoot + "/examples/itvd.yaml"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr == "")
-        #expect(r.stdout.hasPrefix("ok: 14 playbooks, 13 hosts, 2 tenants, 2 windows"))
+        #expect(r.stdout.hasPrefix("ok: 14 playbooks, 13 hosts, 2 tenants, 3 windows"))
     }
 
     @Test func playbooksAndInventoryWithoutAConfig() throws {

@@ -56,7 +56,7 @@ final class E2EDaemon: @unchecked Sendable {
         return try await body(daemon)
     }
 
-    private func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String], extraConfig: String)
+    func prepare(fleet: E2EFleet, playbooks: [String: String], operators: [String], extraConfig: String)
         throws
     {
         let fm = FileManager.default

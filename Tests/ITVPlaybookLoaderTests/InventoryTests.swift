@@ -21,6 +21,58 @@ import Testing
         #expect(inv.hosts[0].location == SourceLocation(file: "inv.yaml", line: 4, column: 3))
     }
 
+    @Test func tenantsNameTheirOwnGroupsAndWindows() throws {
+        let text = """
+            tenants:
+              a: {name: Amt A, operators: [a-it, a-it], readers: [a-staff], windows: [evening-a]}
+              b: {name: Markt B}
+            hosts:
+              h1: {address: 10.0.0.1, tenant: a}
+              h2: {address: 10.0.0.2, tenant: b}
+            """
+        let inv = try #require(InventoryLoader.parse(Array(text.utf8), file: "inv.yaml").value)
+        let a = try #require(inv.tenants["a"])
+        #expect(a.operators == ["a-it"] && a.readers == ["a-staff"] && a.windows == ["evening-a"])
+        #expect(inv.tenants["b"]?.operators == [] && inv.tenants["b"]?.windows == [])
+        #expect(inv.tenantAccess(groups: ["a-it", "x"]) == (operate: ["a"], read: ["a"]))
+        #expect(inv.tenantAccess(groups: ["a-staff"]) == (operate: [], read: ["a"]))
+        #expect(inv.tenantAccess(groups: ["itv"]) == (operate: [], read: []))
+        #expect(inv.tenants(servedBy: "evening-a") == ["a"] && inv.tenants(servedBy: "evening").isEmpty)
+    }
+
+    @Test func badTenantKeysAreErrorsWithTheirPlace() {
+        let text = """
+            tenants:
+              a: {operators: [-rf], readers: a-staff, window: [x]}
+            hosts:
+              h1: {address: 10.0.0.1, tenant: a}
+            """
+        let loaded = InventoryLoader.parse(Array(text.utf8), file: "inv.yaml")
+        #expect(loaded.value == nil)
+        let messages = loaded.diagnostics.map(\.description)
+        #expect(messages.contains { $0.hasPrefix("inv.yaml:2:19:") && $0.contains("group name '-rf'") }, "\(messages)")
+        #expect(messages.contains { $0.contains("readers must be a list") }, "\(messages)")
+        #expect(
+            messages.contains { $0.contains("window") && $0.contains("unknown key") || $0.contains("'window'") },
+            "\(messages)")
+    }
+
+    @Test func aTenantsWindowMustBeDeclaredInTheConfiguration() throws {
+        let text = """
+            tenants:
+              a: {windows: [evening-a, evning]}
+            hosts:
+              h1: {address: 10.0.0.1, tenant: a}
+            """
+        let inv = try #require(InventoryLoader.parse(Array(text.utf8), file: "inv.yaml").value)
+        let config = DaemonConfig(windows: [
+            "evening-a": WindowSpec(name: "evening-a", duration: TimeSpan(seconds: 3600))
+        ])
+        let problems = SetValidator.validate(config: config, inventory: inv, playbooks: []).map(\.description)
+        #expect(problems.count == 1, "\(problems)")
+        #expect(problems.first?.hasPrefix("inv.yaml:2:3: tenant 'a': unknown window 'evning'") == true, "\(problems)")
+    }
+
     @Test func ansibleInventoriesAreRead() throws {
         let text = """
             all:

@@ -98,6 +98,11 @@ let goldens: [Golden] = [
     Golden("event_host_run", RolloutEvent(kind: .hostRun, at: Samples.t0, hostRun: Samples.detail.hostRuns[1])),
     Golden("event_approval", RolloutEvent(kind: .approval, at: Samples.t0, approval: Samples.detail.approvals[1])),
     Golden("window_list", WindowListResponse(windows: [Samples.window])),
+    Golden(
+        "window_list_tenants",
+        WindowListResponse(windows: [
+            WindowInfo(name: "evening-egling", open: false, defaultDurationSeconds: 7_200, tenants: ["egling"])
+        ])),
     Golden("window_action", WindowActionResponse(window: Samples.window, message: "window evening open for 4h")),
     Golden(
         "reload",
@@ -156,6 +161,29 @@ let goldens: [Golden] = [
                 feedUrl: "https://www.7-zip.org/history.txt",
                 artifactState: "rejected", artifactRejection: "bad_signature"),
         ])),
+    Golden(
+        "error_tenant_forbidden",
+        ErrorBody(
+            APIError(
+                .tenantForbidden,
+                "user egon (uid 1005) operates tenant egling only; wave 2 (pilot) of rollout 12 has hosts of "
+                    + "landratsamt: it needs a global operator"))),
+    Golden(
+        "report",
+        ReportResponse(
+            tenant: "egling", tenantName: "Gemeinde Egling an der Paar", generatedAt: Samples.t0,
+            sinceSeconds: 7_776_000,
+            rows: [
+                ReportRow(
+                    host: "ws-eg-01", procedure: "firefox-esr", installed: "128.4.0", seenAt: Samples.t0,
+                    newest: "128.5.0", state: "behind", behindSince: Samples.t0,
+                    rollouts: [
+                        ReportRollout(
+                            id: 12, version: "128.5.0", phase: "halted", hostPhase: "failed", createdAt: Samples.t0,
+                            createdBy: "alice", approvedBy: ["alice", "bob"], planHash: Samples.hash)
+                    ]),
+                ReportRow(host: "ws-eg-01", procedure: "kassenbuch", state: "not_scanned"),
+            ], nextAfter: "ws-eg-01")),
     // Request bodies.
     Golden("request_feed_check", FeedCheckRequest(procedures: ["firefox-esr"])),
     Golden("request_host_scan", HostScanRequest(procedure: "firefox-esr")),

@@ -1,14 +1,36 @@
 /// A municipality or office whose hosts the cooperative looks after.
+///
+/// A tenant may name its own people and hours: members of `operators` (Unix groups) may approve, pause,
+/// resume, abort, roll back, retry and skip where every host concerned belongs to their tenants; members of
+/// `readers` (and of `operators`) see only their tenants' hosts. The global `operators:` and `readers:` of
+/// itvd.yaml keep full access. A host of a tenant with `windows` runs only while one of them is open (and the
+/// rollout's own window, if it names one).
 public struct Tenant: Hashable, Sendable {
     public var id: String
     public var name: String
+    /// Unix groups whose members operate this tenant's hosts.
+    public var operators: [String]
+    /// Unix groups whose members may read this tenant's hosts.
+    public var readers: [String]
+    /// Patch windows (declared in itvd.yaml) in which this tenant's hosts may be changed; empty: any time the
+    /// rollout may run.
+    public var windows: [String]
     /// The tenant's own `wake_on_lan` (its hosts' subnet), before the daemon's.
     public var wakeOnLAN: WakeOnLAN?
+    /// Where the tenant is declared (nil when it was made up, e.g. Ansible's `default`).
+    public var location: SourceLocation?
 
-    public init(id: String, name: String, wakeOnLAN: WakeOnLAN? = nil) {
+    public init(
+        id: String, name: String, operators: [String] = [], readers: [String] = [], windows: [String] = [],
+        location: SourceLocation? = nil, wakeOnLAN: WakeOnLAN? = nil
+    ) {
+        self.wakeOnLAN = wakeOnLAN
         self.id = id
         self.name = name
-        self.wakeOnLAN = wakeOnLAN
+        self.operators = operators
+        self.readers = readers
+        self.windows = windows
+        self.location = location
     }
 }
 
@@ -70,6 +92,24 @@ public struct Inventory: Hashable, Sendable {
     }
 
     public func host(named name: String) -> Host? { byName[name].map { hosts[$0] } }
+
+    /// The tenants (ids) whose hosts members of `groups` may change (tenant `operators`), and may read
+    /// (tenant `readers` and `operators`), sorted. Global groups of itvd.yaml are not considered here.
+    public func tenantAccess(groups: [String]) -> (operate: [String], read: [String]) {
+        var operate: [String] = []
+        var read: [String] = []
+        for (id, tenant) in tenants {
+            let operates = tenant.operators.contains(where: groups.contains)
+            if operates { operate.append(id) }
+            if operates || tenant.readers.contains(where: groups.contains) { read.append(id) }
+        }
+        return (operate.sorted(), read.sorted())
+    }
+
+    /// The tenants that list `window` among theirs, sorted.
+    public func tenants(servedBy window: String) -> [String] {
+        tenants.values.filter { $0.windows.contains(window) }.map(\.id).sorted()
+    }
 
     /// Every group name used by at least one host.
     public var groups: Set<String> { Set(hosts.flatMap(\.groups)) }

@@ -22,6 +22,7 @@ public enum SetValidator {
             }
         }
 
+        diagnostics += validateTenantWindows(config: config, inventory: inventory)
         var ids: [String: SourceLocation] = [:]
         let groups = inventory.groups
         let known = Array(groups) + inventory.hosts.map(\.name)
@@ -124,6 +125,32 @@ public enum SetValidator {
                     }
                 }
             }
+        }
+        return diagnostics
+    }
+
+    /// A tenant's `windows` must be declared in itvd.yaml (at most `maxPerPlaybook` shown, then a count).
+    static func validateTenantWindows(config: DaemonConfig, inventory: Inventory) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var hidden = 0
+        let declared = config.windows.keys.sorted()
+        for tenant in inventory.tenants.values.sorted(by: { $0.id < $1.id }) {
+            for window in tenant.windows where config.windows[window] == nil {
+                guard diagnostics.count < maxPerPlaybook else {
+                    hidden += 1
+                    continue
+                }
+                diagnostics.append(
+                    Diagnostic(
+                        tenant.location ?? SourceLocation(file: "inventory", line: 0, column: 0),
+                        "tenant '\(Suggest.printable(tenant.id))': unknown window '\(Suggest.printable(window))'; "
+                            + "windows are declared in itvd.yaml under windows: (declared: "
+                            + "\(declared.isEmpty ? "none" : declared.joined(separator: ", ")))"
+                            + Suggest.didYouMean(window, declared)))
+            }
+        }
+        if hidden > 0, let first = diagnostics.first {
+            diagnostics.append(Diagnostic(first.location, "\(hidden) more unknown tenant window(s) are not shown"))
         }
         return diagnostics
     }

@@ -17,6 +17,10 @@ public enum RolloutEvent: Hashable, Sendable {
     case approve(ApprovalRecord)
     /// The rollout's patch window opened or closed (also sent once after load with the current state).
     case windowChanged(open: Bool, by: String)
+    /// The hosts whose tenant's patch windows are all closed now (hosts of tenants without `windows:` are never
+    /// held): they are not dispatched until a later event leaves them out. Sent after load and whenever a
+    /// window or the inventory changes.
+    case tenantWindowsChanged(held: Set<String>)
     /// A step the state machine asked for ended.
     case stepFinished(host: String, step: HostStep, result: StepResult)
     /// A step whose intent was recorded was not sent after all (the daemon is stopping): forget the intent.

@@ -25,6 +25,8 @@ extension RolloutStateMachine {
                 emit(.announce(.waveApproved(wave: wave.index, by: by, complete: true)))
                 startWave(wave.index)
             }
+        case .tenantWindowsChanged(let held):
+            heldHosts = held
         case .stepFinished(let host, let step, let result):
             try stepFinished(host: host, step: step, result: result)
         case .stepNotSent(let host, let step):
@@ -210,7 +212,7 @@ extension RolloutStateMachine {
         guard !dispatchHeld else { return }
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
-        for run in hostRuns(inWave: wave.index) where run.phase == .pending || run.phase == .deferred {
+        for run in hostRuns(inWave: wave.index) where (run.phase == .pending || run.phase == .deferred) && !heldHosts.contains(run.host) {
             guard let at = run.nextAttemptAt else {
                 if run.phase == .pending, running < limit {
                     startHost(run.host)

@@ -6,7 +6,7 @@
 ///   previous wave finished and baked, `operator` when enough different users approved the current plan,
 ///   `window` when the rollout's patch window is open.
 /// - Host runs are dispatched only while the rollout runs and, when the recipe names a window, while that
-///   window is open; at most `parallel` of a wave at once. A host run that started finishes its steps
+///   window is open, and a host whose tenant names windows only while one of them is open; at most `parallel` of a wave at once. A host run that started finishes its steps
 ///   even when the window closes or the rollout is paused; an abort stops it after the step in flight.
 /// - A host run is `detect` (the found version becomes `previous`; the target version means
 ///   `already_current`), then `stage` (only when the rollout has an artifact: the verified file is put on
@@ -20,6 +20,9 @@ public struct RolloutStateMachine: Sendable {
     public internal(set) var snapshot: RolloutSnapshot
     /// Whether the rollout's patch window is open (runtime state, fed by `windowChanged`).
     public internal(set) var windowOpen: Bool
+    /// Hosts that may not start now because their tenant's windows are closed (runtime state, fed by
+    /// `tenantWindowsChanged`).
+    public internal(set) var heldHosts: Set<String> = []
     /// The hash a plan made now would have, when it differs from the rollout's plan.
     public internal(set) var changedPlanHash: String?
     /// Runtime state set by the engine while the daemon stops: no host run starts (a step not sent because
@@ -41,9 +44,10 @@ public struct RolloutStateMachine: Sendable {
     var actions: [RolloutAction] = []
     var now: EpochMillis = 0
 
-    public init(snapshot: RolloutSnapshot, windowOpen: Bool = false) {
+    public init(snapshot: RolloutSnapshot, windowOpen: Bool = false, heldHosts: Set<String> = []) {
         self.snapshot = snapshot
         self.windowOpen = windowOpen
+        self.heldHosts = heldHosts
         hostIndex = Dictionary(
             snapshot.hostRuns.enumerated().map { ($0.element.host, $0.offset) }, uniquingKeysWith: { a, _ in a })
     }
@@ -74,13 +78,13 @@ public struct RolloutStateMachine: Sendable {
 
     /// Applies one event. On error nothing changed.
     public mutating func handle(_ event: RolloutEvent, now: EpochMillis) -> Result<[RolloutAction], RolloutError> {
-        let before = (snapshot, windowOpen, changedPlanHash)
+        let before = (snapshot, windowOpen, changedPlanHash, heldHosts)
         self.now = now
         actions = []
         do {
             try apply(event)
         } catch {
-            (snapshot, windowOpen, changedPlanHash) = before
+            (snapshot, windowOpen, changedPlanHash, heldHosts) = before
             actions = []
             return .failure(error)
         }

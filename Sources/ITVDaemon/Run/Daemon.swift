@@ -115,7 +115,8 @@ actor Daemon: DaemonHooks {
             notifyRouting.wake(records)
         }
         let set = await engine.set
-        let server = ControlServer(config: ControlServerConfig(set.config), service: service, logger: logger)
+        let server = ControlServer(
+            config: ControlServerConfig(set.config, inventory: set.inventory), service: service, logger: logger)
         control = server
         let validators = (try? await StoreReleaseLedger(store: store).savedValidators()) ?? [:]
         await feeds.attach(detector: detector) { release in await engine.releaseDetected(release) }
@@ -228,7 +229,7 @@ actor Daemon: DaemonHooks {
         }
         // Who may read and change: in force for the next request, before anything else of the new set.
         control?.updateAuthorization(
-            AuthorizationPolicy(operatorGroups: set.config.operators, readerGroups: set.config.readers))
+            AuthorizationPolicy(set.config, inventory: set.inventory))
         let previous = await engine.set.config
         let restartOnly = Self.restartOnlyChanges(from: previous, to: set.config)
         if !restartOnly.isEmpty {

@@ -14,21 +14,27 @@ struct MetricsExtras: Sendable {
 extension EngineControlService {
     func metrics(caller: Caller) async throws -> String {
         guard let metrics else { throw APIError(.notFound, "this itvd exports no metrics") }
-        return try await metricsText(metrics)
+        return try await metricsText(metrics, caller: caller)
     }
 
-    /// Reads the state the way `status` and `host list` do, then renders it.
-    func metricsText(_ metrics: DaemonMetrics) async throws -> String {
-        let status = try await self.status(caller: Self.metricsCaller)
-        let hosts = try await hostList(caller: Self.metricsCaller, HostListRequest(query: [:]))
+    /// Reads the state the way `status` and `host list` do, then renders it. A tenant reader gets the figures of
+    /// its tenants' hosts and of the rollouts that have some of them (no outbox counts, no lifetime counters:
+    /// they count every tenant).
+    func metricsText(_ metrics: DaemonMetrics, caller: Caller = Self.metricsCaller) async throws -> String {
+        let status = try await self.status(caller: caller)
+        let hosts = try await hostList(caller: caller, HostListRequest(query: [:]))
         let set = await engine.set
-        let active = await engine.activeSnapshots().map { RolloutInfo.Phase(rawValue: $0.rollout.phase.rawValue) }
+        let visible = hostFilter(caller, set)
+        let active = await engine.activeSnapshots().compactMap { scoped($0, visible) }.map {
+            RolloutInfo.Phase(rawValue: $0.rollout.phase.rawValue)
+        }
         let extras = await hooks.metricsExtras()
         return metrics.render(
             DaemonMetrics.State(
                 status: status, hosts: hosts, active: active.compactMap { $0 },
-                tenants: set.inventory.tenants.keys.sorted(), procedures: set.playbooks.map(\.id), feeds: extras.feeds,
-                outboxPending: extras.outboxPending))
+                tenants: set.inventory.tenants.keys.filter(caller.reads.contains).sorted(),
+                procedures: set.playbooks.map(\.id), feeds: extras.feeds,
+                outboxPending: caller.reads.isAll ? extras.outboxPending : [:], includeCounters: caller.reads.isAll))
     }
 
     /// The daemon itself, reading for a scrape (the TCP listener has no peer credentials).

@@ -57,27 +57,33 @@ struct EngineControlService: ControlService {
 
     func status(caller: Caller) async throws -> StatusResponse {
         let set = await engine.set
-        let active = await engine.activeSnapshots()
+        let visible = hostFilter(caller, set)
+        let active = await engine.activeSnapshots().compactMap { scoped($0, visible) }
         let windows = await engine.windowList().filter(\.open).map(\.spec.name)
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
         return StatusResponse(
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
-            hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
+            hosts: visible.map { v in set.inventory.hosts.count { v($0.name) } } ?? set.inventory.hosts.count,
+            tenants: caller.reads.isAll
+                ? set.inventory.tenants.count : set.inventory.tenants.keys.count(where: caller.reads.contains),
+            activeRollouts: active.count,
             openWindows: windows,
-            attention: try await attention(active, now: clock.now()), problems: problems)
+            attention: try await attention(active, visible, now: clock.now()), problems: problems)
     }
 
     /// Rollouts that need a person: waiting for an approval, halted, paused; with unreached hosts (active, or
-    /// ended incomplete in the last 7 days).
-    func attention(_ active: [RolloutSnapshot], now: Int64) async throws -> [RolloutInfo] {
+    /// ended incomplete in the last 7 days); a tenant's people see only the hosts of their tenants.
+    func attention(_ active: [RolloutSnapshot], _ visible: (@Sendable (String) -> Bool)?, now: Int64) async throws
+        -> [RolloutInfo]
+    {
         var infos = active.filter {
             $0.rollout.phase.waitsForPerson || $0.hostRuns.contains(where: { $0.phase == .unreached })
         }.map { RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns) }
         let week: Int64 = 7 * 86_400_000
         for r in try await store.rollouts(includeFinished: true, limit: 20)
         where r.phase == .incomplete && r.updatedAt > now - week {
-            if let s = try await store.rollout(id: r.id) {
+            if let s = try await store.rollout(id: r.id).flatMap({ scoped($0, visible) }) {
                 infos.append(RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns))
             }
         }
@@ -97,9 +103,10 @@ struct EngineControlService: ControlService {
     }
 
     func procedureInfo(
-        _ p: Playbook, set: LoadedSet, releases: [ReleaseRecord], versions: [String: HostVersionRecord]
+        _ p: Playbook, set: LoadedSet, releases: [ReleaseRecord], versions: [String: HostVersionRecord],
+        visible: (@Sendable (String) -> Bool)? = nil
     ) -> ProcedureInfo {
-        let hosts = set.inventory.hosts(forTargets: p.targets.map(\.value))
+        let hosts = set.inventory.hosts(forTargets: p.targets.map(\.value)).filter { visible?($0.name) ?? true }
         let names = Set(hosts.map(\.name))
         var counts: [String?: Int] = [:]
         for h in names { counts[versions[h]?.version ?? nil, default: 0] += 1 }
@@ -119,11 +126,13 @@ struct EngineControlService: ControlService {
 
     func procedureList(caller: Caller) async throws -> ProcedureListResponse {
         let set = await engine.set
+        let visible = hostFilter(caller, set)
         let releases = Dictionary(grouping: try await store.releases(procedure: nil), by: \.procedure)
         let versions = Self.index(try await store.hostVersions())
         return ProcedureListResponse(
             procedures: set.playbooks.sorted { $0.id < $1.id }.map {
-                procedureInfo($0, set: set, releases: releases[$0.id] ?? [], versions: versions[$0.id] ?? [:])
+                procedureInfo(
+                    $0, set: set, releases: releases[$0.id] ?? [], versions: versions[$0.id] ?? [:], visible: visible)
             })
     }
 
@@ -132,25 +141,28 @@ struct EngineControlService: ControlService {
         guard let p = set.playbooks.first(where: { $0.id == id }) else {
             throw APIError(.notFound, "no procedure \(id)" + Suggest.didYouMean(id, set.playbooks.map(\.id)))
         }
+        let visible = hostFilter(caller, set)
         let releases = try await store.releases(procedure: id)
         let versions = Self.index(try await store.hostVersions())[id] ?? [:]
-        let info = procedureInfo(p, set: set, releases: releases, versions: versions)
+        let info = procedureInfo(p, set: set, releases: releases, versions: versions, visible: visible)
         let waves: [PlanWaveInfo]
         if case .success(let plan) = WavePlanner.plan(playbook: p, inventory: set.inventory, version: "0") {
-            waves = plan.waves.map(PlanWaveInfo.init)
+            waves = scoped(RolloutPlanResponse(plan), visible).waves
         } else {
             waves = []
         }
         let rollouts = try await store.rollouts(includeFinished: true, limit: 20).filter { $0.procedure == id }
         var infos: [RolloutInfo] = []
         for r in rollouts {
-            if let s = try await store.rollout(id: r.id) {
+            if let s = try await store.rollout(id: r.id).flatMap({ scoped($0, visible) }) {
                 infos.append(RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns))
             }
         }
         return ProcedureDetail(
             procedure: info, waves: waves, releases: releases.map { ReleaseInfo($0) },
-            hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease), rollouts: infos)
+            hosts: installed(for: p, set: set, versions: versions, latest: info.latestRelease).filter {
+                visible?($0.host) ?? true
+            }, rollouts: infos)
     }
 
     /// What each target host of `p` runs; `versions`: the procedure's, by host.
@@ -194,8 +206,10 @@ struct EngineControlService: ControlService {
             playbooks = playbooks.filter { $0.id == p }
             if playbooks.isEmpty { throw APIError(.notFound, "no procedure \(p)") }
         }
+        let visible = hostFilter(caller, set)
         let hosts = set.inventory.hosts.filter { h in
-            (request.group.map { h.groups.contains($0) } ?? true) && (request.tenant.map { h.tenant == $0 } ?? true)
+            (visible?(h.name) ?? true) && (request.group.map { h.groups.contains($0) } ?? true)
+                && (request.tenant.map { h.tenant == $0 } ?? true)
         }
         // Hosts not reached by an active rollout (deferred or unreached), by procedure and host.
         var asleep: [String: [String: (Int64, HostRunRecord)]] = [:]

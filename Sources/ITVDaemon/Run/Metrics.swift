@@ -56,6 +56,8 @@ final class DaemonMetrics: EngineObserver {
         var feeds: [String: (up: Bool, lastSuccess: Double?)]
         /// Sink name -> notifications waiting for delivery.
         var outboxPending: [String: Int]
+        /// The lifetime counters and histograms count every tenant's host runs: not for a tenant's readers.
+        var includeCounters = true
     }
 
     /// The exposition: state gauges made fresh, then the lifetime counters and histograms.
@@ -122,7 +124,7 @@ final class DaemonMetrics: EngineObserver {
                 help: "Notifications in the outbox not yet delivered to the sink."
             ).set(to: Double(pending))
         }
-        return r.emitToString() + counters.emitToString()
+        return r.emitToString() + (state.includeCounters ? counters.emitToString() : "")
     }
 
     /// The drift state `itvctl host list` shows, with `_` for spaces.

@@ -1,5 +1,33 @@
 import ITVProtocol
 
+/// The tenants (municipalities) whose hosts a caller may see or change.
+public enum TenantScope: Hashable, Sendable {
+    /// Every tenant: root, and the global `readers:`/`operators:` of itvd.yaml.
+    case all
+    /// Only these tenants (ids): members of a tenant's `readers:`/`operators:` in the inventory.
+    case only(Set<String>)
+
+    public func contains(_ tenant: String) -> Bool {
+        switch self {
+        case .all: return true
+        case .only(let tenants): return tenants.contains(tenant)
+        }
+    }
+
+    public var isAll: Bool { self == .all }
+
+    /// No tenant at all.
+    public var isEmpty: Bool { self == .only([]) }
+
+    /// The tenant ids, sorted, for messages ("all tenants" for `.all`).
+    public var description: String {
+        switch self {
+        case .all: return "all tenants"
+        case .only(let tenants): return tenants.isEmpty ? "no tenant" : tenants.sorted().joined(separator: ", ")
+        }
+    }
+}
+
 /// Who sent a control request, from the socket's peer credentials (SO_PEERCRED), resolved by the server.
 public struct Caller: Hashable, Sendable {
     /// The Unix user name (`uid:1234` when the uid has no passwd entry).
@@ -9,16 +37,29 @@ public struct Caller: Hashable, Sendable {
     public var gid: UInt32
     /// Names of the primary and supplementary groups.
     public var groups: [String]
-    /// Root, or a member of an operator group: may change things.
+    /// Root, or a member of a global operator group: may change things of every tenant.
     public var mayChange: Bool
+    /// Tenants whose hosts the caller sees: `.all` for root and global readers and operators.
+    public var reads: TenantScope
+    /// Tenants whose hosts the caller may change: `.all` when `mayChange`, else the tenants whose
+    /// `operators:` it is a member of (possibly none).
+    public var operates: TenantScope
 
-    public init(user: String, uid: UInt32, gid: UInt32, groups: [String], mayChange: Bool) {
+    public init(
+        user: String, uid: UInt32, gid: UInt32, groups: [String], mayChange: Bool, reads: TenantScope = .all,
+        operates: TenantScope? = nil
+    ) {
         self.user = user
         self.uid = uid
         self.gid = gid
         self.groups = groups
         self.mayChange = mayChange
+        self.reads = mayChange ? .all : reads
+        self.operates = mayChange ? .all : (operates ?? .only([]))
     }
+
+    /// A tenant operator (not a global one): may use the change routes that concern hosts, for its tenants.
+    public var operatesSomeTenants: Bool { !mayChange && !operates.isEmpty }
 }
 
 /// What the control socket asks of the engine: one method per route of `ITVProtocol.Route`.
@@ -75,9 +116,14 @@ public protocol ControlService: Sendable {
     /// it (`permission.denied`, outcome `denied`) and journals it with the user and uid. Not called for
     /// requests refused before authorization could be decided (malformed HTTP).
     func recordDenied(caller: Caller, route: String) async
+    /// A request refused as `tenant_forbidden` (`reason` is the refusal's message): audited like
+    /// `recordDenied`, with the reason as the comment.
+    func recordDenied(caller: Caller, route: String, reason: String) async
 
     /// The Prometheus text exposition of the daemon's state and counters (`GET /v1/metrics`).
     func metrics(caller: Caller) async throws -> String
+    /// One page of a tenant's report (`itvctl report`); `tenant_forbidden` for a tenant the caller does not read.
+    func report(caller: Caller, _ request: ReportRequest) async throws -> ReportResponse
     /// Every notification sink with its outbox counts and last error.
     func notifyList(caller: Caller) async throws -> NotifyListResponse
     /// Sends a test notification to the sink now; `ok` false with the error when the sink refused it.
@@ -85,11 +131,19 @@ public protocol ControlService: Sendable {
 }
 
 extension ControlService {
+    public func recordDenied(caller: Caller, route: String, reason: String) async {
+        await recordDenied(caller: caller, route: route)
+    }
+
     public func metrics(caller: Caller) async throws -> String {
         throw APIError(.notFound, "this itvd exports no metrics")
     }
 
     public func notifyList(caller: Caller) async throws -> NotifyListResponse { NotifyListResponse(sinks: []) }
+
+    public func report(caller: Caller, _ request: ReportRequest) async throws -> ReportResponse {
+        throw APIError(.notFound, "this itvd makes no reports")
+    }
 
     public func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse {
         throw APIError(.notFound, "no notify sink \(name)")

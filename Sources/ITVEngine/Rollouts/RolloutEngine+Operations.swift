@@ -72,6 +72,7 @@ extension RolloutEngine {
         if let window = playbook.rollout.window {
             _ = machine.handle(.windowChanged(open: isWindowOpen(window), by: "itvd"), now: now)
         }
+        _ = machine.handle(.tenantWindowsChanged(held: heldHosts(machine.snapshot)), now: now)
         // Created and started in one transaction: a crash leaves either no rollout or a started one.
         let actions: [RolloutAction]
         switch machine.handle(.start, now: now) {
@@ -181,8 +182,7 @@ extension RolloutEngine {
                     try await auditRefusal(requester, "rollout.rollback", "rollout \(id)", reason, refusal)
                     throw refusal
                 }
-                let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
-                machines[id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+                machines[id] = machine(snapshot)
                 durable[id] = snapshot
                 loaded = true
             }
@@ -272,6 +272,7 @@ extension RolloutEngine {
                 _ = try? await apply(id, .windowChanged(open: isWindowOpen(window), by: "itvd"))
             }
         }
+        await tenantWindowsChanged()  // a tenant's windows: may have changed with the inventory
     }
 
     /// The rollout's machine when it is active. Otherwise `conflict` when it exists but ended (the request

@@ -85,6 +85,7 @@ extension RolloutEngine {
                     "rollout \(id): cannot apply window \(name) change: \(error)", metadata: ["rollout": "\(id)"])
             }
         }
+        if !set.inventory.tenants(servedBy: name).isEmpty { await tenantWindowsChanged() }
     }
 
     /// Runs `detect` of a procedure on its hosts now (all procedures when nil), at most `parallel` at once,

@@ -106,8 +106,7 @@ public actor RolloutEngine {
             if let until = record.openUntil { workContinuation.yield(.windowEnd(name: name, until: until)) }
         }
         for snapshot in try await store.activeRollouts() {
-            let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
-            machines[snapshot.rollout.id] = RolloutStateMachine(snapshot: snapshot, windowOpen: open)
+            machines[snapshot.rollout.id] = machine(snapshot)
             durable[snapshot.rollout.id] = snapshot
         }
         for id in machines.keys.sorted() {
@@ -298,8 +297,7 @@ public actor RolloutEngine {
             machines[id] = nil
             return
         }
-        let open = committed.rollout.recipe.window.map { isWindowOpen($0) } ?? false
-        machines[id] = RolloutStateMachine(snapshot: committed, windowOpen: open)
+        machines[id] = machine(committed)
     }
 
     /// Performs one action of a committed batch. Never blocks: work goes to `run()`'s task group.
@@ -362,6 +360,37 @@ public actor RolloutEngine {
     }
 
     func isWindowOpen(_ name: String) -> Bool { windows[name]?.isOpen(at: clock.now()) ?? false }
+
+    /// A state machine for a snapshot with the windows' state as it is now: the rollout's window, and which
+    /// hosts wait for their tenant's windows.
+    func machine(_ snapshot: RolloutSnapshot) -> RolloutStateMachine {
+        let open = snapshot.rollout.recipe.window.map { isWindowOpen($0) } ?? false
+        return RolloutStateMachine(snapshot: snapshot, windowOpen: open, heldHosts: heldHosts(snapshot))
+    }
+
+    /// The rollout's hosts whose tenant names windows none of which is open now. A host no longer in the
+    /// inventory is not held here (its run fails as `host_unknown`).
+    func heldHosts(_ snapshot: RolloutSnapshot) -> Set<String> {
+        var openByTenant: [String: Bool] = [:]
+        var held = Set<String>()
+        for run in snapshot.hostRuns {
+            guard let tenant = set.inventory.host(named: run.host)?.tenant,
+                let windows = set.inventory.tenants[tenant]?.windows, !windows.isEmpty
+            else { continue }
+            if openByTenant[tenant] == nil { openByTenant[tenant] = windows.contains(where: isWindowOpen) }
+            if openByTenant[tenant] == false { held.insert(run.host) }
+        }
+        return held
+    }
+
+    /// Tells every active rollout which of its hosts wait for their tenant's windows (when that changed).
+    func tenantWindowsChanged() async {
+        for id in machines.keys.sorted() {
+            guard let machine = machines[id] else { continue }
+            let held = heldHosts(machine.snapshot)
+            if held != machine.heldHosts { _ = try? await apply(id, .tenantWindowsChanged(held: held)) }
+        }
+    }
 
     /// The hash a plan of this rollout would have with the current playbook and inventory.
     func currentPlanHash(for id: Int64) -> String? {
