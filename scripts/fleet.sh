@@ -66,6 +66,9 @@ if [ -e "$d/switch/drop" ]; then
     done
     exit 0
 fi
+# The host's own tools (the fake installer, stand-ins such as powershell.exe) come first on PATH.
+PATH="/opt/itv-host/bin:$PATH"
+export PATH
 if [ -z "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/sh; fi
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 CMD

@@ -109,7 +109,9 @@ struct RolloutCommand: ParsableCommand {
                 ["HOST", "WAVE", "STATE", "STEP", "PREVIOUS", "ERROR"],
                 detail.hostRuns.map { h in
                     [
-                        h.host, String(h.wave + 1), Output.words(h.phase.rawValue), h.step?.rawValue ?? "-",
+                        h.host, String(h.wave + 1),
+                        Output.words(h.phase.rawValue) + (h.rebootPending == true ? ", reboot pending" : ""),
+                        h.step.map { Output.words($0.rawValue) } ?? "-",
                         h.previous ?? "-", h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? "",
                     ]
                 })

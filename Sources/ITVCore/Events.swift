@@ -39,6 +39,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     /// A host printed something that is not a version where one was expected.
     case hostileOutput = "host.hostile_output"
     case hostScanned = "host.scanned"
+    /// A host restarts for its install (or came back from that restart).
+    case hostReboot = "host.reboot"
 
     // Patch windows.
     case windowOpened = "window.opened"
@@ -90,6 +92,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .reloadFailed: "94ea634045ef46d2ad735b0db7eb294f"
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .storeFailed: "cefaefe15cb54d6f9cdd9b8f312c1cd0"
+        case .hostReboot: "aca185903447406b8f0feeec5b00c10c"
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
             .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .storeInitialized,

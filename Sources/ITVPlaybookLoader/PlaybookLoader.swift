@@ -6,7 +6,10 @@ import ITVCore
 public enum PlaybookLoader {
     static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout"]
     static let feedKeys = ["kind", "url", "select", "match", "scheme", "prereleases", "every", "allow_http", "min_age"]
-    static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent"]
+    static let stepKeys = [
+        "detect", "install", "verify", "rollback", "timeout", "idempotent", "exit_codes", "reboot", "reboot_command",
+        "reboot_timeout", "user_check",
+    ]
     static let rolloutKeys = ["auto_plan", "waves", "max_failures", "on_failure", "window"]
     static let waveKeys = ["name", "size", "hosts", "group", "approval", "approvals", "bake", "parallel"]
 

@@ -162,6 +162,15 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
         case install
         case verify
         case rollback
+        /// Added with reboots: the reboot command, the wait for the restarting host, the logged-on user check.
+        case reboot
+        case waitReboot = "wait_reboot"
+        case userCheck = "user_check"
+
+        /// The steps of the first protocol version (`raw_values.json`); the others are in `added`.
+        public static let firstVersion: [Step] = [.detect, .install, .verify, .rollback]
+        /// Added since, oldest first (`host_steps_added.json`). Clients must accept steps they do not know.
+        public static let added: [Step] = [.reboot, .waitReboot, .userCheck]
     }
 
     public var host: String
@@ -178,11 +187,15 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
     /// The last error in words. Host output: clients escape control characters before printing.
     public var error: String?
     public var updatedAt: Int64
+    /// True when the installer said the host must restart and it has not: "reboot pending" (absent: no).
+    public var rebootPending: Bool?
 
     public init(
         host: String, wave: Int, phase: Phase, step: Step? = nil, previous: String? = nil, changed: Bool = false,
-        installAttempts: Int = 0, errorKind: String? = nil, error: String? = nil, updatedAt: Int64
+        installAttempts: Int = 0, errorKind: String? = nil, error: String? = nil, updatedAt: Int64,
+        rebootPending: Bool? = nil
     ) {
+        self.rebootPending = rebootPending
         self.host = host
         self.wave = wave
         self.phase = phase

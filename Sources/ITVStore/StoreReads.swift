@@ -107,6 +107,14 @@ enum StoreReads {
         }
     }
 
+    static func pendingReboots(_ db: Database) throws -> [PendingReboot] {
+        try Row.fetchAll(db, sql: "SELECT * FROM host_reboots ORDER BY host, procedure").map { row in
+            PendingReboot(
+                host: try row.decode(forColumn: "host"), procedure: try row.decode(forColumn: "procedure"),
+                rolloutID: try row.decode(forColumn: "rollout_id"), since: try row.decode(forColumn: "since"))
+        }
+    }
+
     static func windows(_ db: Database) throws -> [WindowRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM windows ORDER BY name").map { row in
             WindowRecord(
@@ -174,7 +182,7 @@ enum StoreReads {
         let host: String = try row.decode(forColumn: "host")
         let what = "host run \(host) of rollout \(rolloutID)"
         let step: String? = try row.decode(forColumn: "step")
-        return HostRunRecord(
+        var run = HostRunRecord(
             rolloutID: rolloutID, host: host, wave: try row.decode(forColumn: "wave_index"),
             phase: try value(HostRunPhase.self, row, "phase", what),
             step: try step.map { try parse(HostStep.self, $0, "step", what) },
@@ -183,6 +191,11 @@ enum StoreReads {
             installAttempts: try row.decode(forColumn: "install_attempts"),
             errorKind: try row.decode(forColumn: "error_kind"), error: try row.decode(forColumn: "error"),
             updatedAt: try row.decode(forColumn: "updated_at"))
+        run.rebootPending = try row.decode(forColumn: "reboot_pending")
+        run.exitRetries = try row.decode(forColumn: "exit_retries")
+        run.rebootStartedAt = try row.decode(forColumn: "reboot_started_at")
+        run.rebootWentDown = try row.decode(forColumn: "reboot_went_down")
+        return run
     }
 
     private static func uid(_ row: Row) throws -> UInt32 {

@@ -18,6 +18,10 @@ struct RandomRollout {
     /// Steps the engine was asked to run and has not run yet (one per host: the newest intent).
     var queue: [(host: String, step: HostStep)] = []
     var timers: Set<Int> = []
+    /// Hosts whose `install` is due again after a `retry` exit code (scheduleRetry timers).
+    var retryTimers: Set<String> = []
+    /// Reboots performed on each host since the last accepted operator retry of that host.
+    var reboots: [String: Int] = [:]
     var windowOpen = false
     var planHash: String?  // the hash a new plan would have, when it differs (re-sent after a restart)
     /// Installs performed on each host since the last accepted operator retry of that host.
@@ -37,9 +41,17 @@ struct RandomRollout {
                 bake: rng.chance(40) ? 60 : 0, parallel: [nil, 1, 2][rng.below(3)])
         }
         let threshold: FailureThreshold = rng.chance(50) ? .count(rng.below(3)) : .percent(rng.below(61))
-        let recipe = F.recipe(
+        var recipe = F.recipe(
             idempotent: rng.chance(50), maxFailures: threshold, onFailure: rng.chance(50) ? .halt : .rollback,
             window: rng.chance(40) ? "evening" : nil, rollbackStep: rng.chance(85))
+        if rng.chance(60) {
+            // Exit codes and reboots: 100 needs a restart, 101 means "send again", 102 "the installer restarts".
+            recipe.exitCodes = Dictionary(
+                uniqueKeysWithValues: OSFamily.allCases.map {
+                    ($0.rawValue, ["0": .ok, "100": .rebootRequired, "101": .retry, "102": .rebooted])
+                })
+            recipe.reboot = RebootPolicy.allCases[rng.below(RebootPolicy.allCases.count)]
+        }
         sm = RolloutStateMachine.create(id: 1, plan: F.plan(waves), recipe: recipe, createdBy: "alice", now: 0)
         let versions: [String?] = [nil, "1.0", "1.5", F.target]
         for run in sm.snapshot.hostRuns { installed[run.host] = versions[rng.below(versions.count)] }
@@ -72,7 +84,10 @@ struct RandomRollout {
             return false
         case .success(let actions):
             trace.append("\(event) -> \(sm.rollout.phase.rawValue) \(actions.steps)")
-            if case .retry(let host, _) = event { installs[host] = 0 }
+            if case .retry(let host, _) = event {
+                installs[host] = 0
+                reboots[host] = 0
+            }
             check(event, before: before, actions: actions)
             for action in actions {
                 switch action {
@@ -81,6 +96,8 @@ struct RandomRollout {
                     queue.append((host, step))
                 case .scheduleBake(let wave, _):
                     timers.insert(wave)
+                case .scheduleRetry(let host, _):
+                    retryTimers.insert(host)
                 default:
                     break
                 }
@@ -113,8 +130,32 @@ struct RandomRollout {
                 return F.lost
             }
             if roll < 20 { return F.exit(100) }
+            if roll < 26, recipe.exitCodes != nil {
+                switch roll {
+                case 20, 21:
+                    installs[host, default: 0] -= 1  // "another installation runs": nothing was done
+                    return F.exit(101)
+                case 22, 23:
+                    installed[host] = F.target
+                    return F.exit(100)
+                default:
+                    installed[host] = F.target
+                    reboots[host, default: 0] += 1
+                    return F.exit(102)
+                }
+            }
             installed[host] = F.target
             return F.ok()
+        case .userCheck:
+            if roll < 8 { return F.lost }
+            return roll < 50 ? F.ok("") : F.ok("alice pts/0 2026-12-05 08:00\n")
+        case .reboot:
+            reboots[host, default: 0] += 1
+            if reboots[host, default: 0] > 1 { fail("reboot sent \(reboots[host, default: 0]) times to \(host)") }
+            if roll < 10 { return F.exit(1) }
+            return roll < 50 ? F.lost : F.ok()
+        case .waitReboot:
+            return roll < 15 ? .unknown(kind: "reboot_timeout", message: "did not come back") : F.ok()
         case .verify:
             if roll < 8 { return F.lost }
             return version == F.target && roll >= 12 ? F.ok() : F.exit(1)
@@ -142,6 +183,7 @@ struct RandomRollout {
         for (host, step) in queue where rng.chance(50) { _ = perform(host, step) }
         queue = []
         timers = []
+        retryTimers = []
         trace.append("-- crash --")
         sm = RolloutStateMachine(snapshot: sm.snapshot)
         apply(.recover)
@@ -170,7 +212,10 @@ struct RandomRollout {
             windowOpen.toggle()
             apply(.windowChanged(open: windowOpen, by: "timer"))
         case 68..<73:
-            if let wave = timers.randomElement(using: &rng) {
+            if let host = retryTimers.randomElement(using: &rng), rng.chance(50) {
+                retryTimers.remove(host)
+                apply(.retryDue(host: host))
+            } else if let wave = timers.randomElement(using: &rng) {
                 timers.remove(wave)
                 apply(.bakeElapsed(wave: wave))
             }
@@ -187,7 +232,7 @@ struct RandomRollout {
             crash()
         case 93..<96:
             // A late or duplicate result for a step that is not in flight: refused, nothing changes.
-            let step = HostStep.allCases[rng.below(4)]
+            let step = HostStep.allCases[rng.below(HostStep.allCases.count)]
             if let run = sm.hostRun(host), !(run.stepInFlight && run.step == step) {
                 if apply(.stepFinished(host: host, step: step, result: F.ok(F.target))) {
                     fail("a result for \(host) \(step) accepted with no such step in flight")
@@ -203,6 +248,9 @@ struct RandomRollout {
         for _ in 0..<2_000 {
             if !queue.isEmpty {
                 answer(at: 0, success: true)
+            } else if let host = retryTimers.first {
+                retryTimers.remove(host)
+                apply(.retryDue(host: host))
             } else if let wave = timers.first {
                 timers.remove(wave)
                 apply(.bakeElapsed(wave: wave))
@@ -290,7 +338,10 @@ struct RandomRollout {
             if phaseAfter == .halted, was?.phase != .running {
                 fail("\(step) sent to \(host) while halted")
             }
-            if step == .install, !recipe.idempotent, (was?.installAttempts ?? 0) > 0, host != retried {
+            let resend: Bool = if case .retryDue = event { true } else { false }
+            if step == .install, !recipe.idempotent, (was?.installAttempts ?? 0) > 0, host != retried, !resend,
+                !(event == .recover && (was?.exitRetries ?? 0) > 0)
+            {
                 fail("non-idempotent install sent again to \(host)")
             }
         }

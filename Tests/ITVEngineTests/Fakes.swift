@@ -15,6 +15,7 @@ actor MemoryStore: RolloutStore {
     var commitLog: [[StoreChange]] = []
     var hostVersionTable: [String: HostVersionRecord] = [:]
     var windowTable: [String: WindowRecord] = [:]
+    var rebootTable: [String: PendingReboot] = [:]
     var lastID: Int64 = 0
     var commits = 0
     var generation = 0
@@ -84,6 +85,8 @@ actor MemoryStore: RolloutStore {
             case .feedState: break
             case .outbox(let o): outboxRecords.append(o)
             case .outboxAttempt: break
+            case .rebootPending(let r): rebootTable["\(r.host)/\(r.procedure)"] = r
+            case .rebootDone(let host): rebootTable = rebootTable.filter { $0.value.host != host }
             }
         }
     }

@@ -20,7 +20,7 @@ let tableGoldens: [Golden] = [
             "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue),
             "wave_phase": WaveInfo.Phase.allCases.map(\.rawValue),
             "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue),
-            "host_step": HostRunInfo.Step.allCases.map(\.rawValue),
+            "host_step": HostRunInfo.Step.firstVersion.map(\.rawValue),
             "approval_kind": ApprovalKindInfo.allCases.map(\.rawValue),
             "approval_source": ApprovalInfo.Source.allCases.map(\.rawValue),
             "event_kind": RolloutEvent.Kind.allCases.map(\.rawValue),
@@ -28,6 +28,8 @@ let tableGoldens: [Golden] = [
         ]),
     // Kinds added after the first version, each with its HTTP status.
     Golden("error_kinds_added", ErrorKind.added.map { "\($0.rawValue) \($0.httpStatus)" }),
+    // Host steps added after the first version (reboots), oldest first.
+    Golden("host_steps_added", HostRunInfo.Step.added.map(\.rawValue)),
 ]
 
 @Suite("Routes, errors and escaping")

@@ -69,10 +69,12 @@ public struct Steps: Hashable, Sendable {
     public var timeout: TimeSpan
     /// May `install` run again after an outcome the daemon could not learn?
     public var idempotent: Bool
+    /// Installer exit codes, reboots and the logged-on user check.
+    public var reboot: RebootSpec
 
     public init(
         detect: StepCommand, install: StepCommand, verify: StepCommand, rollback: StepCommand?,
-        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false
+        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false, reboot: RebootSpec = RebootSpec()
     ) {
         self.detect = detect
         self.install = install
@@ -80,6 +82,7 @@ public struct Steps: Hashable, Sendable {
         self.rollback = rollback
         self.timeout = timeout
         self.idempotent = idempotent
+        self.reboot = reboot
     }
 }
 

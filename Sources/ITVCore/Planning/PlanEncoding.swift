@@ -15,6 +15,8 @@
 /// max_failures: "count" | "percent", number
 /// on_failure
 /// window?
+/// only when the playbook changes a reboot default: "reboot", exit_codes: [code, action] (by code), policy,
+///        reboot_command?, reboot timeout seconds, user_check?
 /// ```
 /// Changing anything here changes every plan hash: bump the format tag when doing so (a new `OSFamily`
 /// case counts: the steps are encoded in `OSFamily.allCases` order).
@@ -65,6 +67,21 @@ struct PlanEncoding {
         }
         e.string(playbook.rollout.onFailure.rawValue)
         e.optional(playbook.rollout.window) { $0.string($1) }
+        // Appended only when set, so that the hash of every plan without these keys stays what it was.
+        let reboot = steps.reboot
+        if reboot != RebootSpec() {
+            e.string("reboot")
+            let codes = reboot.exitCodes.sorted { $0.key < $1.key }
+            e.int(codes.count)
+            for (code, action) in codes {
+                e.int64(Int64(code))
+                e.string(action.rawValue)
+            }
+            e.string(reboot.policy.rawValue)
+            e.optional(reboot.command) { $0.step($1) }
+            e.int64(reboot.timeout.seconds)
+            e.optional(reboot.userCheck) { $0.step($1) }
+        }
         return e.bytes
     }
 

@@ -33,10 +33,16 @@ extension RolloutStateMachine {
             }
             return
         }
+        let at = now
         update(host) {
             $0.step = step
             $0.stepInFlight = true
             if step == .install { $0.installAttempts += 1 }
+            if step == .reboot {
+                // The restart's deadline counts from its intent, so that a daemon restart cannot extend it.
+                $0.rebootStartedAt = at
+                $0.rebootWentDown = false
+            }
         }
         emit(.runStep(host: host, step: step))
     }
@@ -58,6 +64,9 @@ extension RolloutStateMachine {
         case .install: installFinished(run, result: result)
         case .verify: verifyFinished(run, result: result)
         case .rollback: break  // only runs in phase rolling_back
+        case .userCheck: userCheckFinished(run, result: result)
+        case .reboot: rebootFinished(run, result: result)
+        case .waitReboot: waitRebootFinished(run, result: result)
         }
     }
 
@@ -127,12 +136,8 @@ extension RolloutStateMachine {
 
     mutating func installFinished(_ run: HostRunRecord, result: StepResult) {
         switch result {
-        case .exited(0, _, _):
-            update(run.host) { $0.changed = true }
-            startStep(run.host, .verify)
         case .exited(let code, _, let stderr):
-            update(run.host) { $0.changed = true }
-            settle(run.host, .failed, kind: "exit_status", message: "install exited \(code)\(Self.tail(stderr))")
+            installExited(run, code: code, stderr: stderr)
         case .notRun(let kind, let message):
             update(run.host) { $0.installAttempts -= 1 }
             settle(run.host, .failed, kind: kind, message: "install not sent: \(message)")

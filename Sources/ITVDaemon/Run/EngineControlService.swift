@@ -63,13 +63,14 @@ struct EngineControlService: ControlService {
         let windows = await engine.windowList().filter(\.open).map(\.spec.name)
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
+        let reboots = Set(try await store.pendingReboots().map(\.host)).count
         return StatusResponse(
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
             openWindows: windows,
             attention: active.filter { $0.rollout.phase.waitsForPerson }.map {
                 RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns)
-            }, problems: problems)
+            }, problems: problems, rebootsPending: reboots > 0 ? reboots : nil)
     }
 
     // MARK: Procedures, releases, hosts
@@ -180,6 +181,10 @@ struct EngineControlService: ControlService {
         let hosts = set.inventory.hosts.filter { h in
             (request.group.map { h.groups.contains($0) } ?? true) && (request.tenant.map { h.tenant == $0 } ?? true)
         }
+        var reboots: [String: [String]] = [:]
+        for r in try await store.pendingReboots() where request.procedure == nil || r.procedure == request.procedure {
+            reboots[r.host, default: []].append(r.procedure)
+        }
         var perHost: [String: [InstalledVersion]] = [:]
         for p in playbooks {
             let latest = Self.latest(releases[p.id] ?? [], scheme: p.feed?.scheme ?? .dotted)
@@ -191,7 +196,7 @@ struct EngineControlService: ControlService {
             hosts: hosts.filter { request.procedure == nil || perHost[$0.name] != nil }.map {
                 HostInfo(
                     name: $0.name, address: $0.address, port: $0.port, tenant: $0.tenant, groups: $0.groups,
-                    os: $0.os.rawValue, procedures: perHost[$0.name] ?? [])
+                    os: $0.os.rawValue, procedures: perHost[$0.name] ?? [], rebootPending: reboots[$0.name])
             })
     }
 

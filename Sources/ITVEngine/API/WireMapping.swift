@@ -59,6 +59,9 @@ extension HostRunInfo.Step {
         case .install: self = .install
         case .verify: self = .verify
         case .rollback: self = .rollback
+        case .reboot: self = .reboot
+        case .waitReboot: self = .waitReboot
+        case .userCheck: self = .userCheck
         }
     }
 }
@@ -123,7 +126,8 @@ extension HostRunInfo {
         self.init(
             host: record.host, wave: record.wave, phase: Phase(record.phase), step: record.step.map(Step.init),
             previous: record.previous, changed: record.changed, installAttempts: record.installAttempts,
-            errorKind: record.errorKind, error: record.error, updatedAt: record.updatedAt)
+            errorKind: record.errorKind, error: record.error, updatedAt: record.updatedAt,
+            rebootPending: record.rebootPending ? true : nil)
     }
 }
 

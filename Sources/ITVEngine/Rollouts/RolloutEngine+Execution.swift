@@ -33,6 +33,13 @@ extension RolloutEngine {
             } catch {
                 // Cancelled (stopping) or the rollout ended meanwhile: recovery reschedules bakes.
             }
+        case .retry(let id, let host, let seconds):
+            do {
+                try await clock.sleep(seconds: Double(seconds))
+                try await apply(id, .retryDue(host: host))
+            } catch {
+                // Cancelled (stopping) or the rollout ended meanwhile: recovery reschedules the retry.
+            }
         case .windowEnd(let name, let until):
             do {
                 try await clock.sleep(seconds: Double(max(0, until - clock.now())) / 1000)
@@ -58,6 +65,9 @@ extension RolloutEngine {
         guard let template = rollout.recipe.template(step, for: host.os) else {
             return .notRun(
                 kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
+        }
+        if step == .waitReboot {
+            return await waitForReboot(rollout: id, host: host, run: run)
         }
         let values: [TemplateVariable: String] = [
             .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,

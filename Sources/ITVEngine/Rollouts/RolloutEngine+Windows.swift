@@ -204,6 +204,8 @@ extension RolloutEngine {
             (level, event, message) = (
                 .warning, .hostileOutput, "\(head): \(host(h)) sent output that was rejected: \(m)"
             )
+        case .hostReboot(let h, let m):
+            (level, event, message) = (.notice, .hostReboot, "\(head): \(host(h)) restarts: \(m)")
         }
         meta["event"] = "\(event.rawValue)"
         logger.log(level: level, "\(message)", metadata: meta)
