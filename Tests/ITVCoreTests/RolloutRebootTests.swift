@@ -170,6 +170,8 @@ private func installed(_ code: Int32, _ r: RolloutRecipe, os: OSFamily = .linux)
     #expect(next.steps == ["a1:verify"])
     #expect(!e.log.steps.contains("a1:reboot"))
     #expect(e.run("a1").errorKind == "user_logged_on" && e.run("a1").rebootPending)
+    e.finish("a1", .verify, F.ok())
+    #expect(e.hostPhase("a1") == .succeeded && e.run("a1").errorKind == "user_logged_on")
 
     // quser exits 1 with "No User exists for *" when nobody is logged on.
     var w = installed(3010, recipe(.ifRequiredAndNoUser, codes: [:]), os: .windows).0

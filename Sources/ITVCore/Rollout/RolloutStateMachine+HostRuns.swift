@@ -151,7 +151,9 @@ extension RolloutStateMachine {
         switch result {
         case .exited(0, _, _):
             emit(.recordHostVersion(host: run.host, version: rollout.version))
-            settle(run.host, .succeeded, kind: nil, message: nil)
+            // A restart left out because of a logged-on user stays explained next to "reboot pending".
+            let kept = run.rebootPending && ["user_logged_on", "user_check_failed"].contains(run.errorKind ?? "")
+            settle(run.host, .succeeded, kind: kept ? run.errorKind : nil, message: kept ? run.error : nil)
         case .exited(let code, _, let stderr):
             settle(run.host, .failed, kind: "verify_failed", message: "verify exited \(code)\(Self.tail(stderr))")
         case .notRun(let kind, let message), .unknown(let kind, let message):

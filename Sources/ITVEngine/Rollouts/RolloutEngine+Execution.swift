@@ -62,12 +62,12 @@ extension RolloutEngine {
         guard let host = set.inventory.host(named: name) else {
             return .notRun(kind: "host_unknown", message: "host \(name) is no longer in the inventory")
         }
+        if step == .waitReboot {  // sends no command
+            return await waitForReboot(rollout: id, host: host, run: run)
+        }
         guard let template = rollout.recipe.template(step, for: host.os) else {
             return .notRun(
                 kind: "no_command", message: "the playbook has no \(host.os.rawValue) \(step.rawValue) command")
-        }
-        if step == .waitReboot {
-            return await waitForReboot(rollout: id, host: host, run: run)
         }
         let values: [TemplateVariable: String] = [
             .version: rollout.version, .previous: run.previous ?? "", .host: name, .procedure: rollout.procedure,
