@@ -54,7 +54,9 @@ names=(ws-lra-01 ws-lra-02 ws-lra-03 ws-lra-04 srv-lra-01 srv-lra-02 ws-egl-01 w
         tenant=landratsamt; [ "$i" -gt 6 ] && tenant=egling
         group=workstations; case "$name" in srv-*) group=servers ;; esac
         extra=""; [ "$i" -eq 1 ] && extra=", it"
-        echo "  $name: {address: $BASE.$i, port: $port, tenant: $tenant, groups: [$group$extra]}"
+        # ws-egl-02 can be woken over the LAN (its MAC goes to the demo's Wake-on-LAN receiver).
+        mac=""; [ "$i" -eq 8 ] && mac=", mac: \"52:54:00:00:00:08\""
+        echo "  $name: {address: $BASE.$i, port: $port, tenant: $tenant, groups: [$group$extra]$mac}"
         hostdir="$DEMO_DIR/fleet/hosts/$(printf 'fleet-%03d' "$i")/root"
         mkdir -p "$hostdir/bin" "$hostdir/apps"
         install -m 0755 scripts/demo/vendor-app "$hostdir/bin/vendor-app"
@@ -72,6 +74,12 @@ python3 scripts/notify/webhook-receiver.py "$DEMO_DIR/webhook" --secret "$DEMO_D
 echo $! >"$DEMO_DIR/pids/webhook.pid"
 for _ in $(seq 1 100); do [ -s "$DEMO_DIR/webhook.log" ] && break; sleep 0.1; done
 hook_port=$(head -1 "$DEMO_DIR/webhook.log")
+# Wake-on-LAN: a UDP receiver that shows each magic packet and boots the switched-off workstation 5 s later.
+python3 scripts/demo/wol-receiver.py "$DEMO_DIR/fleet" 5 52:54:00:00:00:08=fleet-008 \
+    </dev/null >"$DEMO_DIR/wol.log" 2>&1 &
+echo $! >"$DEMO_DIR/pids/wol.pid"
+for _ in $(seq 1 100); do [ -s "$DEMO_DIR/wol.log" ] && break; sleep 0.1; done
+wol_port=$(head -1 "$DEMO_DIR/wol.log")
 cat >"$DEMO_DIR/itvd.yaml" <<CONF
 playbooks: playbooks
 inventory: inventory.yaml
@@ -89,6 +97,7 @@ notify:
     secret_file: hook.secret
     events: [wave.waiting, rollout.halted, rollout.rolled_back]
 metrics: {listen: 127.0.0.1:0}
+wake_on_lan: {address: 127.0.0.1, port: $wol_port, lead: 2s}
 CONF
 # The vendor's feed server: strong ETags from the content, so that release 1.2.0, published within the same
 # second as the fetch of 1.1.0, is seen (Last-Modified alone has a resolution of one second).
@@ -115,6 +124,8 @@ RID=$(rollout_of 1.1.0)
 run itvctl rollout plan fachverfahren --version 1.1.0
 
 scene "3. The evening patch window opens (what the itv-window@evening.timer runs)"
+say "ws-egl-02 (broad wave) was switched off after work; it has a MAC address in the inventory"
+bash scripts/fleet.sh switch "$DEMO_DIR/fleet" fleet-008 off on
 run itvctl window open evening
 say "the canary wave (ws-lra-01, approval: auto) runs by itself; the pilot wave waits for an operator"
 run_status itvctl rollout watch "$RID"
@@ -129,8 +140,14 @@ run itvctl notify list
 
 scene "4. The operator approves the pilot wave"
 run itvctl rollout approve "$RID" --comment "canary looks fine"
-say "after the pilot the broad wave (approval: window) runs unattended: the window is open"
+say "after the pilot the broad wave (approval: window) runs unattended: the window is open."
+say "ws-egl-02 is woken (Wake-on-LAN, lead 2s) but boots too slowly: deferred, not failed; the rollout"
+say "catches it up at its next retry (retry_unreached: 5s here; woken again 2s before)"
 run_status itvctl rollout watch "$RID"
+say "the Wake-on-LAN packets itvd sent, as the demo's receiver saw them:"
+grep '^wol:' "$DEMO_DIR/wol.log" || true
+echo "${bold}\$ itvctl rollout show $RID | grep -E 'not reached|^HOST|ws-egl-02'${plain}"
+itvctl rollout show "$RID" | grep -E 'not reached|^HOST|ws-egl-02' || true
 
 scene "5. Every host runs 1.1.0: the drift is gone"
 run itvctl host list --procedure fachverfahren

@@ -6,6 +6,7 @@
 #   fleet.sh switch DIR HOST SWITCH on|off
 #        hostkey   give the host a new host key (sshd re-reads it on SIGHUP)
 #        refuse    the host refuses the client key (authorized_keys emptied)
+#        off       the host is switched off: nothing listens (connection refused); `off` starts its sshd again
 #        hang      the host accepts TCP but never answers (sshd stopped with SIGSTOP)
 #        drop      the host drops the connection in the middle of every command
 #        flood     every command first prints 50 MB on stdout
@@ -121,11 +122,8 @@ CONF
         if [ $((i % 2)) -eq 0 ]; then tenant=fleet; else tenant=other; fi
         echo "  $name: {address: $addr, port: $port, user: root, tenant: $tenant, groups: [fleet, g$((i % 5))], os: linux}" \
             >>"$dir/inventory.yaml"
-        unshare --mount --uts -- sh -c \
-            'hostname "$1" && mount --bind "$2/root" /opt/itv-host && mount --bind "$2/home" /root && exec /usr/sbin/sshd -D -E "$2/sshd.log" -f "$2/sshd_config"' \
-            fleet-host "$name" "$hd" </dev/null >/dev/null 2>&1 &
-        echo "$!" >"$hd/sshd.pid"
-        echo "$name $!" >>"$dir/pids"
+        start_host "$name" "$hd"
+        echo "$name $(cat "$hd/sshd.pid")" >>"$dir/pids"
     done
     for i in $(seq 1 "$n"); do
         name="$(host_name "$i")"
@@ -135,6 +133,13 @@ CONF
             die "$name did not start on $base.$i (see $dir/hosts/$name/sshd.log)"
         fi
     done
+}
+
+start_host() { # name dir: the host's sshd in its own namespaces; its pid in dir/sshd.pid
+    unshare --mount --uts -- sh -c \
+        'hostname "$1" && mount --bind "$2/root" /opt/itv-host && mount --bind "$2/home" /root && exec /usr/sbin/sshd -D -E "$2/sshd.log" -f "$2/sshd_config"' \
+        fleet-host "$1" "$2" </dev/null >/dev/null 2>&1 &
+    echo "$!" >"$2/sshd.pid"
 }
 
 children_of() { # pid: its descendants, deepest first
@@ -189,6 +194,19 @@ switch() {
         ecdsa:off)
             sed -i '/ssh_host_ecdsa_key/d' "$hd/sshd_config"
             kill -HUP "$pid"; sleep 0.3; wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" ;;
+        off:on)
+            # Our own sshd only (its config names this host), with its sessions.
+            if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$hd/sshd_config"; then
+                # shellcheck disable=SC2046
+                kill -TERM $(children_of "$pid") "$pid" 2>/dev/null || true
+                for _ in $(seq 1 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+            fi ;;
+        off:off)
+            if ! tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$hd/sshd_config"; then
+                start_host "$name" "$hd"
+                sed -i "s/^$name .*/$name $(cat "$hd/sshd.pid")/" "$dir/pids"
+                wait_port "$(listen_addr "$hd")" "$(listen_port "$hd")" || die "$name did not start again"
+            fi ;;
         refuse:on) : >"$hd/authorized_keys" ;;
         refuse:off) cp "$dir/id_ed25519.pub" "$hd/authorized_keys" ;;
         hang:on) kill -STOP "$pid" ;;

@@ -30,11 +30,12 @@ struct StatusCommand: ClientCommand {
             if reboots > 0 { print("needs attention: reboots pending on \(reboots) host(s) (itvctl host list)") }
             print("needs attention:")
             Output.table(
-                ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE"],
+                ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE", "UNREACHED"],
                 status.attention.map { r in
                     [
                         String(r.id), r.procedure, r.version, Output.words(r.phase.rawValue),
-                        "\(r.currentWave + 1)/\(r.waveCount)",
+                        "\(min(r.currentWave + 1, r.waveCount))/\(r.waveCount)",
+                        (r.hostCounts["unreached"] ?? 0) > 0 ? "\(r.hostCounts["unreached"] ?? 0) hosts" : "-",
                     ]
                 })
         }

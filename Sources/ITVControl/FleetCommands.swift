@@ -162,6 +162,14 @@ struct HostCommand: ParsableCommand {
         /// current: runs the latest release; behind: runs another version; not scanned: no detect result yet;
         /// no release: the feed has offered nothing yet.
         static func state(_ p: InstalledVersion) -> String {
+            if let id = p.rolloutId, let state = p.rolloutState {
+                let why = state == "deferred" ? p.deferReason.map { " (\(Output.words($0)))" } ?? "" : ""
+                return "\(Self.plainState(p)), \(Output.words(state))\(why) in rollout \(id)"
+            }
+            return plainState(p)
+        }
+
+        static func plainState(_ p: InstalledVersion) -> String {
             if p.current { return "current" }
             if p.seenAt == nil { return "not scanned" }
             if p.latest == nil { return "no release" }

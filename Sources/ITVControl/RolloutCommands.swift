@@ -106,13 +106,14 @@ struct RolloutCommand: ParsableCommand {
                 })
             print("")
             Output.table(
-                ["HOST", "WAVE", "STATE", "STEP", "PREVIOUS", "ERROR"],
+                ["HOST", "WAVE", "STATE", "STEP", "PREVIOUS", "WAKES", "NEXT TRY", "ERROR"],
                 detail.hostRuns.map { h in
                     [
                         h.host, String(h.wave + 1),
-                        Output.words(h.phase.rawValue) + (h.rebootPending == true ? ", reboot pending" : ""),
-                        h.step.map { Output.words($0.rawValue) } ?? "-",
-                        h.previous ?? "-", h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? "",
+                        RolloutText.hostState(h) + (h.rebootPending == true ? ", reboot pending" : ""),
+                        h.step?.rawValue ?? "-",
+                        h.previous ?? "-", h.wakes.map(String.init) ?? "-", Output.time(h.nextAttemptAt),
+                        h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? "",
                     ]
                 })
             if !detail.approvals.isEmpty {
@@ -197,7 +198,8 @@ struct RolloutCommand: ParsableCommand {
     }
 
     struct Retry: HostVerb {
-        static let configuration = CommandConfiguration(abstract: "Run a failed or unknown host again.")
+        static let configuration = CommandConfiguration(
+            abstract: "Run a failed, unknown, deferred or unreached host again (a deferred one at once).")
         static let route = Route.rolloutRetry
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The rollout id.") var rid: Int64
@@ -206,7 +208,8 @@ struct RolloutCommand: ParsableCommand {
     }
 
     struct Skip: HostVerb {
-        static let configuration = CommandConfiguration(abstract: "Settle a failed or unknown host without running it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Settle a failed, unknown, deferred or unreached host without running it.")
         static let route = Route.rolloutSkip
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The rollout id.") var rid: Int64

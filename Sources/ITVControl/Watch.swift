@@ -90,17 +90,31 @@ struct WatchState {
 
 /// Rollouts in words.
 enum RolloutText {
+    /// A host run's state in words, with why it is deferred (`deferred (unreached)`).
+    static func hostState(_ h: HostRunInfo) -> String {
+        let state = Output.words(h.phase.rawValue)
+        guard h.phase == .deferred, let reason = h.deferReason else { return state }
+        return "\(state) (\(Output.words(reason)))"
+    }
+
     static func summary(_ detail: RolloutDetail) -> String {
         let r = detail.rollout
         var text =
             "rollout \(r.id): \(r.procedure) to \(escapedForMessage(r.version)), \(Output.words(r.phase.rawValue))"
         if r.waveCount > 0 { text += ", wave \(min(r.currentWave + 1, r.waveCount)) of \(r.waveCount)" }
+        let deferred = detail.hostRuns.filter { $0.phase == .deferred }.count
+        let unreached = detail.hostRuns.filter { $0.phase == .unreached }.count
+        let wakes = detail.hostRuns.reduce(0) { $0 + ($1.wakes ?? 0) }
+        if deferred + unreached + wakes > 0 {
+            text += "\nnot reached: \(deferred) deferred, \(unreached) unreached; Wake-on-LAN packets sent: \(wakes)"
+        }
         text += "\nplan hash: \(r.planHash)\ncreated \(Output.time(r.createdAt)) by \(r.createdBy)"
         if let reason = r.reason { text += "\nreason: \(escapedForMessage(reason))" }
         return text
     }
 
-    /// One bar per wave (done, failed, running, waiting), the state, and failed hosts with their error.
+    /// One bar per wave (done, failed, running, deferred, waiting), the state, and failed hosts with their
+    /// error. Deferred and unreached hosts (switched off) are counted apart: they are not failures.
     static func progress(_ detail: RolloutDetail) -> String {
         var out = summary(detail) + "\n"
         let nameWidth = detail.waves.map { escapedForMessage($0.name, limit: 30).count }.max() ?? 0
@@ -109,11 +123,18 @@ enum RolloutText {
             let done = runs.filter { [.succeeded, .alreadyCurrent, .skipped, .rolledBack].contains($0.phase) }.count
             let failed = runs.filter { [.failed, .unknown, .rollbackFailed].contains($0.phase) }.count
             let running = runs.filter { [.running, .rollingBack].contains($0.phase) }.count
-            let waiting = runs.count - done - failed - running
+            let deferred = runs.filter { $0.phase == .deferred }.count
+            let unreached = runs.filter { $0.phase == .unreached }.count
+            let waiting = runs.count - done - failed - running - deferred - unreached
             let name = escapedForMessage(wave.name, limit: 30).padding(toLength: nameWidth, withPad: " ", startingAt: 0)
             out +=
-                "wave \(wave.index + 1) \(name) " + bar(done: done, failed: failed, running: running, total: runs.count)
-                + " \(done) done, \(failed) failed, \(running) running, \(waiting) waiting"
+                "wave \(wave.index + 1) \(name) "
+                + bar(
+                    done: done, failed: failed, running: running, total: runs.count, deferred: deferred + unreached)
+                + " \(done) done, \(failed) failed, \(running) running, "
+                + (deferred + unreached > 0
+                    ? "\(deferred) deferred, " + (unreached > 0 ? "\(unreached) unreached, " : "") : "")
+                + "\(waiting) waiting"
                 + " (\(Output.words(wave.phase.rawValue)))\n"
         }
         let failedRuns = detail.hostRuns.filter { [.failed, .unknown, .rollbackFailed].contains($0.phase) }
@@ -124,17 +145,27 @@ enum RolloutText {
                 + "\n"
         }
         if failedRuns.count > 20 { out += "  ... and \(failedRuns.count - 20) more failed hosts\n" }
+        let asleep = detail.hostRuns.filter { [.deferred, .unreached].contains($0.phase) }
+        if !asleep.isEmpty {
+            let names = asleep.prefix(20).map { escapedForMessage($0.host) }.joined(separator: ", ")
+            out +=
+                "  not reached: \(names)" + (asleep.count > 20 ? " and \(asleep.count - 20) more" : "")
+                + " (deferred hosts are tried again; not failures)\n"
+        }
         return out
     }
 
-    static func bar(done: Int, failed: Int, running: Int, total: Int, width: Int = 30) -> String {
+    /// `#` done, `!` failed, `>` running, `z` deferred or unreached (asleep), `.` waiting.
+    static func bar(done: Int, failed: Int, running: Int, total: Int, width: Int = 30, deferred: Int = 0) -> String {
         guard total > 0 else { return "[" + String(repeating: " ", count: width) + "]" }
         func cells(_ n: Int) -> Int { (n * width + total - 1) / total }
         let d = min(cells(done), width)
         let f = min(cells(failed), width - d)
         let r = min(cells(running), width - d - f)
+        let z = min(cells(deferred), width - d - f - r)
         return "[" + String(repeating: "#", count: d) + String(repeating: "!", count: f)
-            + String(repeating: ">", count: r) + String(repeating: ".", count: width - d - f - r) + "]"
+            + String(repeating: ">", count: r) + String(repeating: "z", count: z)
+            + String(repeating: ".", count: width - d - f - r - z) + "]"
     }
 
     /// One line per event, for logs and pipes.

@@ -21,6 +21,10 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case rolloutRollingBack = "rollout.rolling_back"
     case rolloutRolledBack = "rollout.rolled_back"
     case rolloutFailed = "rollout.failed"
+    /// Every wave is done; deferred (switched-off) hosts remain and are tried again.
+    case rolloutCatchingUp = "rollout.catching_up"
+    /// The rollout ended with unreached hosts.
+    case rolloutIncomplete = "rollout.incomplete"
 
     // Waves.
     case waveWaiting = "wave.waiting"
@@ -41,6 +45,12 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case hostScanned = "host.scanned"
     /// A host restarts for its install (or came back from that restart).
     case hostReboot = "host.reboot"
+    /// A host was not reached (switched off?): tried again later, not a failure.
+    case hostDeferred = "host.deferred"
+    /// A deferred host was not reached before `reach_deadline`.
+    case hostUnreached = "host.unreached"
+    /// A Wake-on-LAN packet was sent to a host.
+    case hostWake = "host.wake"
 
     // Patch windows.
     case windowOpened = "window.opened"
@@ -93,10 +103,14 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .storeFailed: "cefaefe15cb54d6f9cdd9b8f312c1cd0"
         case .hostReboot: "aca185903447406b8f0feeec5b00c10c"
+        case .hostDeferred: "9c8738088a8e4b2fb0948e33d780a2a0"
+        case .hostUnreached: "3ee03886a38f4987a8598b08a6a7dc69"
+        case .hostWake: "b934571fb37b4cde90de9eaffa67a112"
+        case .rolloutIncomplete: "cf4265ccf05547de837590b709313610"
         case .feedRecovered, .rolloutPaused, .rolloutResumed, .rolloutRollingBack, .waveStarted, .waveSucceeded,
             .hostStarted, .hostSucceeded, .operatorAction, .daemonReady, .daemonStopping, .reloadSucceeded,
             .hostRolledBack, .hostRollbackFailed, .hostileOutput, .hostScanned, .rolloutFailed, .storeInitialized,
-            .storeMarkerRepaired, .notifyFailed, .notifyDropped:
+            .storeMarkerRepaired, .notifyFailed, .notifyDropped, .rolloutCatchingUp:
             nil
         }
     }

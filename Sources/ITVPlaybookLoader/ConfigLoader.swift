@@ -6,7 +6,7 @@ import ITVCore
 public enum ConfigLoader {
     static let topKeys = [
         "playbooks", "inventory", "state", "socket", "ssh", "parallel", "operators", "readers", "windows",
-        "metrics", "notify",
+        "metrics", "notify", "wake_on_lan",
     ]
     static let sshKeys = ["identity", "known_hosts", "connect_timeout"]
 
@@ -97,7 +97,39 @@ public enum ConfigLoader {
             }
         }
         if let n = f["notify"] { c.notify = NotifyConfigLoader.read(n, r, base: base) }
+        if let n = f["wake_on_lan"] { c.wakeOnLAN = readWakeOnLAN(n, r, "wake_on_lan") }
         return c
+    }
+
+    static let wakeOnLANKeys = ["address", "port", "lead"]
+
+    /// `wake_on_lan: {address: 10.1.255.255, port: 9, lead: 5m}`: an IPv4 address (the hosts' broadcast
+    /// address), a UDP port, the time between the packet and the run.
+    static func readWakeOnLAN(_ node: YNode, _ r: YAMLReader, _ what: String) -> WakeOnLAN? {
+        guard let m = r.mapping(node, what, known: wakeOnLANKeys) else { return nil }
+        guard let a = m["address"] else {
+            r.error(node.location, "\(what): missing key 'address' (the hosts' broadcast address, e.g. 10.1.255.255)")
+            return nil
+        }
+        guard let address = r.string(a, "\(what).address") else { return nil }
+        guard isIPv4(address) else {
+            r.error(
+                a.location,
+                "\(what).address '\(Suggest.printable(address))' must be an IPv4 address, e.g. 10.1.255.255")
+            return nil
+        }
+        var wake = WakeOnLAN(address: address)
+        if let p = m["port"].flatMap({ r.int($0, "\(what).port", range: 1...65_535) }) { wake.port = p }
+        if let l = m["lead"].flatMap({ r.timeSpan($0, "\(what).lead") }) { wake.lead = l }
+        return wake
+    }
+
+    static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.count <= 3 && p.allSatisfy { $0.isASCII && $0.isNumber } && (Int(p) ?? 256) <= 255
+            }
     }
 
     static func resolve(_ path: String, base: String) -> String {

@@ -5,7 +5,8 @@ import ITVCore
 public enum InventoryLoader {
     static let topKeys = ["defaults", "tenants", "hosts"]
     static let defaultKeys = ["user", "port", "os"]
-    static let hostKeys = ["address", "tenant", "groups", "os", "port", "user"]
+    static let hostKeys = ["address", "tenant", "groups", "os", "port", "user", "mac"]
+    static let tenantKeys = ["name", "wake_on_lan"]
 
     public static func load(file: String) -> Loaded<Inventory> {
         switch FileInput.read(file) {
@@ -52,9 +53,12 @@ public enum InventoryLoader {
                     r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
                     continue
                 }
-                guard let t = r.mapping(value, "tenant '\(Suggest.printable(id))'", known: ["name"]) else { continue }
+                guard let t = r.mapping(value, "tenant '\(Suggest.printable(id))'", known: tenantKeys) else { continue }
                 let name = t["name"].flatMap { r.string($0, "tenant '\(Suggest.printable(id))' name") } ?? id
-                tenants[id] = Tenant(id: id, name: name)
+                let wake = t["wake_on_lan"].flatMap {
+                    ConfigLoader.readWakeOnLAN($0, r, "tenant '\(Suggest.printable(id))' wake_on_lan")
+                }
+                tenants[id] = Tenant(id: id, name: name, wakeOnLAN: wake)
             }
         } else {
             r.error(f.location, "missing key 'tenants': every host belongs to a tenant (municipality)")
@@ -86,11 +90,12 @@ public enum InventoryLoader {
             let hostPort =
                 h["port"].flatMap { r.int($0, "host '\(Suggest.printable(name))' port", range: 1...65_535) } ?? port
             let hostUser = h["user"].flatMap { r.string($0, "host '\(Suggest.printable(name))' user") } ?? user
+            let mac = h["mac"].flatMap { readMAC($0, r, "host '\(Suggest.printable(name))' mac") }
             guard let address, let tenant else { continue }
             hosts.append(
                 Host(
                     name: name, address: address, port: hostPort, user: hostUser, tenant: tenant,
-                    groups: groups.map(\.value), os: hostOS, location: location))
+                    groups: groups.map(\.value), os: hostOS, location: location, mac: mac))
             for g in groups where !isValidName(g.value) {
                 r.error(
                     g.location, "group name '\(Suggest.printable(g.value))' must use letters, digits, '.', '_' and '-'")
@@ -133,6 +138,19 @@ public enum InventoryLoader {
                 host.location,
                 "'\(Suggest.printable(host.name))' is both a host and a group name; targets could not tell them apart")
         }
+    }
+
+    /// `mac: "52:54:00:12:34:56"` (or `-` separated), in canonical form; an error where it is invalid.
+    static func readMAC(_ node: YNode, _ r: YAMLReader, _ what: String) -> String? {
+        guard let text = r.string(node, what) else { return nil }
+        guard let bytes = MACAddress.parse(text) else {
+            r.error(
+                node.location,
+                "\(what) '\(Suggest.printable(text))' is not a MAC address: six two-digit hex groups separated by "
+                    + "':' or '-', e.g. 52:54:00:12:34:56 (not a multicast or broadcast address)")
+            return nil
+        }
+        return MACAddress.canonical(bytes)
     }
 
     static func isValidName(_ s: String) -> Bool {

@@ -132,6 +132,12 @@ extension PlaybookLoader {
         let before = r.problems
         let autoPlan = f["auto_plan"].map { r.bool($0, "rollout.auto_plan") } ?? false
         let maxFailures = f["max_failures"].map { readThreshold($0, r) } ?? .count(0)
+        let maxUnreached = f["max_unreached"].map { readThreshold($0, r, key: "max_unreached") } ?? .percent(50)
+        let retryUnreached = f["retry_unreached"].map { r.timeSpan($0, "rollout.retry_unreached") }
+        let reachDeadline = f["reach_deadline"].map { r.timeSpan($0, "rollout.reach_deadline") }
+        if let n = f["retry_unreached"], let t = retryUnreached ?? nil, t.seconds < 1 {
+            r.error(n.location, "rollout.retry_unreached must be at least 1s")
+        }
         let onFailure = f["on_failure"].map { r.enumValue($0, "rollout.on_failure", FailurePolicy.self) } ?? .halt
         let window: String?? = f["window"].map { r.string($0, "rollout.window") } ?? .some(nil)
         var waves: [WaveSpec] = []
@@ -167,11 +173,16 @@ extension PlaybookLoader {
         if onFailure == .rollback, let steps, steps.rollback == nil, let n = f["on_failure"] {
             r.error(n.location, "rollout.on_failure is rollback, but steps has no rollback command")
         }
-        guard r.problems == before, let autoPlan, let maxFailures, let onFailure, let window else {
+        guard r.problems == before, let autoPlan, let maxFailures, let onFailure, let window, let maxUnreached
+        else {
             return nil
         }
-        return RolloutSpec(
-            autoPlan: autoPlan, waves: waves, maxFailures: maxFailures, onFailure: onFailure, window: window)
+        var spec = RolloutSpec(
+            autoPlan: autoPlan, waves: waves, maxFailures: maxFailures, onFailure: onFailure, window: window,
+            maxUnreached: maxUnreached)
+        if let t = retryUnreached ?? nil { spec.retryUnreached = t }
+        if let t = reachDeadline ?? nil { spec.reachDeadline = t }
+        return spec
     }
 
     static func readWave(_ node: YNode, index: Int, _ r: YAMLReader) -> WaveSpec? {
@@ -236,19 +247,19 @@ extension PlaybookLoader {
         return .count(n)
     }
 
-    /// `max_failures:` is a count (`2`) or a percentage (`5%`) of the wave's hosts.
-    static func readThreshold(_ node: YNode, _ r: YAMLReader) -> FailureThreshold? {
+    /// `max_failures:` (and `max_unreached:`) is a count (`2`) or a percentage (`5%`) of the wave's hosts.
+    static func readThreshold(_ node: YNode, _ r: YAMLReader, key: String = "max_failures") -> FailureThreshold? {
         if case .scalar(let s) = node, s.value.hasSuffix("%") {
             let digits = s.value.dropLast()
             guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (0...100).contains(p) else {
                 r.error(
                     s.location,
-                    "rollout.max_failures '\(Suggest.printable(s.value))' must be a percentage "
+                    "rollout.\(key) '\(Suggest.printable(s.value))' must be a percentage "
                         + "from 0% to 100%")
                 return nil
             }
             return .percent(p)
         }
-        return r.int(node, "rollout.max_failures", range: 0...100_000).map { .count($0) }
+        return r.int(node, "rollout.\(key)", range: 0...100_000).map { .count($0) }
     }
 }

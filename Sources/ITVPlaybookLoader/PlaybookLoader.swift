@@ -10,7 +10,10 @@ public enum PlaybookLoader {
         "detect", "install", "verify", "rollback", "timeout", "idempotent", "exit_codes", "reboot", "reboot_command",
         "reboot_timeout", "user_check",
     ]
-    static let rolloutKeys = ["auto_plan", "waves", "max_failures", "on_failure", "window"]
+    static let rolloutKeys = [
+        "auto_plan", "waves", "max_failures", "on_failure", "window", "retry_unreached", "reach_deadline",
+        "max_unreached",
+    ]
     static let waveKeys = ["name", "size", "hosts", "group", "approval", "approvals", "bake", "parallel"]
 
     /// Reads a playbook file; with `directory`, only when it resolves to a file inside that directory.

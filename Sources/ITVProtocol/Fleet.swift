@@ -139,11 +139,20 @@ public struct InstalledVersion: Hashable, Sendable, Codable {
     public var latest: String?
     /// True when the host runs the newest release.
     public var current: Bool
+    /// The active rollout of the procedure in which the host is deferred or unreached (absent otherwise).
+    public var rolloutId: Int64?
+    /// `deferred` or `unreached` (`HostRunInfo.Phase`) in that rollout.
+    public var rolloutState: String?
+    /// Why it is deferred (`unreached`, `user_logged_on`).
+    public var deferReason: String?
 
     public init(
         host: String, procedure: String, version: String? = nil, seenAt: Int64? = nil, latest: String? = nil,
-        current: Bool
+        current: Bool, rolloutId: Int64? = nil, rolloutState: String? = nil, deferReason: String? = nil
     ) {
+        self.rolloutId = rolloutId
+        self.rolloutState = rolloutState
+        self.deferReason = deferReason
         self.host = host
         self.procedure = procedure
         self.version = version

@@ -15,9 +15,13 @@ public struct RolloutInfo: Hashable, Sendable, Codable {
         case succeeded
         case rolledBack = "rolled_back"
         case failed
+        /// Every wave is done; deferred (unreached) hosts are tried again until caught up or unreached.
+        case catchingUp = "catching_up"
+        /// Ended with hosts `unreached` (`reason` lists them).
+        case incomplete
 
         /// A rollout in a final phase never changes again.
-        public var isFinal: Bool { [.aborted, .succeeded, .rolledBack, .failed].contains(self) }
+        public var isFinal: Bool { [.aborted, .succeeded, .rolledBack, .failed, .incomplete].contains(self) }
         /// The rollout waits for a person (approval, halt, pause).
         public var waitsForPerson: Bool { [.waitingApproval, .halted, .paused].contains(self) }
     }
@@ -154,6 +158,10 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
         case rollingBack = "rolling_back"
         case rolledBack = "rolled_back"
         case rollbackFailed = "rollback_failed"
+        /// Not run now, tried again at `nextAttemptAt` (`deferReason` says why).
+        case deferred
+        /// Not reached before `reach_deadline`.
+        case unreached
     }
 
     /// `ITVCore.HostStep`.
@@ -189,11 +197,22 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
     public var updatedAt: Int64
     /// True when the installer said the host must restart and it has not: "reboot pending" (absent: no).
     public var rebootPending: Bool?
+    /// Why the host is (or was last) deferred: `unreached`, `user_logged_on`, ... (absent: never deferred).
+    public var deferReason: String?
+    /// When the next attempt (a deferred host's retry, or a run after its Wake-on-LAN lead) may start.
+    public var nextAttemptAt: Int64?
+    /// When the host's first attempt started (`reach_deadline` counts from it).
+    public var firstAttemptAt: Int64?
+    /// How often the host was deferred (absent: never).
+    public var deferrals: Int?
+    /// Wake-on-LAN packets sent to the host for this rollout (absent: none).
+    public var wakes: Int?
 
     public init(
         host: String, wave: Int, phase: Phase, step: Step? = nil, previous: String? = nil, changed: Bool = false,
         installAttempts: Int = 0, errorKind: String? = nil, error: String? = nil, updatedAt: Int64,
-        rebootPending: Bool? = nil
+        rebootPending: Bool? = nil, deferReason: String? = nil, nextAttemptAt: Int64? = nil,
+        firstAttemptAt: Int64? = nil, deferrals: Int? = nil, wakes: Int? = nil
     ) {
         self.rebootPending = rebootPending
         self.host = host
@@ -206,6 +225,11 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
         self.errorKind = errorKind
         self.error = error
         self.updatedAt = updatedAt
+        self.deferReason = deferReason
+        self.nextAttemptAt = nextAttemptAt
+        self.firstAttemptAt = firstAttemptAt
+        self.deferrals = deferrals
+        self.wakes = wakes
     }
 }
 

@@ -190,7 +190,13 @@ enum StoreReads {
             changed: try row.decode(forColumn: "changed"),
             installAttempts: try row.decode(forColumn: "install_attempts"),
             errorKind: try row.decode(forColumn: "error_kind"), error: try row.decode(forColumn: "error"),
-            updatedAt: try row.decode(forColumn: "updated_at"))
+            updatedAt: try row.decode(forColumn: "updated_at"), deferReason: try row.decode(forColumn: "defer_reason"),
+            firstAttemptAt: try row.decode(forColumn: "first_attempt_at"),
+            nextAttemptAt: try row.decode(forColumn: "next_attempt_at"),
+            deferrals: try row.decode(forColumn: "deferrals"),
+            wakeLeadSeconds: try row.decode(forColumn: "wake_lead_seconds"),
+            wokenFor: try row.decode(forColumn: "woken_for"), wakes: try row.decode(forColumn: "wakes"))
+
         run.rebootPending = try row.decode(forColumn: "reboot_pending")
         run.exitRetries = try row.decode(forColumn: "exit_retries")
         run.rebootStartedAt = try row.decode(forColumn: "reboot_started_at")

@@ -10,7 +10,23 @@ enum StoreSchema {
         migrator.registerMigration("v2-one-active-rollout-per-procedure", migrate: oneActiveRolloutPerProcedure)
         migrator.registerMigration("v_outbox", migrate: StoreOutbox.createOutbox)
         migrator.registerMigration("v_host_run_reboots", migrate: hostRunReboots)
+        migrator.registerMigration("v_host_run_deferral", migrate: hostRunDeferral)
         return migrator
+    }
+
+    /// Deferred host runs (unreached hosts tried again later) and Wake-on-LAN: why and until when a host
+    /// waits, when its first attempt was (its reach deadline counts from it), and the packets sent.
+    private static func hostRunDeferral(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE host_runs ADD COLUMN defer_reason TEXT;
+                ALTER TABLE host_runs ADD COLUMN first_attempt_at INTEGER;
+                ALTER TABLE host_runs ADD COLUMN next_attempt_at INTEGER;
+                ALTER TABLE host_runs ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE host_runs ADD COLUMN wake_lead_seconds INTEGER;
+                ALTER TABLE host_runs ADD COLUMN woken_for INTEGER;
+                ALTER TABLE host_runs ADD COLUMN wakes INTEGER NOT NULL DEFAULT 0;
+                """)
     }
 
     /// The name of the index that keeps at most one active rollout per procedure (`StoreWrites` recognizes

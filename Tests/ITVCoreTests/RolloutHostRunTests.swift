@@ -106,6 +106,7 @@ func hostileDetectOutputFailsTheHostAndInstallsNothing(_ output: String) {
     #expect(!actions.contains(.recordHostVersion(host: "a1", version: F.target)))
 }
 
+/// At detect (the first contact) a connect failure defers the host instead: RolloutDeferralTests.
 @Test(arguments: [HostStep.detect, .install, .verify])
 func aStepThatWasNotSentFailsTheHostWithItsKind(_ step: HostStep) {
     var d = started()
@@ -116,7 +117,10 @@ func aStepThatWasNotSentFailsTheHostWithItsKind(_ step: HostStep) {
     #expect(d.run("a1").errorKind == "connect_failed")
     #expect(!d.run("a1").stepInFlight)
     switch step {
-    case .detect, .install:
+    case .detect:
+        #expect(d.hostPhase("a1") == .deferred)
+        #expect(!d.run("a1").changed && d.run("a1").installAttempts == 0)
+    case .install:
         #expect(d.hostPhase("a1") == .failed)
         #expect(!d.run("a1").changed && d.run("a1").installAttempts == 0)
     default:

@@ -22,6 +22,10 @@ struct RandomRollout {
     var retryTimers: Set<String> = []
     /// Reboots performed on each host since the last accepted operator retry of that host.
     var reboots: [String: Int] = [:]
+    /// The retry/wake/deadline timer the machine asked for last (deferred hosts).
+    var retryTimer: EpochMillis?
+    /// Wake-on-LAN packets sent, per host.
+    var wakes: [String: Int] = [:]
     var windowOpen = false
     var planHash: String?  // the hash a new plan would have, when it differs (re-sent after a restart)
     /// Installs performed on each host since the last accepted operator retry of that host.
@@ -52,7 +56,12 @@ struct RandomRollout {
                 })
             recipe.reboot = RebootPolicy.allCases[rng.below(RebootPolicy.allCases.count)]
         }
-        sm = RolloutStateMachine.create(id: 1, plan: F.plan(waves), recipe: recipe, createdBy: "alice", now: 0)
+        // Some hosts have a Wake-on-LAN lead; deferred hosts are retried every 15 minutes.
+        let plan = F.plan(waves)
+        var leads: [String: Int64] = [:]
+        for wave in plan.waves { for host in wave.hosts where rng.chance(30) { leads[host] = 300 } }
+        sm = RolloutStateMachine.create(
+            id: 1, plan: plan, recipe: recipe, createdBy: "alice", now: 0, wakeLeads: leads)
         let versions: [String?] = [nil, "1.0", "1.5", F.target]
         for run in sm.snapshot.hostRuns { installed[run.host] = versions[rng.below(versions.count)] }
         self.rng = rng
@@ -98,6 +107,10 @@ struct RandomRollout {
                     timers.insert(wave)
                 case .scheduleRetry(let host, _):
                     retryTimers.insert(host)
+                case .scheduleTimer(let at):
+                    retryTimer = at
+                case .wake(let host):
+                    wakes[host, default: 0] += 1
                 default:
                     break
                 }
@@ -148,7 +161,8 @@ struct RandomRollout {
             return F.ok()
         case .userCheck:
             if roll < 8 { return F.lost }
-            return roll < 50 ? F.ok("") : F.ok("alice pts/0 2026-12-05 08:00\n")
+            // Draining: the user logs off.
+            return roll < 50 || success ? F.ok("") : F.ok("alice pts/0 2026-12-05 08:00\n")
         case .reboot:
             reboots[host, default: 0] += 1
             if reboots[host, default: 0] > 1 { fail("reboot sent \(reboots[host, default: 0]) times to \(host)") }
@@ -184,6 +198,7 @@ struct RandomRollout {
         queue = []
         timers = []
         retryTimers = []
+        retryTimer = nil
         trace.append("-- crash --")
         sm = RolloutStateMachine(snapshot: sm.snapshot)
         apply(.recover)
@@ -230,6 +245,8 @@ struct RandomRollout {
             apply(.planChanged(hash: planHash ?? F.planHash))
         case 90..<93:
             crash()
+        case 96..<99:
+            fireRetryTimer()
         case 93..<96:
             // A late or duplicate result for a step that is not in flight: refused, nothing changes.
             let step = HostStep.allCases[rng.below(HostStep.allCases.count)]
@@ -254,6 +271,8 @@ struct RandomRollout {
             } else if let wave = timers.first {
                 timers.remove(wave)
                 apply(.bakeElapsed(wave: wave))
+            } else if retryTimer != nil, sm.rollout.phase != .planned {
+                fireRetryTimer()
             } else if recipe.window != nil, !windowOpen {
                 windowOpen = true
                 apply(.windowChanged(open: true, by: "timer"))
@@ -270,6 +289,14 @@ struct RandomRollout {
             }
         }
         fail("drain did not settle")
+    }
+
+    /// The time of the retry timer has come (time jumps there).
+    mutating func fireRetryTimer() {
+        guard let at = retryTimer else { return }
+        retryTimer = nil
+        now = max(now, at - 1_000)
+        apply(.timerElapsed)
     }
 
     // MARK: Invariants
@@ -309,7 +336,14 @@ struct RandomRollout {
             }
             if !stepped.insert(host).inserted { fail("two steps for \(host) in one event") }
             let was = old[host]
-            if step == .detect, was?.phase == .pending {
+            // Not before its next attempt (a retry or the end of its Wake-on-LAN lead); an operator's retry
+            // tries a deferred host at once.
+            if step == .detect, was?.phase == .deferred || was?.phase == .pending, host != retried,
+                let at = was?.nextAttemptAt, at > now
+            {
+                fail("\(host) started at \(now), before its next attempt at \(at)")
+            }
+            if step == .detect, was?.phase == .pending || was?.phase == .deferred {
                 // A host leaves pending only when every earlier wave is done and its own wave is approved.
                 for wave in after.waves where wave.index < run.wave && wave.phase != .done {
                     fail("\(host) of wave \(run.wave) started while wave \(wave.index) is \(wave.phase)")
@@ -343,6 +377,33 @@ struct RandomRollout {
                 !(event == .recover && (was?.exitRetries ?? 0) > 0)
             {
                 fail("non-idempotent install sent again to \(host)")
+            }
+        }
+        // A deferred host had nothing sent to it; only a first contact that failed defers a host (or a user
+        // logged on when its restart was due: its install ran).
+        for run in after.hostRuns where run.phase == .deferred {
+            if run.deferReason == DeferReason.userLoggedOn.rawValue {
+                if !run.rebootPending { fail("\(run.host) deferred for a logged-on user without a reboot pending") }
+            } else if run.changed || run.installAttempts > 0 {
+                fail("\(run.host) deferred after install was sent")
+            }
+            if old[run.host]?.phase != .deferred, old[run.host]?.phase != .running {
+                fail("\(run.host) deferred from \(old[run.host]?.phase.rawValue ?? "?")")
+            }
+            if run.nextAttemptAt == nil { fail("\(run.host) deferred without a next attempt") }
+        }
+        // Deferred hosts never count as failures, and a rollout never succeeds with hosts not reached.
+        if phaseAfter == .succeeded, after.hostRuns.contains(where: { [.deferred, .unreached].contains($0.phase) }) {
+            fail("succeeded with hosts deferred or unreached")
+        }
+        // A wake goes only to a host with a lead, ahead of an attempt that waits for it.
+        for case .wake(let host) in actions {
+            guard let run = sm.hostRun(host), let lead = run.wakeLeadSeconds else {
+                fail("wake sent to \(host), which has no Wake-on-LAN lead")
+                continue
+            }
+            if run.wokenFor != run.nextAttemptAt || (run.nextAttemptAt ?? 0) < now + lead * 1000 - 1 {
+                fail("\(host) woken without its attempt \(lead) s later")
             }
         }
         // parallel holds for forward runs.

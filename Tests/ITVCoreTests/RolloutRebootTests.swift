@@ -165,13 +165,21 @@ private func installed(_ code: Int32, _ r: RolloutRecipe, os: OSFamily = .linux)
     #expect(d.finish("a1", .userCheck, F.ok("")).steps == ["a1:reboot"])
 
     var (e, _) = installed(100, recipe(.ifRequiredAndNoUser))
-    // Someone is logged on: no restart; the host goes on to verify and keeps its reboot pending.
+    // Someone is logged on: no restart; the host is deferred (user logged on), reboot pending, not a failure.
     let next = e.finish("a1", .userCheck, F.ok("alice    tty7   2026-12-05 08:01 (:0)\n"))
-    #expect(next.steps == ["a1:verify"])
+    #expect(next.steps.isEmpty)
     #expect(!e.log.steps.contains("a1:reboot"))
-    #expect(e.run("a1").errorKind == "user_logged_on" && e.run("a1").rebootPending)
+    #expect(e.hostPhase("a1") == .deferred && e.run("a1").deferReason == "user_logged_on")
+    #expect(e.run("a1").rebootPending && e.phase != .halted)
+    // Retried like an unreached host: from the user check (the install is done), then the restart.
+    e.now = e.run("a1").nextAttemptAt ?? e.now
+    #expect(e.send(.timerElapsed).steps == ["a1:user_check"])
+    #expect(e.finish("a1", .userCheck, F.ok("")).steps == ["a1:reboot"])
+    e.finish("a1", .reboot, F.ok())
+    e.finish("a1", .waitReboot, F.ok())
     e.finish("a1", .verify, F.ok())
-    #expect(e.hostPhase("a1") == .succeeded && e.run("a1").errorKind == "user_logged_on")
+    #expect(e.hostPhase("a1") == .succeeded && !e.run("a1").rebootPending)
+    #expect(e.log.steps.filter { $0 == "a1:install" }.count == 1)
 
     // quser exits 1 with "No User exists for *" when nobody is logged on.
     var w = installed(3010, recipe(.ifRequiredAndNoUser, codes: [:]), os: .windows).0

@@ -50,7 +50,8 @@ enum RolloutFixture {
 
     static func recipe(
         idempotent: Bool = false, maxFailures: FailureThreshold = .count(0), onFailure: FailurePolicy = .halt,
-        window: String? = nil, rollbackStep: Bool = true
+        window: String? = nil, rollbackStep: Bool = true, retryUnreached: Int64 = 900,
+        reachDeadline: Int64 = 7 * 86_400, maxUnreached: FailureThreshold = .percent(50)
     ) -> RolloutRecipe {
         let steps = Steps(
             detect: StepCommand(all: template("app-version")),
@@ -61,7 +62,10 @@ enum RolloutFixture {
         let playbook = Playbook(
             id: "firefox-esr", name: "Firefox ESR", vendor: "Mozilla", targets: [Located("all", at: here)],
             feed: nil, steps: steps,
-            rollout: RolloutSpec(waves: [], maxFailures: maxFailures, onFailure: onFailure, window: window),
+            rollout: RolloutSpec(
+                waves: [], maxFailures: maxFailures, onFailure: onFailure, window: window,
+                retryUnreached: TimeSpan(seconds: retryUnreached), reachDeadline: TimeSpan(seconds: reachDeadline),
+                maxUnreached: maxUnreached),
             origin: here)
         return RolloutRecipe(playbook: playbook)
     }
@@ -71,6 +75,7 @@ enum RolloutFixture {
         .exited(code: code, stdout: "", stderr: stderr)
     }
     static let notRun = StepResult.notRun(kind: "connect_failed", message: "connection refused")
+    static let authFailed = StepResult.notRun(kind: "auth_failed", message: "publickey refused")
     static let lost = StepResult.unknown(kind: "timeout", message: "no answer in 15m")
 
     static func approval(
@@ -88,8 +93,12 @@ struct RolloutDriver {
     var now: EpochMillis = 1_000
     var log: [RolloutAction] = []
 
-    init(_ plan: RolloutPlan, _ recipe: RolloutRecipe = RolloutFixture.recipe(), windowOpen: Bool = false) {
-        sm = RolloutStateMachine.create(id: 1, plan: plan, recipe: recipe, createdBy: "alice", now: 0)
+    init(
+        _ plan: RolloutPlan, _ recipe: RolloutRecipe = RolloutFixture.recipe(), windowOpen: Bool = false,
+        wakeLeads: [String: Int64] = [:]
+    ) {
+        sm = RolloutStateMachine.create(
+            id: 1, plan: plan, recipe: recipe, createdBy: "alice", now: 0, wakeLeads: wakeLeads)
         if windowOpen { sm.windowOpen = true }
     }
 

@@ -8,7 +8,7 @@ private typealias F = RolloutFixture
 /// wave 2 `b` = [b1] (operator). max_failures 0, on_failure halt, with a rollback step.
 enum PhaseFixture: CaseIterable, CustomStringConvertible {
     case planned, waitingApproval, running, baking, halted, paused, aborted, rollingBack, succeeded, rolledBack,
-        failed
+        failed, catchingUp, incomplete
 
     var description: String { phase.rawValue }
 
@@ -25,6 +25,8 @@ enum PhaseFixture: CaseIterable, CustomStringConvertible {
         case .succeeded: .succeeded
         case .rolledBack: .rolledBack
         case .failed: .failed
+        case .catchingUp: .catchingUp
+        case .incomplete: .incomplete
         }
     }
 
@@ -68,6 +70,18 @@ enum PhaseFixture: CaseIterable, CustomStringConvertible {
             d.finish("b1", .rollback, self == .failed ? F.exit(1) : F.ok())
             d.finish("a1", .rollback, F.ok())
             d.finish("a2", .rollback, F.ok())
+        case .catchingUp:
+            // a1 is not reached (deferred), the rest succeed: every wave done, a1 still to catch up.
+            d.send(.start)
+            d.finish("a1", .detect, F.notRun)
+            d.succeed("a2")
+            d.send(.bakeElapsed(wave: 0))
+            d.approve(1)
+            d.succeed("b1")
+        case .incomplete:
+            d = PhaseFixture.catchingUp.make()
+            d.now += 8 * 86_400_000  // past reach_deadline (7 days)
+            d.send(.timerElapsed)
         }
         return d
     }
@@ -76,7 +90,7 @@ enum PhaseFixture: CaseIterable, CustomStringConvertible {
 /// The kinds of event, each with the argument the table uses.
 enum EventKind: CaseIterable, CustomStringConvertible {
     case start, approve, windowOpens, detectDone, bakeElapsed, pause, resume, abort, rollback, retry, skip, recover,
-        planChanged
+        planChanged, timerElapsed
 
     var description: String { "\(self.event)" }
 
@@ -96,6 +110,7 @@ enum EventKind: CaseIterable, CustomStringConvertible {
         case .skip: .skip(host: "a1", by: "bob")
         case .recover: .recover
         case .planChanged: .planChanged(hash: "plan-hash-2")
+        case .timerElapsed: .timerElapsed
         }
     }
 
@@ -127,42 +142,48 @@ let transitionTable: [PhaseFixture: [EventKind: Outcome]] = [
         .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .becomes(.paused),
         .resume: .refused("conflict"), .abort: .becomes(.aborted), .rollback: .refused("conflict"),
         .retry: .refused("conflict"), .skip: .becomes(.planned), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .waitingApproval: [
         .start: .refused("conflict"), .approve: .becomes(.running), .windowOpens: .same,
         .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .becomes(.paused),
         .resume: .refused("conflict"), .abort: .becomes(.aborted), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .running: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .becomes(.running), .bakeElapsed: .same, .pause: .becomes(.paused),
         .resume: .refused("conflict"), .abort: .becomes(.aborted), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .baking: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .refused("conflict"), .bakeElapsed: .becomes(.waitingApproval), .pause: .becomes(.paused),
         .resume: .refused("conflict"), .abort: .becomes(.aborted), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .halted: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .becomes(.paused),
         .resume: .becomes(.running), .abort: .becomes(.aborted), .rollback: .becomes(.rolledBack),
-        .retry: .becomes(.halted), .skip: .becomes(.halted), .recover: .same, .planChanged: .same,
+        .retry: .becomes(.halted), .skip: .becomes(.halted), .recover: .same, .planChanged: .same, .timerElapsed: .same,
     ],
     .paused: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .becomes(.paused), .bakeElapsed: .same, .pause: .refused("conflict"),
         .resume: .becomes(.running), .abort: .becomes(.aborted), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .aborted: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .becomes(.aborted), .bakeElapsed: .same, .pause: .refused("conflict"),
         .resume: .refused("conflict"), .abort: .refused("conflict"), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .rollingBack: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
@@ -170,19 +191,21 @@ let transitionTable: [PhaseFixture: [EventKind: Outcome]] = [
         .resume: .refused("conflict"), .abort: .refused("conflict"), .rollback: .refused("conflict"),
         // recover: a1's rollback was in flight, so detect settles it (the snapshot records that).
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .becomes(.rollingBack),
-        .planChanged: .same,
+        .planChanged: .same, .timerElapsed: .same,
     ],
     .succeeded: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .refused("conflict"),
         .resume: .refused("conflict"), .abort: .refused("conflict"), .rollback: .becomes(.rollingBack),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .rolledBack: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
         .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .refused("conflict"),
         .resume: .refused("conflict"), .abort: .refused("conflict"), .rollback: .refused("conflict"),
         .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
     .failed: [
         .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
@@ -190,7 +213,23 @@ let transitionTable: [PhaseFixture: [EventKind: Outcome]] = [
         .resume: .refused("conflict"), .abort: .refused("conflict"),
         // Rolling a failed rollback back again would change nothing: its rollback_failed hosts are retried.
         .rollback: .refused("conflict"), .retry: .refused("conflict"), .skip: .refused("conflict"),
-        .recover: .same, .planChanged: .same,
+        .recover: .same, .planChanged: .same, .timerElapsed: .same,
+    ],
+    // a1 deferred; its retry is not due yet.
+    .catchingUp: [
+        .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
+        .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .becomes(.paused),
+        .resume: .refused("conflict"), .abort: .becomes(.aborted), .rollback: .becomes(.rollingBack),
+        .retry: .becomes(.catchingUp), .skip: .becomes(.succeeded), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
+    ],
+    // a1 unreached. Final: only a rollback changes it.
+    .incomplete: [
+        .start: .refused("conflict"), .approve: .refused("conflict"), .windowOpens: .same,
+        .detectDone: .refused("conflict"), .bakeElapsed: .same, .pause: .refused("conflict"),
+        .resume: .refused("conflict"), .abort: .refused("conflict"), .rollback: .becomes(.rollingBack),
+        .retry: .refused("conflict"), .skip: .refused("conflict"), .recover: .same, .planChanged: .same,
+        .timerElapsed: .same,
     ],
 ]
 

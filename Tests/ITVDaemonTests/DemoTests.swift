@@ -32,6 +32,13 @@ import Testing
         #expect(run.stdout.contains("webhook:   itvctl rollout approve 1\n"))
         #expect(run.stdout.contains("webhook: rollout.halted: fachverfahren 1.2.0"))
         #expect(run.stdout.contains("itv_rollouts{phase=\"halted\"} 1"))
+        // The switched-off workstation was woken (a valid 102-byte magic packet for its MAC), deferred, caught up.
+        #expect(
+            run.stdout.contains("wol: 102-byte magic packet for 52:54:00:00:00:08 (valid): ff ff ff ff ff ff 52 54"),
+            "\(run.stdout)")
+        #expect(
+            run.stdout.contains("not reached: 0 deferred, 0 unreached; Wake-on-LAN packets sent: "), "\(run.stdout)")
+        #expect(run.stdout.contains("wol: fleet-008 is up"))
 
         let stop = try runScript("scripts/demo-stop.sh", [], environment: env)
         #expect(stop.status == 0)

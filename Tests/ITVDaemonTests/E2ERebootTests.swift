@@ -22,6 +22,7 @@ extension E2ETests {
             \(steps)
             rollout:
               waves: [{name: all, size: rest, approval: auto}]
+              retry_unreached: 2s
             """
         }
 
@@ -66,16 +67,21 @@ extension E2ETests {
                     "rb-user": Self.playbook(
                         "rb-user", host: "fleet-004",
                         steps: "  reboot: if_required_and_no_user\n  reboot_command: fake-reboot 4\n"
-                            + "  user_check: echo 'alice    pts/0        2026-12-05 08:01 (10.1.0.5)'"),
+                            + "  user_check: cat /opt/itv-host/users 2>/dev/null || true"),
                 ]
+                try Data("alice    pts/0        2026-12-05 08:01 (10.1.0.5)\n".utf8).write(
+                    to: URL(fileURLWithPath: fleet.file("fleet-004", "users")))
                 try await E2EDaemon.with(fleet: fleet, playbooks: playbooks) { itvd in
                     // reboot: never -> succeeded, reboot pending (rollout show, host list, status).
                     let never = try itvd.startRollout("rb-never", "2.0")
                     // if_required -> the reboot command runs once, the host drops SSH and comes back, verify runs.
                     let ifRequired = try itvd.startRollout("rb-if", "2.0")
-                    // if_required_and_no_user with alice logged on -> not restarted, reboot pending.
+                    // if_required_and_no_user with alice logged on -> deferred (user logged on), not restarted.
                     let user = try itvd.startRollout("rb-user", "2.0")
-                    for rid in [never, ifRequired, user] { try await itvd.waitForPhase(rid, "succeeded") }
+                    for rid in [never, ifRequired] { try await itvd.waitForPhase(rid, "succeeded") }
+                    try await itvd.waitFor(user, "fleet-004 deferred (user logged on)") {
+                        $0.run("fleet-004")?.phase == "deferred" && $0.run("fleet-004")?.errorKind == "user_logged_on"
+                    }
 
                     let neverRuns = try e2eDecode(
                         RunFlags.self, try itvd.ok(["--json", "rollout", "show", String(never)]))
@@ -94,7 +100,6 @@ extension E2ETests {
                     let userRuns = try e2eDecode(
                         RunFlags.self, try itvd.ok(["--json", "rollout", "show", String(user)]))
                     #expect(userRuns.hostRuns.first?.rebootPending == true)
-                    #expect(userRuns.hostRuns.first?.errorKind == "user_logged_on")
                     #expect(Self.reboots(fleet, "fleet-004") == 0)
 
                     let hosts = try e2eDecode(HostList.self, try itvd.ok(["--json", "host", "list"]))
@@ -107,6 +112,12 @@ extension E2ETests {
                         table.split(separator: "\n").filter { $0.hasSuffix(", reboot pending") }.count == 2, "\(table)")
                     let status = try itvd.ok(["status"])
                     #expect(status.contains("reboots pending on 2 host(s)"), "\(status)")
+                    // Alice logs off: the deferred host is caught up, restarted once, and the rollout ends.
+                    #expect(Self.reboots(fleet, "fleet-004") == 0, "still deferred while alice is on")
+                    try FileManager.default.removeItem(atPath: fleet.file("fleet-004", "users"))
+                    try await itvd.waitForPhase(user, "succeeded")
+                    #expect(Self.reboots(fleet, "fleet-004") == 1)
+                    #expect(fleet.installs("fleet-004", "rb-user", of: "2.0") == 1)
 
                     // kill -9 while the host restarts: the wait resumes, the host is restarted once only.
                     let killed = try itvd.startRollout("rb-kill", "2.0")

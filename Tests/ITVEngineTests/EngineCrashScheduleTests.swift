@@ -40,6 +40,13 @@ import Testing
         for n in names where Int.random(in: 0..<6, using: &rng) == 0 {
             await fleet.set(n) { $0.loseNextInstallResult = true }
         }
+        // Switched-off workstations: deferred, retried on timers, caught up once switched on; in some schedules
+        // one never comes back and its deadline passes (the rollout ends incomplete).
+        // (Time runs fast on the instant clock: a host that never comes back is the only one switched off.)
+        var switchedOff = names.filter { _ in Int.random(in: 0..<5, using: &rng) == 0 }
+        let neverBack = switchedOff.isEmpty || Int.random(in: 0..<4, using: &rng) > 0 ? nil : switchedOff.first
+        if let neverBack { switchedOff = [neverBack] }
+        for n in switchedOff { await fleet.set(n) { $0.unreachable = true } }
         let idempotent = Bool.random(using: &rng)
         let approvals: [ApprovalKind] = [.auto, .operator]
         let waves = [
@@ -54,7 +61,8 @@ import Testing
             return w
         }
         let set = makeSet(
-            hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil)
+            hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil,
+            retryUnreached: 900, reachDeadline: neverBack == nil ? 7 * 86_400 : 3_600)
         let store = MemoryStore()
         var logger = Logger(label: "schedule", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
@@ -102,12 +110,17 @@ import Testing
             // Let it run until it ends, waits for a person, or the process died.
             var snapshot = try await engine.snapshot(id)
             // Time-bounded, not count-bounded: on a loaded machine the engine needs more turns.
-            let deadline = ContinuousClock.now + .seconds(30)
+            let turnStart = ContinuousClock.now
+            let deadline = turnStart + .seconds(30)
             while ContinuousClock.now < deadline {
                 if await engine.storeFailure != nil { break }
                 snapshot = try await engine.snapshot(id)
-                if (snapshot.phase.isFinal || snapshot.phase.waitsForPerson)
-                    && !snapshot.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
+                let idle = !snapshot.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
+                if (snapshot.phase.isFinal || snapshot.phase.waitsForPerson) && idle { break }
+                // Deferred hosts wait for their retry timers: a moment of real time, then a turn may switch
+                // them on again.
+                if idle, snapshot.hostRuns.contains(where: { $0.phase == .deferred }),
+                    ContinuousClock.now > turnStart + .milliseconds(20)
                 {
                     break
                 }
@@ -122,6 +135,10 @@ import Testing
                 continue
             }
             if snapshot.phase.isFinal { break }
+            if snapshot.hostRuns.contains(where: { $0.phase == .deferred }), Int.random(in: 0..<2, using: &rng) == 0 {
+                // Switched on again (the deferred host is caught up at its next retry).
+                for n in switchedOff where n != neverBack { await fleet.set(n) { $0.unreachable = false } }
+            }
             if Int.random(in: 0..<4, using: &rng) == 0 {
                 await store.crash(atCommit: Int.random(in: 1...6, using: &rng))
             }
@@ -164,7 +181,7 @@ import Testing
         var final = try await engine.snapshot(id)
         let settle = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < settle, !final.phase.isFinal,
-            final.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
+            final.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running || $0.phase == .deferred })
         {
             if await engine.storeFailure != nil {
                 loop.cancel()
@@ -173,7 +190,22 @@ import Testing
             await Task.yield()
             final = try await engine.snapshot(id)
         }
-        guard final.phase == .succeeded else {
+        // Time runs fast on the instant clock: a switched-off host may pass its deadline while the rollout waits
+        // for a person (halted or paused: no retries) before a turn switches it on again.
+        let unreached = final.hostRuns.filter { $0.phase == .unreached }.map(\.host)
+        let expected: RolloutPhase = neverBack == nil && unreached.isEmpty ? .succeeded : .incomplete
+        for host in unreached where !switchedOff.contains(host) {
+            return "\(host) was never switched off but ended unreached"
+        }
+        if let neverBack, final.run(neverBack)?.phase != .unreached {
+            return "\(neverBack) never came back but is \(final.run(neverBack)?.phase.rawValue ?? "?")"
+        }
+        for run in final.hostRuns where run.deferrals > 0 {
+            if await fleet.state(run.host)?.ledger.isEmpty == false, run.host == neverBack {
+                return "\(run.host) was never reachable but ran commands"
+            }
+        }
+        guard final.phase == expected else {
             let running = final.hostRuns.filter { $0.phase == .running }.map {
                 "\($0.host) at \($0.step?.rawValue ?? "-"), in flight: \($0.stepInFlight)"
             }
@@ -193,6 +225,8 @@ import Testing
             if !idempotent, installs > 1 + (retried[run.host] ?? 0) {
                 return "\(run.host): non-idempotent install sent \(installs) times (\(retried[run.host] ?? 0) retries)"
             }
+            if run.phase == .deferred { return "\(run.host) still deferred in a final rollout" }
+            if run.phase == .unreached, installs > 0 { return "\(run.host) unreached but was sent install" }
             if [.succeeded, .alreadyCurrent].contains(run.phase), state?.version != "2.0" {
                 return "\(run.host) is \(run.phase.rawValue) but runs \(state?.version ?? "nothing")"
             }
@@ -202,10 +236,12 @@ import Testing
         }
         // Wave order: no command on a host of wave k+1 before the last install/verify on wave k.
         let log = await fleet.log
-        let waveOf = Dictionary(uniqueKeysWithValues: final.hostRuns.map { ($0.host, $0.wave) })
+        // Deferred hosts are caught up after their wave: they do not count for the order.
+        let waveOf = Dictionary(
+            uniqueKeysWithValues: final.hostRuns.filter { $0.deferrals == 0 }.map { ($0.host, $0.wave) })
         for k in 0..<max(0, final.waves.count - 1) {
             let lastOfK = log.lastIndex { waveOf[$0.host] == k && !$0.command.hasPrefix("detect") } ?? -1
-            let firstAfter = log.firstIndex { (waveOf[$0.host] ?? 0) > k } ?? Int.max
+            let firstAfter = log.firstIndex { (waveOf[$0.host] ?? -1) > k } ?? Int.max
             if lastOfK > firstAfter { return "wave \(k + 2) started before wave \(k + 1) finished" }
         }
         return nil  // every guarantee held and the rollout succeeded

@@ -15,7 +15,8 @@ func template(_ s: String) -> CommandTemplate {
 /// pilot (2 hosts, operator), broad (rest, window `evening`).
 func makeSet(
     hosts: Int = 6, waves: [WaveSpec]? = nil, maxFailures: FailureThreshold = .count(0),
-    onFailure: FailurePolicy = .halt, idempotent: Bool = false, window: String? = "evening"
+    onFailure: FailurePolicy = .halt, idempotent: Bool = false, window: String? = "evening",
+    retryUnreached: Int64 = 900, reachDeadline: Int64 = 7 * 86_400, maxUnreached: FailureThreshold = .percent(50)
 ) -> LoadedSet {
     let here = ITVCore.SourceLocation(file: "test.yaml", line: 1, column: 1)
     let inventory = Inventory(
@@ -37,7 +38,10 @@ func makeSet(
     let playbook = Playbook(
         id: "app", name: "App", vendor: "V", targets: [Located("all", at: here)],
         feed: FeedSpec(kind: .json, url: "https://v.example/x", select: "v"), steps: steps,
-        rollout: RolloutSpec(waves: specs, maxFailures: maxFailures, onFailure: onFailure, window: window),
+        rollout: RolloutSpec(
+            waves: specs, maxFailures: maxFailures, onFailure: onFailure, window: window,
+            retryUnreached: TimeSpan(seconds: retryUnreached), reachDeadline: TimeSpan(seconds: reachDeadline),
+            maxUnreached: maxUnreached),
         origin: here)
     var config = DaemonConfig()
     config.windows = ["evening": WindowSpec(name: "evening")]

@@ -292,8 +292,8 @@ struct FakeSession: RemoteSession {
     func close() async {}
 }
 
-/// Wall time advances one millisecond per reading. Sleeps up to an hour return at once (bakes elapse
-/// immediately); longer ones (a window's end) last until cancelled.
+/// Wall time advances one millisecond per reading and by what is slept. Sleeps up to an hour return at once
+/// (bakes elapse immediately); longer ones (a window's end) last until cancelled.
 final class InstantClock: EngineClock, @unchecked Sendable {
     private let lock = NSLock()
     private var ms: EpochMillis = 1_700_000_000_000
@@ -308,6 +308,14 @@ final class InstantClock: EngineClock, @unchecked Sendable {
     func sleep(seconds: Double) async throws {
         try Task.checkCancellation()
         if seconds > 3_600 { try await Task.sleep(for: .seconds(1_000_000)) }
+        // The time slept passes (retry timers of deferred hosts wait for wall-clock times).
+        advance(seconds: seconds)
         await Task.yield()
+    }
+
+    private func advance(seconds: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        ms += EpochMillis(max(0, seconds) * 1000)
     }
 }

@@ -65,10 +65,9 @@ import Testing
     }
 
     @Test func itvInventoryDocumentsEveryInventoryKey() throws {
-        // A tenant's only key, `name`, is spelled in InventoryLoader.read.
         #expect(InventoryLoader.topKeys == ["defaults", "tenants", "hosts"])
         let expected =
-            InventoryLoader.defaultKeys.map { "defaults." + $0 } + ["tenants.ID.name"]
+            InventoryLoader.defaultKeys.map { "defaults." + $0 } + InventoryLoader.tenantKeys.map { "tenants.ID." + $0 }
             + InventoryLoader.hostKeys.map { "hosts.NAME." + $0 }
         try Self.expectSameKeys("itv-inventory.5", expected)
     }

@@ -78,6 +78,20 @@ let goldens: [Golden] = [
             rollout: Samples.rollout, message: "wave 2 (pilot) approved by alice: 1 of 2 approvals")),
     Golden("rollout_list", RolloutListResponse(rollouts: [Samples.rollout, Samples.halted])),
     Golden("rollout_show", Samples.detail),
+    Golden("rollout_show_deferred", Samples.catchingUp),
+    Golden(
+        "host_list_deferred",
+        HostListResponse(hosts: [
+            HostInfo(
+                name: "ws-egl-03", address: "10.2.0.13", port: 22, tenant: "egling", groups: ["workstations"],
+                os: "windows",
+                procedures: [
+                    InstalledVersion(
+                        host: "ws-egl-03", procedure: "firefox-esr", version: "128.4.0", seenAt: Samples.t0,
+                        latest: "128.5.0", current: false, rolloutId: 14, rolloutState: "deferred",
+                        deferReason: "unreached")
+                ])
+        ])),
     Golden("event_snapshot", RolloutEvent.snapshot(Samples.detail, at: Samples.t0)),
     Golden("event_rollout", RolloutEvent(kind: .rollout, at: Samples.t0, rollout: Samples.halted)),
     Golden("event_wave", RolloutEvent(kind: .wave, at: Samples.t0, wave: Samples.waves[1])),

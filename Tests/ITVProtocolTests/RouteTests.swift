@@ -17,9 +17,9 @@ let tableGoldens: [Golden] = [
     Golden(
         "raw_values",
         [
-            "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue),
+            "rollout_phase": RolloutInfo.Phase.allCases.map(\.rawValue).filter { !addedRolloutPhases.contains($0) },
             "wave_phase": WaveInfo.Phase.allCases.map(\.rawValue),
-            "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue),
+            "host_run_phase": HostRunInfo.Phase.allCases.map(\.rawValue).filter { !addedHostRunPhases.contains($0) },
             "host_step": HostRunInfo.Step.firstVersion.map(\.rawValue),
             "approval_kind": ApprovalKindInfo.allCases.map(\.rawValue),
             "approval_source": ApprovalInfo.Source.allCases.map(\.rawValue),
@@ -30,7 +30,12 @@ let tableGoldens: [Golden] = [
     Golden("error_kinds_added", ErrorKind.added.map { "\($0.rawValue) \($0.httpStatus)" }),
     // Host steps added after the first version (reboots), oldest first.
     Golden("host_steps_added", HostRunInfo.Step.added.map(\.rawValue)),
+    // Phases added after the first version (issue 13: unreached hosts are deferred, not failed).
+    Golden("phases_added", ["rollout_phase": addedRolloutPhases, "host_run_phase": addedHostRunPhases]),
 ]
+
+let addedRolloutPhases = ["catching_up", "incomplete"].filter { RolloutInfo.Phase(rawValue: $0) != nil }
+let addedHostRunPhases = ["deferred", "unreached"].filter { HostRunInfo.Phase(rawValue: $0) != nil }
 
 @Suite("Routes, errors and escaping")
 struct RouteTests {

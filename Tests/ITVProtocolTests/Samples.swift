@@ -62,6 +62,33 @@ enum Samples {
         procedure: "firefox-esr", version: "128.5.0", firstSeenAt: t0 - 3_600_000,
         feedUrl: "https://vendor.example/firefox_versions.json")
 
+    /// A rollout whose waves are done and whose switched-off hosts are caught up (issue 13).
+    static let catchingUp = RolloutDetail(
+        rollout: RolloutInfo(
+            id: 14, procedure: "firefox-esr", version: "128.5.0", phase: .catchingUp, currentWave: 0, waveCount: 1,
+            planHash: hash, createdAt: t0, createdBy: "alice", updatedAt: t0 + 90_000,
+            hostCounts: ["succeeded": 1, "deferred": 1, "unreached": 1]),
+        waves: [
+            WaveInfo(
+                index: 0, name: "broad", approval: .auto, approvalsNeeded: 0, bakeSeconds: 0, phase: .done,
+                startedAt: t0 + 1_000, finishedAt: t0 + 60_000, hosts: ["ws-egl-01", "ws-egl-02", "ws-egl-03"])
+        ],
+        approvals: [ApprovalInfo(wave: 0, source: .auto, user: "itvd", uid: 0, planHash: hash, at: t0 + 1_000)],
+        hostRuns: [
+            HostRunInfo(
+                host: "ws-egl-01", wave: 0, phase: .succeeded, step: .verify, previous: "128.4.0", changed: true,
+                installAttempts: 1, updatedAt: t0 + 30_000, wakes: 1),
+            HostRunInfo(
+                host: "ws-egl-02", wave: 0, phase: .unreached, step: .detect, errorKind: "connect_failed",
+                error: "not reached within reach_deadline 7d of its first attempt (673 attempt(s))",
+                updatedAt: t0 + 60_000, deferReason: "unreached", firstAttemptAt: t0 + 1_000, deferrals: 673),
+            HostRunInfo(
+                host: "ws-egl-03", wave: 0, phase: .deferred, step: .detect, errorKind: "connect_failed",
+                error: "detect: cannot connect to 10.2.0.13:22: Connection refused", updatedAt: t0 + 60_000,
+                deferReason: "unreached", nextAttemptAt: t0 + 960_000, firstAttemptAt: t0 + 2_000, deferrals: 1,
+                wakes: 2),
+        ])
+
     static let installed = InstalledVersion(
         host: "ws-it-01", procedure: "firefox-esr", version: "128.4.0", seenAt: t0, latest: "128.5.0", current: false)
 

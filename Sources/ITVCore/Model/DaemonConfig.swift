@@ -45,6 +45,8 @@ public struct DaemonConfig: Hashable, Sendable {
     public var metricsListen: MetricsListen? = nil
     /// `notify:`: where notifications of rollouts, releases and feeds go.
     public var notify: [NotifySink] = []
+    /// `wake_on_lan:`: where Wake-on-LAN packets go for hosts with a MAC address (a tenant may set its own).
+    public var wakeOnLAN: WakeOnLAN? = nil
 
     public init(
         playbooks: String = "/etc/itvd/playbooks", inventory: String = "/etc/itvd/inventory.yaml",

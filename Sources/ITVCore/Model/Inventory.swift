@@ -2,10 +2,13 @@
 public struct Tenant: Hashable, Sendable {
     public var id: String
     public var name: String
+    /// The tenant's own `wake_on_lan` (its hosts' subnet), before the daemon's.
+    public var wakeOnLAN: WakeOnLAN?
 
-    public init(id: String, name: String) {
+    public init(id: String, name: String, wakeOnLAN: WakeOnLAN? = nil) {
         self.id = id
         self.name = name
+        self.wakeOnLAN = wakeOnLAN
     }
 }
 
@@ -19,11 +22,14 @@ public struct Host: Hashable, Sendable {
     public var groups: [String]
     public var os: OSFamily
     public var location: SourceLocation
+    /// The MAC address for Wake-on-LAN, canonical (`52:54:00:12:34:56`); nil: the host is not woken.
+    public var mac: String?
 
     public init(
         name: String, address: String, port: Int = 22, user: String = "itv", tenant: String, groups: [String] = [],
-        os: OSFamily = .linux, location: SourceLocation
+        os: OSFamily = .linux, location: SourceLocation, mac: String? = nil
     ) {
+        self.mac = mac
         self.name = name
         self.address = address
         self.port = port

@@ -10,6 +10,8 @@ public enum NotifyEvent: String, Hashable, Sendable, CaseIterable, Codable {
     case rolloutSucceeded = "rollout.succeeded"
     case rolloutRolledBack = "rollout.rolled_back"
     case rolloutFailed = "rollout.failed"
+    /// The rollout ended with unreached hosts.
+    case rolloutIncomplete = "rollout.incomplete"
     case feedBroken = "feed.broken"
     case hostkeyMismatch = "hostkey.mismatch"
     /// Sent by `itvctl notify test NAME` only (never subscribed to).

@@ -170,16 +170,26 @@ public struct RolloutSpec: Hashable, Sendable {
     public var onFailure: FailurePolicy
     /// Host runs start only while this window is open (nil: any time).
     public var window: String?
+    /// How often a deferred (unreached) host is tried again.
+    public var retryUnreached: TimeSpan
+    /// How long after its first attempt a deferred host is given up as `unreached`.
+    public var reachDeadline: TimeSpan
+    /// Deferred and unreached hosts a wave tolerates before the rollout halts (an outage, not switched-off PCs).
+    public var maxUnreached: FailureThreshold
 
     public init(
         autoPlan: Bool = false, waves: [WaveSpec], maxFailures: FailureThreshold = .count(0),
-        onFailure: FailurePolicy = .halt, window: String? = nil
+        onFailure: FailurePolicy = .halt, window: String? = nil, retryUnreached: TimeSpan = TimeSpan(seconds: 900),
+        reachDeadline: TimeSpan = TimeSpan(seconds: 7 * 24 * 3_600), maxUnreached: FailureThreshold = .percent(50)
     ) {
         self.autoPlan = autoPlan
         self.waves = waves
         self.maxFailures = maxFailures
         self.onFailure = onFailure
         self.window = window
+        self.retryUnreached = retryUnreached
+        self.reachDeadline = reachDeadline
+        self.maxUnreached = maxUnreached
     }
 }
 

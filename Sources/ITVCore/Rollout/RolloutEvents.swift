@@ -39,6 +39,9 @@ public enum RolloutEvent: Hashable, Sendable {
     case retryDue(host: String)
     /// While waiting for a restarting host, the engine found it unreachable (it went down).
     case rebootWentDown(host: String)
+    /// A time the rollout asked for (`scheduleTimer`) has come: deferred hosts due for a retry or a wake,
+    /// or past their `reach_deadline`. Harmless at any other time.
+    case timerElapsed
 }
 
 /// What the engine must do after persisting the state machine's new records.
@@ -57,6 +60,12 @@ public enum RolloutAction: Hashable, Sendable {
     case recordReboot(host: String, pending: Bool)
     /// Something operators and the journal should hear about.
     case announce(RolloutNotice)
+    /// Send `.timerElapsed` at this wall-clock time (or at once when it has passed). Asked for again after
+    /// every event that changes the rollout's next due time, and on `recover`; an earlier timer still armed
+    /// makes a later one redundant (the event that it sends asks for the next).
+    case scheduleTimer(at: EpochMillis)
+    /// Send the Wake-on-LAN magic packet to the host (its MAC from the inventory, the `wake_on_lan` address).
+    case wake(host: String)
 }
 
 /// Notable moments of a rollout, for the journal and for `rollout watch`.
@@ -81,6 +90,16 @@ public enum RolloutNotice: Hashable, Sendable {
     /// A host restarts for its install (the reboot command was sent, or the installer restarts it), or came
     /// back from that restart.
     case hostReboot(host: String, message: String)
+    /// The host is deferred (not a failure) and tried again at `retryAt`.
+    case hostDeferred(host: String, reason: DeferReason, message: String, retryAt: EpochMillis)
+    /// A deferred host passed its `reach_deadline`: it settles as unreached.
+    case hostUnreached(host: String, message: String)
+    /// A Wake-on-LAN packet went to the host, `leadSeconds` before its attempt.
+    case hostWoken(host: String, leadSeconds: Int64)
+    /// Every wave is done; deferred hosts remain and are caught up.
+    case catchingUp(deferred: Int)
+    /// The rollout ended with unreached hosts (listed, at most 20, then a count).
+    case incomplete(unreached: [String], count: Int)
 }
 
 /// Why an event cannot be applied. Never a trap.

@@ -26,9 +26,14 @@ public enum RolloutPhase: String, Hashable, Sendable, Codable, CaseIterable {
     case rolledBack = "rolled_back"
     /// The rollback could not restore every host.
     case failed
+    /// Every wave is done, but deferred hosts (unreached, switched off) remain: they are tried again every
+    /// `retry_unreached` until each is current or `unreached`.
+    case catchingUp = "catching_up"
+    /// Every host settled, some as `unreached`: the rollout did not reach them before `reach_deadline`.
+    case incomplete
 
     /// A rollout in a final phase never changes again.
-    public var isFinal: Bool { [.aborted, .succeeded, .rolledBack, .failed].contains(self) }
+    public var isFinal: Bool { [.aborted, .succeeded, .rolledBack, .failed, .incomplete].contains(self) }
 
     /// A phase in which the rollout waits for a person (approval, halt, pause).
     public var waitsForPerson: Bool { [.waitingApproval, .halted, .paused].contains(self) }
@@ -59,9 +64,17 @@ public enum HostRunPhase: String, Hashable, Sendable, Codable, CaseIterable {
     case rollingBack = "rolling_back"
     case rolledBack = "rolled_back"
     case rollbackFailed = "rollback_failed"
+    /// Not run now, tried again later (`deferReason` says why: `unreached`, a user logged on, ...). Nothing
+    /// was sent to the host. Not settled, and not a failure: a wave completes without its deferred hosts.
+    case deferred
+    /// Deferred until `reach_deadline` passed without reaching it (final unless an operator retries).
+    case unreached
 
     /// The host run will not change again unless an operator acts (or a rollback starts).
-    public var isSettled: Bool { ![.pending, .running, .rollingBack].contains(self) }
+    public var isSettled: Bool { ![.pending, .running, .rollingBack, .deferred].contains(self) }
+
+    /// Settled, or deferred to a later attempt: what a wave waits for before it completes.
+    public var isSettledOrDeferred: Bool { isSettled || self == .deferred }
 }
 
 /// The steps of a host run.
@@ -97,6 +110,16 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
     /// Nil in recipes stored before reboots existed: `never`.
     public var reboot: RebootPolicy?
     public var rebootTimeoutSeconds: Int64?
+    /// Seconds between attempts to reach a deferred host (nil in rollouts made before deferral: 15m).
+    public var retryUnreachedSeconds: Int64?
+    /// Seconds after a host's first attempt after which a deferred host becomes `unreached` (nil: 7d).
+    public var reachDeadlineSeconds: Int64?
+    /// `"3"` or `"50%"`: deferred and unreached hosts a wave tolerates before the rollout halts (nil: 50%).
+    public var maxUnreached: String?
+
+    public static let defaultRetryUnreachedSeconds: Int64 = 15 * 60
+    public static let defaultReachDeadlineSeconds: Int64 = 7 * 24 * 3_600
+    public static let defaultMaxUnreached = FailureThreshold.percent(50)
 
     public init(playbook: Playbook) {
         var steps: [String: [String: String]] = [:]
@@ -133,6 +156,26 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
         onFailure = playbook.rollout.onFailure
         window = playbook.rollout.window
         scheme = playbook.feed?.scheme ?? .dotted
+        retryUnreachedSeconds = playbook.rollout.retryUnreached.seconds
+        reachDeadlineSeconds = playbook.rollout.reachDeadline.seconds
+        maxUnreached = playbook.rollout.maxUnreached.description
+    }
+
+    /// Milliseconds between attempts to reach a deferred host (at least one second).
+    public var retryUnreachedMillis: EpochMillis {
+        max(1, retryUnreachedSeconds ?? Self.defaultRetryUnreachedSeconds) * 1000
+    }
+
+    /// Milliseconds after a host's first attempt until a deferred host is given up as `unreached`.
+    public var reachDeadlineMillis: EpochMillis {
+        max(0, reachDeadlineSeconds ?? Self.defaultReachDeadlineSeconds) * 1000
+    }
+
+    /// The unreachable-host threshold, parsed back.
+    public var unreachedThreshold: FailureThreshold {
+        guard let maxUnreached else { return Self.defaultMaxUnreached }
+        if maxUnreached.hasSuffix("%"), let p = Int(maxUnreached.dropLast()) { return .percent(p) }
+        return Int(maxUnreached).map { .count($0) } ?? Self.defaultMaxUnreached
     }
 
     /// The failure threshold, parsed back.
@@ -299,11 +342,29 @@ public struct HostRunRecord: Hashable, Sendable, Codable {
     public var rebootStartedAt: EpochMillis?
     /// The restarting host was seen unreachable: the next connection that works means it is back.
     public var rebootWentDown: Bool = false
+    /// Why the host is (or was last) deferred: `unreached` (first contact failed), `user_logged_on`, ...
+    public var deferReason: String?
+    /// When the host's first attempt in this rollout started (`reach_deadline` counts from it).
+    public var firstAttemptAt: EpochMillis?
+    /// The host is not dispatched before this time (the next retry of a deferred host, or the end of the
+    /// Wake-on-LAN lead before its first run).
+    public var nextAttemptAt: EpochMillis?
+    /// How often the host was deferred.
+    public var deferrals: Int
+    /// Seconds between the Wake-on-LAN packet and the attempt it wakes the host for; nil: the host has no
+    /// MAC address or no `wake_on_lan` applies (frozen when the rollout is made).
+    public var wakeLeadSeconds: Int64?
+    /// The `nextAttemptAt` the last Wake-on-LAN packet was sent for (one packet per attempt).
+    public var wokenFor: EpochMillis?
+    /// Wake-on-LAN packets sent to the host.
+    public var wakes: Int
 
     public init(
         rolloutID: Int64, host: String, wave: Int, phase: HostRunPhase = .pending, step: HostStep? = nil,
         stepInFlight: Bool = false, previous: String? = nil, changed: Bool = false, installAttempts: Int = 0,
-        errorKind: String? = nil, error: String? = nil, updatedAt: EpochMillis
+        errorKind: String? = nil, error: String? = nil, updatedAt: EpochMillis, deferReason: String? = nil,
+        firstAttemptAt: EpochMillis? = nil, nextAttemptAt: EpochMillis? = nil, deferrals: Int = 0,
+        wakeLeadSeconds: Int64? = nil, wokenFor: EpochMillis? = nil, wakes: Int = 0
     ) {
         self.rolloutID = rolloutID
         self.host = host
@@ -317,7 +378,22 @@ public struct HostRunRecord: Hashable, Sendable, Codable {
         self.errorKind = errorKind
         self.error = error
         self.updatedAt = updatedAt
+        self.deferReason = deferReason
+        self.firstAttemptAt = firstAttemptAt
+        self.nextAttemptAt = nextAttemptAt
+        self.deferrals = deferrals
+        self.wakeLeadSeconds = wakeLeadSeconds
+        self.wokenFor = wokenFor
+        self.wakes = wakes
     }
+}
+
+/// Why a host run is deferred (`HostRunRecord.deferReason`). Raw values are stored and sent.
+public enum DeferReason: String, Hashable, Sendable, Codable, CaseIterable {
+    /// The first contact failed before anything was sent (connection refused, timeout, no route).
+    case unreached
+    /// A user is logged on and the reboot policy waits for nobody to be.
+    case userLoggedOn = "user_logged_on"
 }
 
 /// Everything persisted about one rollout: the state machine's whole state.

@@ -1,13 +1,21 @@
 // Host runs: detect, install, verify; unknown outcomes settled by detect; rollback steps.
 extension RolloutStateMachine {
-    /// Starts a host run from `detect`.
+    /// Starts a host run from `detect`; a host deferred because a user was logged on when it was due to
+    /// restart (its install is done) starts from `user_check` again.
     mutating func startHost(_ host: String) {
+        let resumeReboot =
+            hostRun(host).map {
+                $0.phase == .deferred && $0.deferReason == DeferReason.userLoggedOn.rawValue && $0.rebootPending
+            } ?? false
+        let startedAt = now
         update(host) {
             $0.phase = .running
             $0.errorKind = nil
             $0.error = nil
+            $0.nextAttemptAt = nil
+            if $0.firstAttemptAt == nil { $0.firstAttemptAt = startedAt }
         }
-        startStep(host, .detect)
+        startStep(host, resumeReboot ? .userCheck : .detect)
     }
 
     /// Records the intent to run a step (persisted before the engine sends it), or settles the host when
@@ -102,7 +110,12 @@ extension RolloutStateMachine {
         switch detectOutcome(run, result) {
         case .failure(let f):
             let (kind, message) = (f.kind, f.message)
-            if reconciling {
+            if !reconciling, !run.changed, case .notRun(let notRunKind, _) = result,
+                Self.unreachedKinds.contains(notRunKind)
+            {
+                // First contact failed before anything was sent: a switched-off PC, not a failure.
+                deferHost(host, reason: .unreached, kind: kind, message: message)
+            } else if reconciling {
                 settle(host, .unknown, kind: kind, message: "install outcome unknown and detect failed: \(message)")
             } else {
                 settle(host, .failed, kind: kind, message: message)

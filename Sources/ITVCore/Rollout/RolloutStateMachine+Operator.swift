@@ -5,7 +5,7 @@ extension RolloutStateMachine {
         let phase = rollout.phase
         switch event {
         case .pause:
-            guard [.planned, .waitingApproval, .running, .baking, .halted].contains(phase) else {
+            guard [.planned, .waitingApproval, .running, .baking, .halted, .catchingUp].contains(phase) else {
                 throw conflict("cannot pause rollout \(id): it is \(phaseName(phase))")
             }
             snapshot.rollout.resumePhase = phase
@@ -56,13 +56,16 @@ extension RolloutStateMachine {
             try retry(host)
         case .skip(let host, _):
             guard let run = hostRun(host) else { throw RolloutError("not_found", "rollout \(id) has no host \(host)") }
-            guard [.failed, .unknown, .pending, .rollbackFailed].contains(run.phase), !phase.isFinal else {
+            guard [.failed, .unknown, .pending, .rollbackFailed, .deferred, .unreached].contains(run.phase),
+                !phase.isFinal
+            else {
                 throw conflict(
                     "cannot skip host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores())")
             }
             update(host) {
                 $0.phase = .skipped
                 $0.error = "skipped by \(user)"
+                $0.nextAttemptAt = nil
             }
             emit(.releaseHost(host: host))
         default:
@@ -79,15 +82,22 @@ extension RolloutStateMachine {
             startStep(host, .rollback)
             return
         }
-        guard [.failed, .unknown].contains(run.phase) else {
+        guard [.failed, .unknown, .deferred, .unreached].contains(run.phase) else {
             throw conflict(
                 "cannot retry host \(host) of rollout \(id): it is \(run.phase.rawValue.replacingUnderscores()), "
-                    + "not failed or unknown")
+                    + "not failed, unknown, deferred or unreached")
         }
-        guard [.running, .halted, .paused, .baking, .waitingApproval].contains(rollout.phase) else {
-            throw conflict("cannot retry host \(host) of rollout \(id): the rollout is \(phaseName(rollout.phase))")
+        guard [.running, .halted, .paused, .baking, .waitingApproval, .catchingUp].contains(rollout.phase) else {
+            let hint =
+                rollout.phase == .incomplete
+                ? "; start a new rollout of \(rollout.procedure) \(rollout.version) for its unreached hosts "
+                    + "(hosts that run it already are passed over)" : ""
+            throw conflict(
+                "cannot retry host \(host) of rollout \(id): the rollout is \(phaseName(rollout.phase))\(hint)")
         }
-        // An operator's retry may send install again even when the step is not idempotent.
+        // An operator's retry may send install again even when the step is not idempotent. A deferred or
+        // unreached host is tried at once (after its Wake-on-LAN lead), its deadline counted anew.
+        let at = now
         update(host) {
             $0.phase = .pending
             $0.installAttempts = 0
@@ -96,6 +106,9 @@ extension RolloutStateMachine {
             $0.rebootWentDown = false
             $0.errorKind = nil
             $0.error = nil
+            $0.deferReason = nil
+            $0.firstAttemptAt = nil
+            $0.nextAttemptAt = $0.wakeLeadSeconds == nil ? nil : at
         }
         // Dispatched by `progress`, with its wave or as a retried host of an earlier wave.
     }
@@ -114,6 +127,26 @@ extension RolloutStateMachine {
     /// (back to `pending`: no one should approve it), a running one dispatches nothing more (`halted`; its
     /// host runs in flight finish). A baking wave stays baking until its bake ends (then `done`).
     mutating func stopWaves() {
+        for run in snapshot.hostRuns where run.phase == .deferred {
+            if run.changed {
+                // Deferred for its restart (a user was logged on): the install ran, restart and verify did not.
+                // Unknown, so that a rollback reverts it and an operator settles it after an abort.
+                update(run.host) {
+                    $0.phase = .unknown
+                    $0.nextAttemptAt = nil
+                    $0.error = "install ran; restart and verify not done before the rollout stopped going forward"
+                }
+                emit(.releaseHost(host: run.host))
+                continue
+            }
+            // Nothing was sent to them, and nothing will be.
+            update(run.host) {
+                $0.phase = .skipped
+                $0.nextAttemptAt = nil
+                $0.error = "not reached before the rollout stopped going forward"
+            }
+            emit(.releaseHost(host: run.host))
+        }
         for index in snapshot.waves.indices {
             switch snapshot.waves[index].phase {
             case .waitingApproval: snapshot.waves[index].phase = .pending

@@ -59,6 +59,8 @@ extension RolloutStateMachine {
             retryDue(host)
         case .rebootWentDown(let host):
             rebootWentDown(host)
+        case .timerElapsed:
+            armedTimer = nil  // the engine's timer fired: `progress` does what is due, the next is asked for
         }
     }
 
@@ -153,10 +155,12 @@ extension RolloutStateMachine {
             $0.startedAt = startedAt
         }
         emit(.announce(.waveStarted(wave: index)))
+        scheduleWakes(wave: index)
     }
 
     /// Moves the rollout on as far as its state allows; called after every event.
     mutating func progress() {
+        settleExpired()
         for _ in 0...(snapshot.waves.count + 1) {
             let before = snapshot
             switch rollout.phase {
@@ -164,15 +168,19 @@ extension RolloutStateMachine {
                 dispatchRetried()
                 guard let wave = currentWave else { return }
                 let runs = hostRuns(inWave: wave.index)
-                // The last wave also waits for retried hosts of earlier waves: the rollout ends after them.
+                // The last wave also waits for retried hosts of earlier waves: the rollout ends after them
+                // (deferred hosts are caught up afterwards).
                 let last = wave.index == snapshot.waves.count - 1
-                if (last ? snapshot.hostRuns : runs).allSatisfy({ $0.phase.isSettled }) {
+                if (last ? snapshot.hostRuns : runs).allSatisfy({ $0.phase.isSettledOrDeferred }) {
                     completeWave(wave.index, empty: runs.isEmpty)
                 } else {
                     dispatch(wave)
                 }
             case .baking, .waitingApproval:
                 dispatchRetried()
+            case .catchingUp:
+                dispatchRetried()
+                finishOrCatchUp()
             case .rollingBack:
                 progressRollback()
             default:
@@ -189,25 +197,40 @@ extension RolloutStateMachine {
         dispatchPending(wave)
     }
 
-    /// Hosts an operator retried in a wave that finished (or bakes) run again while the rollout runs, bakes
-    /// or waits for the next approval; the wave was approved already. (Retried hosts of the running wave are
-    /// dispatched with it; while halted or paused they wait for resume.)
+    /// Hosts an operator retried, and deferred hosts due for a retry, in a wave that finished (or bakes) run
+    /// again while the rollout runs, bakes, waits for the next approval or catches up; the wave was approved
+    /// already. (Those of the running wave are dispatched with it; while halted or paused they wait.)
     mutating func dispatchRetried() {
         guard windowAllowsDispatch else { return }
         let current = rollout.currentWave
-        for wave in snapshot.waves where wave.index < current || (wave.index == current && wave.phase == .baking) {
+        for wave in snapshot.waves
+        where wave.index < current || (wave.index == current && [.baking, .done].contains(wave.phase)) {
             dispatchPending(wave)
         }
     }
 
+    /// Starts the wave's pending hosts, and its deferred hosts whose retry is due, up to `parallel`. A host
+    /// with a Wake-on-LAN lead is woken first and starts `lead` later.
     mutating func dispatchPending(_ wave: WaveRecord) {
         guard !dispatchHeld else { return }
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
-        for run in hostRuns(inWave: wave.index) where run.phase == .pending {
-            guard running < limit else { return }
-            startHost(run.host)
-            running += 1
+        for run in hostRuns(inWave: wave.index) where run.phase == .pending || run.phase == .deferred {
+            guard let at = run.nextAttemptAt else {
+                if run.phase == .pending, running < limit {
+                    startHost(run.host)
+                    running += 1
+                }
+                continue
+            }
+            if let lead = run.wakeLeadSeconds, run.wokenFor != at {
+                if now >= at - lead * 1000 { wake(run.host, lead: lead, attempt: at) }
+                continue
+            }
+            if at <= now, running < limit {
+                startHost(run.host)
+                running += 1
+            }
         }
     }
 
@@ -232,7 +255,7 @@ extension RolloutStateMachine {
     mutating func advance() {
         let next = rollout.currentWave + 1
         if next >= snapshot.waves.count {
-            finish(.succeeded)
+            finishOrCatchUp()
         } else {
             enterWave(next)
         }

@@ -83,13 +83,11 @@ extension RolloutStateMachine {
         case .some(let users) where users.isEmpty:
             startStep(host, .reboot)
         case .some(let users):
-            // Nobody is restarted under a working user. Until deferral exists the host goes on without the
-            // restart: verify, and it stays "reboot pending".
-            update(host) {
-                $0.errorKind = "user_logged_on"
-                $0.error = "not restarted: logged on: \(users.prefix(5).joined(separator: ", "))"
-            }
-            startStep(host, .verify)
+            // Nobody is restarted under a working user: the host is deferred ("deferred (user logged on)")
+            // and tried again like an unreached host, from the user check (its install is done).
+            deferHost(
+                host, reason: .userLoggedOn, kind: "user_logged_on",
+                message: "not restarted: logged on: \(users.prefix(5).joined(separator: ", "))")
         case .none:
             update(host) {
                 $0.errorKind = "user_check_failed"

@@ -27,6 +27,8 @@ public struct RolloutStateMachine: Sendable {
     /// Runtime state set by the engine from the inventory: each host's OS, which decides what an
     /// `install` exit code means (`steps.exit_codes`). A host not listed is Linux.
     public var hostOS: [String: OSFamily] = [:]
+    /// Runtime state: the time of the last `scheduleTimer` asked for (nil after a restart, or once it fired).
+    public internal(set) var armedTimer: EpochMillis?
 
     /// How often `install` may be sent to one host automatically (after unknown outcomes).
     public static let maxInstallAttempts = 3
@@ -44,7 +46,8 @@ public struct RolloutStateMachine: Sendable {
 
     /// A new rollout in phase `planned`, every host pending in its planned wave.
     public static func create(
-        id: Int64, plan: RolloutPlan, recipe: RolloutRecipe, createdBy: String, now: EpochMillis
+        id: Int64, plan: RolloutPlan, recipe: RolloutRecipe, createdBy: String, now: EpochMillis,
+        wakeLeads: [String: Int64] = [:]
     ) -> RolloutStateMachine {
         let rollout = RolloutRecord(
             id: id, procedure: plan.procedure, version: plan.version, planHash: plan.hash, recipe: recipe,
@@ -55,7 +58,9 @@ public struct RolloutStateMachine: Sendable {
                 approvalsNeeded: $0.spec.approvals, bakeSeconds: $0.spec.bake.seconds, parallel: $0.spec.parallel)
         }
         let runs = plan.waves.flatMap { wave in
-            wave.hosts.map { HostRunRecord(rolloutID: id, host: $0, wave: wave.index, updatedAt: now) }
+            wave.hosts.map {
+                HostRunRecord(rolloutID: id, host: $0, wave: wave.index, updatedAt: now, wakeLeadSeconds: wakeLeads[$0])
+            }
         }
         return RolloutStateMachine(
             snapshot: RolloutSnapshot(rollout: rollout, waves: waves, approvals: [], hostRuns: runs))
@@ -77,6 +82,9 @@ public struct RolloutStateMachine: Sendable {
         }
         progress()
         if snapshot != before.0 { snapshot.rollout.updatedAt = now }
+        let next = nextTimer
+        if let next, next != armedTimer || event == .recover { emit(.scheduleTimer(at: next)) }
+        armedTimer = next
         let result = actions
         actions = []
         return .success(result)

@@ -68,9 +68,24 @@ struct EngineControlService: ControlService {
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
             openWindows: windows,
-            attention: active.filter { $0.rollout.phase.waitsForPerson }.map {
-                RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns)
-            }, problems: problems, rebootsPending: reboots > 0 ? reboots : nil)
+            attention: try await attention(active, now: clock.now()), problems: problems,
+            rebootsPending: reboots > 0 ? reboots : nil)
+    }
+
+    /// Rollouts that need a person: waiting for an approval, halted, paused; with unreached hosts (active, or
+    /// ended incomplete in the last 7 days).
+    func attention(_ active: [RolloutSnapshot], now: Int64) async throws -> [RolloutInfo] {
+        var infos = active.filter {
+            $0.rollout.phase.waitsForPerson || $0.hostRuns.contains(where: { $0.phase == .unreached })
+        }.map { RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns) }
+        let week: Int64 = 7 * 86_400_000
+        for r in try await store.rollouts(includeFinished: true, limit: 20)
+        where r.phase == .incomplete && r.updatedAt > now - week {
+            if let s = try await store.rollout(id: r.id) {
+                infos.append(RolloutInfo(s.rollout, waveCount: s.waves.count, hostRuns: s.hostRuns))
+            }
+        }
+        return infos
     }
 
     // MARK: Procedures, releases, hosts
@@ -185,10 +200,22 @@ struct EngineControlService: ControlService {
         for r in try await store.pendingReboots() where request.procedure == nil || r.procedure == request.procedure {
             reboots[r.host, default: []].append(r.procedure)
         }
+        // Hosts not reached by an active rollout (deferred or unreached), by procedure and host.
+        var asleep: [String: [String: (Int64, HostRunRecord)]] = [:]
+        for s in await engine.activeSnapshots() {
+            for run in s.hostRuns where run.phase == .deferred || run.phase == .unreached {
+                asleep[s.rollout.procedure, default: [:]][run.host] = (s.rollout.id, run)
+            }
+        }
         var perHost: [String: [InstalledVersion]] = [:]
         for p in playbooks {
             let latest = Self.latest(releases[p.id] ?? [], scheme: p.feed?.scheme ?? .dotted)
-            for v in installed(for: p, set: set, versions: versions[p.id] ?? [:], latest: latest) {
+            for var v in installed(for: p, set: set, versions: versions[p.id] ?? [:], latest: latest) {
+                if let (id, run) = asleep[p.id]?[v.host] {
+                    v.rolloutId = id
+                    v.rolloutState = run.phase.rawValue
+                    v.deferReason = run.deferReason
+                }
                 perHost[v.host, default: []].append(v)
             }
         }

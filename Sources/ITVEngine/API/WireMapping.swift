@@ -18,6 +18,8 @@ extension RolloutInfo.Phase {
         case .succeeded: self = .succeeded
         case .rolledBack: self = .rolledBack
         case .failed: self = .failed
+        case .catchingUp: self = .catchingUp
+        case .incomplete: self = .incomplete
         }
     }
 }
@@ -48,6 +50,8 @@ extension HostRunInfo.Phase {
         case .rollingBack: self = .rollingBack
         case .rolledBack: self = .rolledBack
         case .rollbackFailed: self = .rollbackFailed
+        case .deferred: self = .deferred
+        case .unreached: self = .unreached
         }
     }
 }
@@ -127,7 +131,11 @@ extension HostRunInfo {
             host: record.host, wave: record.wave, phase: Phase(record.phase), step: record.step.map(Step.init),
             previous: record.previous, changed: record.changed, installAttempts: record.installAttempts,
             errorKind: record.errorKind, error: record.error, updatedAt: record.updatedAt,
-            rebootPending: record.rebootPending ? true : nil)
+            rebootPending: record.rebootPending ? true : nil,
+            deferReason: record.deferReason,
+            nextAttemptAt: [.deferred, .pending].contains(record.phase) ? record.nextAttemptAt : nil,
+            firstAttemptAt: record.deferrals > 0 ? record.firstAttemptAt : nil,
+            deferrals: record.deferrals > 0 ? record.deferrals : nil, wakes: record.wakes > 0 ? record.wakes : nil)
     }
 }
 

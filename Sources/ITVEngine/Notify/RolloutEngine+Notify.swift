@@ -93,6 +93,12 @@ extension RolloutEngine {
             return make(.rolloutSucceeded, message: "\(head): rollout \(r.id) succeeded on \(all.count) hosts")
         case .rolledBack:
             return make(.rolloutRolledBack, message: "\(head): rollout \(r.id) rolled back")
+        case .incomplete(let unreached, let count):
+            let listed = unreached.joined(separator: ", ") + (count > unreached.count ? ", ..." : "")
+            return make(
+                .rolloutIncomplete, hosts: unreached,
+                message: "\(head): rollout \(r.id) incomplete: \(count) host(s) unreached: \(listed)",
+                command: "itvctl rollout show \(r.id)")
         case .failed(let reason):
             return make(
                 .rolloutFailed, message: "\(head): rollout \(r.id) failed: \(reason)",

@@ -45,9 +45,44 @@ extension RolloutEngine {
                 try await clock.sleep(seconds: Double(max(0, until - clock.now())) / 1000)
                 await windowTimeElapsed(name, until: until)
             } catch {}
+        case .timer(let id, let at):
+            do {
+                // Slept in pieces of at most a minute: a timer replaced by an earlier one ends soon.
+                while true {
+                    guard timers[id] == at else { return }
+                    let left = Double(at - clock.now()) / 1000
+                    if left <= 0 { break }
+                    try await clock.sleep(seconds: min(left, 60))
+                    if left <= 60 { break }
+                }
+                guard timers[id] == at else { return }
+                timers[id] = nil
+                try await apply(id, .timerElapsed)
+            } catch {
+                // Cancelled (stopping) or the rollout ended meanwhile: recovery arms the timer again.
+            }
+        case .wake(let id, let host, let mac, let target):
+            if let error = await wakeSender.send(mac: mac, to: target.address, port: target.port) {
+                logger.warning(
+                    "rollout \(id): cannot send the Wake-on-LAN packet to \(host): \(error)",
+                    metadata: ["rollout": "\(id)", "host": "\(host)", "event": "\(ITVEvent.hostWake.rawValue)"])
+            }
         case .closeSession(let session):
             await session.close()
         }
+    }
+
+    /// Sends a host's magic packet (its MAC from the inventory as it is now, to its `wake_on_lan` address).
+    func sendWake(_ host: String, rollout id: Int64) {
+        guard let target = set.wakeOnLAN(for: host), let text = set.inventory.host(named: host)?.mac,
+            let mac = MACAddress.parse(text)
+        else {
+            logger.info(
+                "rollout \(id): \(host) has no MAC address or wake_on_lan any more: not woken",
+                metadata: ["rollout": "\(id)", "host": "\(host)"])
+            return
+        }
+        workContinuation.yield(.wake(rollout: id, host: host, mac: mac, target: target))
     }
 
     /// Runs one step on a host and says how it ended. Takes the host's lock (one host run at a time per

@@ -51,7 +51,8 @@ extension RolloutEngine {
         let playbook = try self.playbook(procedure)
         let now = clock.now()
         var machine = RolloutStateMachine.create(
-            id: id, plan: plan, recipe: RolloutRecipe(playbook: playbook), createdBy: requester.user, now: now)
+            id: id, plan: plan, recipe: RolloutRecipe(playbook: playbook), createdBy: requester.user, now: now,
+            wakeLeads: set.wakeLeads(for: plan))
         machine.dispatchHeld = stopping
         if let window = playbook.rollout.window {
             _ = machine.handle(.windowChanged(open: isWindowOpen(window), by: "itvd"), now: now)

@@ -206,6 +206,35 @@ extension RolloutEngine {
             )
         case .hostReboot(let h, let m):
             (level, event, message) = (.notice, .hostReboot, "\(head): \(host(h)) restarts: \(m)")
+        case .hostDeferred(let h, let reason, let m, let retryAt):
+            let wait = TimeSpan(seconds: max(0, retryAt - clock.now()) / 1000)
+            meta["reason"] = "\(reason.rawValue)"
+            (level, event, message) = (
+                .notice, .hostDeferred,
+                "\(head): \(host(h)) deferred (\(reason.rawValue.replacingOccurrences(of: "_", with: " "))): \(m); "
+                    + "tried again in \(wait)"
+            )
+        case .hostUnreached(let h, let m):
+            (level, event, message) = (.warning, .hostUnreached, "\(head): \(host(h)) unreached: \(m)")
+        case .hostWoken(let h, let lead):
+            let target = set.wakeOnLAN(for: h)
+            meta["mac"] = "\(set.inventory.host(named: h)?.mac ?? "?")"
+            (level, event, message) = (
+                .info, .hostWake,
+                "\(head): \(host(h)) woken: Wake-on-LAN packet to \(target.map { "\($0.address):\($0.port)" } ?? "?"), "
+                    + "run in \(TimeSpan(seconds: lead))"
+            )
+        case .catchingUp(let deferred):
+            (level, event, message) = (
+                .notice, .rolloutCatchingUp,
+                "\(head): every wave done; catching up \(deferred) deferred host(s)"
+            )
+        case .incomplete(let unreached, let count):
+            (level, event, message) = (
+                .warning, .rolloutIncomplete,
+                "\(head) incomplete: \(count) host(s) unreached: \(unreached.joined(separator: ", "))"
+                    + (count > unreached.count ? ", ..." : "")
+            )
         }
         meta["event"] = "\(event.rawValue)"
         logger.log(level: level, "\(message)", metadata: meta)

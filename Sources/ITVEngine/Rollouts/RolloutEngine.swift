@@ -10,6 +10,7 @@ public actor RolloutEngine {
     let executor: any RemoteExecutor
     let clock: any EngineClock
     let logger: Logger
+    let wakeSender: any WakeSender
 
     /// Each active rollout's state machine. It runs ahead of the store: an event changes it at once and
     /// its changes are committed afterwards (the next event builds on it).
@@ -30,6 +31,8 @@ public actor RolloutEngine {
     /// Procedures whose new rollout has passed its check and waits for its id (the user who starts it):
     /// the decision is recorded before the first `await`, so a second start meanwhile is refused.
     var startsUnderWay: [String: String] = [:]
+    /// The retry/wake/deadline timer armed per rollout (wall-clock time it fires).
+    var timers: [Int64: EpochMillis] = [:]
 
     // The single writer: batches are committed in the order they were made, then their actions run.
     var pendingBatches: [Batch] = []
@@ -59,12 +62,16 @@ public actor RolloutEngine {
         case bake(rollout: Int64, wave: Int, seconds: Int64)
         case retry(rollout: Int64, host: String, seconds: Int64)
         case windowEnd(name: String, until: EpochMillis)
+        case timer(rollout: Int64, at: EpochMillis)
+        case wake(rollout: Int64, host: String, mac: [UInt8], target: WakeOnLAN)
         case closeSession(any RemoteSession)
     }
 
     public init(
-        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger
+        set: LoadedSet, store: any RolloutStore, executor: any RemoteExecutor, clock: any EngineClock, logger: Logger,
+        wakeSender: any WakeSender = UDPWakeSender()
     ) {
+        self.wakeSender = wakeSender
         self.set = set
         self.store = store
         self.executor = executor
@@ -294,6 +301,13 @@ public actor RolloutEngine {
         case .announce(let notice):
             announce(notice, rollout: id)
             observe(notice)
+        case .scheduleTimer(let at):
+            // One timer per rollout: an earlier one still armed asks for the next when it fires.
+            if let armed = timers[id], armed <= at, armed > clock.now() { return }
+            timers[id] = at
+            workContinuation.yield(.timer(rollout: id, at: at))
+        case .wake(let host):
+            sendWake(host, rollout: id)
         }
     }
 
