@@ -196,6 +196,12 @@ actor FakeFleet {
         var unreachable = false
         /// The next install is applied but its result is lost (connection dropped).
         var loseNextInstallResult = false
+        /// Install applies the version, then exits 100 ("restart required").
+        var needsRestart = false
+        /// Restarts done by the `reboot` command.
+        var reboots = 0
+        /// Connections refused before the restarting host is back.
+        var downConnects = 0
     }
 
     var hosts: [String: HostState] = [:]
@@ -227,7 +233,13 @@ actor FakeFleet {
     func set(_ host: String, _ change: (inout HostState) -> Void) { change(&hosts[host, default: HostState()]) }
     func state(_ host: String) -> HostState? { hosts[host] }
 
-    func isReachable(_ host: String) -> Bool { !(hosts[host]?.unreachable ?? true) }
+    func isReachable(_ host: String) -> Bool {
+        if let down = hosts[host]?.downConnects, down > 0 {
+            hosts[host]?.downConnects = down - 1
+            return false
+        }
+        return !(hosts[host]?.unreachable ?? true)
+    }
 
     func run(_ host: String, _ command: String) async -> CommandOutcome {
         running += 1
@@ -255,7 +267,12 @@ actor FakeFleet {
                 hosts[host]?.loseNextInstallResult = false
                 return .timeout("connection dropped")
             }
+            if hosts[host]?.needsRestart == true { return fail(100, "restart required") }
             return ok()
+        case "reboot":
+            hosts[host]?.reboots += 1
+            hosts[host]?.downConnects = 2
+            return .noExitStatus("connection lost: the host restarts")
         case "verify":
             return hosts[host]?.version == arg ? ok() : fail(1, "wrong version")
         case "rollback":
