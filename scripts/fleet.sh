@@ -82,6 +82,9 @@ if [ "${SSH_ORIGINAL_COMMAND:-}" = /usr/lib/openssh/sftp-server ]; then
     fi
     exec /usr/lib/openssh/sftp-server
 fi
+# The host's own tools (the fake installer, stand-ins such as powershell.exe) come first on PATH.
+PATH="/opt/itv-host/bin:$PATH"
+export PATH
 if [ -z "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/sh; fi
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 CMD

@@ -21,9 +21,13 @@ struct StatusCommand: ClientCommand {
             print("problems (the last good playbooks and inventory keep running):")
             for problem in status.problems { print("  " + Output.safe(problem)) }
         }
-        if status.attention.isEmpty {
+        let reboots = status.rebootsPending ?? 0
+        if status.attention.isEmpty, reboots == 0 {
             print("needs attention: nothing")
+        } else if status.attention.isEmpty {
+            print("needs attention: reboots pending on \(reboots) host(s) (itvctl host list)")
         } else {
+            if reboots > 0 { print("needs attention: reboots pending on \(reboots) host(s) (itvctl host list)") }
             print("needs attention:")
             Output.table(
                 ["ROLLOUT", "PROCEDURE", "VERSION", "STATE", "WAVE", "UNREACHED"],

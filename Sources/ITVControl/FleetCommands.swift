@@ -162,10 +162,11 @@ struct HostCommand: ParsableCommand {
             var rows: [[String]] = []
             for host in list.hosts {
                 if host.procedures.isEmpty { rows.append([host.name, host.tenant, "-", "-", "-", "-"]) }
+                let reboot = Set(host.rebootPending ?? [])
                 for p in host.procedures {
                     rows.append([
                         host.name, host.tenant, p.procedure, p.version ?? "-", p.latest ?? "-",
-                        Self.state(p),
+                        Self.state(p) + (reboot.contains(p.procedure) ? ", reboot pending" : ""),
                     ])
                 }
             }

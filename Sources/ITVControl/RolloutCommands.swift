@@ -111,7 +111,9 @@ struct RolloutCommand: ParsableCommand {
                 ["HOST", "WAVE", "STATE", "STEP", "PREVIOUS", "WAKES", "NEXT TRY", "ERROR"],
                 detail.hostRuns.map { h in
                     [
-                        h.host, String(h.wave + 1), RolloutText.hostState(h), h.step?.rawValue ?? "-",
+                        h.host, String(h.wave + 1),
+                        RolloutText.hostState(h) + (h.rebootPending == true ? ", reboot pending" : ""),
+                        h.step?.rawValue ?? "-",
                         h.previous ?? "-", h.wakes.map(String.init) ?? "-", Output.time(h.nextAttemptAt),
                         h.error.map { "\(h.errorKind ?? "error"): \($0)" } ?? "",
                     ]

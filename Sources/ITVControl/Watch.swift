@@ -187,6 +187,7 @@ enum RolloutText {
         case .hostRun:
             guard let h = event.hostRun else { return "\(time) host" }
             return "\(time) host \(escapedForMessage(h.host)) (wave \(h.wave + 1)): \(Output.words(h.phase.rawValue))"
+                + (h.rebootPending == true ? ", reboot pending" : "")
                 + (h.step.map { " at \($0.rawValue)" } ?? "")
                 + (h.error.map { " - \(h.errorKind ?? "error"): \(escapedForMessage($0, limit: 200))" } ?? "")
         case .approval:

@@ -52,6 +52,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     /// A host printed something that is not a version where one was expected.
     case hostileOutput = "host.hostile_output"
     case hostScanned = "host.scanned"
+    /// A host restarts for its install (or came back from that restart).
+    case hostReboot = "host.reboot"
     /// A host was not reached (switched off?): tried again later, not a failure.
     case hostDeferred = "host.deferred"
     /// A deferred host was not reached before `reach_deadline`.
@@ -110,6 +112,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .reloadFailed: "94ea634045ef46d2ad735b0db7eb294f"
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .storeFailed: "cefaefe15cb54d6f9cdd9b8f312c1cd0"
+        case .hostReboot: "aca185903447406b8f0feeec5b00c10c"
         case .hostDeferred: "9c8738088a8e4b2fb0948e33d780a2a0"
         case .hostUnreached: "3ee03886a38f4987a8598b08a6a7dc69"
         case .hostWake: "b934571fb37b4cde90de9eaffa67a112"

@@ -31,12 +31,14 @@ extension PlaybookLoader {
                 r.error(at, "steps.detect cannot use {{artifact}}: the artifact is staged after detect")
             }
         }
-        guard r.problems == before, let detect, let install, let verify, let timeout, let idempotent else {
+        let reboot = readReboot(f, r)
+        guard r.problems == before, let detect, let install, let verify, let timeout, let idempotent, let reboot
+        else {
             return nil
         }
         return Steps(
             detect: detect, install: install, verify: verify, rollback: rollback ?? nil, timeout: timeout,
-            idempotent: idempotent, artifactDir: artifactDir ?? [:])
+            idempotent: idempotent, artifactDir: artifactDir ?? [:], reboot: reboot)
     }
 
     /// `steps.artifact_dir`: a path (an absolute Linux path applies to Linux hosts, `C:\...` to Windows hosts),
@@ -72,6 +74,53 @@ extension PlaybookLoader {
             return nil
         }
         return [os: path]
+    }
+
+    /// `exit_codes`, `reboot`, `reboot_command`, `reboot_timeout`, `user_check` of `steps:`.
+    static func readReboot(_ f: Fields, _ r: YAMLReader) -> RebootSpec? {
+        let before = r.problems
+        var spec = RebootSpec()
+        if let node = f["exit_codes"] {
+            var entries: [(key: YNode, value: YNode)] = []
+            if case .mapping(let e, _) = node {
+                entries = e
+            } else if case .scalar(let s) = node, s.isNull {
+                entries = []
+            } else {
+                r.error(
+                    node.location, "steps.exit_codes must be a mapping of exit codes, found \(node.kindDescription)")
+            }
+            for (key, value) in entries {
+                let location = key.location
+                // Exit codes are numbers, written plain (3010: reboot_required) or quoted.
+                guard case .scalar(let k) = key, !k.isNull, k.value.count <= 11,
+                    let code = Int64(k.value), (Int64(Int32.min)...Int64(Int32.max)).contains(code)
+                else {
+                    let name = if case .scalar(let k) = key { k.value } else { key.kindDescription }
+                    r.error(
+                        location,
+                        "steps.exit_codes: '\(Suggest.printable(name))' is not an exit code (a whole number)")
+                    continue
+                }
+                guard let action = r.enumValue(value, "steps.exit_codes.\(code)", ExitCodeAction.self) else { continue }
+                if spec.exitCodes[Int32(code)] != nil {
+                    r.error(location, "steps.exit_codes: exit code \(code) is given twice")
+                }
+                spec.exitCodes[Int32(code)] = action
+            }
+        }
+        if let node = f["reboot"], let policy = r.enumValue(node, "steps.reboot", RebootPolicy.self) {
+            spec.policy = policy
+        }
+        if let node = f["reboot_command"] { spec.command = readCommand(node, "steps.reboot_command", r) }
+        if let node = f["user_check"] { spec.userCheck = readCommand(node, "steps.user_check", r) }
+        if let node = f["reboot_timeout"], let span = r.timeSpan(node, "steps.reboot_timeout") {
+            if span.seconds < 1 {
+                r.error(node.location, "steps.reboot_timeout must be at least 1s")
+            }
+            spec.timeout = span
+        }
+        return r.problems == before ? spec : nil
     }
 
     /// A command: one string for every OS, or `{linux: ..., windows: ...}`.

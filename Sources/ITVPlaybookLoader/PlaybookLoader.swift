@@ -6,7 +6,10 @@ import ITVCore
 public enum PlaybookLoader {
     static let topKeys = ["apiVersion", "id", "name", "vendor", "targets", "feed", "steps", "rollout", "artifact"]
     static let feedKeys = ["kind", "url", "select", "match", "scheme", "prereleases", "every", "allow_http", "min_age"]
-    static let stepKeys = ["detect", "install", "verify", "rollback", "timeout", "idempotent", "artifact_dir"]
+    static let stepKeys = [
+        "detect", "install", "verify", "rollback", "timeout", "idempotent", "artifact_dir", "exit_codes", "reboot",
+        "reboot_command", "reboot_timeout", "user_check",
+    ]
     static let rolloutKeys = [
         "auto_plan", "waves", "max_failures", "on_failure", "window", "retry_unreached", "reach_deadline",
         "max_unreached",

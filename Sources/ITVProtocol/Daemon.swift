@@ -18,12 +18,15 @@ public struct StatusResponse: Hashable, Sendable, Codable {
     public var lastReloadAt: Int64?
     /// Problems of the last load or reload (`file:line:column: message`); the last good set keeps running.
     public var problems: [String]
+    /// Hosts with a reboot pending (an install said they must restart); absent when none.
+    public var rebootsPending: Int?
 
     public init(
         daemonVersion: String, protocolVersion: String = ITVProtocolVersion.current, startedAt: Int64, now: Int64,
         procedures: Int, hosts: Int, tenants: Int, activeRollouts: Int, openWindows: [String],
-        attention: [RolloutInfo], lastReloadAt: Int64? = nil, problems: [String] = []
+        attention: [RolloutInfo], lastReloadAt: Int64? = nil, problems: [String] = [], rebootsPending: Int? = nil
     ) {
+        self.rebootsPending = rebootsPending
         self.daemonVersion = daemonVersion
         self.protocolVersion = protocolVersion
         self.startedAt = startedAt

@@ -184,11 +184,15 @@ public struct HostInfo: Hashable, Sendable, Codable {
     public var os: String
     /// One entry per procedure targeting the host (filtered by `procedure` when asked).
     public var procedures: [InstalledVersion]
+    /// Procedures whose install said the host must restart, which it has not done through itvd since
+    /// ("reboot pending"); absent when none.
+    public var rebootPending: [String]?
 
     public init(
         name: String, address: String, port: Int, tenant: String, groups: [String], os: String,
-        procedures: [InstalledVersion]
+        procedures: [InstalledVersion], rebootPending: [String]? = nil
     ) {
+        self.rebootPending = rebootPending
         self.name = name
         self.address = address
         self.port = port

@@ -172,12 +172,16 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
         case install
         case verify
         case rollback
+        /// Added with reboots: the reboot command, the wait for the restarting host, the logged-on user check.
+        case reboot
+        case waitReboot = "wait_reboot"
+        case userCheck = "user_check"
 
         /// The steps of the first version (frozen in `raw_values.json`).
         public static let known: [Step] = [.detect, .install, .verify, .rollback]
         /// Steps added since, oldest first (frozen in `host_steps_added.json`); clients must accept steps
         /// they do not know.
-        public static let added: [Step] = [.stage]
+        public static let added: [Step] = [.stage, .reboot, .waitReboot, .userCheck]
     }
 
     public var host: String
@@ -194,6 +198,8 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
     /// The last error in words. Host output: clients escape control characters before printing.
     public var error: String?
     public var updatedAt: Int64
+    /// True when the installer said the host must restart and it has not: "reboot pending" (absent: no).
+    public var rebootPending: Bool?
     /// Why the host is (or was last) deferred: `unreached`, `user_logged_on`, ... (absent: never deferred).
     public var deferReason: String?
     /// When the next attempt (a deferred host's retry, or a run after its Wake-on-LAN lead) may start.
@@ -208,9 +214,10 @@ public struct HostRunInfo: Hashable, Sendable, Codable {
     public init(
         host: String, wave: Int, phase: Phase, step: Step? = nil, previous: String? = nil, changed: Bool = false,
         installAttempts: Int = 0, errorKind: String? = nil, error: String? = nil, updatedAt: Int64,
-        deferReason: String? = nil, nextAttemptAt: Int64? = nil, firstAttemptAt: Int64? = nil, deferrals: Int? = nil,
-        wakes: Int? = nil
+        rebootPending: Bool? = nil, deferReason: String? = nil, nextAttemptAt: Int64? = nil,
+        firstAttemptAt: Int64? = nil, deferrals: Int? = nil, wakes: Int? = nil
     ) {
+        self.rebootPending = rebootPending
         self.host = host
         self.wave = wave
         self.phase = phase

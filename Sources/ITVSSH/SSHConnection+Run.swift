@@ -31,18 +31,35 @@ public enum CommandWrapper {
 
     /// Linux: `exec timeout ... sh -c CMD` (exec, so that a signal that kills the command reaches sshd as an
     /// exit signal, not as a shell's 128+n). coreutils `timeout` stops the command one second after the local
-    /// deadline (by then the connection is dropped) and kills it `killAfter` later. Windows: the command is sent as is; the local
-    /// deadline drops the connection, and Win32-OpenSSH's sshd ends the session's process tree when its
+    /// deadline (by then the connection is dropped) and kills it `killAfter` later. Windows: the command is sent
+    /// as a PowerShell script in `-EncodedCommand` (`powershellEncoded`), so that it arrives byte for byte
+    /// whatever the host's OpenSSH default shell and its re-escaping of quotes (docs/TECH-NOTES.md 35); the
+    /// local deadline drops the connection, and Win32-OpenSSH's sshd ends the session's process tree when its
     /// connection goes away.
     public static func wrap(_ command: String, os: OSFamilyName, timeout: Duration, killAfter: Duration) -> String {
         switch os {
         case .windows:
-            return command
+            return powershellEncoded(command)
         case .linux:
             let seconds = max(1, timeout.components.seconds + 1)
             let grace = max(1, killAfter.components.seconds)
             return "exec timeout --kill-after=\(grace)s \(seconds)s sh -c \(shellQuote(command))"
         }
+    }
+
+    /// `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <base64 of the script
+    /// in UTF-16LE>`: only `[A-Za-z0-9+/=]` and spaces cross the command line, which cmd.exe and PowerShell
+    /// (either may be the default shell) pass on unchanged. The exit status is PowerShell's: `exit N` in the
+    /// script, else 0 when its last command succeeded and 1 when it failed.
+    public static func powershellEncoded(_ script: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(script.utf16.count * 2)
+        for unit in script.utf16 {
+            bytes.append(UInt8(truncatingIfNeeded: unit))
+            bytes.append(UInt8(truncatingIfNeeded: unit >> 8))
+        }
+        return "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
+            + Data(bytes).base64EncodedString()
     }
 
     /// The families `wrap` knows, mirrored from `ITVCore.OSFamily`.

@@ -233,6 +233,10 @@ public final class SQLiteRolloutStore: RolloutStore, @unchecked Sendable {
         try await read("read releases") { try StoreReads.releases($0, procedure: procedure) }
     }
 
+    public func pendingReboots() async throws -> [PendingReboot] {
+        try await read("read pending reboots") { try StoreReads.pendingReboots($0) }
+    }
+
     public func hostVersions() async throws -> [HostVersionRecord] {
         try await read("read host versions") { try StoreReads.hostVersions($0) }
     }

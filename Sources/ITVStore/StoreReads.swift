@@ -128,6 +128,14 @@ enum StoreReads {
         }
     }
 
+    static func pendingReboots(_ db: Database) throws -> [PendingReboot] {
+        try Row.fetchAll(db, sql: "SELECT * FROM host_reboots ORDER BY host, procedure").map { row in
+            PendingReboot(
+                host: try row.decode(forColumn: "host"), procedure: try row.decode(forColumn: "procedure"),
+                rolloutID: try row.decode(forColumn: "rollout_id"), since: try row.decode(forColumn: "since"))
+        }
+    }
+
     static func windows(_ db: Database) throws -> [WindowRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM windows ORDER BY name").map { row in
             WindowRecord(
@@ -195,7 +203,7 @@ enum StoreReads {
         let host: String = try row.decode(forColumn: "host")
         let what = "host run \(host) of rollout \(rolloutID)"
         let step: String? = try row.decode(forColumn: "step")
-        return HostRunRecord(
+        var run = HostRunRecord(
             rolloutID: rolloutID, host: host, wave: try row.decode(forColumn: "wave_index"),
             phase: try value(HostRunPhase.self, row, "phase", what),
             step: try step.map { try parse(HostStep.self, $0, "step", what) },
@@ -209,6 +217,12 @@ enum StoreReads {
             deferrals: try row.decode(forColumn: "deferrals"),
             wakeLeadSeconds: try row.decode(forColumn: "wake_lead_seconds"),
             wokenFor: try row.decode(forColumn: "woken_for"), wakes: try row.decode(forColumn: "wakes"))
+
+        run.rebootPending = try row.decode(forColumn: "reboot_pending")
+        run.exitRetries = try row.decode(forColumn: "exit_retries")
+        run.rebootStartedAt = try row.decode(forColumn: "reboot_started_at")
+        run.rebootWentDown = try row.decode(forColumn: "reboot_went_down")
+        return run
     }
 
     private static func uid(_ row: Row) throws -> UInt32 {

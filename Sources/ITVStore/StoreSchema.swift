@@ -12,6 +12,7 @@ enum StoreSchema {
         migrator.registerMigration("v_rollouts_by_procedure_version", migrate: rolloutsByProcedureVersion)
         migrator.registerMigration("v_host_run_deferral", migrate: hostRunDeferral)
         migrator.registerMigration("v_artifacts", migrate: createArtifacts)
+        migrator.registerMigration("v_host_run_reboots", migrate: hostRunReboots)
         return migrator
     }
 
@@ -92,6 +93,26 @@ enum StoreSchema {
                     actual TEXT,
                     at INTEGER NOT NULL,
                     PRIMARY KEY (procedure, version)
+                );
+                """)
+    }
+
+    /// Installer exit codes and reboots (issue 13): "reboot pending", resends after a `retry` exit code, and
+    /// the durable wait for a restarting host (its start, and whether it was seen down).
+    private static func hostRunReboots(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE host_runs ADD COLUMN reboot_pending INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE host_runs ADD COLUMN exit_retries INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE host_runs ADD COLUMN reboot_started_at INTEGER;
+                ALTER TABLE host_runs ADD COLUMN reboot_went_down INTEGER NOT NULL DEFAULT 0;
+                -- Hosts that must restart ("reboot pending"), per procedure whose install said so.
+                CREATE TABLE host_reboots (
+                    host TEXT NOT NULL,
+                    procedure TEXT NOT NULL,
+                    rollout_id INTEGER NOT NULL,
+                    since INTEGER NOT NULL,
+                    PRIMARY KEY (host, procedure)
                 );
                 """)
     }

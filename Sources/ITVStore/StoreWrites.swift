@@ -21,6 +21,16 @@ enum StoreWrites {
             case .audit(let entry): try append(entry, db)
             case .release(let release): try upsert(release, db)
             case .hostVersion(let seen): try upsert(seen, db)
+            case .rebootPending(let r):
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO host_reboots (host, procedure, rollout_id, since) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (host, procedure) DO UPDATE SET rollout_id = excluded.rollout_id,
+                            since = excluded.since
+                        """
+                ).execute(arguments: [r.host, r.procedure, r.rolloutID, r.since])
+            case .rebootDone(let host):
+                try db.cachedStatement(sql: "DELETE FROM host_reboots WHERE host = ?").execute(arguments: [host])
             case .window(let window): try upsert(window, db)
             case .feedState(let procedure, let json):
                 try db.cachedStatement(
@@ -133,22 +143,27 @@ enum StoreWrites {
         try db.cachedStatement(
             sql: """
                 INSERT INTO host_runs (rollout_id, host, wave_index, phase, step, step_in_flight, previous, changed,
-                    install_attempts, error_kind, error, updated_at, defer_reason, first_attempt_at, next_attempt_at,
-                    deferrals, wake_lead_seconds, woken_for, wakes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    install_attempts, error_kind, error, updated_at, reboot_pending, exit_retries, reboot_started_at,
+                    reboot_went_down, defer_reason, first_attempt_at, next_attempt_at, deferrals, wake_lead_seconds,
+                    woken_for, wakes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (rollout_id, host) DO UPDATE SET wave_index = excluded.wave_index,
                     phase = excluded.phase, step = excluded.step, step_in_flight = excluded.step_in_flight,
                     previous = excluded.previous, changed = excluded.changed,
                     install_attempts = excluded.install_attempts, error_kind = excluded.error_kind,
-                    error = excluded.error, updated_at = excluded.updated_at, defer_reason = excluded.defer_reason,
+                    error = excluded.error, updated_at = excluded.updated_at,
+                    reboot_pending = excluded.reboot_pending, exit_retries = excluded.exit_retries,
+                    reboot_started_at = excluded.reboot_started_at, reboot_went_down = excluded.reboot_went_down,
+                    defer_reason = excluded.defer_reason,
                     first_attempt_at = excluded.first_attempt_at, next_attempt_at = excluded.next_attempt_at,
                     deferrals = excluded.deferrals, wake_lead_seconds = excluded.wake_lead_seconds,
                     woken_for = excluded.woken_for, wakes = excluded.wakes
                 """
         ).execute(arguments: [
             h.rolloutID, h.host, h.wave, h.phase.rawValue, h.step?.rawValue, h.stepInFlight, h.previous, h.changed,
-            h.installAttempts, h.errorKind, h.error, h.updatedAt, h.deferReason, h.firstAttemptAt, h.nextAttemptAt,
-            h.deferrals, h.wakeLeadSeconds, h.wokenFor, h.wakes,
+            h.installAttempts, h.errorKind, h.error, h.updatedAt, h.rebootPending, h.exitRetries, h.rebootStartedAt,
+            h.rebootWentDown, h.deferReason, h.firstAttemptAt, h.nextAttemptAt, h.deferrals, h.wakeLeadSeconds,
+            h.wokenFor, h.wakes,
         ])
     }
 

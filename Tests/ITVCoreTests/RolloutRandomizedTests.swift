@@ -18,6 +18,10 @@ struct RandomRollout {
     /// Steps the engine was asked to run and has not run yet (one per host: the newest intent).
     var queue: [(host: String, step: HostStep)] = []
     var timers: Set<Int> = []
+    /// Hosts whose `install` is due again after a `retry` exit code (scheduleRetry timers).
+    var retryTimers: Set<String> = []
+    /// Reboots performed on each host since the last accepted operator retry of that host.
+    var reboots: [String: Int] = [:]
     /// The retry/wake/deadline timer the machine asked for last (deferred hosts).
     var retryTimer: EpochMillis?
     /// Wake-on-LAN packets sent, per host.
@@ -47,6 +51,14 @@ struct RandomRollout {
         // Every other seed has an artifact (decided by the seed, so that the draws of older seeds stay as they were).
         if seed % 2 == 0 {
             recipe.artifact = PlannedArtifact(name: "a.msi", size: 1, sha256: String(repeating: "0", count: 64))
+        }
+        if rng.chance(60) {
+            // Exit codes and reboots: 100 needs a restart, 101 means "send again", 102 "the installer restarts".
+            recipe.exitCodes = Dictionary(
+                uniqueKeysWithValues: OSFamily.allCases.map {
+                    ($0.rawValue, ["0": .ok, "100": .rebootRequired, "101": .retry, "102": .rebooted])
+                })
+            recipe.reboot = RebootPolicy.allCases[rng.below(RebootPolicy.allCases.count)]
         }
         // Some hosts have a Wake-on-LAN lead; deferred hosts are retried every 15 minutes.
         let plan = F.plan(waves)
@@ -87,7 +99,10 @@ struct RandomRollout {
             return false
         case .success(let actions):
             trace.append("\(event) -> \(sm.rollout.phase.rawValue) \(actions.steps)")
-            if case .retry(let host, _) = event { installs[host] = 0 }
+            if case .retry(let host, _) = event {
+                installs[host] = 0
+                reboots[host] = 0
+            }
             check(event, before: before, actions: actions)
             for action in actions {
                 switch action {
@@ -96,6 +111,8 @@ struct RandomRollout {
                     queue.append((host, step))
                 case .scheduleBake(let wave, _):
                     timers.insert(wave)
+                case .scheduleRetry(let host, _):
+                    retryTimers.insert(host)
                 case .scheduleTimer(let at):
                     retryTimer = at
                 case .wake(let host):
@@ -140,8 +157,34 @@ struct RandomRollout {
                 return F.lost
             }
             if roll < 20 { return F.exit(100) }
+            if roll < 26, recipe.exitCodes != nil {
+                switch roll {
+                case 20, 21:
+                    installs[host, default: 0] -= 1  // "another installation runs": nothing was done
+                    staged.insert(host)  // the staged file stays on the host for the resend
+                    return F.exit(101)
+                case 22, 23:
+                    installed[host] = F.target
+                    return F.exit(100)
+                default:
+                    installed[host] = F.target
+                    reboots[host, default: 0] += 1
+                    return F.exit(102)
+                }
+            }
             installed[host] = F.target
             return F.ok()
+        case .userCheck:
+            if roll < 8 { return F.lost }
+            // Draining: the user logs off.
+            return roll < 50 || success ? F.ok("") : F.ok("alice pts/0 2026-12-05 08:00\n")
+        case .reboot:
+            reboots[host, default: 0] += 1
+            if reboots[host, default: 0] > 1 { fail("reboot sent \(reboots[host, default: 0]) times to \(host)") }
+            if roll < 10 { return F.exit(1) }
+            return roll < 50 ? F.lost : F.ok()
+        case .waitReboot:
+            return roll < 15 ? .unknown(kind: "reboot_timeout", message: "did not come back") : F.ok()
         case .verify:
             if roll < 8 { return F.lost }
             return version == F.target && roll >= 12 ? F.ok() : F.exit(1)
@@ -169,6 +212,7 @@ struct RandomRollout {
         for (host, step) in queue where rng.chance(50) { _ = perform(host, step) }
         queue = []
         timers = []
+        retryTimers = []
         retryTimer = nil
         trace.append("-- crash --")
         sm = RolloutStateMachine(snapshot: sm.snapshot)
@@ -198,7 +242,10 @@ struct RandomRollout {
             windowOpen.toggle()
             apply(.windowChanged(open: windowOpen, by: "timer"))
         case 68..<73:
-            if let wave = timers.randomElement(using: &rng) {
+            if let host = retryTimers.randomElement(using: &rng), rng.chance(50) {
+                retryTimers.remove(host)
+                apply(.retryDue(host: host))
+            } else if let wave = timers.randomElement(using: &rng) {
                 timers.remove(wave)
                 apply(.bakeElapsed(wave: wave))
             }
@@ -217,7 +264,7 @@ struct RandomRollout {
             fireRetryTimer()
         case 93..<96:
             // A late or duplicate result for a step that is not in flight: refused, nothing changes.
-            let step = HostStep.allCases[rng.below(4)]
+            let step = HostStep.allCases[rng.below(HostStep.allCases.count)]
             if let run = sm.hostRun(host), !(run.stepInFlight && run.step == step) {
                 if apply(.stepFinished(host: host, step: step, result: F.ok(F.target))) {
                     fail("a result for \(host) \(step) accepted with no such step in flight")
@@ -233,6 +280,9 @@ struct RandomRollout {
         for _ in 0..<2_000 {
             if !queue.isEmpty {
                 answer(at: 0, success: true)
+            } else if let host = retryTimers.first {
+                retryTimers.remove(host)
+                apply(.retryDue(host: host))
             } else if let wave = timers.first {
                 timers.remove(wave)
                 apply(.bakeElapsed(wave: wave))
@@ -337,13 +387,21 @@ struct RandomRollout {
             if phaseAfter == .halted, was?.phase != .running {
                 fail("\(step) sent to \(host) while halted")
             }
-            if step == .install, !recipe.idempotent, (was?.installAttempts ?? 0) > 0, host != retried {
+            let resend: Bool = if case .retryDue = event { true } else { false }
+            if step == .install, !recipe.idempotent, (was?.installAttempts ?? 0) > 0, host != retried, !resend,
+                !(event == .recover && (was?.exitRetries ?? 0) > 0)
+            {
                 fail("non-idempotent install sent again to \(host)")
             }
         }
-        // A deferred host had nothing sent to it; only a first contact that failed defers a host.
+        // A deferred host had nothing sent to it; only a first contact that failed defers a host (or a user
+        // logged on when its restart was due: its install ran).
         for run in after.hostRuns where run.phase == .deferred {
-            if run.changed || run.installAttempts > 0 { fail("\(run.host) deferred after install was sent") }
+            if run.deferReason == DeferReason.userLoggedOn.rawValue {
+                if !run.rebootPending { fail("\(run.host) deferred for a logged-on user without a reboot pending") }
+            } else if run.changed || run.installAttempts > 0 {
+                fail("\(run.host) deferred after install was sent")
+            }
             if old[run.host]?.phase != .deferred, old[run.host]?.phase != .running {
                 fail("\(run.host) deferred from \(old[run.host]?.phase.rawValue ?? "?")")
             }

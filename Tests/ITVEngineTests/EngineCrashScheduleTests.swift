@@ -47,6 +47,11 @@ import Testing
         let neverBack = switchedOff.isEmpty || Int.random(in: 0..<4, using: &rng) > 0 ? nil : switchedOff.first
         if let neverBack { switchedOff = [neverBack] }
         for n in switchedOff { await fleet.set(n) { $0.unreachable = true } }
+        // Installers that want a restart (exit 100 = reboot_required): itvd restarts the host and waits for it.
+        let restarting = names.filter { _ in Int.random(in: 0..<4, using: &rng) == 0 }
+        for n in restarting { await fleet.set(n) { $0.needsRestart = true } }
+        let reboot = RebootSpec(
+            exitCodes: [100: .rebootRequired], policy: .ifRequired, command: StepCommand(all: template("reboot")))
         let idempotent = Bool.random(using: &rng)
         let approvals: [ApprovalKind] = [.auto, .operator]
         let waves = [
@@ -62,7 +67,7 @@ import Testing
         }
         let set = makeSet(
             hosts: hostCount, waves: waves, maxFailures: .percent(100), idempotent: idempotent, window: nil,
-            retryUnreached: 900, reachDeadline: neverBack == nil ? 7 * 86_400 : 3_600)
+            retryUnreached: 900, reachDeadline: neverBack == nil ? 7 * 86_400 : 3_600, reboot: reboot)
         let store = MemoryStore()
         var logger = Logger(label: "schedule", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
@@ -226,6 +231,12 @@ import Testing
                 return "\(run.host): non-idempotent install sent \(installs) times (\(retried[run.host] ?? 0) retries)"
             }
             if run.phase == .deferred { return "\(run.host) still deferred in a final rollout" }
+            // A restart is sent at most once per host run (an operator's retry starts a new one).
+            if let reboots = state?.reboots, reboots > 1 + (retried[run.host] ?? 0) {
+                return "\(run.host) restarted \(reboots) times (\(retried[run.host] ?? 0) retries)"
+            }
+            // (No "succeeded, so restarted" check: an install whose result a crash or a dropped connection lost is
+            // settled by detect, and its exit code, so the restart, stays unknown.)
             if run.phase == .unreached, installs > 0 { return "\(run.host) unreached but was sent install" }
             if [.succeeded, .alreadyCurrent].contains(run.phase), state?.version != "2.0" {
                 return "\(run.host) is \(run.phase.rawValue) but runs \(state?.version ?? "nothing")"

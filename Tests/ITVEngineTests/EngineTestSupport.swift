@@ -16,7 +16,8 @@ func template(_ s: String) -> CommandTemplate {
 func makeSet(
     hosts: Int = 6, waves: [WaveSpec]? = nil, maxFailures: FailureThreshold = .count(0),
     onFailure: FailurePolicy = .halt, idempotent: Bool = false, window: String? = "evening",
-    retryUnreached: Int64 = 900, reachDeadline: Int64 = 7 * 86_400, maxUnreached: FailureThreshold = .percent(50)
+    retryUnreached: Int64 = 900, reachDeadline: Int64 = 7 * 86_400, maxUnreached: FailureThreshold = .percent(50),
+    reboot: RebootSpec = RebootSpec()
 ) -> LoadedSet {
     let here = ITVCore.SourceLocation(file: "test.yaml", line: 1, column: 1)
     let inventory = Inventory(
@@ -28,7 +29,7 @@ func makeSet(
         detect: StepCommand(all: template("detect")), install: StepCommand(all: template("install {{version}}")),
         verify: StepCommand(all: template("verify {{version}}")),
         rollback: StepCommand(all: template("rollback {{previous}}")), timeout: TimeSpan(seconds: 60),
-        idempotent: idempotent)
+        idempotent: idempotent, reboot: reboot)
     let specs =
         waves ?? [
             WaveSpec(name: "canary", size: .count(1), approval: .auto),

@@ -19,6 +19,7 @@ actor MemoryStore: RolloutStore {
     /// While set, `hasRollout` fails with it (a store that cannot be read).
     var hasRolloutFailure: StoreError?
     func failHasRollout(_ error: StoreError?) { hasRolloutFailure = error }
+    var rebootTable: [String: PendingReboot] = [:]
     var lastID: Int64 = 0
     var commits = 0
     var generation = 0
@@ -89,6 +90,8 @@ actor MemoryStore: RolloutStore {
             case .outbox(let o): outboxRecords.append(o)
             case .outboxAttempt: break
             case .artifact: break
+            case .rebootPending(let r): rebootTable["\(r.host)/\(r.procedure)"] = r
+            case .rebootDone(let host): rebootTable = rebootTable.filter { $0.value.host != host }
             }
         }
     }
@@ -220,6 +223,12 @@ actor FakeFleet {
         var interruptStages = 0
         /// Stages that sent bytes.
         var uploads = 0
+        /// Install applies the version, then exits 100 ("restart required").
+        var needsRestart = false
+        /// Restarts done by the `reboot` command.
+        var reboots = 0
+        /// Connections refused before the restarting host is back.
+        var downConnects = 0
     }
 
     var hosts: [String: HostState] = [:]
@@ -251,7 +260,13 @@ actor FakeFleet {
     func set(_ host: String, _ change: (inout HostState) -> Void) { change(&hosts[host, default: HostState()]) }
     func state(_ host: String) -> HostState? { hosts[host] }
 
-    func isReachable(_ host: String) -> Bool { !(hosts[host]?.unreachable ?? true) }
+    func isReachable(_ host: String) -> Bool {
+        if let down = hosts[host]?.downConnects, down > 0 {
+            hosts[host]?.downConnects = down - 1
+            return false
+        }
+        return !(hosts[host]?.unreachable ?? true)
+    }
 
     func stage(_ host: String, _ request: StageRequest) async -> StageOutcome {
         log.append((host, "stage \(request.placement.path)"))
@@ -295,7 +310,12 @@ actor FakeFleet {
                 hosts[host]?.loseNextInstallResult = false
                 return .timeout("connection dropped")
             }
+            if hosts[host]?.needsRestart == true { return fail(100, "restart required") }
             return ok()
+        case "reboot":
+            hosts[host]?.reboots += 1
+            hosts[host]?.downConnects = 2
+            return .noExitStatus("connection lost: the host restarts")
         case "verify":
             return hosts[host]?.version == arg ? ok() : fail(1, "wrong version")
         case "rollback":

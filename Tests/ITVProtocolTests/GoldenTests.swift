@@ -193,6 +193,30 @@ let goldens: [Golden] = [
     Golden("request_host_action", HostActionRequest(host: "ws-fin-02", comment: "checked by hand")),
     Golden("request_window_open", WindowOpenRequest(durationSeconds: 7_200, comment: "patch night")),
     Golden("request_window_close", WindowCloseRequest(comment: "done")),
+    // Added with reboots (issue 13): "reboot pending" on host runs, hosts and the status.
+    Golden(
+        "host_run_reboot",
+        [
+            HostRunInfo(
+                host: "ws-eg-01", wave: 1, phase: .running, step: .waitReboot, previous: "128.4.0", changed: true,
+                installAttempts: 1, updatedAt: Samples.t0, rebootPending: true),
+            HostRunInfo(
+                host: "ws-eg-02", wave: 1, phase: .succeeded, step: .verify, previous: "128.4.0", changed: true,
+                installAttempts: 1, errorKind: "user_logged_on", error: "not restarted: logged on: mueller",
+                updatedAt: Samples.t0, rebootPending: true),
+        ]),
+    Golden(
+        "host_list_reboot_pending",
+        HostListResponse(hosts: [
+            HostInfo(
+                name: "ws-eg-02", address: "10.2.0.12", port: 22, tenant: "egling", groups: ["workstations"],
+                os: "windows", procedures: [Samples.installed], rebootPending: ["firefox-esr"])
+        ])),
+    Golden(
+        "status_reboots_pending",
+        StatusResponse(
+            daemonVersion: "0.1.0", startedAt: Samples.t0 - 86_400_000, now: Samples.t0, procedures: 300, hosts: 800,
+            tenants: 12, activeRollouts: 0, openWindows: [], attention: [], rebootsPending: 37)),
 ]
 
 @Suite("Golden JSON fixtures freeze the wire")

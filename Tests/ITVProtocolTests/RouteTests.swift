@@ -30,7 +30,7 @@ let tableGoldens: [Golden] = [
     Golden("error_kinds_added", ErrorKind.added.map { "\($0.rawValue) \($0.httpStatus)" }),
     // Phases added after the first version (issue 13: unreached hosts are deferred, not failed).
     Golden("phases_added", ["rollout_phase": addedRolloutPhases, "host_run_phase": addedHostRunPhases]),
-    // Host steps added after the first version.
+    // Host steps added after the first version (stage, reboots), oldest first.
     Golden("host_steps_added", HostRunInfo.Step.added.map(\.rawValue)),
 ]
 

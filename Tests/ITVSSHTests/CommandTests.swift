@@ -50,11 +50,18 @@ struct CommandTests {
         }
     }
 
-    @Test("Windows commands are sent as they are; Linux ones wrapped in timeout(1) with exec")
+    @Test("Windows commands go as a PowerShell -EncodedCommand; Linux ones wrapped in timeout(1) with exec")
     func wrapper() {
+        // "cmd /c exit 0" in UTF-16LE, base64 (as `[Convert]::ToBase64String([Text.Encoding]::Unicode...)`).
         #expect(
             CommandWrapper.wrap("cmd /c exit 0", os: .windows, timeout: .seconds(30), killAfter: .seconds(5))
-                == "cmd /c exit 0")
+                == "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
+                + "YwBtAGQAIAAvAGMAIABlAHgAaQB0ACAAMAA=")
+        // Beyond the BMP: a surrogate pair, low byte first in each unit.
+        let encoded = CommandWrapper.powershellEncoded("\"ä\" $x 😀")
+        let base64 = String(encoded.split(separator: " ").last ?? "")
+        let bytes = [UInt8](Data(base64Encoded: base64) ?? Data())
+        #expect(bytes == [0x22, 0, 0xE4, 0, 0x22, 0, 0x20, 0, 0x24, 0, 0x78, 0, 0x20, 0, 0x3D, 0xD8, 0x00, 0xDE])
         #expect(
             CommandWrapper.wrap("echo 'x'", os: .linux, timeout: .seconds(30), killAfter: .seconds(5))
                 == "exec timeout --kill-after=5s 31s sh -c 'echo '\\''x'\\'''")

@@ -72,10 +72,13 @@ public struct Steps: Hashable, Sendable {
     /// `steps.artifact_dir`: where `stage` puts the artifact, for the OS families the playbook names (the
     /// others use ``ArtifactPlacement/defaultDirectory(for:)``).
     public var artifactDir: [OSFamily: String]
+    /// Installer exit codes, reboots and the logged-on user check.
+    public var reboot: RebootSpec
 
     public init(
         detect: StepCommand, install: StepCommand, verify: StepCommand, rollback: StepCommand?,
-        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false, artifactDir: [OSFamily: String] = [:]
+        timeout: TimeSpan = TimeSpan(seconds: 900), idempotent: Bool = false, artifactDir: [OSFamily: String] = [:],
+        reboot: RebootSpec = RebootSpec()
     ) {
         self.detect = detect
         self.install = install
@@ -84,6 +87,7 @@ public struct Steps: Hashable, Sendable {
         self.timeout = timeout
         self.idempotent = idempotent
         self.artifactDir = artifactDir
+        self.reboot = reboot
     }
 }
 

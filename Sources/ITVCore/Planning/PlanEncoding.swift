@@ -16,6 +16,8 @@
 /// on_failure
 /// window?
 /// artifact: "artifact", name, size, sha256       (only when the plan has an artifact)
+/// only when the playbook changes a reboot default: "reboot", exit_codes: [code, action] (by code), policy,
+///        reboot_command?, reboot timeout seconds, user_check?
 /// ```
 /// The artifact is appended only when present, so a plan without one encodes (and hashes) exactly as before
 /// artifacts existed; a plan with one has a longer encoding and so never collides with a plan without.
@@ -76,6 +78,21 @@ struct PlanEncoding {
             e.string(artifact.name)
             e.int64(artifact.size)
             e.string(artifact.sha256)
+        }
+        // Appended only when set, so that the hash of every plan without these keys stays what it was.
+        let reboot = steps.reboot
+        if reboot != RebootSpec() {
+            e.string("reboot")
+            let codes = reboot.exitCodes.sorted { $0.key < $1.key }
+            e.int(codes.count)
+            for (code, action) in codes {
+                e.int64(Int64(code))
+                e.string(action.rawValue)
+            }
+            e.string(reboot.policy.rawValue)
+            e.optional(reboot.command) { $0.step($1) }
+            e.int64(reboot.timeout.seconds)
+            e.optional(reboot.userCheck) { $0.step($1) }
         }
         return e.bytes
     }

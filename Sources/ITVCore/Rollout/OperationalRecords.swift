@@ -59,6 +59,22 @@ public struct HostVersionRecord: Hashable, Sendable, Codable {
     }
 }
 
+/// A host whose installer said it must restart, and that has not restarted through itvd since: "reboot
+/// pending" (one record per host and procedure; a restart through any rollout clears every record of the host).
+public struct PendingReboot: Hashable, Sendable, Codable {
+    public var host: String
+    public var procedure: String
+    public var rolloutID: Int64
+    public var since: EpochMillis
+
+    public init(host: String, procedure: String, rolloutID: Int64, since: EpochMillis) {
+        self.host = host
+        self.procedure = procedure
+        self.rolloutID = rolloutID
+        self.since = since
+    }
+}
+
 /// A patch window's state: open until a time, or closed.
 public struct WindowRecord: Hashable, Sendable, Codable {
     public var name: String

@@ -39,6 +39,10 @@ public enum RolloutEvent: Hashable, Sendable {
     case recover
     /// The playbook or inventory changed what a new plan of this rollout would be.
     case planChanged(hash: String)
+    /// The backoff after an `install` whose exit code meant `retry` has passed (from `scheduleRetry`).
+    case retryDue(host: String)
+    /// While waiting for a restarting host, the engine found it unreachable (it went down).
+    case rebootWentDown(host: String)
     /// A time the rollout asked for (`scheduleTimer`) has come: deferred hosts due for a retry or a wake,
     /// or past their `reach_deadline`. Harmless at any other time.
     case timerElapsed
@@ -52,8 +56,12 @@ public enum RolloutAction: Hashable, Sendable {
     case releaseHost(host: String)
     /// Send `.bakeElapsed(wave)` after this many seconds on the monotonic clock.
     case scheduleBake(wave: Int, seconds: Int64)
+    /// Send `.retryDue(host)` after this many seconds on the monotonic clock.
+    case scheduleRetry(host: String, seconds: Int64)
     /// Remember what `detect` found on a host (drift), or what it runs now.
     case recordHostVersion(host: String, version: String?)
+    /// Remember that the host must restart for this procedure (pending), or that it restarted (not pending).
+    case recordReboot(host: String, pending: Bool)
     /// Something operators and the journal should hear about.
     case announce(RolloutNotice)
     /// Send `.timerElapsed` at this wall-clock time (or at once when it has passed). Asked for again after
@@ -83,6 +91,9 @@ public enum RolloutNotice: Hashable, Sendable {
     case rolledBack
     case failed(reason: String)
     case hostileOutput(host: String, message: String)
+    /// A host restarts for its install (the reboot command was sent, or the installer restarts it), or came
+    /// back from that restart.
+    case hostReboot(host: String, message: String)
     /// The host is deferred (not a failure) and tried again at `retryAt`.
     case hostDeferred(host: String, reason: DeferReason, message: String, retryAt: EpochMillis)
     /// A deferred host passed its `reach_deadline`: it settles as unreached.

@@ -86,6 +86,13 @@ public enum HostStep: String, Hashable, Sendable, Codable, CaseIterable {
     case install
     case verify
     case rollback
+    /// `steps.reboot_command`, after an install that needs a restart. Sent at most once per host run.
+    case reboot
+    /// Waiting for a restarting host: reconnect with backoff until it went away and came back, at most
+    /// `steps.reboot_timeout` after the restart began. Sends no command.
+    case waitReboot = "wait_reboot"
+    /// `steps.user_check`: who is logged on, before a reboot with `if_required_and_no_user`.
+    case userCheck = "user_check"
 }
 
 /// What a rollout runs, frozen when it is created so that a reload cannot change a running rollout's
@@ -100,6 +107,12 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
     public var onFailure: FailurePolicy
     public var window: String?
     public var scheme: VersionScheme
+    /// OS -> exit code (decimal) -> meaning, defaults included. Nil in recipes stored before exit codes
+    /// existed: the OS defaults.
+    public var exitCodes: [String: [String: ExitCodeAction]]?
+    /// Nil in recipes stored before reboots existed: `never`.
+    public var reboot: RebootPolicy?
+    public var rebootTimeoutSeconds: Int64?
     /// Seconds between attempts to reach a deferred host (nil in rollouts made before deferral: 15m).
     public var retryUnreachedSeconds: Int64?
     /// Seconds after a host's first attempt after which a deferred host becomes `unreached` (nil: 7d).
@@ -127,6 +140,23 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
             steps[step.rawValue] = Dictionary(
                 uniqueKeysWithValues: command.byOS.map { ($0.key.rawValue, $0.value.source) })
         }
+        let reboot = playbook.steps.reboot
+        for (step, command, fallback) in [
+            (HostStep.reboot, reboot.command, RebootSpec.defaultRebootCommand),
+            (HostStep.userCheck, reboot.userCheck, RebootSpec.defaultUserCheck),
+        ] {
+            steps[step.rawValue] = Dictionary(
+                uniqueKeysWithValues: OSFamily.allCases.map { os in
+                    (os.rawValue, command?.template(for: os)?.source ?? fallback(os))
+                })
+        }
+        exitCodes = Dictionary(
+            uniqueKeysWithValues: OSFamily.allCases.map { os in
+                let map = ExitCodeMap.effective(for: os, overrides: reboot.exitCodes)
+                return (os.rawValue, Dictionary(uniqueKeysWithValues: map.entries.map { ("\($0.key)", $0.value) }))
+            })
+        self.reboot = reboot.policy
+        rebootTimeoutSeconds = reboot.timeout.seconds
         self.steps = steps
         timeoutSeconds = playbook.steps.timeout.seconds
         idempotent = playbook.steps.idempotent
@@ -173,9 +203,26 @@ public struct RolloutRecipe: Hashable, Sendable, Codable {
         return .count(Int(maxFailures) ?? 0)
     }
 
+    /// What an `install` exit code means on a host of `os`; nil: the install failed.
+    public func exitAction(_ code: Int32, os: OSFamily) -> ExitCodeAction? {
+        guard let map = exitCodes?[os.rawValue] else { return ExitCodeMap.defaults(for: os).action(for: code) }
+        return map["\(code)"]
+    }
+
+    public var rebootPolicy: RebootPolicy { reboot ?? .never }
+
+    /// How long to wait for a restarting host (default 20 minutes).
+    public var rebootTimeout: Int64 { rebootTimeoutSeconds ?? 1_200 }
+
     /// The template of a step for an OS, parsed; nil when the recipe has none.
     public func template(_ step: HostStep, for os: OSFamily) -> CommandTemplate? {
-        guard let source = steps[step.rawValue]?[os.rawValue] else { return nil }
+        let fallback: String? =
+            switch step {
+            case .reboot: RebootSpec.defaultRebootCommand(for: os)
+            case .userCheck: RebootSpec.defaultUserCheck(for: os)
+            default: nil
+            }
+        guard let source = steps[step.rawValue]?[os.rawValue] ?? fallback else { return nil }
         return try? CommandTemplate.parse(source).get()
     }
 }
@@ -305,6 +352,15 @@ public struct HostRunRecord: Hashable, Sendable, Codable {
     /// The last error, in words (host output escaped and cut).
     public var error: String?
     public var updatedAt: EpochMillis
+    /// The installer said the host must restart, and it has not (yet): "reboot pending".
+    public var rebootPending: Bool = false
+    /// How often `install` was sent again because its exit code meant `retry`.
+    public var exitRetries: Int = 0
+    /// When the restart began (the reboot command was sent, or the installer restarted the host): the wait
+    /// for the host ends `reboot_timeout` after it, also across a daemon restart.
+    public var rebootStartedAt: EpochMillis?
+    /// The restarting host was seen unreachable: the next connection that works means it is back.
+    public var rebootWentDown: Bool = false
     /// Why the host is (or was last) deferred: `unreached` (first contact failed), `user_logged_on`, ...
     public var deferReason: String?
     /// When the host's first attempt in this rollout started (`reach_deadline` counts from it).

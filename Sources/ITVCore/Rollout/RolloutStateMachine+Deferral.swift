@@ -103,7 +103,10 @@ extension RolloutStateMachine {
             [.running, .paused].contains(rollout.phase), !(rollout.phase == .paused && rollout.resumePhase == .halted)
         else { return }
         let runs = hostRuns(inWave: index)
-        let unreached = runs.filter { $0.phase == .deferred || $0.phase == .unreached }.count
+        // A host deferred because a user was logged on is not a sign of an outage.
+        let unreached = runs.filter {
+            ($0.phase == .deferred && $0.deferReason != DeferReason.userLoggedOn.rawValue) || $0.phase == .unreached
+        }.count
         let threshold = rollout.recipe.unreachedThreshold
         guard threshold.isExceeded(failures: unreached, hosts: runs.count) else { return }
         let wave = snapshot.waves[index]

@@ -1,7 +1,12 @@
 // Host runs: detect, install, verify; unknown outcomes settled by detect; rollback steps.
 extension RolloutStateMachine {
-    /// Starts a host run from `detect`.
+    /// Starts a host run from `detect`; a host deferred because a user was logged on when it was due to
+    /// restart (its install is done) starts from `user_check` again.
     mutating func startHost(_ host: String) {
+        let resumeReboot =
+            hostRun(host).map {
+                $0.phase == .deferred && $0.deferReason == DeferReason.userLoggedOn.rawValue && $0.rebootPending
+            } ?? false
         let startedAt = now
         update(host) {
             $0.phase = .running
@@ -10,7 +15,7 @@ extension RolloutStateMachine {
             $0.nextAttemptAt = nil
             if $0.firstAttemptAt == nil { $0.firstAttemptAt = startedAt }
         }
-        startStep(host, .detect)
+        startStep(host, resumeReboot ? .userCheck : .detect)
     }
 
     /// Records the intent to run a step (persisted before the engine sends it), or settles the host when
@@ -36,10 +41,16 @@ extension RolloutStateMachine {
             }
             return
         }
+        let at = now
         update(host) {
             $0.step = step
             $0.stepInFlight = true
             if step == .install { $0.installAttempts += 1 }
+            if step == .reboot {
+                // The restart's deadline counts from its intent, so that a daemon restart cannot extend it.
+                $0.rebootStartedAt = at
+                $0.rebootWentDown = false
+            }
         }
         emit(.runStep(host: host, step: step))
     }
@@ -62,6 +73,9 @@ extension RolloutStateMachine {
         case .install: installFinished(run, result: result)
         case .verify: verifyFinished(run, result: result)
         case .rollback: break  // only runs in phase rolling_back
+        case .userCheck: userCheckFinished(run, result: result)
+        case .reboot: rebootFinished(run, result: result)
+        case .waitReboot: waitRebootFinished(run, result: result)
         }
     }
 
@@ -170,12 +184,8 @@ extension RolloutStateMachine {
 
     mutating func installFinished(_ run: HostRunRecord, result: StepResult) {
         switch result {
-        case .exited(0, _, _):
-            update(run.host) { $0.changed = true }
-            startStep(run.host, .verify)
         case .exited(let code, _, let stderr):
-            update(run.host) { $0.changed = true }
-            settle(run.host, .failed, kind: "exit_status", message: "install exited \(code)\(Self.tail(stderr))")
+            installExited(run, code: code, stderr: stderr)
         case .notRun(let kind, let message):
             update(run.host) { $0.installAttempts -= 1 }
             settle(run.host, .failed, kind: kind, message: "install not sent: \(message)")
@@ -189,7 +199,9 @@ extension RolloutStateMachine {
         switch result {
         case .exited(0, _, _):
             emit(.recordHostVersion(host: run.host, version: rollout.version))
-            settle(run.host, .succeeded, kind: nil, message: nil)
+            // A restart left out because of a logged-on user stays explained next to "reboot pending".
+            let kept = run.rebootPending && ["user_logged_on", "user_check_failed"].contains(run.errorKind ?? "")
+            settle(run.host, .succeeded, kind: kept ? run.errorKind : nil, message: kept ? run.error : nil)
         case .exited(let code, _, let stderr):
             settle(run.host, .failed, kind: "verify_failed", message: "verify exited \(code)\(Self.tail(stderr))")
         case .notRun(let kind, let message), .unknown(let kind, let message):

@@ -101,6 +101,9 @@ extension RolloutStateMachine {
         update(host) {
             $0.phase = .pending
             $0.installAttempts = 0
+            $0.exitRetries = 0
+            $0.rebootStartedAt = nil
+            $0.rebootWentDown = false
             $0.errorKind = nil
             $0.error = nil
             $0.deferReason = nil
@@ -125,6 +128,17 @@ extension RolloutStateMachine {
     /// host runs in flight finish). A baking wave stays baking until its bake ends (then `done`).
     mutating func stopWaves() {
         for run in snapshot.hostRuns where run.phase == .deferred {
+            if run.changed {
+                // Deferred for its restart (a user was logged on): the install ran, restart and verify did not.
+                // Unknown, so that a rollback reverts it and an operator settles it after an abort.
+                update(run.host) {
+                    $0.phase = .unknown
+                    $0.nextAttemptAt = nil
+                    $0.error = "install ran; restart and verify not done before the rollout stopped going forward"
+                }
+                emit(.releaseHost(host: run.host))
+                continue
+            }
             // Nothing was sent to them, and nothing will be.
             update(run.host) {
                 $0.phase = .skipped
@@ -231,7 +245,26 @@ extension RolloutStateMachine {
                     startStep(run.host, .detect)
                 case .rollback:
                     startStep(run.host, .detect)
+                case .userCheck:
+                    emit(.runStep(host: run.host, step: step))
+                case .reboot:
+                    // The reboot may have been sent: never send it twice. Wait for the host instead.
+                    let at = now
+                    update(run.host) {
+                        $0.step = .waitReboot
+                        if $0.rebootStartedAt == nil { $0.rebootStartedAt = at }
+                    }
+                    emit(.announce(.hostReboot(host: run.host, message: "reboot command may have been sent: waiting")))
+                    emit(.runStep(host: run.host, step: .waitReboot))
+                case .waitReboot:
+                    emit(.runStep(host: run.host, step: .waitReboot))  // resume waiting, same deadline
                 }
+            } else if run.phase == .running, run.step == .install, run.exitRetries > 0 {
+                // Waiting to send install again after a `retry` exit code: wait the backoff again.
+                emit(.scheduleRetry(host: run.host, seconds: Self.exitRetryBackoff(run.exitRetries)))
+            } else if run.phase == .running, let step = run.step, [.userCheck, .reboot, .waitReboot].contains(step) {
+                // Recorded, never sent (the daemon stopped first): send it now.
+                startStep(run.host, step)
             } else if run.phase == .running {
                 // Between steps: nothing is in doubt. Start over from detect, keeping `previous`.
                 startStep(run.host, .detect)

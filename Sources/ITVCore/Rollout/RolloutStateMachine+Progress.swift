@@ -36,6 +36,7 @@ extension RolloutStateMachine {
             update(host) {
                 $0.stepInFlight = false
                 if step == .install { $0.installAttempts -= 1 }
+                if step == .reboot { $0.rebootStartedAt = nil }
                 if step == .detect, !$0.changed, $0.phase == .running { $0.phase = .pending }
             }
         case .bakeElapsed(let index):
@@ -56,6 +57,10 @@ extension RolloutStateMachine {
         case .planChanged(let hash):
             changedPlanHash = hash == rollout.planHash ? nil : hash
             startUnattendedWave()
+        case .retryDue(let host):
+            retryDue(host)
+        case .rebootWentDown(let host):
+            rebootWentDown(host)
         case .timerElapsed:
             armedTimer = nil  // the engine's timer fired: `progress` does what is due, the next is asked for
         }

@@ -28,6 +28,9 @@ public struct RolloutStateMachine: Sendable {
     /// Runtime state set by the engine while the daemon stops: no host run starts (a step not sent because
     /// of the stop puts its host back to pending, and that host must not be dispatched again at once).
     public var dispatchHeld = false
+    /// Runtime state set by the engine from the inventory: each host's OS, which decides what an
+    /// `install` exit code means (`steps.exit_codes`). A host not listed is Linux.
+    public var hostOS: [String: OSFamily] = [:]
     /// Runtime state: the time of the last `scheduleTimer` asked for (nil after a restart, or once it fired).
     public internal(set) var armedTimer: EpochMillis?
 

@@ -62,6 +62,7 @@ struct EngineControlService: ControlService {
         let windows = await engine.windowList().filter(\.open).map(\.spec.name)
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
+        let reboots = Set(try await store.pendingReboots().map(\.host)).count
         return StatusResponse(
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: visible.map { v in set.inventory.hosts.count { v($0.name) } } ?? set.inventory.hosts.count,
@@ -69,7 +70,8 @@ struct EngineControlService: ControlService {
                 ? set.inventory.tenants.count : set.inventory.tenants.keys.count(where: caller.reads.contains),
             activeRollouts: active.count,
             openWindows: windows,
-            attention: try await attention(active, visible, now: clock.now()), problems: problems)
+            attention: try await attention(active, visible, now: clock.now()), problems: problems,
+            rebootsPending: reboots > 0 ? reboots : nil)
     }
 
     /// Rollouts that need a person: waiting for an approval, halted, paused; with unreached hosts (active, or
@@ -211,6 +213,10 @@ struct EngineControlService: ControlService {
             (visible?(h.name) ?? true) && (request.group.map { h.groups.contains($0) } ?? true)
                 && (request.tenant.map { h.tenant == $0 } ?? true)
         }
+        var reboots: [String: [String]] = [:]
+        for r in try await store.pendingReboots() where request.procedure == nil || r.procedure == request.procedure {
+            reboots[r.host, default: []].append(r.procedure)
+        }
         // Hosts not reached by an active rollout (deferred or unreached), by procedure and host.
         var asleep: [String: [String: (Int64, HostRunRecord)]] = [:]
         for s in await engine.activeSnapshots() {
@@ -234,7 +240,7 @@ struct EngineControlService: ControlService {
             hosts: hosts.filter { request.procedure == nil || perHost[$0.name] != nil }.map {
                 HostInfo(
                     name: $0.name, address: $0.address, port: $0.port, tenant: $0.tenant, groups: $0.groups,
-                    os: $0.os.rawValue, procedures: perHost[$0.name] ?? [])
+                    os: $0.os.rawValue, procedures: perHost[$0.name] ?? [], rebootPending: reboots[$0.name])
             })
     }
 

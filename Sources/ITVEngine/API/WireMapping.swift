@@ -64,6 +64,9 @@ extension HostRunInfo.Step {
         case .install: self = .install
         case .verify: self = .verify
         case .rollback: self = .rollback
+        case .reboot: self = .reboot
+        case .waitReboot: self = .waitReboot
+        case .userCheck: self = .userCheck
         }
     }
 }
@@ -129,6 +132,7 @@ extension HostRunInfo {
             host: record.host, wave: record.wave, phase: Phase(record.phase), step: record.step.map(Step.init),
             previous: record.previous, changed: record.changed, installAttempts: record.installAttempts,
             errorKind: record.errorKind, error: record.error, updatedAt: record.updatedAt,
+            rebootPending: record.rebootPending ? true : nil,
             deferReason: record.deferReason,
             nextAttemptAt: [.deferred, .pending].contains(record.phase) ? record.nextAttemptAt : nil,
             firstAttemptAt: record.deferrals > 0 ? record.firstAttemptAt : nil,

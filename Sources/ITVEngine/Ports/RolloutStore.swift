@@ -11,6 +11,10 @@ public enum StoreChange: Hashable, Sendable {
     case audit(AuditRecord)
     case release(ReleaseRecord)
     case hostVersion(HostVersionRecord)
+    /// The host must restart for a procedure ("reboot pending").
+    case rebootPending(PendingReboot)
+    /// The host restarted through itvd: nothing is pending on it any more.
+    case rebootDone(host: String)
     case window(WindowRecord)
     /// Conditional-GET and failure state of a feed, opaque to the store (JSON).
     case feedState(procedure: String, json: String)
@@ -70,11 +74,15 @@ public protocol RolloutStore: Sendable {
     func feedStates() async throws -> [String: String]
     /// Every artifact record, by procedure and version.
     func artifacts() async throws -> [ArtifactRecord]
+    /// Hosts with a reboot pending, by host then procedure.
+    func pendingReboots() async throws -> [PendingReboot]
 }
 
 extension RolloutStore {
     /// A store that keeps no artifacts (the engine's fakes).
     public func artifacts() async throws -> [ArtifactRecord] { [] }
+    /// Stores without reboots (test fakes) have none pending.
+    public func pendingReboots() async throws -> [PendingReboot] { [] }
 }
 
 /// A page of the audit trail, read in bounded memory whatever the trail holds.

@@ -33,6 +33,13 @@ extension RolloutEngine {
             } catch {
                 // Cancelled (stopping) or the rollout ended meanwhile: recovery reschedules bakes.
             }
+        case .retry(let id, let host, let seconds):
+            do {
+                try await clock.sleep(seconds: Double(seconds))
+                try await apply(id, .retryDue(host: host))
+            } catch {
+                // Cancelled (stopping) or the rollout ended meanwhile: recovery reschedules the retry.
+            }
         case .windowEnd(let name, let until):
             do {
                 try await clock.sleep(seconds: Double(max(0, until - clock.now())) / 1000)
@@ -94,6 +101,9 @@ extension RolloutEngine {
         let rollout = machine.rollout
         guard let host = set.inventory.host(named: name) else {
             return .notRun(kind: "host_unknown", message: "host \(name) is no longer in the inventory")
+        }
+        if step == .waitReboot {  // sends no command
+            return await waitForReboot(rollout: id, host: host, run: run)
         }
         let command: String
         let stage: StageRequest?

@@ -205,6 +205,8 @@ extension RolloutEngine {
             (level, event, message) = (
                 .warning, .hostileOutput, "\(head): \(host(h)) sent output that was rejected: \(m)"
             )
+        case .hostReboot(let h, let m):
+            (level, event, message) = (.notice, .hostReboot, "\(head): \(host(h)) restarts: \(m)")
         case .hostDeferred(let h, let reason, let m, let retryAt):
             let wait = TimeSpan(seconds: max(0, retryAt - clock.now()) / 1000)
             meta["reason"] = "\(reason.rawValue)"

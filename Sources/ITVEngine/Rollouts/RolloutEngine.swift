@@ -74,6 +74,7 @@ public actor RolloutEngine {
     enum Work: Sendable {
         case step(rollout: Int64, host: String, step: HostStep)
         case bake(rollout: Int64, wave: Int, seconds: Int64)
+        case retry(rollout: Int64, host: String, seconds: Int64)
         case windowEnd(name: String, until: EpochMillis)
         case timer(rollout: Int64, at: EpochMillis)
         case wake(rollout: Int64, host: String, mac: [UInt8], target: WakeOnLAN)
@@ -177,6 +178,7 @@ public actor RolloutEngine {
             throw EngineError(.notFound, "no active rollout \(id)")
         }
         machine.dispatchHeld = stopping
+        if machine.hostOS.isEmpty { machine.hostOS = hostOS(of: machine.snapshot) }
         let old = machine.snapshot
         let actions: [RolloutAction]
         switch machine.handle(event, now: clock.now()) {
@@ -197,6 +199,14 @@ public actor RolloutEngine {
                     HostVersionRecord(
                         host: host, procedure: machine.rollout.procedure, version: version,
                         seenAt: clock.now())))
+        }
+        for case .recordReboot(let host, let pending) in actions {
+            changes.append(
+                pending
+                    ? .rebootPending(
+                        PendingReboot(
+                            host: host, procedure: machine.rollout.procedure, rolloutID: id, since: clock.now()))
+                    : .rebootDone(host: host))
         }
         if let audit { changes.append(.audit(audit)) }
         changes += notifications(for: event, actions: actions, machine: machine)
@@ -317,7 +327,9 @@ public actor RolloutEngine {
             releaseHost(host, owner: id)
         case .scheduleBake(let wave, let seconds):
             workContinuation.yield(.bake(rollout: id, wave: wave, seconds: seconds))
-        case .recordHostVersion:
+        case .scheduleRetry(let host, let seconds):
+            workContinuation.yield(.retry(rollout: id, host: host, seconds: seconds))
+        case .recordHostVersion, .recordReboot:
             break  // persisted with the batch
         case .announce(let notice):
             announce(notice, rollout: id)
@@ -357,6 +369,15 @@ public actor RolloutEngine {
                 autoPlanAfterEnd(of: machine.rollout.procedure)
             }
         }
+    }
+
+    /// The OS of each host of a rollout, from the inventory (what its `install` exit codes mean).
+    func hostOS(of snapshot: RolloutSnapshot) -> [String: OSFamily] {
+        var result: [String: OSFamily] = [:]
+        for run in snapshot.hostRuns {
+            if let host = set.inventory.host(named: run.host) { result[run.host] = host.os }
+        }
+        return result
     }
 
     func isWindowOpen(_ name: String) -> Bool { windows[name]?.isOpen(at: clock.now()) ?? false }
