@@ -66,10 +66,11 @@ import Testing
 
     @Test func itvInventoryDocumentsEveryInventoryKey() throws {
         // A tenant's only key, `name`, is spelled in InventoryLoader.read.
-        #expect(InventoryLoader.topKeys == ["defaults", "tenants", "hosts"])
+        #expect(InventoryLoader.topKeys == ["defaults", "tenants", "hosts", "ldap"])
         let expected =
             InventoryLoader.defaultKeys.map { "defaults." + $0 } + ["tenants.ID.name"]
             + InventoryLoader.hostKeys.map { "hosts.NAME." + $0 }
+            + DirectorySourceLoader.keys.map { "ldap[]." + $0 }
         try Self.expectSameKeys("itv-inventory.5", expected)
     }
 
