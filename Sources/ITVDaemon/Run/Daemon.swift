@@ -176,7 +176,13 @@ actor Daemon: DaemonHooks {
     /// by the feed and by the tick at the same moment is planned once.
     var autoPlanning: Set<String> = []
 
+    /// The last reload: when, and its problems (kept until a reload succeeds).
+    var lastReloadAt: Int64?
+    var lastReloadProblems: [String] = []
+
     // MARK: - DaemonHooks
+
+    func lastReload() async -> (at: Int64?, problems: [String]) { (lastReloadAt, lastReloadProblems) }
 
     /// Reloads the configuration, inventory and playbooks. The files are read and checked on `loadQueue`,
     /// away from this actor: a large set may take a while, and meanwhile the status tick must go on beating
@@ -199,6 +205,8 @@ actor Daemon: DaemonHooks {
             loadQueue.async { continuation.resume(returning: load()) }
         }
         let now = clock.now()
+        lastReloadAt = now
+        lastReloadProblems = loaded.value == nil ? loaded.diagnostics.map(\.description) : []
         guard let set = loaded.value else {
             for d in loaded.diagnostics {
                 logger.error("reload: \(d)", metadata: ["event": "\(ITVEvent.reloadFailed.rawValue)"])

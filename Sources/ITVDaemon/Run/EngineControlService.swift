@@ -15,6 +15,9 @@ protocol DaemonHooks: Sendable {
     func notifyList() async throws -> NotifyListResponse
     /// nil: no such sink.
     func notifyTest(_ name: String, by requester: Requester) async -> NotifyTestResponse?
+    /// When the last reload ran, and its problems (empty when it succeeded): an unreachable directory or a
+    /// broken file stays visible in `status` after the reload's own answer.
+    func lastReload() async -> (at: Int64?, problems: [String])
 }
 
 /// The control socket's view of the engine: maps each route to engine operations and wire types.
@@ -63,13 +66,15 @@ struct EngineControlService: ControlService {
         let windows = await engine.windowList().filter(\.open).map(\.spec.name)
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
+        let reload = await hooks.lastReload()
+        problems += reload.problems
         return StatusResponse(
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
             openWindows: windows,
             attention: active.filter { $0.rollout.phase.waitsForPerson }.map {
                 RolloutInfo($0.rollout, waveCount: $0.waves.count, hostRuns: $0.hostRuns)
-            }, problems: problems)
+            }, lastReloadAt: reload.at, problems: problems)
     }
 
     // MARK: Procedures, releases, hosts
