@@ -131,6 +131,22 @@ final class LDAPDirectory: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A loopback socket that listens and never answers (the kernel completes the handshake): a directory
+    /// that hangs. Its descriptor and port; close the descriptor when done.
+    static func silentListener() -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
     /// One `ldap:` source of an inventory, in YAML (a list item), with this directory's url, CA and account.
     func source(
         _ name: String, base: String, extra: [String] = [], password: String? = nil, ca: String? = nil,

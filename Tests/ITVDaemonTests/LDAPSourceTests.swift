@@ -77,7 +77,8 @@ struct LDAPSourceTests {
                         "filter: \"(&(objectClass=computer)(cn=EGL-PC-00*))\"",
                     ]),
                 directory.source(
-                    "icking", base: "ou=Icking," + Self.gemeinden, extra: ["tenant: icking", "groups: none"]),
+                    "icking", base: "ou=Icking," + Self.gemeinden,
+                    extra: ["tenant: icking", "groups: none", "allow_plain: true"]),
             ])
         let loaded = InventoryLoader.load(file: file)
         let inventory = try #require(loaded.value, "\(Self.messages(loaded))")
@@ -92,7 +93,7 @@ struct LDAPSourceTests {
         #expect(inventory.host(named: "ick-pc-001")?.groups == [])
     }
 
-    @Test("a filter matching nothing, a wrong password, an unreachable server, an untrusted CA: each says so")
+    @Test("a filter matching nothing, a wrong password, an unreachable, a hanging or an untrusted server: each says so")
     func errors() throws {
         let directory = try LDAPDirectory(["--duplicate"])
         let dir = try TempDir()
@@ -122,6 +123,20 @@ struct LDAPSourceTests {
         ])
         #expect(unreachable.contains("cannot reach the directory"), "\(unreachable)")
         #expect(unreachable.contains("(unreachable)"))
+
+        // A server that accepts and never answers: the read ends at its deadline.
+        let silent = LDAPDirectory.silentListener()
+        defer { close(silent.fd) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let hanging = try problems([
+            directory.source(
+                "gemeinden", base: Self.gemeinden, extra: tenant + ["timeout: 2s"],
+                url: "ldap://127.0.0.1:\(silent.port)")
+        ])
+        #expect(hanging.contains("StartTLS: the directory did not answer in time"), "\(hanging)")
+        #expect(hanging.contains("(timeout)"))
+        #expect(clock.now - started < .seconds(30))
 
         let untrusted = try problems([
             directory.source("gemeinden", base: Self.gemeinden, extra: tenant, ca: directory.info.otherCa)
@@ -196,7 +211,9 @@ struct LDAPSourceTests {
             file: try Self.inventory(
                 dir, [directory.source("huge", base: "ou=Huge,dc=coop,dc=test", extra: ["tenant: egling"])]))
         #expect(huge.value == nil)
-        #expect(Self.messages(huge).contains("(too_large)"), "\(Self.messages(huge))")
+        #expect(
+            Self.messages(huge).contains("the directory sent an entry larger than 1 MiB (a huge attribute value)"),
+            "\(Self.messages(huge))")
 
         let control = InventoryLoader.load(
             file: try Self.inventory(
