@@ -49,6 +49,10 @@ enum DirectorySourceLoader {
     ]
     /// Hard bound on `max_entries`: ten times the cooperative's hosts, in one source.
     static let maxEntriesBound = 100_000
+    /// Sources per inventory: each is read on a thread of its own.
+    static let maxSources = 100
+    /// The longest `timeout`, in seconds: a reload (all sources at once) answers within itvctl's 300 s.
+    static let maxTimeout: Int64 = 120
 
     // MARK: Reading the configuration
 
@@ -58,6 +62,10 @@ enum DirectorySourceLoader {
     ) -> [DirectorySource] {
         guard case .sequence(let items, _) = node else {
             r.error(node.location, "ldap must be a list of sources, found \(r.describe(node))")
+            return []
+        }
+        guard items.count <= maxSources else {
+            r.error(node.location, "ldap lists \(items.count) sources; an inventory may have at most \(maxSources)")
             return []
         }
         var sources: [DirectorySource] = []
@@ -150,8 +158,8 @@ enum DirectorySourceLoader {
             if let u = text("user") { source.user = u }
             if let p = f["port"].flatMap({ r.int($0, "\(what) port", range: 1...65_535) }) { source.port = p }
             if let n = f["timeout"], let t = r.timeSpan(n, "\(what) timeout") {
-                if t.seconds < 1 || t.seconds > 600 {
-                    r.error(n.location, "\(what) timeout must be between 1s and 10m")
+                if t.seconds < 1 || t.seconds > maxTimeout {
+                    r.error(n.location, "\(what) timeout must be between 1s and 2m")
                 }
                 source.timeout = Double(t.seconds)
             }
