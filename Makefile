@@ -11,7 +11,7 @@ DEB_NAME = itv_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg --print-arch
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev libxml2-dev \
 	openssh-server openssh-client pkg-config iproute2 util-linux curl systemd procps python3-venv openssl passwd \
-	prometheus python3-aiosmtpd libssl-dev
+	prometheus python3-aiosmtpd libssl-dev libldap-dev slapd ldap-utils
 # What `make deb` and its test need: Debian's packaging tools, lintian, and man to check the manual pages.
 PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot lintian man-db groff-base binutils
 

@@ -25,10 +25,13 @@ let package = Package(
         .target(name: "ITVCore", swiftSettings: strict),
         // Wire types shared by itvd and itvctl; Foundation only.
         .target(name: "ITVProtocol", swiftSettings: strict),
-        // YAML to model, with file:line:column diagnostics.
+        // The directory (LDAP, Active Directory) as a source of hosts, on OpenLDAP's client library.
+        .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
+        .target(name: "ITVDirectory", dependencies: ["CLDAP"], swiftSettings: strict),
+        // YAML to model, with file:line:column diagnostics; inventory sources in a directory.
         .target(
             name: "ITVPlaybookLoader",
-            dependencies: ["ITVCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ITVCore", "ITVDirectory", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).

@@ -124,7 +124,7 @@ dpkg-deb -e "$deb" "$work/control"
 depends="$(dpkg-deb -f "$deb" Depends)"
 echo "     Depends: $depends"
 check "Depends names the system libraries and systemd" \
-    bash -c 'for l in libc6 libcurl4 libssh2-1 libsqlite3-0 libsystemd0 systemd; do grep -qw -- "$l" <<<"$1" || exit 1; done' _ "$depends"
+    bash -c 'for l in libc6 libcurl4 libldap-2.5-0 libssh2-1 libsqlite3-0 libsystemd0 systemd; do grep -qw -- "$l" <<<"$1" || exit 1; done' _ "$depends"
 check "Depends names nothing of Swift" bash -c '! grep -qi swift <<<"$1"' _ "$depends"
 check "conffiles: /etc/itvd/itvd.yaml only" test "$(cat "$work/control/conffiles")" = /etc/itvd/itvd.yaml
 

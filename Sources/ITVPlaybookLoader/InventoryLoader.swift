@@ -1,9 +1,11 @@
+import Foundation
 import ITVCore
 
-/// Reads the inventory: our format (`defaults`, `tenants`, `hosts`) or an Ansible YAML inventory
-/// (`all:` with `hosts`, `children`, `vars`).
+/// Reads the inventory: our format (`defaults`, `tenants`, `hosts`, `ldap`) or an Ansible YAML inventory
+/// (`all:` with `hosts`, `children`, `vars`). The hosts of `ldap:` sources are read from their directories
+/// here, blocking: callers load off the daemon's actor (a reload runs on a thread of its own).
 public enum InventoryLoader {
-    static let topKeys = ["defaults", "tenants", "hosts"]
+    static let topKeys = ["defaults", "tenants", "hosts", "ldap"]
     static let defaultKeys = ["user", "port", "os"]
     static let hostKeys = ["address", "tenant", "groups", "os", "port", "user", "mac"]
     static let tenantKeys = ["name", "operators", "readers", "windows", "wake_on_lan"]
@@ -22,7 +24,8 @@ public enum InventoryLoader {
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
         let r = YAMLReader()
-        let inventory: Inventory?
+        var inventory: Inventory?
+        var sources: [DirectorySource] = []
         if case .mapping(let entries, _) = root,
             entries.contains(where: {
                 if case .scalar(let k) = $0.key { return k.value == "all" } else { return false }
@@ -30,13 +33,20 @@ public enum InventoryLoader {
         {
             inventory = AnsibleInventoryReader(r: r).read(root)
         } else {
-            inventory = read(root, r)
+            let base = ((file as NSString).deletingLastPathComponent as NSString).standardizingPath
+            inventory = read(root, r, base: base.isEmpty ? "." : base, sources: &sources)
+        }
+        // The directories are asked only about a file without problems: a broken file is refused as it is.
+        if let yaml = inventory, !sources.isEmpty, r.problems == 0 {
+            inventory = DirectorySourceLoader.combine(yaml, sources, file: file, r)
         }
         if let inventory { check(inventory, r) }
         return Loaded(value: r.diagnostics.isEmpty ? inventory : nil, diagnostics: r.diagnostics)
     }
 
-    private static func read(_ root: YNode, _ r: YAMLReader) -> Inventory? {
+    private static func read(_ root: YNode, _ r: YAMLReader, base: String, sources: inout [DirectorySource])
+        -> Inventory?
+    {
         guard let f = r.mapping(root, "the inventory", known: topKeys) else { return nil }
         var user = "itv"
         var port = 22
@@ -58,9 +68,14 @@ public enum InventoryLoader {
         } else {
             r.error(f.location, "missing key 'tenants': every host belongs to a tenant (municipality)")
         }
-        var hosts: [Host] = []
+        var hosts: [ITVCore.Host] = []
+        if let n = f["ldap"] {
+            sources = DirectorySourceLoader.read(n, r, base: base, tenants: tenants, user: user, port: port, os: os)
+        }
         guard let hostsNode = f["hosts"] else {
-            r.error(f.location, "missing key 'hosts' in the inventory")
+            // Hosts come from the file, the directory, or both.
+            if f["ldap"] != nil { return Inventory(tenants: tenants, hosts: []) }
+            r.error(f.location, "missing key 'hosts' in the inventory (or an ldap: source)")
             return nil
         }
         for (name, location, value) in r.namedEntries(hostsNode, "hosts") {
@@ -88,7 +103,7 @@ public enum InventoryLoader {
             let mac = h["mac"].flatMap { readMAC($0, r, "host '\(Suggest.printable(name))' mac") }
             guard let address, let tenant else { continue }
             hosts.append(
-                Host(
+                ITVCore.Host(
                     name: name, address: address, port: hostPort, user: hostUser, tenant: tenant,
                     groups: groups.map(\.value), os: hostOS, location: location, mac: mac))
             for g in groups where !isValidName(g.value) {

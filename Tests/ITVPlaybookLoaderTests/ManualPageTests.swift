@@ -69,10 +69,11 @@ import Testing
     }
 
     @Test func itvInventoryDocumentsEveryInventoryKey() throws {
-        #expect(InventoryLoader.topKeys == ["defaults", "tenants", "hosts"])
+        #expect(InventoryLoader.topKeys == ["defaults", "tenants", "hosts", "ldap"])
         let expected =
             InventoryLoader.defaultKeys.map { "defaults." + $0 } + InventoryLoader.tenantKeys.map { "tenants.ID." + $0 }
             + InventoryLoader.hostKeys.map { "hosts.NAME." + $0 }
+            + DirectorySourceLoader.keys.map { "ldap[]." + $0 }
         try Self.expectSameKeys("itv-inventory.5", expected)
     }
 

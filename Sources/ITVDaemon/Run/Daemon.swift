@@ -189,7 +189,13 @@ actor Daemon: DaemonHooks {
 
     var lastStatus = ""
 
+    /// The last reload: when, and its problems (kept until a reload succeeds).
+    var lastReloadAt: Int64?
+    var lastReloadProblems: [String] = []
+
     // MARK: - DaemonHooks
+
+    func lastReload() async -> (at: Int64?, problems: [String]) { (lastReloadAt, lastReloadProblems) }
 
     /// Reloads the configuration, inventory and playbooks. The files are read and checked on `loadQueue`,
     /// away from this actor: a large set may take a while, and meanwhile the status tick must go on beating
@@ -212,6 +218,8 @@ actor Daemon: DaemonHooks {
             loadQueue.async { continuation.resume(returning: load()) }
         }
         let now = clock.now()
+        lastReloadAt = now
+        lastReloadProblems = loaded.value == nil ? loaded.diagnostics.map(\.description) : []
         guard let set = loaded.value else {
             for d in loaded.diagnostics {
                 logger.error("reload: \(d)", metadata: ["event": "\(ITVEvent.reloadFailed.rawValue)"])

@@ -15,6 +15,9 @@ protocol DaemonHooks: Sendable {
     func notifyList() async throws -> NotifyListResponse
     /// nil: no such sink.
     func notifyTest(_ name: String, by requester: Requester) async -> NotifyTestResponse?
+    /// When the last reload ran, and its problems (empty when it succeeded): an unreachable directory or a
+    /// broken file stays visible in `status` after the reload's own answer.
+    func lastReload() async -> (at: Int64?, problems: [String])
 }
 
 /// The control socket's view of the engine: maps each route to engine operations and wire types.
@@ -63,6 +66,8 @@ struct EngineControlService: ControlService {
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
         let reboots = Set(try await store.pendingReboots().map(\.host)).count
+        let reload = await hooks.lastReload()
+        problems += reload.problems
         return StatusResponse(
             daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: visible.map { v in set.inventory.hosts.count { v($0.name) } } ?? set.inventory.hosts.count,
@@ -70,8 +75,8 @@ struct EngineControlService: ControlService {
                 ? set.inventory.tenants.count : set.inventory.tenants.keys.count(where: caller.reads.contains),
             activeRollouts: active.count,
             openWindows: windows,
-            attention: try await attention(active, visible, now: clock.now()), problems: problems,
-            rebootsPending: reboots > 0 ? reboots : nil)
+            attention: try await attention(active, visible, now: clock.now()), lastReloadAt: reload.at,
+            problems: problems, rebootsPending: reboots > 0 ? reboots : nil)
     }
 
     /// Rollouts that need a person: waiting for an approval, halted, paused; with unreached hosts (active, or

@@ -1,0 +1,282 @@
+import Foundation
+import ITVCore
+import ITVDirectory
+
+/// Reading the `ldap:` sources and turning their entries into hosts.
+extension DirectorySourceLoader {
+    /// Reads every source at once (`readAll`) and adds their hosts to the inventory's. A host name given twice, by the file or by any two sources, is an error that names both.
+    static func combine(_ inventory: Inventory, _ sources: [DirectorySource], file: String, _ r: YAMLReader)
+        -> Inventory
+    {
+        let results = readAll(sources)
+        var combined = inventory
+        var origins: [String: String] = [:]
+        for host in inventory.hosts where origins[host.name] == nil {
+            origins[host.name] = "the inventory file (line \(host.location.line))"
+        }
+        for (source, result) in zip(sources, results) {
+            let what = "ldap source '\(source.name)'"
+            let entries: [LDAPEntry]
+            switch result {
+            case .failure(let e):
+                r.error(
+                    source.location, "\(what): \(e.message) (\(e.kind.rawValue)); the directory's hosts are not read")
+                continue
+            case .success(let list): entries = list
+            }
+            guard !entries.isEmpty else {
+                r.error(
+                    source.location,
+                    "\(what): the filter \(Suggest.printable(source.filter)) matches no entry under "
+                        + "\(Suggest.printable(source.base)); a source that gives no host is refused (a wrong base or "
+                        + "filter would otherwise empty its tenant)")
+                continue
+            }
+            for entry in entries {
+                guard let host = self.host(entry, source, tenants: inventory.tenants, r) else { continue }
+                let origin = "\(what) (\(Suggest.printable(entry.dn, limit: 200)))"
+                if let first = origins[host.name] {
+                    r.error(
+                        source.location,
+                        "host '\(host.name)' is given twice: by \(first) and by \(origin); host names must be unique "
+                            + "across the inventory file and every ldap source")
+                    continue
+                }
+                origins[host.name] = origin
+                combined.hosts.append(host)
+            }
+        }
+        return combined
+    }
+
+    /// The sources read at the same time, each on a thread of its own (at most `maxSources`): the slowest
+    /// directory sets the time, not their sum. (`concurrentPerform` runs only as many at once as there are
+    /// cores, and a read spends its time waiting for the network.)
+    static func readAll(_ sources: [DirectorySource]) -> [Result<[LDAPEntry], LDAPReadError>] {
+        let box = ResultsBox(count: sources.count)
+        let group = DispatchGroup()
+        for (i, source) in sources.enumerated() {
+            group.enter()
+            let thread = Thread {
+                box.set(i, readOne(source))
+                group.leave()
+            }
+            thread.name = "itv-ldap-\(source.name)"
+            thread.start()
+        }
+        group.wait()
+        return box.results
+    }
+
+    static func readOne(_ source: DirectorySource) -> Result<[LDAPEntry], LDAPReadError> {
+        var password: [UInt8] = []
+        if let file = source.passwordFile {
+            switch FileInput.read(file, maxBytes: 4_096) {
+            case .failure(let d): return .failure(LDAPReadError(.credentials, "password_file \(file): \(d.message)"))
+            case .success(var bytes):
+                while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+                password = bytes
+            }
+        }
+        let query = LDAPQuery(
+            url: source.url, plain: source.allowPlain && source.url.lowercased().hasPrefix("ldap://"),
+            caFile: source.caFile, bindDN: source.bindDN, password: password, base: source.base,
+            filter: source.filter, attributes: source.attributes, timeout: source.timeout,
+            maxEntries: source.maxEntries)
+        return LDAPReader.read(query)
+    }
+
+    /// The host of one entry, or nil (with a diagnostic) when the entry cannot be one.
+    static func host(_ entry: LDAPEntry, _ source: DirectorySource, tenants: [String: Tenant], _ r: YAMLReader)
+        -> ITVCore.Host?
+    {
+        let what = "ldap source '\(source.name)': entry \(Suggest.printable(entry.dn, limit: 200))"
+        guard let rawName = entry.values(source.hostName).first else {
+            r.error(source.location, "\(what) has no \(source.hostName) for a host name")
+            return nil
+        }
+        let name = rawName.lowercased()
+        guard InventoryLoader.isValidName(name) else {
+            r.error(
+                source.location,
+                "\(what): host name '\(Suggest.printable(rawName))' (\(source.hostName)) must use letters, digits, "
+                    + "'.', '_' and '-'")
+            return nil
+        }
+        let address: String
+        if let domain = source.addressDomain {
+            address = "\(name).\(domain)"
+        } else if let a = entry.values(source.address).first {
+            address = a.lowercased()
+        } else {
+            r.error(source.location, "\(what) has no \(source.address) for the host's address")
+            return nil
+        }
+        guard InventoryLoader.isValidAddress(address) else {
+            r.error(
+                source.location,
+                "\(what): address '\(Suggest.printable(address))' (\(source.address)) is not an IP address or DNS name")
+            return nil
+        }
+        let os: OSFamily
+        if let text = entry.values(source.os).first {
+            guard let family = osFamily(text) else {
+                r.error(
+                    source.location,
+                    "\(what): \(source.os) '\(Suggest.printable(text))' is neither Windows nor Linux; narrow the filter "
+                        + "to the computers itvd looks after")
+                return nil
+            }
+            os = family
+        } else {
+            os = source.defaultOS
+        }
+        let containers = containerOUs(entry.dn, base: source.base)
+        let tenant: String
+        if let fixed = source.tenant {
+            tenant = fixed
+        } else {
+            guard let ou = containers.last else {
+                r.error(source.location, "\(what) lies in no OU below the base; tenant_from_ou needs one")
+                return nil
+            }
+            let id = directoryName(ou)
+            guard tenants[id] != nil else {
+                r.error(
+                    source.location,
+                    "\(what): its OU '\(Suggest.printable(ou))' names no tenant ('\(Suggest.printable(id))' is not "
+                        + "declared under tenants)" + Suggest.didYouMean(id, Array(tenants.keys)))
+                return nil
+            }
+            tenant = id
+        }
+        var groups: [String] = []
+        switch source.groups {
+        case .memberOf:
+            groups = entry.values("memberOf").compactMap { DistinguishedName.parse($0)?.first?.value }
+        case .ou:
+            groups = containers
+        case .none:
+            break
+        }
+        groups = groups.map(directoryName)
+        for g in groups where !InventoryLoader.isValidName(g) {
+            r.error(
+                source.location, "\(what): group '\(Suggest.printable(g))' must use letters, digits, '.', '_' and '-'")
+            return nil
+        }
+        var unique: [String] = []
+        for g in groups where !unique.contains(g) { unique.append(g) }
+        return ITVCore.Host(
+            name: name, address: address, port: source.port, user: source.user, tenant: tenant, groups: unique,
+            os: os, location: source.location)
+    }
+
+    /// `operatingSystem` as Active Directory and Samba write it ("Windows 10 Enterprise", "Windows Server
+    /// 2022 Standard", "Debian GNU/Linux 12", "Ubuntu").
+    static func osFamily(_ text: String) -> OSFamily? {
+        let t = text.lowercased()
+        if t.contains("windows") { return .windows }
+        let linux = ["linux", "debian", "ubuntu", "suse", "red hat", "redhat", "centos", "fedora", "rocky", "alma"]
+        if linux.contains(where: { t.contains($0) }) { return .linux }
+        return nil
+    }
+
+    /// The values of the OUs between an entry and the base, inner first.
+    static func containerOUs(_ dn: String, base: String) -> [String] {
+        guard let rdns = DistinguishedName.parse(dn) else { return [] }
+        let baseCount = DistinguishedName.parse(base)?.count ?? 0
+        let between = rdns.dropFirst().dropLast(min(baseCount, max(0, rdns.count - 1)))
+        return between.filter { $0.type.lowercased() == "ou" }.map { $0.value }
+    }
+
+    /// A directory's name as an inventory name: lowercased, spaces as '-'.
+    static func directoryName(_ s: String) -> String {
+        s.lowercased().replacingOccurrences(of: " ", with: "-")
+    }
+}
+
+/// Results written by concurrent readers, one slot each.
+private final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<[LDAPEntry], LDAPReadError>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: Result<[LDAPEntry], LDAPReadError>) {
+        lock.lock()
+        slots[i] = r
+        lock.unlock()
+    }
+
+    var results: [Result<[LDAPEntry], LDAPReadError>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .failure(LDAPReadError(.failed, "not read")) }
+    }
+}
+
+/// RFC 4514 distinguished names, as far as the inventory needs them: the type and value of each RDN's first
+/// attribute, outermost last.
+enum DistinguishedName {
+    static func parse(_ dn: String) -> [(type: String, value: String)]? {
+        var rdns: [(type: String, value: String)] = []
+        var type = ""
+        var value: [UInt8] = []
+        var inValue = false
+        var skipRest = false  // after '+' (a multi-valued RDN): the first attribute is kept
+        let bytes = Array(dn.utf8)
+        var i = 0
+        func finish() -> Bool {
+            let t = type.trimmingCharacters(in: .whitespaces)
+            guard !t.isEmpty, inValue else { return false }
+            var v = value
+            while let last = v.last, last == 0x20 { v.removeLast() }
+            rdns.append((type: t, value: String(decoding: v, as: UTF8.self)))
+            type = ""
+            value = []
+            inValue = false
+            skipRest = false
+            return true
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\\") {
+                guard i + 1 < bytes.count else { return nil }
+                if i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
+                    if !skipRest { value.append(hi << 4 | lo) }
+                    i += 3
+                } else {
+                    if !skipRest { value.append(bytes[i + 1]) }
+                    i += 2
+                }
+                continue
+            }
+            if b == UInt8(ascii: ",") || b == UInt8(ascii: ";") {
+                guard finish() else { return nil }
+            } else if b == UInt8(ascii: "+") && inValue {
+                skipRest = true
+            } else if b == UInt8(ascii: "=") && !inValue {
+                inValue = true
+            } else if inValue {
+                if !skipRest && !(value.isEmpty && b == 0x20) { value.append(b) }
+            } else {
+                type.append(Character(Unicode.Scalar(b)))
+            }
+            i += 1
+        }
+        if !type.isEmpty || inValue {
+            guard finish() else { return nil }
+        }
+        return rdns
+    }
+
+    private static func hex(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
