@@ -11,6 +11,9 @@ import Testing
     static let schedules = Int(ProcessInfo.processInfo.environment["ITV_SCHEDULES"] ?? "") ?? 10_000
     /// The first seed (other seeds than CI's: `ITV_SCHEDULE_FIRST=10000 ITV_SCHEDULES=50000`).
     static let first = UInt64(ProcessInfo.processInfo.environment["ITV_SCHEDULE_FIRST"] ?? "") ?? 0
+    /// A watchdog, not a deadline: waiting for the engine to settle never ends early (a schedule only acts on
+    /// a settled engine); an engine that has not settled after this long hangs, and the schedule fails.
+    static let settleLimit: Duration = .seconds(600)
 
     @Test func seededSchedulesWithCrashesKeepTheGuarantees() async throws {
         let started = ContinuousClock.now
@@ -112,12 +115,14 @@ import Testing
         var turns = 0
         for _ in 0..<400 {
             turns += 1
-            // Let it run until it ends, waits for a person, or the process died.
+            // Let it run until it ends, waits for a person, or the process died. Only a settled snapshot may
+            // choose the operator's action: acting on a running one (e.g. retrying a host of a wave the engine
+            // has already left) makes the engine do what it should, and the checker call that a broken order.
+            // So no deadline ends the wait; the watchdog only turns a hung engine into a failure.
             var snapshot = try await engine.snapshot(id)
-            // Time-bounded, not count-bounded: on a loaded machine the engine needs more turns.
             let turnStart = ContinuousClock.now
-            let deadline = turnStart + .seconds(30)
-            while ContinuousClock.now < deadline {
+            let watchdog = turnStart + Self.settleLimit
+            while true {
                 if await engine.storeFailure != nil { break }
                 snapshot = try await engine.snapshot(id)
                 let idle = !snapshot.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
@@ -128,6 +133,10 @@ import Testing
                     ContinuousClock.now > turnStart + .milliseconds(20)
                 {
                     break
+                }
+                if ContinuousClock.now > watchdog {
+                    return
+                        "turn \(turns): the engine did not settle in \(Self.settleLimit) (\(snapshot.phase.rawValue))"
                 }
                 await Task.yield()
             }
@@ -184,10 +193,16 @@ import Testing
         // The last turn may have just started work: let it settle before judging (restarting a process that
         // died meanwhile, as systemd would).
         var final = try await engine.snapshot(id)
-        let settle = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < settle, !final.phase.isFinal,
-            final.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running || $0.phase == .deferred })
+        let watchdog = ContinuousClock.now + Self.settleLimit
+        // Deferred hosts are retried by their timers unless the rollout waits for a person (no retries then).
+        while !final.phase.isFinal,
+            final.hostRuns.contains(where: {
+                $0.stepInFlight || $0.phase == .running || ($0.phase == .deferred && !final.phase.waitsForPerson)
+            })
         {
+            if ContinuousClock.now > watchdog {
+                return "the engine did not settle in \(Self.settleLimit) after the last turn"
+            }
             if await engine.storeFailure != nil {
                 loop.cancel()
                 (engine, loop) = try await startEngine()

@@ -217,7 +217,8 @@ extension RolloutStateMachine {
         guard !dispatchHeld else { return }
         let limit = wave.parallel ?? Int.max
         var running = hostRuns(inWave: wave.index).filter { $0.phase == .running }.count
-        for run in hostRuns(inWave: wave.index) where (run.phase == .pending || run.phase == .deferred) && !heldHosts.contains(run.host) {
+        for run in hostRuns(inWave: wave.index)
+        where (run.phase == .pending || run.phase == .deferred) && !heldHosts.contains(run.host) {
             guard let at = run.nextAttemptAt else {
                 if run.phase == .pending, running < limit {
                     startHost(run.host)
