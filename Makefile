@@ -4,6 +4,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= debug
+# Every target must declare each module it imports (a missing one fails the build, not only a fresh clone).
+BUILD_FLAGS = --explicit-target-dependency-import-check error
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
 # itv_VERSION_ARCH, from debian/changelog (expanded when used: dpkg-dev comes from `make deps`).
 DEB_NAME = itv_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg --print-architecture)
@@ -25,13 +27,13 @@ deps:
 
 ## build: compile itvd and itvctl
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) $(BUILD_FLAGS)
 
 ## test: every test tier (pure, adapters against real components, end to end)
 # Tests run one after another: many of them start real servers and processes, and on two cores tests that
 # block a thread (waiting for a child process) would starve the others of Swift's cooperative pool.
 test: deps
-	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
 	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 	$(MAKE) test-deb
 

@@ -25,7 +25,9 @@ let package = Package(
         .target(name: "ITVCore", swiftSettings: strict),
         // Wire types shared by itvd and itvctl; Foundation only.
         .target(name: "ITVProtocol", swiftSettings: strict),
-        // YAML to model, with file:line:column diagnostics.
+        // YAML to model, with file:line:column diagnostics. It imports libyaml's C module `CYaml`, a target of
+        // Yams that Yams does not export as a product: it is declared through the Yams product it belongs to
+        // (Yams' libyaml carries a nesting limit that Debian's 0.2.5 lacks; the diagnostics depend on it).
         .target(
             name: "ITVPlaybookLoader",
             dependencies: ["ITVCore", .product(name: "Yams", package: "Yams")],
@@ -34,7 +36,7 @@ let package = Package(
         // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).
         .target(
             name: "ITVEngine",
-            dependencies: ["ITVCore", "ITVProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Adapters.
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "ITVSSH",
-            dependencies: ["ITVEngine", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVEngine", "ITVCore", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -60,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "ITVFeeds",
-            dependencies: ["ITVEngine", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVEngine", "ITVCore", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).
@@ -87,7 +89,7 @@ let package = Package(
         .target(
             name: "ITVControlServer",
             dependencies: [
-                "ITVCore", "ITVEngine", "ITVProtocol", "CITVShim",
+                "ITVCore", "ITVProtocol", "CITVShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -132,19 +134,33 @@ let package = Package(
 
         .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
         .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
-        .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
-        .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
         .testTarget(
-            name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
+            name: "ITVEngineTests",
+            dependencies: ["ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ITVSSHTests",
+            dependencies: [
+                "ITVSSH", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ITVSystemdTests",
+            dependencies: ["ITVSystemd", "ITVCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "ITVStoreTests",
-            dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "ITVDaemonTests",
             dependencies: [
-                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore",
+                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore", "ITVProtocol", "ITVSSH",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -158,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "ITVControlTests",
             dependencies: [
-                "ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore",
+                "ITVControl", "ITVControlServer", "ITVProtocol", "ITVCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,5 +1,4 @@
 import CITVShim
-import ITVEngine
 import Synchronization
 
 #if canImport(Glibc)
