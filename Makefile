@@ -17,7 +17,7 @@ DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev 
 # What `make deb` and its test need: Debian's packaging tools, lintian, and man to check the manual pages.
 PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot lintian man-db groff-base binutils
 
-.PHONY: all deps build test test-deb lint demo demo-stop bench install deb clean
+.PHONY: all deps build test test-fast test-deb lint demo demo-stop bench install deb clean
 
 all: build
 
@@ -36,6 +36,14 @@ test: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
 	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 	$(MAKE) test-deb
+
+## test-fast: the pure and fake-port tests only (no root, no fleet, no daemons, no servers): while editing
+# ITVCore (pure), ITVProtocol (wire fixtures), the loader (files), the engine on fakes, the store on SQLite files;
+# 500 of the engine's 10,000 seeded crash schedules (`make test` runs them all).
+FAST_SUITES = ITVCoreTests|ITVProtocolTests|ITVPlaybookLoaderTests|ITVEngineTests|ITVStoreTests
+test-fast:
+	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
+	ITV_SCHEDULES=500 $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(FAST_SUITES)'
 
 ## test-deb: the packaging tier: builds the .deb, installs, upgrades, removes and purges it on this machine
 test-deb: deps

@@ -132,34 +132,41 @@ let package = Package(
             name: "itv-bench-fanout", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
             swiftSettings: strict),
 
-        .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
-        .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
+        // What the test targets share: TempDir, eventually, a child-process runner (posix_spawn + waitpid),
+        // Unix socket helpers, a recording log handler. Not linked into any product.
+        .target(
+            name: "ITVTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
+        .testTarget(name: "ITVCoreTests", dependencies: ["ITVTestSupport", "ITVCore"]),
+        .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVTestSupport", "ITVPlaybookLoader", "ITVCore"]),
         .testTarget(
             name: "ITVEngineTests",
-            dependencies: ["ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ITVTestSupport", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ITVSSHTests",
             dependencies: [
-                "ITVSSH", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log"),
+                "ITVTestSupport", "ITVSSH", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
-            name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"],
+            name: "ITVFeedsTests", dependencies: ["ITVTestSupport", "ITVFeeds", "ITVEngine", "ITVCore"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVSystemdTests",
-            dependencies: ["ITVSystemd", "ITVCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ITVTestSupport", "ITVSystemd", "ITVCore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ITVStoreTests",
             dependencies: [
-                "ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "ITVTestSupport", "ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(
             name: "ITVDaemonTests",
             dependencies: [
+                "ITVTestSupport",
                 "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore", "ITVProtocol", "ITVSSH",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -167,13 +174,15 @@ let package = Package(
         .testTarget(
             name: "ITVNotifyTests",
             dependencies: [
+                "ITVTestSupport",
                 "ITVNotify", "ITVEngine", "ITVCore", "ITVStore", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
+        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVTestSupport", "ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",
             dependencies: [
+                "ITVTestSupport",
                 "ITVControl", "ITVControlServer", "ITVProtocol", "ITVCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

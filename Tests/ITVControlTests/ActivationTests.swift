@@ -12,20 +12,7 @@ struct ActivationTests {
     func activation() async throws {
         let dir = try SocketDir()
         // What systemd does for itvd.socket: bind and listen, then pass the descriptor.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(dir.socket.utf8))
-            raw[dir.socket.utf8.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
-        #expect(listen(fd, 16) == 0)
+        let fd = try bindUnixSocket(dir.socket, listening: true, backlog: 16)
         var config = ControlServerConfig(
             socketPath: dir.path + "/not-used.sock", operatorGroups: [], readerGroups: [],
             environment: ["LISTEN_PID": String(getpid()), "LISTEN_FDS": "1"])
