@@ -62,7 +62,9 @@ let package = Package(
         ),
         .target(
             name: "ITVFeeds",
-            dependencies: ["ITVEngine", "ITVCore", "CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ITVEngine", "ITVCore", "ITVProtocol", "CCurl", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).
@@ -151,7 +153,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "ITVFeedsTests", dependencies: ["ITVTestSupport", "ITVFeeds", "ITVEngine", "ITVCore"],
+            name: "ITVFeedsTests", dependencies: ["ITVTestSupport", "ITVFeeds", "ITVEngine", "ITVCore", "ITVProtocol"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVSystemdTests",

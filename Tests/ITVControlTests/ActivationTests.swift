@@ -29,6 +29,22 @@ struct ActivationTests {
         #expect(access(dir.socket, F_OK) == 0)
     }
 
+    @Test("without LISTEN_PID/LISTEN_FDS there is no passed socket: the server binds its own")
+    func nothingPassed() async throws {
+        let dir = try SocketDir()
+        for environment in [[:], ["LISTEN_FDS": "1"], ["LISTEN_PID": String(getpid())]] {
+            let config = ControlServerConfig(
+                socketPath: dir.socket, operatorGroups: [], readerGroups: [], environment: environment)
+            let server = ControlServer(config: config, service: FakeControlService(), logger: quietLogger)
+            let task = Task { try await server.run() }
+            try await server.waitUntilListening()
+            #expect(!server.usesSocketActivation, "\(environment)")
+            #expect(access(dir.socket, F_OK) == 0)
+            task.cancel()
+            _ = try? await task.value
+        }
+    }
+
     @Test("LISTEN_FDS for another process is ignored")
     func otherProcess() async throws {
         let dir = try SocketDir()

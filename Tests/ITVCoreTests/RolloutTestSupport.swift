@@ -109,7 +109,7 @@ struct RolloutDriver {
 
     /// Applies an event that must be accepted; returns its actions.
     @discardableResult
-    mutating func send(_ event: RolloutEvent, at location: Testing.SourceLocation = #_sourceLocation)
+    mutating func send(_ event: RolloutInput, at location: Testing.SourceLocation = #_sourceLocation)
         -> [RolloutAction]
     {
         now += 1
@@ -125,7 +125,7 @@ struct RolloutDriver {
 
     /// Applies an event that must be refused; checks that nothing changed and returns the error's kind.
     @discardableResult
-    mutating func refuse(_ event: RolloutEvent, at location: Testing.SourceLocation = #_sourceLocation) -> String? {
+    mutating func refuse(_ event: RolloutInput, at location: Testing.SourceLocation = #_sourceLocation) -> String? {
         let before = (sm.snapshot, sm.windowOpen, sm.changedPlanHash)
         now += 1
         switch sm.handle(event, now: now) {

@@ -223,17 +223,5 @@ extension ProcessEnvironmentTests {
             #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
             #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
         }
-
-        @Test("without LISTEN_FDS for this process there is no passed socket")
-        func nothingPassed() async throws {
-            try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
-                let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
-                #expect(fd == nil)
-            }
-            try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
-                let fds = try ListenFDs.inherited(unsetEnvironment: false)
-                #expect(fds.isEmpty)
-            }
-        }
     }
 }

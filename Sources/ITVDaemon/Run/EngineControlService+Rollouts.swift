@@ -193,7 +193,7 @@ extension EngineControlService {
                 ? "and \(more) more refused request(s) of this user not audited (at most \(denials.burst) a minute)"
                 : nil,
             outcome: "denied")
-        try? await engine.recordAudit(record)
+        await engine.recordAuditOrLog(record)
     }
 }
 

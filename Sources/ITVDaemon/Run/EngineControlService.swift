@@ -65,7 +65,7 @@ struct EngineControlService: ControlService {
         var problems: [String] = []
         if let failure = await engine.storeFailure { problems.append("state store failed: \(failure)") }
         return StatusResponse(
-            daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
+            daemonVersion: ITVRelease.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: set.inventory.hosts.count, tenants: set.inventory.tenants.count, activeRollouts: active.count,
             openWindows: windows,
             attention: active.filter { $0.rollout.phase.waitsForPerson }.map {
