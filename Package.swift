@@ -118,7 +118,7 @@ let package = Package(
         ),
         .target(
             name: "ITVControl",
-            dependencies: ["ITVProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ITVProtocol", "CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
