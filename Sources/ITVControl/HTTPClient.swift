@@ -103,6 +103,8 @@ struct HTTPClient {
         }
         easy.set(CURLOPT_UNIX_SOCKET_PATH, socketPath)
         easy.set(CURLOPT_URL, "http://itvd" + target)
+        // The target goes out as the route built it (no squashing of `/../` or `/./`).
+        easy.set(CURLOPT_PATH_AS_IS, 1)
         easy.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         easy.set(CURLOPT_NOSIGNAL, 1)
         easy.set(CURLOPT_NOPROXY, "*")
