@@ -4,6 +4,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= debug
+# Every target must declare each module it imports (a missing one fails the build, not only a fresh clone).
+BUILD_FLAGS = --explicit-target-dependency-import-check error
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
 # itv_VERSION_ARCH, from debian/changelog (expanded when used: dpkg-dev comes from `make deps`).
 DEB_NAME = itv_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg --print-architecture)
@@ -15,7 +17,7 @@ DEB_PACKAGES = libssh2-1-dev libsystemd-dev libsqlite3-dev libcurl4-openssl-dev 
 # What `make deb` and its test need: Debian's packaging tools, lintian, and man to check the manual pages.
 PACKAGING_PACKAGES = debhelper dpkg-dev fakeroot lintian man-db groff-base binutils
 
-.PHONY: all deps build test test-deb lint demo demo-stop bench install deb clean
+.PHONY: all deps build test test-fast test-deb lint demo demo-stop bench install deb clean
 
 all: build
 
@@ -25,15 +27,23 @@ deps:
 
 ## build: compile itvd and itvctl
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) $(BUILD_FLAGS)
 
 ## test: every test tier (pure, adapters against real components, end to end)
 # Tests run one after another: many of them start real servers and processes, and on two cores tests that
 # block a thread (waiting for a child process) would starve the others of Swift's cooperative pool.
 test: deps
-	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
 	ITV_BIN_DIR="$(BIN)" $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 	$(MAKE) test-deb
+
+## test-fast: the pure and fake-port tests only (no root, no fleet, no daemons, no servers): while editing
+# ITVCore (pure), ITVProtocol (wire fixtures), the loader (files), the engine on fakes, the store on SQLite files;
+# 500 of the engine's 10,000 seeded crash schedules (`make test` runs them all).
+FAST_SUITES = ITVCoreTests|ITVProtocolTests|ITVPlaybookLoaderTests|ITVEngineTests|ITVStoreTests
+test-fast:
+	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
+	ITV_SCHEDULES=500 $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(FAST_SUITES)'
 
 ## test-deb: the packaging tier: builds the .deb, installs, upgrades, removes and purges it on this machine
 test-deb: deps

@@ -28,7 +28,9 @@ let package = Package(
         // The directory (LDAP, Active Directory) as a source of hosts, on OpenLDAP's client library.
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
         .target(name: "ITVDirectory", dependencies: ["CLDAP"], swiftSettings: strict),
-        // YAML to model, with file:line:column diagnostics; inventory sources in a directory.
+        // YAML to model, with file:line:column diagnostics; inventory sources in a directory. It imports libyaml's C module `CYaml`, a target of
+        // Yams that Yams does not export as a product: it is declared through the Yams product it belongs to
+        // (Yams' libyaml carries a nesting limit that Debian's 0.2.5 lacks; the diagnostics depend on it).
         .target(
             name: "ITVPlaybookLoader",
             dependencies: ["ITVCore", "ITVDirectory", .product(name: "Yams", package: "Yams")],
@@ -37,7 +39,7 @@ let package = Package(
         // The engine and its ports (RemoteExecutor, RolloutStore, FeedFetcher, Clock).
         .target(
             name: "ITVEngine",
-            dependencies: ["ITVCore", "ITVProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Adapters.
@@ -53,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "ITVSSH",
-            dependencies: ["ITVEngine", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ITVEngine", "ITVCore", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -63,7 +65,10 @@ let package = Package(
         ),
         .target(
             name: "ITVFeeds",
-            dependencies: ["ITVEngine", "CCurl", "CLibCrypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ITVEngine", "ITVCore", "ITVProtocol", "CCurl", "CLibCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // HMAC-SHA256 of webhook bodies (OpenSSL's libcrypto, which libcurl links anyway).
@@ -90,7 +95,7 @@ let package = Package(
         .target(
             name: "ITVControlServer",
             dependencies: [
-                "ITVCore", "ITVEngine", "ITVProtocol", "CITVShim",
+                "ITVCore", "ITVProtocol", "CITVShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -117,7 +122,7 @@ let package = Package(
         ),
         .target(
             name: "ITVControl",
-            dependencies: ["ITVProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ITVProtocol", "CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
@@ -137,35 +142,58 @@ let package = Package(
             name: "itv-bench-stage", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
             swiftSettings: strict),
 
-        .testTarget(name: "ITVCoreTests", dependencies: ["ITVCore"]),
-        .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVPlaybookLoader", "ITVCore"]),
-        .testTarget(name: "ITVEngineTests", dependencies: ["ITVEngine", "ITVCore"]),
-        .testTarget(name: "ITVSSHTests", dependencies: ["ITVSSH", "ITVEngine", "ITVCore"]),
+        // What the test targets share: TempDir, eventually, a child-process runner (posix_spawn + waitpid),
+        // Unix socket helpers, a recording log handler. Not linked into any product.
+        .target(
+            name: "ITVTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
+        .testTarget(name: "ITVCoreTests", dependencies: ["ITVTestSupport", "ITVCore"]),
+        .testTarget(name: "ITVPlaybookLoaderTests", dependencies: ["ITVTestSupport", "ITVPlaybookLoader", "ITVCore"]),
         .testTarget(
-            name: "ITVFeedsTests", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "ITVSystemdTests", dependencies: ["ITVSystemd", "ITVCore"]),
+            name: "ITVEngineTests",
+            dependencies: ["ITVTestSupport", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ITVSSHTests",
+            dependencies: [
+                "ITVTestSupport", "ITVSSH", "ITVEngine", "ITVCore", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ITVFeedsTests", dependencies: ["ITVTestSupport", "ITVFeeds", "ITVEngine", "ITVCore", "ITVProtocol"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ITVSystemdTests",
+            dependencies: ["ITVTestSupport", "ITVSystemd", "ITVCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "ITVStoreTests",
-            dependencies: ["ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "ITVTestSupport", "ITVStore", "ITVEngine", "ITVCore", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "ITVDaemonTests",
             dependencies: [
-                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVProtocol", "ITVStore",
+                "ITVTestSupport",
+                "ITVDaemon", "ITVCore", "ITVEngine", "ITVPlaybookLoader", "ITVStore", "ITVProtocol", "ITVSSH",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ITVNotifyTests",
             dependencies: [
+                "ITVTestSupport",
                 "ITVNotify", "ITVEngine", "ITVCore", "ITVStore", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVProtocol"], exclude: ["Fixtures"]),
+        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVTestSupport", "ITVProtocol"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",
             dependencies: [
-                "ITVControl", "ITVControlServer", "ITVEngine", "ITVProtocol", "ITVCore",
+                "ITVTestSupport",
+                "ITVControl", "ITVControlServer", "ITVProtocol", "ITVCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

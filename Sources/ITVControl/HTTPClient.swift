@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import ITVProtocol
 
@@ -34,11 +35,15 @@ struct ClientFailure: Error, CustomStringConvertible {
     }
 }
 
-/// A small blocking HTTP/1.1 client over the Unix socket: one request per connection (itvctl is short-lived).
+/// itvctl's HTTP/1.1 client: libcurl over the Unix socket (`CURLOPT_UNIX_SOCKET_PATH`), one blocking request
+/// per connection (itvctl is short-lived). libcurl parses the answer (status line, headers, chunked bodies);
+/// this type maps what can go wrong to itvctl's exit codes and messages.
 struct HTTPClient {
     let socketPath: String
-    /// Seconds to wait for a whole answer (0: no limit, for `rollout watch`).
+    /// Seconds without a byte from itvd before giving up (0: no limit, for `rollout watch`).
     var timeoutSeconds: Int = 300
+    /// The largest answer kept whole (a streamed answer is handed on line by line instead).
+    static let maxAnswerBytes = 256 << 20
 
     struct Response {
         var status: Int
@@ -48,209 +53,283 @@ struct HTTPClient {
 
     /// Sends a request and reads the whole response.
     func send(method: String, target: String, body: Data? = nil) throws(ClientFailure) -> Response {
-        let connection = try open()
-        defer { close(connection.fd) }
-        try connection.write(request(method: method, target: target, body: body))
-        let (status, headers) = try connection.readHead(path: socketPath)
-        let body = try connection.readBody(headers: headers, path: socketPath)
-        return Response(status: status, headers: headers, body: body)
+        let exchange = Exchange(path: socketPath)
+        try perform(method: method, target: target, body: body, exchange)
+        return Response(status: exchange.status, headers: exchange.headers, body: exchange.body)
     }
 
     /// Sends a GET, lets `check` see the status and headers, then hands each line of the streamed body to
-    /// `line` until it returns false or the body ends. Returns the status and, for an error status, the body.
+    /// `line` as it arrives, until it returns false or the body ends. Returns the status and, for an error
+    /// status, the body.
     func stream(
         target: String, head check: (Response) throws(ClientFailure) -> Void,
         line: (Data) throws(ClientFailure) -> Bool
     ) throws(ClientFailure) -> Response {
-        let connection = try open()
-        defer { close(connection.fd) }
-        try connection.write(request(method: "GET", target: target, body: nil))
-        let (status, headers) = try connection.readHead(path: socketPath)
-        try check(Response(status: status, headers: headers, body: Data()))
-        guard status == 200 else {
-            return Response(
-                status: status, headers: headers, body: try connection.readBody(headers: headers, path: socketPath))
-        }
-        var pending = Data()
-        var more = true
-        try connection.readChunks(headers: headers, path: socketPath) { (chunk: Data) throws(ClientFailure) -> Bool in
-            pending.append(chunk)
-            while more, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let text = pending[pending.startIndex..<newline]
-                pending = Data(pending[(newline + 1)...])
-                if !text.isEmpty { more = try line(Data(text)) }
+        let result: Result<Response, ClientFailure> = withoutActuallyEscaping(check) { check in
+            withoutActuallyEscaping(line) { line in
+                let exchange = Exchange(path: socketPath)
+                var pending = Data()
+                exchange.onHead = { (status, headers) throws(ClientFailure) -> Bool in
+                    try check(Response(status: status, headers: headers, body: Data()))
+                    return status == 200
+                }
+                exchange.onLines = { (chunk: Data) throws(ClientFailure) -> Bool in
+                    pending.append(chunk)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        let text = pending[pending.startIndex..<newline]
+                        pending = Data(pending[(newline + 1)...])
+                        if !text.isEmpty, !(try line(Data(text))) { return false }
+                    }
+                    return true
+                }
+                do throws(ClientFailure) {
+                    try perform(method: "GET", target: target, body: nil, exchange)
+                } catch {
+                    return .failure(error)
+                }
+                return .success(Response(status: exchange.status, headers: exchange.headers, body: exchange.body))
             }
-            return more
         }
-        return Response(status: status, headers: headers, body: Data())
+        return try result.get()
     }
 
-    private func request(method: String, target: String, body: Data?) -> Data {
-        var text = "\(method) \(target) HTTP/1.1\r\nHost: itvd\r\nUser-Agent: itvctl\r\n"
-        text += "\(ITVProtocolVersion.headerName): \(ITVProtocolVersion.current)\r\nConnection: close\r\n"
-        if let body {
-            text += "Content-Type: \(ITVProtocolVersion.jsonContentType)\r\nContent-Length: \(body.count)\r\n"
-        }
-        var data = Data((text + "\r\n").utf8)
-        if let body { data.append(body) }
-        return data
-    }
-
-    private func open() throws(ClientFailure) -> Connection {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .unreachable(socketPath, String(cString: strerror(errno))) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
+    private func perform(method: String, target: String, body: Data?, _ exchange: Exchange) throws(ClientFailure) {
+        // sockaddr_un holds 108 bytes with the final NUL; libcurl would only say "couldn't connect".
+        guard socketPath.utf8.count < 108 else {
             throw .unreachable(socketPath, "the path is too long for a Unix socket")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+        guard let easy = CurlHandle() else {
+            throw ClientFailure(exitCode: 1, message: "cannot start an HTTP request (curl_easy_init failed)")
         }
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
+        easy.set(CURLOPT_UNIX_SOCKET_PATH, socketPath)
+        easy.set(CURLOPT_URL, "http://itvd" + target)
+        // The target goes out as the route built it (no squashing of `/../` or `/./`).
+        easy.set(CURLOPT_PATH_AS_IS, 1)
+        easy.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        easy.set(CURLOPT_NOSIGNAL, 1)
+        easy.set(CURLOPT_NOPROXY, "*")
+        easy.set(CURLOPT_PROXY, "")
+        easy.set(CURLOPT_PROTOCOLS_STR, "http")
+        easy.set(CURLOPT_USERAGENT, "itvctl")
+        var headers = [
+            "\(ITVProtocolVersion.headerName): \(ITVProtocolVersion.current)", "Connection: close",
+            // No `Accept: */*` and no `Expect: 100-continue` (a large body is sent at once, as before).
+            "Accept:", "Expect:",
+        ]
+        if method == "GET" {
+            easy.set(CURLOPT_HTTPGET, 1)
+        } else {
+            easy.set(CURLOPT_CUSTOMREQUEST, method)
         }
-        guard result == 0 else {
-            let code = errno
-            close(fd)
-            if code == EACCES || code == EPERM {
-                throw ClientFailure(
-                    exitCode: 77,
-                    message: "permission denied: you may not use itvd's socket \(socketPath); members of its reader "
-                        + "and operator groups may (see readers: and operators: in itvd.yaml)",
-                    apiError: APIError(.permissionDenied, "you may not use itvd's socket \(socketPath)"))
-            }
-            throw .unreachable(socketPath, String(cString: strerror(code)))
+        if let body {
+            headers.append("Content-Type: \(ITVProtocolVersion.jsonContentType)")
+            easy.upload(body)
         }
+        easy.set(CURLOPT_HTTPHEADER, list: headers)
         if timeoutSeconds > 0 {
-            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            easy.set(CURLOPT_CONNECTTIMEOUT, timeoutSeconds)
+            // Like a receive timeout: fewer than one byte a second for `timeoutSeconds` ends the request.
+            easy.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+            easy.set(CURLOPT_LOW_SPEED_TIME, timeoutSeconds)
         }
-        return Connection(fd: fd)
+        easy.receive(into: exchange)
+        guard easy.ok else {
+            throw ClientFailure(exitCode: 1, message: "cannot set up the HTTP request (libcurl refused an option)")
+        }
+        let code = curl_easy_perform(easy.handle)
+        if let failure = exchange.failure { throw failure }
+        if code == CURLE_OK || (code == CURLE_WRITE_ERROR && exchange.stopped) { return }
+        throw failure(code, easy, exchange)
+    }
+
+    /// What a libcurl error means for itvctl: the same exit codes and messages as ever.
+    private func failure(_ code: CURLcode, _ easy: CurlHandle, _ exchange: Exchange) -> ClientFailure {
+        let path = socketPath
+        let detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+        switch code {
+        case CURLE_COULDNT_CONNECT:
+            var osErrno = 0
+            _ = itv_easy_getinfo_long(easy.handle, CURLINFO_OS_ERRNO, &osErrno)
+            let number = Int32(osErrno)
+            if number == EACCES || number == EPERM {
+                return ClientFailure(
+                    exitCode: 77,
+                    message: "permission denied: you may not use itvd's socket \(path); members of its reader "
+                        + "and operator groups may (see readers: and operators: in itvd.yaml)",
+                    apiError: APIError(.permissionDenied, "you may not use itvd's socket \(path)"))
+            }
+            return .unreachable(path, number != 0 ? String(cString: strerror(number)) : detail)
+        case CURLE_OPERATION_TIMEDOUT:
+            return ClientFailure(exitCode: 69, message: "itvd at \(path) did not answer in time")
+        case CURLE_GOT_NOTHING:
+            return ClientFailure(exitCode: 69, message: "itvd at \(path) closed the connection without an answer")
+        case CURLE_PARTIAL_FILE:
+            return ClientFailure(
+                exitCode: 69, message: "itvd at \(path) closed the connection in the middle of its answer")
+        case CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL:
+            return ClientFailure(exitCode: 1, message: "the peer at \(path) does not speak HTTP; is it itvd?")
+        case CURLE_RECV_ERROR where detail.lowercased().contains("chunk"):
+            return ClientFailure(exitCode: 1, message: "itvd at \(path) sent a malformed chunk")
+        case CURLE_WRITE_ERROR where exchange.overCap:
+            return ClientFailure(
+                exitCode: 1, message: "the answer from \(path) is larger than \(Self.maxAnswerBytes >> 20) MiB")
+        default:
+            if !exchange.headDone {
+                return ClientFailure(exitCode: 69, message: "itvd at \(path) closed the connection without an answer")
+            }
+            return .unreachable(path, "the connection broke: " + detail)
+        }
     }
 }
 
-/// One connected socket with a read buffer.
-private final class Connection {
-    let fd: Int32
-    private var buffer = Data()
-    private var eof = false
+/// What one request received, filled in by libcurl's callbacks.
+private final class Exchange {
+    let path: String
+    var status = 0
+    var headers: [String: String] = [:]
+    var body = Data()
+    /// The final head (not a `100 Continue`) has been read.
+    var headDone = false
+    /// Sees the head before the body; false keeps the body whole instead of handing it to `onLines`.
+    var onHead: ((Int, [String: String]) throws(ClientFailure) -> Bool)?
+    /// Receives the body piece by piece (a streamed answer); false stops reading.
+    var onLines: ((Data) throws(ClientFailure) -> Bool)?
+    private var streaming = false
+    var failure: ClientFailure?
+    var stopped = false
+    var overCap = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(path: String) { self.path = path }
 
-    func write(_ data: Data) throws(ClientFailure) {
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + offset, data.count - offset, Int32(MSG_NOSIGNAL))
-            }
-            if n < 0, errno == EINTR { continue }
-            // A daemon that answered early (an error) and closed is read below; stop writing.
-            if n <= 0 { return }
-            offset += n
-        }
-    }
-
-    /// Reads more bytes into the buffer; false at end of stream.
-    private func fill(path: String) throws(ClientFailure) -> Bool {
-        if eof { return false }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n > 0 {
-                buffer.append(contentsOf: chunk[0..<n])
-                return true
-            }
-            if n == 0 {
-                eof = true
+    /// One header line (the status line, a header, or the empty line that ends the head); false aborts.
+    func header(_ line: String) -> Bool {
+        let text = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n"))
+        if text.hasPrefix("HTTP/") {
+            let fields = text.split(separator: " ")
+            guard fields.count >= 2, let code = Int(fields[1]) else {
+                failure = ClientFailure(exitCode: 1, message: "the peer at \(path) does not speak HTTP; is it itvd?")
                 return false
             }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK {
-                throw ClientFailure(exitCode: 69, message: "itvd at \(path) did not answer in time")
-            }
-            throw ClientFailure.unreachable(path, "the connection broke: " + String(cString: strerror(errno)))
-        }
-    }
-
-    func readHead(path: String) throws(ClientFailure) -> (Int, [String: String]) {
-        let separator = Data("\r\n\r\n".utf8)
-        while buffer.range(of: separator) == nil {
-            guard buffer.count < 65_536, try fill(path: path) else {
-                throw ClientFailure(exitCode: 69, message: "itvd at \(path) closed the connection without an answer")
-            }
-        }
-        guard let end = buffer.range(of: separator) else { return (0, [:]) }
-        let head = String(decoding: buffer[buffer.startIndex..<end.lowerBound], as: UTF8.self)
-        buffer = Data(buffer[end.upperBound...])
-        var lines = head.components(separatedBy: "\r\n")
-        let statusLine = lines.removeFirst().split(separator: " ")
-        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
-            throw ClientFailure(exitCode: 1, message: "the peer at \(path) does not speak HTTP; is it itvd?")
-        }
-        var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-                in: .whitespaces)
-        }
-        return (status, headers)
-    }
-
-    func readBody(headers: [String: String], path: String) throws(ClientFailure) -> Data {
-        var body = Data()
-        try readChunks(headers: headers, path: path) { (chunk: Data) throws(ClientFailure) -> Bool in
-            body.append(chunk)
-            guard body.count <= 256 << 20 else {
-                throw ClientFailure(exitCode: 1, message: "the answer from \(path) is larger than 256 MiB")
-            }
+            status = code
+            headers = [:]
             return true
         }
-        return body
-    }
-
-    /// Hands the body to `consume` piece by piece (content-length, chunked, or until EOF).
-    func readChunks(
-        headers: [String: String], path: String, _ consume: (Data) throws(ClientFailure) -> Bool
-    ) throws(ClientFailure) {
-        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
-            while true {
-                let crlf = Data("\r\n".utf8)
-                while buffer.range(of: crlf) == nil {
-                    guard try fill(path: path) else { throw truncated(path) }
-                }
-                guard let lineEnd = buffer.range(of: crlf) else { return }
-                let sizeText = String(decoding: buffer[buffer.startIndex..<lineEnd.lowerBound], as: UTF8.self)
-                guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else {
-                    throw ClientFailure(exitCode: 1, message: "itvd at \(path) sent a malformed chunk")
-                }
-                buffer = Data(buffer[lineEnd.upperBound...])
-                while buffer.count < size + 2 {
-                    guard try fill(path: path) else { throw truncated(path) }
-                }
-                let chunk = Data(buffer.prefix(size))
-                buffer = Data(buffer.dropFirst(size + 2))
-                if size == 0 { return }
-                guard try consume(chunk) else { return }
+        if text.isEmpty {
+            // The head of an interim answer (1xx) is followed by another head.
+            guard status >= 200 else { return true }
+            headDone = true
+            guard let onHead else { return true }
+            do {
+                streaming = try onHead(status, headers)
+                return true
+            } catch {
+                failure = error
+                return false
             }
-        } else if let length = headers["content-length"].flatMap(Int.init) {
-            while buffer.count < length {
-                guard try fill(path: path) else { throw truncated(path) }
-            }
-            _ = try consume(Data(buffer.prefix(length)))
-        } else {
-            while try fill(path: path) {}
-            _ = try consume(buffer)
         }
+        guard let colon = text.firstIndex(of: ":") else { return true }
+        headers[text[..<colon].lowercased()] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        return true
     }
 
-    private func truncated(_ path: String) -> ClientFailure {
-        ClientFailure(exitCode: 69, message: "itvd at \(path) closed the connection in the middle of its answer")
+    /// A piece of the body; false aborts.
+    func received(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if streaming, let onLines {
+            do {
+                if try onLines(Data(bytes)) { return true }
+                stopped = true
+                return false
+            } catch {
+                failure = error
+                return false
+            }
+        }
+        guard body.count + bytes.count <= HTTPClient.maxAnswerBytes else {
+            overCap = true
+            return false
+        }
+        body.append(contentsOf: bytes)
+        return true
     }
+}
+
+/// One libcurl easy handle with its header lists, request body and error text; freed when released.
+private final class CurlHandle {
+    let handle: UnsafeMutableRawPointer
+    private var lists: [UnsafeMutablePointer<curl_slist>] = []
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private var upload: UnsafeMutablePointer<UInt8>?
+    private var exchange: Exchange?
+    var ok = true
+
+    init?() {
+        guard let h = curl_easy_init() else { return nil }
+        handle = h
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        if itv_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer) != CURLE_OK { ok = false }
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        for list in lists { curl_slist_free_all(list) }
+        errorBuffer.deallocate()
+        upload?.deallocate()
+    }
+
+    var errorText: String { String(cString: errorBuffer) }
+
+    func set(_ option: CURLoption, _ value: Int) {
+        if itv_easy_setopt_long(handle, option, value) != CURLE_OK { ok = false }
+    }
+
+    func set(_ option: CURLoption, _ value: String) {
+        if itv_easy_setopt_str(handle, option, value) != CURLE_OK { ok = false }
+    }
+
+    func set(_ option: CURLoption, list items: [String]) {
+        var list: UnsafeMutablePointer<curl_slist>?
+        for item in items { list = curl_slist_append(list, item) }
+        guard let list else { return }
+        lists.append(list)
+        if itv_easy_setopt_slist(handle, option, list) != CURLE_OK { ok = false }
+    }
+
+    /// The request body, sent as is (libcurl does not copy it: kept here until the handle goes).
+    func upload(_ body: Data) {
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(body.count, 1))
+        body.copyBytes(to: bytes, count: body.count)
+        upload = bytes
+        if itv_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) != CURLE_OK { ok = false }
+        if itv_easy_setopt_ptr(handle, CURLOPT_POSTFIELDS, bytes) != CURLE_OK { ok = false }
+    }
+
+    /// Hands the head and the body to `exchange`.
+    func receive(into exchange: Exchange) {
+        self.exchange = exchange
+        let me = Unmanaged.passUnretained(exchange).toOpaque()
+        if itv_easy_setopt_cb(handle, CURLOPT_HEADERFUNCTION, curlHead) != CURLE_OK { ok = false }
+        if itv_easy_setopt_ptr(handle, CURLOPT_HEADERDATA, me) != CURLE_OK { ok = false }
+        if itv_easy_setopt_cb(handle, CURLOPT_WRITEFUNCTION, curlBody) != CURLE_OK { ok = false }
+        if itv_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, me) != CURLE_OK { ok = false }
+    }
+}
+
+private let curlHead: itv_curl_data_cb = { ptr, size, count, user in
+    guard let ptr, let user else { return 0 }
+    let exchange = Unmanaged<Exchange>.fromOpaque(user).takeUnretainedValue()
+    let n = size * count
+    let line = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+    }
+    return exchange.header(line) ? n : 0
+}
+
+private let curlBody: itv_curl_data_cb = { ptr, size, count, user in
+    guard let ptr, let user else { return 0 }
+    let exchange = Unmanaged<Exchange>.fromOpaque(user).takeUnretainedValue()
+    let n = size * count
+    let keep = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
+        exchange.received(UnsafeBufferPointer(start: $0, count: n))
+    }
+    return keep ? n : 0
 }

@@ -1,6 +1,5 @@
 import CITVShim
 import Foundation
-import ITVEngine
 import ITVProtocol
 import Logging
 import NIOCore

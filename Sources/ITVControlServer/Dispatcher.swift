@@ -1,5 +1,4 @@
 import Foundation
-import ITVEngine
 import ITVProtocol
 import NIOCore
 

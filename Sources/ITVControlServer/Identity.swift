@@ -1,6 +1,5 @@
 import CITVShim
 import ITVCore
-import ITVEngine
 import Synchronization
 
 #if canImport(Glibc)

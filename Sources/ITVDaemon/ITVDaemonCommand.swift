@@ -6,7 +6,7 @@ public struct ITVDaemonCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "itvd",
         abstract: "Keeps business applications up to date on the fleet, in staged rollouts over SSH.",
-        version: "itvd \(ITVBuild.version)",
+        version: "itvd \(ITVRelease.version)",
         subcommands: [RunCommand.self, CheckCommand.self, ProbeCommand.self, VersionCommand.self],
         defaultSubcommand: RunCommand.self
     )
@@ -16,10 +16,5 @@ public struct ITVDaemonCommand: AsyncParsableCommand {
 
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
-    func run() { print("itvd \(ITVBuild.version)") }
-}
-
-/// Build facts.
-public enum ITVBuild {
-    public static let version = ITVRelease.version
+    func run() { print("itvd \(ITVRelease.version)") }
 }

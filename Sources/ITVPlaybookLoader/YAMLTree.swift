@@ -1,10 +1,9 @@
-// We compose our own tree from libyaml's events (libyaml is the C library bundled with Yams) instead of
-// using Yams' composer: that gives every node its exact mark, reports a duplicate key where the duplicate
-// is written, and lets us bound nesting depth and alias expansion while composing, with no recursion that
-// a hostile document could drive into a stack overflow.
+// We compose our own tree from libyaml's events (libyaml is the C library bundled with Yams, its target
+// `CYaml`) instead of using Yams' composer: that gives every node its exact mark, reports a duplicate key
+// where the duplicate is written, and lets us bound nesting depth and alias expansion while composing, with
+// no recursion that a hostile document could drive into a stack overflow.
 import CYaml
 import ITVCore
-import Yams
 
 /// A node of a YAML document with the place it was written.
 indirect enum YNode {

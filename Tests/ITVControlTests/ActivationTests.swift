@@ -12,20 +12,7 @@ struct ActivationTests {
     func activation() async throws {
         let dir = try SocketDir()
         // What systemd does for itvd.socket: bind and listen, then pass the descriptor.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(dir.socket.utf8))
-            raw[dir.socket.utf8.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
-        #expect(listen(fd, 16) == 0)
+        let fd = try bindUnixSocket(dir.socket, listening: true, backlog: 16)
         var config = ControlServerConfig(
             socketPath: dir.path + "/not-used.sock", operatorGroups: [], readerGroups: [],
             environment: ["LISTEN_PID": String(getpid()), "LISTEN_FDS": "1"])
@@ -40,6 +27,22 @@ struct ActivationTests {
         task.cancel()
         _ = try? await task.value
         #expect(access(dir.socket, F_OK) == 0)
+    }
+
+    @Test("without LISTEN_PID/LISTEN_FDS there is no passed socket: the server binds its own")
+    func nothingPassed() async throws {
+        let dir = try SocketDir()
+        for environment in [[:], ["LISTEN_FDS": "1"], ["LISTEN_PID": String(getpid())]] {
+            let config = ControlServerConfig(
+                socketPath: dir.socket, operatorGroups: [], readerGroups: [], environment: environment)
+            let server = ControlServer(config: config, service: FakeControlService(), logger: quietLogger)
+            let task = Task { try await server.run() }
+            try await server.waitUntilListening()
+            #expect(!server.usesSocketActivation, "\(environment)")
+            #expect(access(dir.socket, F_OK) == 0)
+            task.cancel()
+            _ = try? await task.value
+        }
     }
 
     @Test("LISTEN_FDS for another process is ignored")

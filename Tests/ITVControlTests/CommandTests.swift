@@ -156,11 +156,7 @@ struct CommandTests {
     @Test("ITV_SOCKET names the socket when --socket is not given")
     func socketFromEnvironment() async throws {
         try await withServer { _, socket in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binDir + "/itvctl")
-            process.arguments = ["status"]
-            process.environment = ["ITV_SOCKET": socket]
-            let result = try await runProcess(process)
+            let result = try await runChildAsync(binDir + "/itvctl", ["status"], environment: ["ITV_SOCKET": socket])
             #expect(result.status == 0, "\(result.stderr)")
         }
     }
@@ -183,14 +179,10 @@ struct WatchTerminalTests {
     @Test("on a terminal, watch draws a progress bar per wave and redraws in place")
     func terminal() async throws {
         try await withServer { _, socket in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
             // `script` gives itvctl a pseudo-terminal and keeps its exit status (-e).
-            process.arguments = [
-                "-qec", "\(binDir)/itvctl --socket \(socket) rollout watch 14", "/dev/null",
-            ]
-            process.environment = ["PATH": "/usr/bin:/bin", "TERM": "xterm", "TZ": "UTC"]
-            let result = try await runProcess(process)
+            let result = try await runChildAsync(
+                "/usr/bin/script", ["-qec", "\(binDir)/itvctl --socket \(socket) rollout watch 14", "/dev/null"],
+                environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm", "TZ": "UTC"])
             #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
             #expect(result.stdout.contains("wave 1 canary"))
             #expect(result.stdout.contains("wave 2 pilot"))

@@ -101,15 +101,11 @@ func rawRequest(as user: String, socket: String, _ request: String, scriptDir: S
     let script = scriptDir.path + "/raw.py"
     try Data(rawScript.utf8).write(to: URL(fileURLWithPath: script))
     chmod(script, 0o644)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
     let requestFile = scriptDir.path + "/request-\(UUID().uuidString)"
     try Data(request.utf8).write(to: URL(fileURLWithPath: requestFile))
     chmod(requestFile, 0o644)
-    process.arguments = [
-        "-c", "exec /usr/sbin/runuser -u \(user) -- /usr/bin/python3 \(script) \(socket) < \(requestFile)",
-    ]
-    let result = try await runProcess(process)
+    let result = try await runChildAsync(
+        "/bin/sh", ["-c", "exec /usr/sbin/runuser -u \(user) -- /usr/bin/python3 \(script) \(socket) < \(requestFile)"])
     return try RawResponse(result.stdout)
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import ITVEngine
+import ITVControlServer
 import ITVProtocol
 import Synchronization
 

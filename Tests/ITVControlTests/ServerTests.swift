@@ -215,19 +215,7 @@ struct ServerTests {
     func staleSocket() async throws {
         let dir = try SocketDir()
         // A socket file nobody listens on: bound, then closed.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(dir.socket.utf8))
-            raw[dir.socket.utf8.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(rc == 0)
+        let fd = try bindUnixSocket(dir.socket)
         close(fd)
         #expect(access(dir.socket, F_OK) == 0)
         let server = ControlServer(

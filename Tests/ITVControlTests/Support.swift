@@ -1,6 +1,7 @@
 import Foundation
 import ITVControlServer
 import ITVProtocol
+@_exported import ITVTestSupport
 import Logging
 import Testing
 
@@ -61,11 +62,7 @@ func withServer<T>(
 /// Tests check behaviour, not log lines.
 let quietLogger = Logger(label: "itvd.control.test") { _ in SwiftLogNoOpLogHandler() }
 
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias RunResult = ChildResult
 
 /// Runs the built itvctl (as `user` through runuser when given) against `socket`.
 /// `executable` defaults to the built one; other users get a copy they can reach (see `reachableItvctl`).
@@ -73,42 +70,13 @@ func itvctl(_ arguments: [String], socket: String, user: String? = nil, executab
     -> RunResult
 {
     let executable = executable ?? binDir + "/itvctl"
-    let process = Process()
+    let environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"]
     if let user {
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        process.arguments = ["-u", user, "--", executable, "--socket", socket] + arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--socket", socket] + arguments
+        return try await runChildAsync(
+            "/usr/sbin/runuser", ["-u", user, "--", executable, "--socket", socket] + arguments,
+            environment: environment)
     }
-    process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"]
-    return try await runProcess(process)
-}
-
-func runProcess(_ process: Process) async throws -> RunResult {
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    // A /dev/null of its own: Foundation closes a FileHandle given as standard input after the spawn, and
-    // the shared `FileHandle.nullDevice` would then name a descriptor that another test's socket reuses.
-    guard let devNull = FileHandle(forReadingAtPath: "/dev/null") else { throw TestError("cannot open /dev/null") }
-    process.standardInput = devNull
-    try process.run()
-    // Blocking reads on their own threads, not on the cooperative pool.
-    async let outData = readAll(out.fileHandleForReading)
-    async let errData = readAll(err.fileHandleForReading)
-    let (o, e) = await (outData, errData)
-    process.waitUntilExit()
-    return RunResult(
-        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-        stderr: String(decoding: e, as: UTF8.self))
-}
-
-private func readAll(_ handle: FileHandle) async -> Data {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: handle.readDataToEndOfFile()) }
-    }
+    return try await runChildAsync(executable, ["--socket", socket] + arguments, environment: environment)
 }
 
 /// A raw connection to the socket for requests itvctl would never send.
@@ -116,22 +84,10 @@ final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     init(_ path: String) throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
-            raw[path.utf8.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw TestError("connect \(path): \(String(cString: strerror(errno)))")
+        do {
+            fd = try connectUnixSocket(path)
+        } catch {
+            throw TestError("\(error)")
         }
         var tv = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -220,10 +176,7 @@ func rawRequest(_ path: String, _ request: String) async throws -> RawResponse {
 /// Runs a shell command as root; throws when it fails.
 @discardableResult
 func sh(_ command: String) async throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let result = try await runProcess(process)
+    let result = try await runChildAsync("/bin/sh", ["-c", command])
     guard result.status == 0 else { throw TestError("\(command): \(result.status) \(result.stderr)") }
     return result
 }
@@ -234,20 +187,10 @@ final class OneShotServer: @unchecked Sendable {
     private let thread: Thread
 
     init(path: String, response: String) throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = try? bindUnixSocket(path, listening: true, backlog: 4) else {
+            throw TestError("cannot listen on \(path)")
+        }
         self.fd = fd
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
-            raw[path.utf8.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard rc == 0, listen(fd, 4) == 0 else { throw TestError("cannot listen on \(path)") }
         let listener = fd
         thread = Thread {
             let client = accept(listener, nil, nil)

@@ -1,5 +1,5 @@
+import ITVControlServer
 import ITVCore
-import ITVEngine
 import ITVProtocol
 import Testing
 

@@ -2,22 +2,9 @@ import Testing
 
 @testable import ITVCore
 
-/// SplitMix64: a small seeded generator, so a failing case can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// A random inventory (hosts in random groups, some not targeted) and random valid waves.
 private func randomCase(seed: UInt64) -> (Playbook, Inventory, withRest: Bool) {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let groupNames = ["a", "b", "c", "d"]
     let hostCount = Int.random(in: 1...80, using: &rng)
     let hosts = (0..<hostCount).map { i in
@@ -105,7 +92,7 @@ private func randomCase(seed: UInt64) -> (Playbook, Inventory, withRest: Bool) {
 }
 
 @Test func percentagesSummingTo100CoverEveryHostExactly() throws {
-    var rng = SeededGenerator(seed: 42)
+    var rng = SplitMix64(seed: 42)
     for round in 0..<2_000 {
         let hostCount = Int.random(in: 1...300, using: &rng)
         var cuts = (0..<Int.random(in: 0...5, using: &rng)).map { _ in Int.random(in: 1...99, using: &rng) }

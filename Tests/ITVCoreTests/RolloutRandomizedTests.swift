@@ -86,7 +86,7 @@ struct RandomRollout {
 
     /// Applies an event, checks the invariants, and takes the actions as the engine would.
     @discardableResult
-    mutating func apply(_ event: RolloutEvent) -> Bool {
+    mutating func apply(_ event: RolloutInput) -> Bool {
         events += 1
         now += 1_000
         let before = sm.snapshot
@@ -320,7 +320,7 @@ struct RandomRollout {
         run.changed && [.succeeded, .failed, .unknown, .alreadyCurrent].contains(run.phase)
     }
 
-    func check(_ event: RolloutEvent, before: RolloutSnapshot, actions: [RolloutAction]) {
+    func check(_ event: RolloutInput, before: RolloutSnapshot, actions: [RolloutAction]) {
         let after = sm.snapshot
         let phaseBefore = before.rollout.phase
         let phaseAfter = after.rollout.phase
@@ -517,7 +517,7 @@ struct RandomRollout {
         _ = r.sm.handle(.recover, now: 4)
         for _ in 0..<40 {
             let host = r.hosts.isEmpty ? "x" : pick(r.hosts)
-            let events: [RolloutEvent] = [
+            let events: [RolloutInput] = [
                 .start, .approve(F.approval(wave: rng.below(4) - 1, uid: UInt32(rng.below(3)))),
                 .windowChanged(open: rng.chance(50), by: "t"),
                 .stepFinished(

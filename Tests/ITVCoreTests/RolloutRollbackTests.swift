@@ -144,7 +144,7 @@ private func succeededThreeWaves(idempotent: Bool = false) -> RolloutDriver {
     #expect(d.log[logged...].filter { if case .runStep = $0 { true } else { false } }.isEmpty)
     #expect(d.phase == .aborted)
     // Nothing restarts it.
-    for event: RolloutEvent in [.recover, .windowChanged(open: true, by: "t"), .bakeElapsed(wave: 0)] {
+    for event: RolloutInput in [.recover, .windowChanged(open: true, by: "t"), .bakeElapsed(wave: 0)] {
         #expect(d.send(event).steps.isEmpty)
     }
     #expect(d.refuse(.retry(host: "a2", by: "bob")) == "conflict")

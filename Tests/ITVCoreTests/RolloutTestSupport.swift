@@ -118,7 +118,7 @@ struct RolloutDriver {
 
     /// Applies an event that must be accepted; returns its actions.
     @discardableResult
-    mutating func send(_ event: RolloutEvent, at location: Testing.SourceLocation = #_sourceLocation)
+    mutating func send(_ event: RolloutInput, at location: Testing.SourceLocation = #_sourceLocation)
         -> [RolloutAction]
     {
         now += 1
@@ -134,7 +134,7 @@ struct RolloutDriver {
 
     /// Applies an event that must be refused; checks that nothing changed and returns the error's kind.
     @discardableResult
-    mutating func refuse(_ event: RolloutEvent, at location: Testing.SourceLocation = #_sourceLocation) -> String? {
+    mutating func refuse(_ event: RolloutInput, at location: Testing.SourceLocation = #_sourceLocation) -> String? {
         let before = (sm.snapshot, sm.windowOpen, sm.changedPlanHash)
         now += 1
         switch sm.handle(event, now: now) {
@@ -193,20 +193,14 @@ extension Array where Element == RolloutAction {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014), our own copy so the rollout tests do not depend on another suite's helpers:
-/// a failing randomized case is replayed from its seed.
+/// ITVCore's SplitMix64 with the rollout tests' own choices (a failing randomized case is replayed from its
+/// seed; `chance` here draws `next() % 100`, unlike the version tests' `chance`, so it keeps its own type).
 struct RolloutRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var base: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { base = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { base.next() }
 
     /// 0..<n.
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }

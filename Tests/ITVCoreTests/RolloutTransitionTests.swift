@@ -95,7 +95,7 @@ enum EventKind: CaseIterable, CustomStringConvertible {
     var description: String { "\(self.event)" }
 
     /// `approve` approves the wave that is current (or waits); the step result names `a1`'s detect.
-    func event(in d: RolloutDriver) -> RolloutEvent {
+    func event(in d: RolloutDriver) -> RolloutInput {
         switch self {
         case .start: .start
         case .approve: .approve(F.approval(wave: d.sm.rollout.currentWave))
@@ -114,7 +114,7 @@ enum EventKind: CaseIterable, CustomStringConvertible {
         }
     }
 
-    var event: RolloutEvent { event(in: RolloutDriver(PhaseFixture.plan)) }
+    var event: RolloutInput { event(in: RolloutDriver(PhaseFixture.plan)) }
 }
 
 /// What an event does in a phase.

@@ -1,5 +1,6 @@
 import Foundation
 import ITVDaemon
+import ITVProtocol
 import Testing
 
 /// `itvd check` as an operator runs it: the built binary, its output and exit code.
@@ -147,10 +148,10 @@ import Testing
     @Test func versionFlagsPrintTheRelease() throws {
         let daemon = try runBinary("itvd", ["--version"])
         #expect(daemon.status == 0, "\(daemon.stderr)")
-        #expect(daemon.stdout == "itvd \(ITVBuild.version)\n")
+        #expect(daemon.stdout == "itvd \(ITVRelease.version)\n")
         let control = try runBinary("itvctl", ["--version"])
         #expect(control.status == 0, "\(control.stderr)")
-        #expect(control.stdout == "itvctl \(ITVBuild.version)\n")
+        #expect(control.stdout == "itvctl \(ITVRelease.version)\n")
         let plan = try runBinary("itvctl", ["rollout", "plan", "app", "--version", "1.0", "--socket", "/nonexistent"])
         #expect(plan.status == 69, "\(plan.stdout)\(plan.stderr)")
     }

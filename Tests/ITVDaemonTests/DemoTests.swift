@@ -64,32 +64,8 @@ func runScript(_ script: String, _ arguments: [String], environment: [String: St
     try runBinaryAt("/bin/bash", [repositoryRoot + "/" + script] + arguments, environment: environment)
 }
 
-/// Runs a program to completion with posix_spawn and waitpid, its output in files. (Foundation's Process
-/// did not reap a script that left daemons running behind it.)
+/// Runs a program to completion with posix_spawn and waitpid, its output in files (ITVTestSupport's child
+/// runner: Foundation's Process did not reap a script that left daemons running behind it).
 func runBinaryAt(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
-    let dir = try TempDir()
-    let outPath = dir.path + "/stdout"
-    let errPath = dir.path + "/stderr"
-    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        env.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
-    guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    let exited = (status & 0x7f) == 0
-    return RunResult(
-        status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
-        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    try runChild(path, arguments, environment: environment)
 }

@@ -41,22 +41,11 @@ func burst(_ socket: String, _ n: Int, _ method: String, _ path: String, body: S
 }
 
 func connectUnix(_ path: String) throws -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw E2EFailure(description: "socket: \(String(cString: strerror(errno)))") }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: Array(path.utf8))
-        raw[path.utf8.count] = 0
-    }
-    let rc = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-        }
-    }
-    guard rc == 0 else {
-        close(fd)
-        throw E2EFailure(description: "connect \(path): \(String(cString: strerror(errno)))")
+    let fd: Int32
+    do {
+        fd = try connectUnixSocket(path)
+    } catch {
+        throw E2EFailure(description: "\(error)")
     }
     var timeout = timeval(tv_sec: 60, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

@@ -1,17 +1,6 @@
 import Foundation
+import ITVCore
 import Testing
-
-/// A small seeded generator (SplitMix64), so that a failing run can be told by its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension E2ETests {
     /// kill -9 of the built itvd at random moments of a 12-host, 3-wave rollout (loopback range 127.0.63).
@@ -27,7 +16,7 @@ extension E2ETests {
             let seed =
                 UInt64(ProcessInfo.processInfo.environment["ITV_E2E_SEED"] ?? "")
                 ?? UInt64(Date().timeIntervalSince1970 * 1000)
-            var random = SeededGenerator(state: seed)
+            var random = SplitMix64(seed: seed)
             let seedNote = "seed \(seed) (ITV_E2E_SEED=\(seed) repeats it)"
             print("kill -9 test: \(seedNote)")
             try await E2EFleet.with(12, base: "127.0.63") { fleet in

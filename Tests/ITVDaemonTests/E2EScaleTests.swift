@@ -86,22 +86,13 @@ extension E2EDaemon {
 func socketRequest(_ path: String, _ method: String, _ target: String, json: String) throws -> (
     status: Int, body: [UInt8]
 ) {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw E2EFailure(description: "socket: errno \(errno)") }
+    let fd: Int32
+    do {
+        fd = try connectUnixSocket(path)
+    } catch {
+        throw E2EFailure(description: "\(error)")
+    }
     defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let name = Array(path.utf8)
-    guard name.count < MemoryLayout.size(ofValue: address.sun_path) else {
-        throw E2EFailure(description: "socket path too long: \(path)")
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: name) }
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-        }
-    }
-    guard connected == 0 else { throw E2EFailure(description: "connect \(path): errno \(errno)") }
     let body = Array(json.utf8)
     let head =
         "\(method) \(target) HTTP/1.1\r\nHost: itvd\r\nContent-Type: application/json\r\n"

@@ -75,12 +75,7 @@ import Testing
     }
 
     static func waitUntil(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return await condition()
+        await eventually(timeout: .seconds(seconds), interval: .milliseconds(20), condition)
     }
 
     @Test func theStatusTickGoesOnWhileAReloadReadsItsFiles() async throws {

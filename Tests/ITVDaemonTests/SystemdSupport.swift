@@ -26,12 +26,7 @@ func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
 
 /// Polls `condition` every 100 ms until it holds or `timeout` passes; the last value.
 func waitUntil(_ timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(100))
-    }
-    return try await condition()
+    try await eventually(timeout: timeout, interval: .milliseconds(100), condition)
 }
 
 /// A process started by a test, with stdout and stderr in files. It is stopped by its PID: `stop()` sends
@@ -163,24 +158,10 @@ final class NotifySocket: @unchecked Sendable {
     init() throws {
         directory = try TempDir()
         path = directory.path + "/notify"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdTestError("socket(): errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw SystemdTestError("socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
-            close(fd)
-            throw SystemdTestError("bind \(path): errno \(errno)")
+        do {
+            fd = try bindUnixSocket(path, type: Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+        } catch {
+            throw SystemdTestError("\(error)")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var enable: Int32 = 1

@@ -1,5 +1,6 @@
 import Foundation
 import ITVEngine
+import ITVProtocol
 import Testing
 
 @testable import ITVFeeds
@@ -31,6 +32,8 @@ private func failure(_ r: FeedResponse) -> FeedFetchError? {
             await f.fetch(FeedRequest(url: server.https("/feed/app"), lastModified: doc.lastModified)) == .notModified)
         let stats = try server.stats()
         #expect(stats.agents.contains { $0.hasPrefix("itvd/") })
+        // The release that `itvd --version` prints, not a second version constant.
+        #expect(stats.agents.contains { $0.hasPrefix("itvd/\(ITVRelease.version) ") })
     }
 
     /// A validator too long to be real (4,000 characters) is taken as absent: not kept, stored or sent back.

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVEngine
 import Testing
 

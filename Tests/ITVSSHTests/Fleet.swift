@@ -2,6 +2,7 @@ import Foundation
 import ITVEngine
 import ITVSSH
 import Logging
+import Synchronization
 import Testing
 
 /// A fleet of real sshd processes started by `scripts/fleet.sh` for one test, always stopped afterwards.
@@ -100,42 +101,4 @@ struct Fleet: Sendable {
 struct FleetError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
-}
-
-/// A tiny lock for test bookkeeping.
-final class Mutex<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}
-
-/// Collects log records so that tests can see what was logged at which level.
-struct RecordingLogHandler: LogHandler {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    let records: Mutex<[Record]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var flat: [String: String] = [:]
-        for (key, value) in event.metadata ?? [:] { flat[key] = "\(value)" }
-        records.withLock { $0.append(Record(level: event.level, message: "\(event.message)", metadata: flat)) }
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ITVEngine
 import ITVSSH
+import ITVTestSupport
 import Logging
 import Testing
 
@@ -13,7 +14,7 @@ struct HostKeyTests {
             try fleet.switchHost(7, "hostkey")
             let presented = try fleet.hostKeyFingerprint(7)
             #expect(pinned != presented)
-            let records = Mutex<[RecordingLogHandler.Record]>([])
+            let records = LogRecords()
             let logger = Logger(label: "test") { _ in RecordingLogHandler(records: records) }
             let executor = LibSSH2Executor(configuration: fleet.configuration(), logger: logger)
             let outcomes = await withTaskGroup(of: (Int, CommandOutcome).self) { group in

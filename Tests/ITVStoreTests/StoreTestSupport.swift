@@ -1,16 +1,16 @@
 import Foundation
 import ITVCore
 import ITVEngine
+@_exported import ITVTestSupport
 import Testing
 
 @testable import ITVStore
 
 /// A fresh directory of the test's own (`mktemp -d` style), removed when `body` ends, also on failure.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = NSTemporaryDirectory() + "/itv-store-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
+    let dir = try TempDir()
+    defer { withExtendedLifetime(dir) {} }
+    return try await body(dir.path)
 }
 
 /// Opens a store in a new subdirectory `state` of `root`, runs `body`, then closes it.

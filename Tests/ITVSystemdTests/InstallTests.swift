@@ -10,7 +10,7 @@ struct InstallTests {
 
     @Test("DESTDIR and PREFIX=/usr: binaries, units, catalog, sysusers, tmpfiles and config in place")
     func layoutForUsr() async throws {
-        let dest = try TemporaryDirectory()
+        let dest = try TempDir()
         let result = try await Self.install(into: dest.path, prefix: "/usr")
         try #require(result.status == 0, "\(result.stderr)")
         let root = dest.path
@@ -64,7 +64,7 @@ struct InstallTests {
 
     @Test("PREFIX=/usr/local lays out under /usr/local and keeps an existing config")
     func layoutForUsrLocalKeepsConfig() async throws {
-        let dest = try TemporaryDirectory()
+        let dest = try TempDir()
         try FileManager.default.createDirectory(atPath: dest.path + "/etc/itvd", withIntermediateDirectories: true)
         try "# mine\n".write(toFile: dest.path + "/etc/itvd/itvd.yaml", atomically: true, encoding: .utf8)
         let result = try await Self.install(into: dest.path, prefix: "/usr/local")
@@ -78,7 +78,7 @@ struct InstallTests {
 
     @Test("a relative PREFIX is refused")
     func relativePrefix() async throws {
-        let dest = try TemporaryDirectory()
+        let dest = try TempDir()
         let result = try await Self.install(into: dest.path, prefix: "usr")
         #expect(result.status == 64)
         #expect(result.stderr.contains("PREFIX must be an absolute path"))

@@ -13,7 +13,7 @@ import Testing
 struct JournalWriterTests {
     @Test("without a journal socket every entry becomes one stderr line with the same fields")
     func stderrFallback() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TempDir()
         let pipe = try Pipe2()
         let writer = JournalWriter(
             destination: JournalDestination(journalSocketPath: dir.path + "/no-journal-here", fallbackFD: pipe.writeFD)

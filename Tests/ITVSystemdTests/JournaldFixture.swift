@@ -53,19 +53,9 @@ enum JournaldFixture {
 
     /// Whether something listens on the datagram socket at `path` (a stale socket file refuses connections).
     static func acceptsDatagrams(_ path: String) -> Bool {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
+        guard let fd = try? connectUnixSocket(path, type: Int32(SOCK_DGRAM.rawValue)) else { return false }
+        close(fd)
+        return true
     }
 
     /// The entries `journalctl -o json MATCH...` prints, one dictionary per entry.

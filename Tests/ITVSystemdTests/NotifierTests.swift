@@ -11,31 +11,14 @@ import Testing
 final class UnixSocket: @unchecked Sendable {
     let fd: Int32
     let path: String
-    private let directory: TemporaryDirectory
+    private let directory: TempDir
 
     /// Bound in a new temporary directory, or at `path` (the caller removes that file).
     init(type: Int32, listening: Bool = false, at path: String? = nil) throws {
-        directory = try TemporaryDirectory()
+        directory = try TempDir()
         self.path = path ?? directory.path + "/sock"
         let path = self.path
-        fd = socket(AF_UNIX, type, 0)
-        guard fd >= 0 else { throw TestSupportError.failed("socket failed: \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw TestSupportError.failed("socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else { throw TestSupportError.failed("bind \(path) failed: \(errno)") }
-        if listening, listen(fd, 8) != 0 { throw TestSupportError.failed("listen failed: \(errno)") }
+        fd = try bindUnixSocket(path, type: type, listening: listening, backlog: 8)
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         // Credentials are attached to datagrams sent while this is on.
         var enable: Int32 = 1
@@ -239,18 +222,6 @@ extension ProcessEnvironmentTests {
             #expect(!ListenFDs.isListeningUnixStreamSocket(listening.fd, path: listening.path + "x"))
             #expect(!ListenFDs.isListeningUnixStreamSocket(notListening.fd))
             #expect(!ListenFDs.isListeningUnixStreamSocket(datagram.fd))
-        }
-
-        @Test("without LISTEN_FDS for this process there is no passed socket")
-        func nothingPassed() async throws {
-            try await Environment.with(["LISTEN_FDS": "1", "LISTEN_PID": String(getpid() + 1)]) {
-                let fd = try ListenFDs.controlSocket(unsetEnvironment: false)
-                #expect(fd == nil)
-            }
-            try await Environment.with(["LISTEN_FDS": nil, "LISTEN_PID": nil]) {
-                let fds = try ListenFDs.inherited(unsetEnvironment: false)
-                #expect(fds.isEmpty)
-            }
         }
     }
 }

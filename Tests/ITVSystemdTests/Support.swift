@@ -1,15 +1,12 @@
 import Foundation
+@_exported import ITVTestSupport
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// What a finished command printed and how it ended.
-struct CommandResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias CommandResult = ChildResult
 
 enum TestSupportError: Error, CustomStringConvertible {
     case failed(String)
@@ -20,63 +17,13 @@ enum TestSupportError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs a program to completion without blocking the cooperative pool: output goes to files, the end is
-/// awaited through the termination handler, and a program still running after `timeout` is killed by PID.
+/// Runs a program to completion without blocking the cooperative pool (ITVTestSupport's child runner); a
+/// program still running after `timeout` is killed by PID.
 func run(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
     timeout: Duration = .seconds(120)
 ) async throws -> CommandResult {
-    let dir = try TemporaryDirectory()
-    let outURL = URL(fileURLWithPath: dir.path + "/stdout")
-    let errURL = URL(fileURLWithPath: dir.path + "/stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-            return
-        }
-        let pid = process.processIdentifier
-        Thread.detachNewThread {
-            Thread.sleep(forTimeInterval: Double(timeout.components.seconds))
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-    }
-    try out.close()
-    try err.close()
-    return CommandResult(
-        status: status,
-        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    )
-}
-
-/// A `mktemp -d` directory removed when the value goes away.
-final class TemporaryDirectory: @unchecked Sendable {
-    let path: String
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/itv-systemd-test.XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw TestSupportError.failed("mkdtemp failed: \(errno)") }
-        path = String(cString: made)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
+    try await runChildAsync(executable, arguments, environment: environment, timeout: timeout)
 }
 
 /// The package root, from this file's path (Tests/ITVSystemdTests/Support.swift).
@@ -93,16 +40,6 @@ func builtBinDir() throws -> String {
         return dir
     }
     throw TestSupportError.failed("no built itvd and itvctl in ITV_BIN_DIR or .build/debug: run swift build")
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; the last value.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }
 
 /// A pipe whose ends are closed when the value goes away.

@@ -9,8 +9,8 @@ struct UnitFileTests {
     static let analyze = "/usr/bin/systemd-analyze"
 
     /// Copies of the units whose binaries point at `binDir` (verify rejects an ExecStart that does not exist).
-    static func unitCopies(binDir: String) throws -> TemporaryDirectory {
-        let dir = try TemporaryDirectory()
+    static func unitCopies(binDir: String) throws -> TempDir {
+        let dir = try TempDir()
         for unit in units {
             let text = try String(contentsOfFile: packageRoot + "/units/" + unit, encoding: .utf8)
             try text.replacingOccurrences(of: "/usr/local/bin/", with: binDir + "/")
@@ -127,7 +127,7 @@ struct CatalogTests {
 
     @Test("journalctl compiles the catalog and lists every id")
     func journalctlAcceptsIt() async throws {
-        let root = try TemporaryDirectory()
+        let root = try TempDir()
         let dir = root.path + "/usr/lib/systemd/catalog"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: packageRoot + "/units/itvd.catalog", toPath: dir + "/itvd.catalog")

@@ -9,8 +9,9 @@ public enum StepResult: Hashable, Sendable {
     case unknown(kind: String, message: String)
 }
 
-/// Something that happened to a rollout.
-public enum RolloutEvent: Hashable, Sendable {
+/// Something that happened to a rollout: what the state machine is fed. (Not ITVProtocol's `RolloutEvent`,
+/// which is what `rollout watch` streams to operators.)
+public enum RolloutInput: Hashable, Sendable {
     /// Move from `planned` to the first wave.
     case start
     /// An operator approves the wave that waits.

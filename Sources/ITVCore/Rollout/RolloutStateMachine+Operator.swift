@@ -1,6 +1,6 @@
 // Operator controls (pause, resume, abort, rollback, retry, skip), rollback progress, crash recovery.
 extension RolloutStateMachine {
-    mutating func operatorAction(_ event: RolloutEvent, by user: String) throws(RolloutError) {
+    mutating func operatorAction(_ event: RolloutInput, by user: String) throws(RolloutError) {
         let id = rollout.id
         let phase = rollout.phase
         switch event {

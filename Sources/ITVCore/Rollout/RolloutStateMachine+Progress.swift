@@ -1,6 +1,6 @@
 // Waves: entering, approving, starting, dispatching, completing, advancing.
 extension RolloutStateMachine {
-    mutating func apply(_ event: RolloutEvent) throws(RolloutError) {
+    mutating func apply(_ event: RolloutInput) throws(RolloutError) {
         switch event {
         case .start:
             guard rollout.phase == .planned else {

@@ -80,7 +80,7 @@ public struct RolloutStateMachine: Sendable {
     public var rollout: RolloutRecord { snapshot.rollout }
 
     /// Applies one event. On error nothing changed.
-    public mutating func handle(_ event: RolloutEvent, now: EpochMillis) -> Result<[RolloutAction], RolloutError> {
+    public mutating func handle(_ event: RolloutInput, now: EpochMillis) -> Result<[RolloutAction], RolloutError> {
         let before = (snapshot, windowOpen, changedPlanHash, heldHosts)
         self.now = now
         actions = []

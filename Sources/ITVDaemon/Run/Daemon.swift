@@ -174,7 +174,8 @@ actor Daemon: DaemonHooks {
         heartbeat.beat()
         _ = notifier.ready(status: line)
         lastStatus = line
-        logger.info("itvd \(ITVBuild.version) ready: \(line)", metadata: ["event": "\(ITVEvent.daemonReady.rawValue)"])
+        logger.info(
+            "itvd \(ITVRelease.version) ready: \(line)", metadata: ["event": "\(ITVEvent.daemonReady.rawValue)"])
     }
 
     /// One status tick: keeps STATUS= current, proves the engine answers (watchdog).
@@ -224,7 +225,7 @@ actor Daemon: DaemonHooks {
             for d in loaded.diagnostics {
                 logger.error("reload: \(d)", metadata: ["event": "\(ITVEvent.reloadFailed.rawValue)"])
             }
-            try? await engine.recordAudit(
+            await engine.recordAuditOrLog(
                 AuditRecord(
                     at: now, user: requester.user, uid: requester.uid, action: "reload",
                     target: "playbooks and inventory",
@@ -247,7 +248,7 @@ actor Daemon: DaemonHooks {
         await engine.reload(set)
         await watcher.setFeeds(Self.feedSpecs(set))
         for p in set.playbooks { await detector.reset(p.id) }
-        try? await engine.recordAudit(
+        await engine.recordAuditOrLog(
             AuditRecord(
                 at: now, user: requester.user, uid: requester.uid, action: "reload", target: "playbooks and inventory",
                 outcome: "ok"))
@@ -308,7 +309,7 @@ actor Daemon: DaemonHooks {
         case .failure(let e):
             (outcome, text) = ("error: delivery", e.message)
         }
-        try? await engine.recordAudit(
+        await engine.recordAuditOrLog(
             AuditRecord(
                 at: now, user: requester.user, uid: requester.uid, action: "notify.test", target: "sink \(name)",
                 outcome: outcome))

@@ -1,4 +1,5 @@
 import Foundation
+import ITVControlServer
 import ITVCore
 import ITVEngine
 import ITVProtocol

@@ -1,4 +1,5 @@
 import Foundation
+import ITVControlServer
 import ITVCore
 import ITVEngine
 import ITVProtocol
@@ -260,7 +261,7 @@ extension EngineControlService {
                     : nil,
             ].compactMap { $0 }.joined(separator: "; ").nilIfEmpty,
             outcome: "denied")
-        try? await engine.recordAudit(record)
+        await engine.recordAuditOrLog(record)
     }
 }
 

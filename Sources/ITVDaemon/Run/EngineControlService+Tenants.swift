@@ -1,3 +1,4 @@
+import ITVControlServer
 import ITVCore
 import ITVEngine
 import ITVProtocol

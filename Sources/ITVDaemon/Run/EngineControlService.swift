@@ -1,4 +1,5 @@
 import Foundation
+import ITVControlServer
 import ITVCore
 import ITVEngine
 import ITVProtocol
@@ -69,7 +70,7 @@ struct EngineControlService: ControlService {
         let reload = await hooks.lastReload()
         problems += reload.problems
         return StatusResponse(
-            daemonVersion: ITVBuild.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
+            daemonVersion: ITVRelease.version, startedAt: startedAt, now: clock.now(), procedures: set.playbooks.count,
             hosts: visible.map { v in set.inventory.hosts.count { v($0.name) } } ?? set.inventory.hosts.count,
             tenants: caller.reads.isAll
                 ? set.inventory.tenants.count : set.inventory.tenants.keys.count(where: caller.reads.contains),

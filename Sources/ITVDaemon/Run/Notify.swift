@@ -2,6 +2,7 @@ import Foundation
 import ITVCore
 import ITVEngine
 import ITVNotify
+import ITVProtocol
 import ITVStore
 import Logging
 import ServiceLifecycle
@@ -27,7 +28,7 @@ struct NotifySide: Sendable {
         routing = NotifyRouting(sinks: set.config.notify, waker: OutboxWaker())
         let ca = environment["ITVD_CA_BUNDLE"]
         transports = [
-            .webhook: WebhookTransport(caBundle: ca, userAgent: "itvd/\(ITVBuild.version)"),
+            .webhook: WebhookTransport(caBundle: ca, userAgent: "itvd/\(ITVRelease.version)"),
             .email: MailTransport(caBundle: ca),
         ]
         var policy = NotifyPolicy()

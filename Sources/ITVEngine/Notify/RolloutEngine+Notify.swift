@@ -10,7 +10,7 @@ extension RolloutEngine {
     }
 
     /// Outbox records for what a rollout event led to.
-    func notifications(for event: RolloutEvent, actions: [RolloutAction], machine: RolloutStateMachine)
+    func notifications(for event: RolloutInput, actions: [RolloutAction], machine: RolloutStateMachine)
         -> [StoreChange]
     {
         guard !notifySinks.isEmpty else { return [] }

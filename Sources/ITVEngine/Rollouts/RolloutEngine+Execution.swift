@@ -140,13 +140,8 @@ extension RolloutEngine {
                 session = s
                 sessions[key] = s
             case .failure(let error):
-                if case .hostkeyMismatch = error.outcome {
-                    logger.critical(
-                        "host key of \(name) changed: refusing it",
-                        metadata: [
-                            "event": "\(ITVEvent.hostKeyMismatch.rawValue)", "host": "\(name)", "rollout": "\(id)",
-                        ])
-                }
+                // A changed host key is journaled once, by the executor that compared it (with both
+                // fingerprints); the host run records it as `hostkey_mismatch`.
                 return .notRun(kind: error.outcome.kind, message: Self.describe(error.outcome))
             }
         }

@@ -97,7 +97,11 @@ extension RolloutEngine {
             machines[id] = nil
             durable[id] = nil
             if let refusal = error as? EngineError, refusal.kind == .conflict {
-                try? await auditRefusal(requester, "rollout.start", target, comment, refusal)
+                do {
+                    try await auditRefusal(requester, "rollout.start", target, comment, refusal)
+                } catch {
+                    logAuditFailure(audit(requester, "rollout.start", target, comment), error)
+                }
             }
             throw error
         }
@@ -310,6 +314,25 @@ extension RolloutEngine {
                 "event":
                     "\(record.outcome == "denied" ? ITVEvent.permissionDenied.rawValue : ITVEvent.operatorAction.rawValue)",
                 "user": "\(record.user)", "uid": "\(record.uid)",
+            ])
+    }
+
+    /// `recordAudit` for callers that go on whether or not the record is written (a refusal, a reload): a
+    /// failed write is journaled (`store.failed`), never dropped silently.
+    public func recordAuditOrLog(_ record: AuditRecord) async {
+        do {
+            try await recordAudit(record)
+        } catch {
+            logAuditFailure(record, error)
+        }
+    }
+
+    func logAuditFailure(_ record: AuditRecord, _ error: any Error) {
+        logger.error(
+            "audit record not written (\(record.user) \(record.action) \(record.target): \(record.outcome)): \(error)",
+            metadata: [
+                "event": "\(ITVEvent.storeFailed.rawValue)", "user": "\(record.user)", "uid": "\(record.uid)",
+                "action": "\(record.action)",
             ])
     }
 

@@ -172,7 +172,7 @@ public actor RolloutEngine {
     /// Feeds one event to a rollout, persists what changed (with `audit`, if any), then performs the actions.
     /// Throws the state machine's refusal unchanged (after auditing the refused attempt).
     @discardableResult
-    func apply(_ id: Int64, _ event: RolloutEvent, audit: AuditRecord? = nil) async throws -> RolloutSnapshot {
+    func apply(_ id: Int64, _ event: RolloutInput, audit: AuditRecord? = nil) async throws -> RolloutSnapshot {
         if let storeFailure { throw EngineError(.unavailable, "the state store failed: \(storeFailure)") }
         guard var machine = machines[id] else {
             throw EngineError(.notFound, "no active rollout \(id)")

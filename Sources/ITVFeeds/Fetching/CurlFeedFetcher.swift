@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import ITVEngine
+import ITVProtocol
 import Synchronization
 
 /// The libcurl adapter of the `FeedFetcher` port.
@@ -32,7 +33,9 @@ public final class CurlFeedFetcher: FeedFetcher, Sendable {
         }
     }
 
-    public static let defaultUserAgent = "itvd/0.1 (+https://itv.invalid/feeds; release-feed watcher)"
+    /// `itvd/<release>`, the one version constant (`ITVRelease.version`) that `itvd --version` prints too.
+    public static let defaultUserAgent =
+        "itvd/\(ITVRelease.version) (+https://itv.invalid/feeds; release-feed watcher)"
 
     private let loop: CurlMultiLoop
 
