@@ -23,8 +23,9 @@ let package = Package(
     targets: [
         // Pure: model, validation, versions, planning, templates, state machine. No I/O.
         .target(name: "ITVCore", swiftSettings: strict),
-        // Wire types shared by itvd and itvctl; Foundation only.
-        .target(name: "ITVProtocol", swiftSettings: strict),
+        // Wire types shared by itvd and itvctl; Foundation, and ITVCore for its pure text helpers only
+        // (`escapedForMessage`): no wire type holds a core type.
+        .target(name: "ITVProtocol", dependencies: ["ITVCore"], swiftSettings: strict),
         // The directory (LDAP, Active Directory) as a source of hosts, on OpenLDAP's client library.
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
         .target(name: "ITVDirectory", dependencies: ["CLDAP"], swiftSettings: strict),
@@ -122,7 +123,9 @@ let package = Package(
         ),
         .target(
             name: "ITVControl",
-            dependencies: ["ITVProtocol", "CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "ITVProtocol", "ITVCore", "CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(name: "itvd", dependencies: ["ITVDaemon"], swiftSettings: strict),
@@ -188,7 +191,8 @@ let package = Package(
                 "ITVNotify", "ITVEngine", "ITVCore", "ITVStore", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ITVProtocolTests", dependencies: ["ITVTestSupport", "ITVProtocol"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ITVProtocolTests", dependencies: ["ITVTestSupport", "ITVProtocol", "ITVCore"], exclude: ["Fixtures"]),
         .testTarget(
             name: "ITVControlTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVProtocol
 
 /// Typed calls over `HTTPClient`: checks the protocol version and turns error bodies into failures.
@@ -36,7 +37,8 @@ struct ControlAPI {
         guard version == ITVProtocolVersion.current else {
             throw ClientFailure(
                 exitCode: 1,
-                message: "itvd at \(socketPath) speaks control protocol \(escapedForMessage(version)), this itvctl "
+                message:
+                    "itvd at \(socketPath) speaks control protocol \(escapedForMessage(version, limit: 4_096)), this itvctl "
                     + "speaks \(ITVProtocolVersion.current): use the itvctl that came with the running itvd")
         }
     }

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import ITVCore
 import ITVProtocol
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ struct ClientFailure: Error, CustomStringConvertible {
     static func api(_ error: APIError) -> ClientFailure {
         ClientFailure(
             exitCode: error.kind == .permissionDenied || error.kind == .tenantForbidden ? 77 : 1,
-            message: "\(error.kind.rawValue): \(escapedForMessage(error.message))", apiError: error)
+            message: "\(error.kind.rawValue): \(escapedForMessage(error.message, limit: 4_096))", apiError: error)
     }
 }
 

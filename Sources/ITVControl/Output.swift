@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVProtocol
 
 /// Human output: aligned tables, local times, escaped untrusted text.
@@ -53,7 +54,7 @@ enum Output {
     }
 
     /// Untrusted text (host output, feed content) with control characters escaped.
-    static func safe(_ text: String?) -> String { text.map { escapedForMessage($0) } ?? "-" }
+    static func safe(_ text: String?) -> String { text.map { escapedForMessage($0, limit: 4_096) } ?? "-" }
 
     /// Words for phases: `waiting_approval` -> `waiting for approval`.
     static func words(_ raw: String) -> String {

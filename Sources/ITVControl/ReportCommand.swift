@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ITVCore
 import ITVProtocol
 
 /// `itvctl report --tenant T [--format text|csv|json] [--since 90d]`: fetched page by page (50 hosts each)
@@ -103,7 +104,7 @@ struct ReportWriter {
             }
             if !started {
                 emit(
-                    "report of tenant \(escapedForMessage(page.tenant)) (\(escapedForMessage(page.tenantName))), "
+                    "report of tenant \(escapedForMessage(page.tenant, limit: 4_096)) (\(escapedForMessage(page.tenantName, limit: 4_096))), "
                         + "rollouts of the last \(Output.span(page.sinceSeconds))\n")
             }
             // A table per page (50 hosts): widths may differ between pages, the columns do not.

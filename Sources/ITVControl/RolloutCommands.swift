@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ITVCore
 import ITVProtocol
 
 struct RolloutCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ITVCore
 import ITVProtocol
 
 #if canImport(Glibc)
@@ -100,7 +101,7 @@ enum RolloutText {
     static func summary(_ detail: RolloutDetail) -> String {
         let r = detail.rollout
         var text =
-            "rollout \(r.id): \(r.procedure) to \(escapedForMessage(r.version)), \(Output.words(r.phase.rawValue))"
+            "rollout \(r.id): \(r.procedure) to \(escapedForMessage(r.version, limit: 4_096)), \(Output.words(r.phase.rawValue))"
         if r.waveCount > 0 { text += ", wave \(min(r.currentWave + 1, r.waveCount)) of \(r.waveCount)" }
         let deferred = detail.hostRuns.filter { $0.phase == .deferred }.count
         let unreached = detail.hostRuns.filter { $0.phase == .unreached }.count
@@ -109,7 +110,7 @@ enum RolloutText {
             text += "\nnot reached: \(deferred) deferred, \(unreached) unreached; Wake-on-LAN packets sent: \(wakes)"
         }
         text += "\nplan hash: \(r.planHash)\ncreated \(Output.time(r.createdAt)) by \(r.createdBy)"
-        if let reason = r.reason { text += "\nreason: \(escapedForMessage(reason))" }
+        if let reason = r.reason { text += "\nreason: \(escapedForMessage(reason, limit: 4_096))" }
         return text
     }
 
@@ -140,14 +141,14 @@ enum RolloutText {
         let failedRuns = detail.hostRuns.filter { [.failed, .unknown, .rollbackFailed].contains($0.phase) }
         for run in failedRuns.prefix(20) {
             out +=
-                "  \(escapedForMessage(run.host)): \(Output.words(run.phase.rawValue))"
+                "  \(escapedForMessage(run.host, limit: 4_096)): \(Output.words(run.phase.rawValue))"
                 + (run.error.map { " - \(run.errorKind ?? "error"): \(escapedForMessage($0, limit: 200))" } ?? "")
                 + "\n"
         }
         if failedRuns.count > 20 { out += "  ... and \(failedRuns.count - 20) more failed hosts\n" }
         let asleep = detail.hostRuns.filter { [.deferred, .unreached].contains($0.phase) }
         if !asleep.isEmpty {
-            let names = asleep.prefix(20).map { escapedForMessage($0.host) }.joined(separator: ", ")
+            let names = asleep.prefix(20).map { escapedForMessage($0.host, limit: 4_096) }.joined(separator: ", ")
             out +=
                 "  not reached: \(names)" + (asleep.count > 20 ? " and \(asleep.count - 20) more" : "")
                 + " (deferred hosts are tried again; not failures)\n"
@@ -175,7 +176,7 @@ enum RolloutText {
         case .snapshot:
             guard let detail = event.detail else { return "\(time) rollout \(rid)" }
             let r = detail.rollout
-            return "\(time) rollout \(rid) \(r.procedure) \(escapedForMessage(r.version)): "
+            return "\(time) rollout \(rid) \(r.procedure) \(escapedForMessage(r.version, limit: 4_096)): "
                 + "\(Output.words(r.phase.rawValue)), wave \(min(r.currentWave + 1, max(r.waveCount, 1))) of \(r.waveCount)"
         case .rollout:
             guard let r = event.rollout else { return "\(time) rollout \(rid)" }
@@ -183,10 +184,12 @@ enum RolloutText {
                 + (r.reason.map { " (\(escapedForMessage($0, limit: 200)))" } ?? "")
         case .wave:
             guard let w = event.wave else { return "\(time) wave" }
-            return "\(time) wave \(w.index + 1) \(escapedForMessage(w.name)): \(Output.words(w.phase.rawValue))"
+            return
+                "\(time) wave \(w.index + 1) \(escapedForMessage(w.name, limit: 4_096)): \(Output.words(w.phase.rawValue))"
         case .hostRun:
             guard let h = event.hostRun else { return "\(time) host" }
-            return "\(time) host \(escapedForMessage(h.host)) (wave \(h.wave + 1)): \(Output.words(h.phase.rawValue))"
+            return
+                "\(time) host \(escapedForMessage(h.host, limit: 4_096)) (wave \(h.wave + 1)): \(Output.words(h.phase.rawValue))"
                 + (h.rebootPending == true ? ", reboot pending" : "")
                 + (h.step.map { " at \($0.rawValue)" } ?? "")
                 + (h.error.map { " - \(h.errorKind ?? "error"): \(escapedForMessage($0, limit: 200))" } ?? "")

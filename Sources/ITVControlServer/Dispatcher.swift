@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVProtocol
 import NIOCore
 
@@ -50,7 +51,7 @@ struct Dispatcher: Sendable {
                 APIError(
                     .protocolMismatch,
                     "this itvd speaks control protocol \(ITVProtocolVersion.current), the client speaks "
-                        + "\(escapedForMessage(version)); use an itvctl of the same release as itvd"))
+                        + "\(escapedForMessage(version, limit: 4_096)); use an itvctl of the same release as itvd"))
         }
         let policy = authorization.current
         let caller = policy.caller(peer)

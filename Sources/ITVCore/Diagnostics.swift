@@ -11,7 +11,7 @@ public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertib
     }
 
     /// `file:line:column`, with control characters in the file name escaped.
-    public var description: String { "\(Suggest.printable(file, limit: 4_096)):\(line):\(column)" }
+    public var description: String { "\(escapedForMessage(file, limit: 4_096)):\(line):\(column)" }
 }
 
 /// One problem found in an input file, printed as `file:line:column: message`.
@@ -19,14 +19,14 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
     public var location: SourceLocation
     public var message: String
 
-    /// The longest message a diagnostic carries; file text in it is quoted shorter (`Suggest.printable`).
+    /// The longest message a diagnostic carries; file text in it is quoted shorter (`escapedForMessage`).
     public static let maxMessageLength = 600
 
     /// Control characters in `message` are escaped and it is cut to `maxMessageLength` characters, so that no
     /// diagnostic can carry a whole file or a terminal escape sequence, whatever a caller put in it.
     public init(_ location: SourceLocation, _ message: String) {
         self.location = location
-        self.message = Suggest.printable(message, limit: Self.maxMessageLength)
+        self.message = escapedForMessage(message, limit: Self.maxMessageLength)
     }
 
     public var description: String { "\(location): \(message)" }

@@ -84,26 +84,4 @@ public enum Suggest {
             return result <= limit ? result : nil
         }
     }
-
-    /// Text with control characters escaped, cut to `limit` (80) characters: safe to print in a diagnostic.
-    public static func printable(_ text: String, limit: Int = 80) -> String {
-        var out = ""
-        var count = 0
-        for scalar in text.unicodeScalars {
-            if count >= limit {
-                out += "..."
-                break
-            }
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
-                let escaped = scalar.escaped(asASCII: true)
-                out += escaped
-                count += escaped.unicodeScalars.count
-            default:
-                out.unicodeScalars.append(scalar)
-                count += 1
-            }
-        }
-        return out
-    }
 }

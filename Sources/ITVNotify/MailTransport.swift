@@ -48,7 +48,7 @@ public final class MailTransport: NotificationTransport {
     }
 
     static func oneLine(_ text: String) -> String {
-        String(Suggest.printable(text).prefix(900))
+        String(escapedForMessage(text).prefix(900))
     }
 
     public func deliver(_ notification: NotifyMessage, payload: String, to sink: NotifySink) async

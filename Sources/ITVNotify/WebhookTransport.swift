@@ -54,7 +54,7 @@ public final class WebhookTransport: NotificationTransport {
             let status = easy.status
             guard (200..<300).contains(status) else {
                 let answer = String(decoding: easy.response.prefix(200), as: UTF8.self)
-                return .failure(NotifyDeliveryError("\(url) answered HTTP \(status): \(Suggest.printable(answer))"))
+                return .failure(NotifyDeliveryError("\(url) answered HTTP \(status): \(escapedForMessage(answer))"))
             }
             return .success(())
         }

@@ -41,20 +41,20 @@ struct AnsibleInventoryReader {
         for name in order {
             guard let e = entries[name] else { continue }
             let address =
-                e.vars["ansible_host"].flatMap { r.string($0.0, "host '\(Suggest.printable(name))' ansible_host") }
+                e.vars["ansible_host"].flatMap { r.string($0.0, "host '\(escapedForMessage(name))' ansible_host") }
                 ?? name
             let port = e.vars["ansible_port"].flatMap {
-                r.int($0.0, "host '\(Suggest.printable(name))' ansible_port", range: 1...65_535)
+                r.int($0.0, "host '\(escapedForMessage(name))' ansible_port", range: 1...65_535)
             }
             let user = e.vars["ansible_user"].flatMap {
-                r.string($0.0, "host '\(Suggest.printable(name))' ansible_user")
+                r.string($0.0, "host '\(escapedForMessage(name))' ansible_user")
             }
             let tenant =
-                e.vars["itv_tenant"].flatMap { r.string($0.0, "host '\(Suggest.printable(name))' itv_tenant") }
+                e.vars["itv_tenant"].flatMap { r.string($0.0, "host '\(escapedForMessage(name))' itv_tenant") }
                 ?? "default"
             var os =
                 e.vars["itv_os"].flatMap {
-                    r.enumValue($0.0, "host '\(Suggest.printable(name))' itv_os", OSFamily.self)
+                    r.enumValue($0.0, "host '\(escapedForMessage(name))' itv_os", OSFamily.self)
                 } ?? .linux
             if let shell = e.vars["ansible_shell_type"].flatMap({ r.string($0.0, "ansible_shell_type") }),
                 shell == "powershell" || shell == "cmd"
@@ -77,38 +77,38 @@ struct AnsibleInventoryReader {
         if case .scalar(let s) = node, s.isNull { return }
         guard
             let f = r.mapping(
-                node, "Ansible group '\(Suggest.printable(group))'", known: ["hosts", "children", "vars"])
+                node, "Ansible group '\(escapedForMessage(group))'", known: ["hosts", "children", "vars"])
         else { return }
         let groups = group == "all" ? path : path + [group]
         var vars = inherited
         if let v = f["vars"] {
-            for (key, location, value) in r.namedEntries(v, "vars of group '\(Suggest.printable(group))'")
+            for (key, location, value) in r.namedEntries(v, "vars of group '\(escapedForMessage(group))'")
             where Self.usedVariables.contains(key) {
                 vars[key] = (value, location, groups.count)
             }
         }
         if let h = f["hosts"] {
-            for (name, location, value) in r.namedEntries(h, "hosts of group '\(Suggest.printable(group))'") {
+            for (name, location, value) in r.namedEntries(h, "hosts of group '\(escapedForMessage(group))'") {
                 var entry = entries[name] ?? Entry(location: location)
                 if entries[name] == nil { order.append(name) }
                 // A variable set by a deeper group wins over one set higher up.
                 for (k, v) in vars where (entry.groupVars[k]?.2 ?? -1) <= v.2 { entry.groupVars[k] = v }
                 if case .mapping = value {
-                    for (key, l, v) in r.namedEntries(value, "host '\(Suggest.printable(name))'")
+                    for (key, l, v) in r.namedEntries(value, "host '\(escapedForMessage(name))'")
                     where Self.usedVariables.contains(key) {
                         entry.hostVars[key] = (v, l)
                     }
                 } else if case .scalar(let s) = value, !s.isNull {
                     r.error(
                         s.location,
-                        "host '\(Suggest.printable(name))' must be a mapping of variables, found \(r.describe(value))")
+                        "host '\(escapedForMessage(name))' must be a mapping of variables, found \(r.describe(value))")
                 }
                 for g in groups where !entry.groups.contains(g) { entry.groups.append(g) }
                 entries[name] = entry
             }
         }
         if let c = f["children"] {
-            for (child, _, value) in r.namedEntries(c, "children of group '\(Suggest.printable(group))'") {
+            for (child, _, value) in r.namedEntries(c, "children of group '\(escapedForMessage(group))'") {
                 walk(value, group: child, path: groups, inherited: vars, order: &order, entries: &entries)
             }
         }

@@ -59,7 +59,7 @@ public enum ConfigLoader {
             for (name, location, value) in r.namedEntries(n, "windows") {
                 guard Playbook.isValidID(name) else {
                     r.error(
-                        location, "window name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                        location, "window name '\(escapedForMessage(name))' must use lowercase letters, digits and '-'")
                     continue
                 }
                 var window = WindowSpec(name: name)
@@ -67,14 +67,14 @@ public enum ConfigLoader {
                     c.windows[name] = window
                     continue
                 }
-                guard let w = r.mapping(value, "window '\(Suggest.printable(name))'", known: ["duration"]) else {
+                guard let w = r.mapping(value, "window '\(escapedForMessage(name))'", known: ["duration"]) else {
                     continue
                 }
-                if let d = w["duration"].flatMap({ r.timeSpan($0, "window '\(Suggest.printable(name))' duration") }) {
+                if let d = w["duration"].flatMap({ r.timeSpan($0, "window '\(escapedForMessage(name))' duration") }) {
                     if d.seconds < 60 {
                         r.error(
                             w.keyLocation("duration"),
-                            "window '\(Suggest.printable(name))' duration must be at least 1m")
+                            "window '\(escapedForMessage(name))' duration must be at least 1m")
                     }
                     window.duration = d
                 }
@@ -92,7 +92,7 @@ public enum ConfigLoader {
                 } else {
                     r.error(
                         l.location,
-                        "metrics.listen '\(Suggest.printable(text))' must be IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464"
+                        "metrics.listen '\(escapedForMessage(text))' must be IP:PORT, e.g. 127.0.0.1:9464 or [::1]:9464"
                     )
                 }
             }
@@ -134,7 +134,7 @@ public enum ConfigLoader {
         guard isIPv4(address) else {
             r.error(
                 a.location,
-                "\(what).address '\(Suggest.printable(address))' must be an IPv4 address, e.g. 10.1.255.255")
+                "\(what).address '\(escapedForMessage(address))' must be an IPv4 address, e.g. 10.1.255.255")
             return nil
         }
         var wake = WakeOnLAN(address: address)

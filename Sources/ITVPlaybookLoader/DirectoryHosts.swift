@@ -27,14 +27,14 @@ extension DirectorySourceLoader {
             guard !entries.isEmpty else {
                 r.error(
                     source.location,
-                    "\(what): the filter \(Suggest.printable(source.filter)) matches no entry under "
-                        + "\(Suggest.printable(source.base)); a source that gives no host is refused (a wrong base or "
+                    "\(what): the filter \(escapedForMessage(source.filter)) matches no entry under "
+                        + "\(escapedForMessage(source.base)); a source that gives no host is refused (a wrong base or "
                         + "filter would otherwise empty its tenant)")
                 continue
             }
             for entry in entries {
                 guard let host = self.host(entry, source, tenants: inventory.tenants, r) else { continue }
-                let origin = "\(what) (\(Suggest.printable(entry.dn, limit: 200)))"
+                let origin = "\(what) (\(escapedForMessage(entry.dn, limit: 200)))"
                 if let first = origins[host.name] {
                     r.error(
                         source.location,
@@ -90,7 +90,7 @@ extension DirectorySourceLoader {
     static func host(_ entry: LDAPEntry, _ source: DirectorySource, tenants: [String: Tenant], _ r: YAMLReader)
         -> ITVCore.Host?
     {
-        let what = "ldap source '\(source.name)': entry \(Suggest.printable(entry.dn, limit: 200))"
+        let what = "ldap source '\(source.name)': entry \(escapedForMessage(entry.dn, limit: 200))"
         guard let rawName = entry.values(source.hostName).first else {
             r.error(source.location, "\(what) has no \(source.hostName) for a host name")
             return nil
@@ -99,7 +99,7 @@ extension DirectorySourceLoader {
         guard InventoryLoader.isValidName(name) else {
             r.error(
                 source.location,
-                "\(what): host name '\(Suggest.printable(rawName))' (\(source.hostName)) must use letters, digits, "
+                "\(what): host name '\(escapedForMessage(rawName))' (\(source.hostName)) must use letters, digits, "
                     + "'.', '_' and '-'")
             return nil
         }
@@ -115,7 +115,7 @@ extension DirectorySourceLoader {
         guard InventoryLoader.isValidAddress(address) else {
             r.error(
                 source.location,
-                "\(what): address '\(Suggest.printable(address))' (\(source.address)) is not an IP address or DNS name")
+                "\(what): address '\(escapedForMessage(address))' (\(source.address)) is not an IP address or DNS name")
             return nil
         }
         let os: OSFamily
@@ -123,7 +123,7 @@ extension DirectorySourceLoader {
             guard let family = osFamily(text) else {
                 r.error(
                     source.location,
-                    "\(what): \(source.os) '\(Suggest.printable(text))' is neither Windows nor Linux; narrow the filter "
+                    "\(what): \(source.os) '\(escapedForMessage(text))' is neither Windows nor Linux; narrow the filter "
                         + "to the computers itvd looks after")
                 return nil
             }
@@ -144,7 +144,7 @@ extension DirectorySourceLoader {
             guard tenants[id] != nil else {
                 r.error(
                     source.location,
-                    "\(what): its OU '\(Suggest.printable(ou))' names no tenant ('\(Suggest.printable(id))' is not "
+                    "\(what): its OU '\(escapedForMessage(ou))' names no tenant ('\(escapedForMessage(id))' is not "
                         + "declared under tenants)" + Suggest.didYouMean(id, Array(tenants.keys)))
                 return nil
             }
@@ -162,7 +162,7 @@ extension DirectorySourceLoader {
         groups = groups.map(directoryName)
         for g in groups where !InventoryLoader.isValidName(g) {
             r.error(
-                source.location, "\(what): group '\(Suggest.printable(g))' must use letters, digits, '.', '_' and '-'")
+                source.location, "\(what): group '\(escapedForMessage(g))' must use letters, digits, '.', '_' and '-'")
             return nil
         }
         var unique: [String] = []

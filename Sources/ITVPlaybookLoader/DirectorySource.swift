@@ -79,7 +79,7 @@ enum DirectorySourceLoader {
             guard Playbook.isValidID(name) else {
                 r.error(
                     nameNode.location,
-                    "ldap source name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                    "ldap source name '\(escapedForMessage(name))' must use lowercase letters, digits and '-'")
                 continue
             }
             guard names.insert(name).inserted else {
@@ -91,7 +91,7 @@ enum DirectorySourceLoader {
             func attribute(_ key: String) -> String? {
                 guard let n = f[key], let a = r.string(n, "\(what) \(key)") else { return nil }
                 guard isAttributeName(a) else {
-                    r.error(n.location, "\(what) \(key) '\(Suggest.printable(a))' is not an LDAP attribute name")
+                    r.error(n.location, "\(what) \(key) '\(escapedForMessage(a))' is not an LDAP attribute name")
                     return nil
                 }
                 return a
@@ -135,7 +135,7 @@ enum DirectorySourceLoader {
                 if !InventoryLoader.isValidAddress(d) || d.hasPrefix(".") {
                     r.error(
                         f.keyLocation("address_domain"),
-                        "\(what) address_domain '\(Suggest.printable(d))' is not a DNS domain")
+                        "\(what) address_domain '\(escapedForMessage(d))' is not a DNS domain")
                 }
                 source.addressDomain = d.lowercased()
             }
@@ -148,7 +148,7 @@ enum DirectorySourceLoader {
                 if tenants[t] == nil {
                     r.error(
                         n.location,
-                        "\(what): unknown tenant '\(Suggest.printable(t))'" + Suggest.didYouMean(t, Array(tenants.keys))
+                        "\(what): unknown tenant '\(escapedForMessage(t))'" + Suggest.didYouMean(t, Array(tenants.keys))
                     )
                 }
                 source.tenant = t
@@ -175,7 +175,7 @@ enum DirectorySourceLoader {
         guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty,
             url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
         else {
-            r.error(location, "\(what): '\(Suggest.printable(url))' is not a URL")
+            r.error(location, "\(what): '\(escapedForMessage(url))' is not a URL")
             return
         }
         guard scheme == "ldaps" || scheme == "ldap" else {

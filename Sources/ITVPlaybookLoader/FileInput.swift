@@ -61,8 +61,8 @@ enum FileInput {
         }
         let prefix = base.hasSuffix("/") ? base : base + "/"
         guard !target.hasPrefix(prefix) else { return nil }
-        return "refused: it resolves to \(Suggest.printable(target, limit: 200)), outside the directory "
-            + "\(Suggest.printable(base, limit: 200)); itvd reads playbooks only from inside it (a symbolic link "
+        return "refused: it resolves to \(escapedForMessage(target, limit: 200)), outside the directory "
+            + "\(escapedForMessage(base, limit: 200)); itvd reads playbooks only from inside it (a symbolic link "
             + "may point elsewhere within it)"
     }
 

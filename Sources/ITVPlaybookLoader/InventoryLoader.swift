@@ -60,7 +60,7 @@ public enum InventoryLoader {
         if let n = f["tenants"] {
             for (id, location, value) in r.namedEntries(n, "tenants") {
                 guard isValidName(id) else {
-                    r.error(location, "tenant id '\(Suggest.printable(id))' must use letters, digits, '.', '_' and '-'")
+                    r.error(location, "tenant id '\(escapedForMessage(id))' must use letters, digits, '.', '_' and '-'")
                     continue
                 }
                 tenants[id] = readTenant(id, location, value, r)
@@ -79,28 +79,28 @@ public enum InventoryLoader {
             return nil
         }
         for (name, location, value) in r.namedEntries(hostsNode, "hosts") {
-            guard let h = r.mapping(value, "host '\(Suggest.printable(name))'", known: hostKeys) else { continue }
-            let address = PlaybookLoader.required(h, "address", r, in: "host '\(Suggest.printable(name))'").flatMap {
-                r.string($0, "host '\(Suggest.printable(name))' address")
+            guard let h = r.mapping(value, "host '\(escapedForMessage(name))'", known: hostKeys) else { continue }
+            let address = PlaybookLoader.required(h, "address", r, in: "host '\(escapedForMessage(name))'").flatMap {
+                r.string($0, "host '\(escapedForMessage(name))' address")
             }
-            let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(Suggest.printable(name))'").flatMap {
+            let tenant = PlaybookLoader.required(h, "tenant", r, in: "host '\(escapedForMessage(name))'").flatMap {
                 node -> String? in
-                guard let t = r.string(node, "host '\(Suggest.printable(name))' tenant") else { return nil }
+                guard let t = r.string(node, "host '\(escapedForMessage(name))' tenant") else { return nil }
                 if tenants[t] == nil {
                     r.error(
                         node.location,
-                        "host '\(Suggest.printable(name))': unknown tenant '\(Suggest.printable(t))'"
+                        "host '\(escapedForMessage(name))': unknown tenant '\(escapedForMessage(t))'"
                             + Suggest.didYouMean(t, Array(tenants.keys)))
                 }
                 return t
             }
-            let groups = h["groups"].flatMap { r.stringList($0, "host '\(Suggest.printable(name))' groups") } ?? []
+            let groups = h["groups"].flatMap { r.stringList($0, "host '\(escapedForMessage(name))' groups") } ?? []
             let hostOS =
-                h["os"].flatMap { r.enumValue($0, "host '\(Suggest.printable(name))' os", OSFamily.self) } ?? os
+                h["os"].flatMap { r.enumValue($0, "host '\(escapedForMessage(name))' os", OSFamily.self) } ?? os
             let hostPort =
-                h["port"].flatMap { r.int($0, "host '\(Suggest.printable(name))' port", range: 1...65_535) } ?? port
-            let hostUser = h["user"].flatMap { r.string($0, "host '\(Suggest.printable(name))' user") } ?? user
-            let mac = h["mac"].flatMap { readMAC($0, r, "host '\(Suggest.printable(name))' mac") }
+                h["port"].flatMap { r.int($0, "host '\(escapedForMessage(name))' port", range: 1...65_535) } ?? port
+            let hostUser = h["user"].flatMap { r.string($0, "host '\(escapedForMessage(name))' user") } ?? user
+            let mac = h["mac"].flatMap { readMAC($0, r, "host '\(escapedForMessage(name))' mac") }
             guard let address, let tenant else { continue }
             hosts.append(
                 ITVCore.Host(
@@ -108,7 +108,7 @@ public enum InventoryLoader {
                     groups: groups.map(\.value), os: hostOS, location: location, mac: mac))
             for g in groups where !isValidName(g.value) {
                 r.error(
-                    g.location, "group name '\(Suggest.printable(g.value))' must use letters, digits, '.', '_' and '-'")
+                    g.location, "group name '\(escapedForMessage(g.value))' must use letters, digits, '.', '_' and '-'")
             }
         }
         return Inventory(tenants: tenants, hosts: hosts)
@@ -118,7 +118,7 @@ public enum InventoryLoader {
     private static func readTenant(_ id: String, _ location: SourceLocation, _ value: YNode, _ r: YAMLReader)
         -> Tenant?
     {
-        let what = "tenant '\(Suggest.printable(id))'"
+        let what = "tenant '\(escapedForMessage(id))'"
         guard let t = r.mapping(value, what, known: tenantKeys) else { return nil }
         let name = t["name"].flatMap { r.string($0, "\(what) name") } ?? id
         func names(_ key: String, _ kind: String) -> [String] {
@@ -126,7 +126,7 @@ public enum InventoryLoader {
             for item in list where !isValidName(item.value) {
                 r.error(
                     item.location,
-                    "\(what) \(key): \(kind) name '\(Suggest.printable(item.value))' must use letters, digits, '.', "
+                    "\(what) \(key): \(kind) name '\(escapedForMessage(item.value))' must use letters, digits, '.', "
                         + "'_' and '-'")
             }
             var seen = Set<String>()
@@ -145,24 +145,24 @@ public enum InventoryLoader {
             if let first = seen[host.name] {
                 r.error(
                     host.location,
-                    "host '\(Suggest.printable(host.name))' is defined twice (first at line \(first.line))")
+                    "host '\(escapedForMessage(host.name))' is defined twice (first at line \(first.line))")
             }
             seen[host.name] = host.location
             if !isValidName(host.name) {
                 r.error(
                     host.location,
-                    "host name '\(Suggest.printable(host.name))' must use letters, digits, '.', '_' and '-'")
+                    "host name '\(escapedForMessage(host.name))' must use letters, digits, '.', '_' and '-'")
             }
             if !isValidAddress(host.address) {
                 r.error(
                     host.location,
-                    "host '\(Suggest.printable(host.name))': address '\(Suggest.printable(host.address))' is not an IP "
+                    "host '\(escapedForMessage(host.name))': address '\(escapedForMessage(host.address))' is not an IP "
                         + "address or DNS name")
             }
             if !isValidName(host.user) {
                 r.error(
                     host.location,
-                    "host '\(Suggest.printable(host.name))': user '\(Suggest.printable(host.user))' is not a valid user name"
+                    "host '\(escapedForMessage(host.name))': user '\(escapedForMessage(host.user))' is not a valid user name"
                 )
             }
         }
@@ -170,7 +170,7 @@ public enum InventoryLoader {
         for host in inventory.hosts where groups.contains(host.name) {
             r.error(
                 host.location,
-                "'\(Suggest.printable(host.name))' is both a host and a group name; targets could not tell them apart")
+                "'\(escapedForMessage(host.name))' is both a host and a group name; targets could not tell them apart")
         }
     }
 
@@ -180,7 +180,7 @@ public enum InventoryLoader {
         guard let bytes = MACAddress.parse(text) else {
             r.error(
                 node.location,
-                "\(what) '\(Suggest.printable(text))' is not a MAC address: six two-digit hex groups separated by "
+                "\(what) '\(escapedForMessage(text))' is not a MAC address: six two-digit hex groups separated by "
                     + "':' or '-', e.g. 52:54:00:12:34:56 (not a multicast or broadcast address)")
             return nil
         }

@@ -25,7 +25,7 @@ enum NotifyConfigLoader {
             guard Playbook.isValidID(name) else {
                 r.error(
                     nameNode.location,
-                    "notify name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                    "notify name '\(escapedForMessage(name))' must use lowercase letters, digits and '-'")
                 continue
             }
             guard names.insert(name).inserted else {
@@ -39,7 +39,7 @@ enum NotifyConfigLoader {
             }
             guard let kind = NotifySinkKind(rawValue: kindText) else {
                 r.error(
-                    kindNode.location, "\(what) kind must be webhook or email, found '\(Suggest.printable(kindText))'")
+                    kindNode.location, "\(what) kind must be webhook or email, found '\(escapedForMessage(kindText))'")
                 continue
             }
             var events: Set<NotifyEvent> = []
@@ -52,7 +52,7 @@ enum NotifyConfigLoader {
                     } else {
                         r.error(
                             e.location,
-                            "\(what): unknown event '\(Suggest.printable(e.value))'"
+                            "\(what): unknown event '\(escapedForMessage(e.value))'"
                                 + Suggest.didYouMean(e.value, NotifyEvent.subscribable.map(\.rawValue) + ["all"]))
                     }
                 }
@@ -94,7 +94,7 @@ enum NotifyConfigLoader {
                 sink.url = url
                 if let n = f["from"], let from = r.string(n, "\(what) from") {
                     if !isAddress(from) {
-                        r.error(n.location, "\(what) from '\(Suggest.printable(from))' is not a mail address")
+                        r.error(n.location, "\(what) from '\(escapedForMessage(from))' is not a mail address")
                     }
                     sink.from = from
                 } else {
@@ -102,7 +102,7 @@ enum NotifyConfigLoader {
                 }
                 if let n = f["to"], let to = r.stringList(n, "\(what) to") {
                     for a in to where !isAddress(a.value) {
-                        r.error(a.location, "\(what) to '\(Suggest.printable(a.value))' is not a mail address")
+                        r.error(a.location, "\(what) to '\(escapedForMessage(a.value))' is not a mail address")
                     }
                     if to.isEmpty { r.error(n.location, "\(what) needs at least one to address") }
                     sink.to = to.map(\.value)
@@ -120,7 +120,7 @@ enum NotifyConfigLoader {
         guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty,
             url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
         else {
-            r.error(location, "\(what): '\(Suggest.printable(url))' is not a URL")
+            r.error(location, "\(what): '\(escapedForMessage(url))' is not a URL")
             return
         }
         guard schemes.contains(scheme) else {

@@ -32,7 +32,7 @@ extension PlaybookLoader {
             if !ArtifactSpec.isValidFileName(sample) || hasStrayTemplate(sample) {
                 r.error(
                     n.location,
-                    "artifact.name '\(Suggest.printable(text))' must be a file name: letters, digits and ._+-~ "
+                    "artifact.name '\(escapedForMessage(text))' must be a file name: letters, digits and ._+-~ "
                         + "(and {{version}}), not starting with '.' or '-'")
             }
             name = text
@@ -42,7 +42,7 @@ extension PlaybookLoader {
             if !ArtifactSpec.isValidFileName(segment) {
                 r.error(
                     f.keyLocation("url"),
-                    "the last path segment of artifact.url ('\(Suggest.printable(segment))') is not a usable file "
+                    "the last path segment of artifact.url ('\(escapedForMessage(segment))') is not a usable file "
                         + "name; set artifact.name")
             }
         }
@@ -89,7 +89,7 @@ extension PlaybookLoader {
             guard ["sha256sum", "json"].contains(text) else {
                 r.error(
                     n.location,
-                    "artifact.checksums.format must be one of sha256sum, json, found '\(Suggest.printable(text))'")
+                    "artifact.checksums.format must be one of sha256sum, json, found '\(escapedForMessage(text))'")
                 return nil
             }
             return text
@@ -137,7 +137,7 @@ extension PlaybookLoader {
             else {
                 r.error(
                     n.location,
-                    "artifact.signature.keyring: no keyring file at \(Suggest.printable(keyring)) (export one with "
+                    "artifact.signature.keyring: no keyring file at \(escapedForMessage(keyring)) (export one with "
                         + "gpg --export KEYID > FILE)")
                 return nil
             }
@@ -161,7 +161,7 @@ extension PlaybookLoader {
         default:
             r.error(
                 f["kind"]?.location ?? f.location,
-                "artifact.signature.kind must be one of gpg, minisign, found '\(Suggest.printable(kind))'")
+                "artifact.signature.kind must be one of gpg, minisign, found '\(escapedForMessage(kind))'")
             return nil
         }
     }
@@ -177,7 +177,7 @@ extension PlaybookLoader {
             return
         }
         guard let components = URLComponents(string: sample), let scheme = components.scheme?.lowercased() else {
-            r.error(location, "\(what) is not a valid URL: '\(Suggest.printable(url))'")
+            r.error(location, "\(what) is not a valid URL: '\(escapedForMessage(url))'")
             return
         }
         switch scheme {
@@ -188,10 +188,10 @@ extension PlaybookLoader {
                 location, "\(what) uses plain http; use https, or set artifact.allow_http: true for an internal mirror")
             return
         default:
-            r.error(location, "\(what) must be https (or http with allow_http), found '\(Suggest.printable(scheme))'")
+            r.error(location, "\(what) must be https (or http with allow_http), found '\(escapedForMessage(scheme))'")
             return
         }
-        if (components.host ?? "").isEmpty { r.error(location, "\(what) has no host: '\(Suggest.printable(url))'") }
+        if (components.host ?? "").isEmpty { r.error(location, "\(what) has no host: '\(escapedForMessage(url))'") }
     }
 
     private static func hasStrayTemplate(_ text: String) -> Bool { text.contains("{{") || text.contains("}}") }

@@ -65,7 +65,7 @@ extension PlaybookLoader {
         guard let os = ArtifactPlacement.family(ofDirectory: path) else {
             r.error(
                 node.location,
-                "steps.artifact_dir '\(Suggest.printable(path))' must be an absolute path: /... for Linux hosts, "
+                "steps.artifact_dir '\(escapedForMessage(path))' must be an absolute path: /... for Linux hosts, "
                     + "C:\\... for Windows hosts (or {linux: ..., windows: ...})")
             return nil
         }
@@ -99,7 +99,7 @@ extension PlaybookLoader {
                     let name = if case .scalar(let k) = key { k.value } else { key.kindDescription }
                     r.error(
                         location,
-                        "steps.exit_codes: '\(Suggest.printable(name))' is not an exit code (a whole number)")
+                        "steps.exit_codes: '\(escapedForMessage(name))' is not an exit code (a whole number)")
                     continue
                 }
                 guard let action = r.enumValue(value, "steps.exit_codes.\(code)", ExitCodeAction.self) else { continue }
@@ -245,7 +245,7 @@ extension PlaybookLoader {
         let name = required(f, "name", r, in: what).flatMap { n -> String? in
             guard let name = r.string(n, "\(what) name") else { return nil }
             if !Playbook.isValidID(name) {
-                r.error(n.location, "wave name '\(Suggest.printable(name))' must use lowercase letters, digits and '-'")
+                r.error(n.location, "wave name '\(escapedForMessage(name))' must use lowercase letters, digits and '-'")
             }
             return name
         }
@@ -291,7 +291,7 @@ extension PlaybookLoader {
             let digits = s.value.dropLast()
             guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (1...100).contains(p) else {
                 r.error(
-                    s.location, "\(label) size '\(Suggest.printable(s.value))' must be a percentage from 1% to 100%")
+                    s.location, "\(label) size '\(escapedForMessage(s.value))' must be a percentage from 1% to 100%")
                 return nil
             }
             return .percent(p)
@@ -307,7 +307,7 @@ extension PlaybookLoader {
             guard let p = Int(digits), digits.allSatisfy({ $0.asciiDigit != nil }), (0...100).contains(p) else {
                 r.error(
                     s.location,
-                    "rollout.\(key) '\(Suggest.printable(s.value))' must be a percentage "
+                    "rollout.\(key) '\(escapedForMessage(s.value))' must be a percentage "
                         + "from 0% to 100%")
                 return nil
             }

@@ -45,7 +45,7 @@ public enum PlaybookLoader {
 
         if let node = f["apiVersion"] {
             if let v = r.string(node, "apiVersion"), v != Playbook.apiVersion {
-                r.error(node.location, "apiVersion must be '\(Playbook.apiVersion)', found '\(Suggest.printable(v))'")
+                r.error(node.location, "apiVersion must be '\(Playbook.apiVersion)', found '\(escapedForMessage(v))'")
             }
         } else {
             r.error(f.location, "missing key 'apiVersion' (write: apiVersion: \(Playbook.apiVersion))")
@@ -55,7 +55,7 @@ public enum PlaybookLoader {
             guard Playbook.isValidID(id) else {
                 r.error(
                     node.location,
-                    "id '\(Suggest.printable(id))' is not a valid procedure id: use lowercase "
+                    "id '\(escapedForMessage(id))' is not a valid procedure id: use lowercase "
                         + "letters, digits and '-', starting with a letter or digit, at most 63 characters")
                 return nil
             }
@@ -126,7 +126,7 @@ public enum PlaybookLoader {
                     r.error(
                         node.location,
                         "feed.select for kind \(kind.rawValue) must be title, id, link or content, "
-                            + "found '\(Suggest.printable(select))'")
+                            + "found '\(escapedForMessage(select))'")
                 }
             default:
                 break
@@ -142,7 +142,7 @@ public enum PlaybookLoader {
 
     private static func checkURL(_ url: String, allowHTTP: Bool, at location: SourceLocation, _ r: YAMLReader) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
-            r.error(location, "feed.url is not a valid URL: '\(Suggest.printable(url))'")
+            r.error(location, "feed.url is not a valid URL: '\(escapedForMessage(url))'")
             return
         }
         switch scheme {
@@ -156,7 +156,7 @@ public enum PlaybookLoader {
             r.error(location, "feed.url must be https (or http with allow_http, or file), found '\(scheme)'")
         }
         if scheme != "file", (components.host ?? "").isEmpty {
-            r.error(location, "feed.url has no host: '\(Suggest.printable(url))'")
+            r.error(location, "feed.url has no host: '\(escapedForMessage(url))'")
         }
     }
 
@@ -164,7 +164,7 @@ public enum PlaybookLoader {
         do {
             _ = try NSRegularExpression(pattern: pattern)
         } catch {
-            r.error(location, "feed.match is not a valid regular expression: '\(Suggest.printable(pattern))'")
+            r.error(location, "feed.match is not a valid regular expression: '\(escapedForMessage(pattern))'")
             return
         }
         if !pattern.contains("(?<version>") && !pattern.contains("(?P<version>") {

@@ -57,7 +57,7 @@ final class YAMLReader {
             guard known.contains(k.value) else {
                 error(
                     k.location,
-                    "unknown key '\(Suggest.printable(k.value))' in \(what)\(Suggest.didYouMean(k.value, known))")
+                    "unknown key '\(escapedForMessage(k.value))' in \(what)\(Suggest.didYouMean(k.value, known))")
                 continue
             }
             fields.entries[k.value] = (value, k.location)
@@ -94,15 +94,15 @@ final class YAMLReader {
             case .bool:
                 error(
                     s.location,
-                    "\(what): '\(Suggest.printable(s.value))' is read as a boolean by YAML 1.1; quote it if you mean "
+                    "\(what): '\(escapedForMessage(s.value))' is read as a boolean by YAML 1.1; quote it if you mean "
                         + "the text")
                 return nil
             case .number:
                 error(
                     s.location,
-                    "\(what): '\(Suggest.printable(s.value))' is read as a number by YAML "
-                        + "(\(Suggest.printable(s.value)) may become "
-                        + "\(Suggest.printable(YAML11.numericReading(s.value)))); quote it: '\(Suggest.printable(s.value))'"
+                    "\(what): '\(escapedForMessage(s.value))' is read as a number by YAML "
+                        + "(\(escapedForMessage(s.value)) may become "
+                        + "\(escapedForMessage(YAML11.numericReading(s.value)))); quote it: '\(escapedForMessage(s.value))'"
                 )
                 return nil
             case .null, .string:
@@ -124,10 +124,10 @@ final class YAMLReader {
             if YAML11.classify(s.value) == .bool {
                 error(
                     s.location,
-                    "\(what): '\(Suggest.printable(s.value))' is a boolean only in YAML 1.1; write true or false"
+                    "\(what): '\(escapedForMessage(s.value))' is a boolean only in YAML 1.1; write true or false"
                 )
             } else {
-                error(s.location, "\(what) must be true or false, found '\(Suggest.printable(s.value))'")
+                error(s.location, "\(what) must be true or false, found '\(escapedForMessage(s.value))'")
             }
             return nil
         }
@@ -157,7 +157,7 @@ final class YAMLReader {
             error(
                 s.location,
                 "\(what) must be a duration such as 30s, 15m, 2h or 1d (a number needs a unit), "
-                    + "found '\(Suggest.printable(s.value))'")
+                    + "found '\(escapedForMessage(s.value))'")
             return nil
         }
         return span
@@ -170,7 +170,7 @@ final class YAMLReader {
             let names = E.allCases.map(\.rawValue)
             error(
                 node.location,
-                "\(what) must be one of \(names.joined(separator: ", ")), found '\(Suggest.printable(text))'"
+                "\(what) must be one of \(names.joined(separator: ", ")), found '\(escapedForMessage(text))'"
                     + Suggest.didYouMean(text, names))
             return nil
         }
@@ -193,7 +193,7 @@ final class YAMLReader {
     func describe(_ node: YNode) -> String {
         guard case .scalar(let s) = node else { return node.kindDescription }
         if s.isNull { return "nothing" }
-        return s.style == .plain ? "'\(Suggest.printable(s.value))'" : "the string \"\(Suggest.printable(s.value))\""
+        return s.style == .plain ? "'\(escapedForMessage(s.value))'" : "the string \"\(escapedForMessage(s.value))\""
     }
 }
 

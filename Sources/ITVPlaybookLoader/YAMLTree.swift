@@ -230,7 +230,7 @@ private struct Composer {
     > {
         let name = Composer.string(event.data.alias.anchor) ?? ""
         guard let target = anchors[name] else {
-            return .failure(Diagnostic(here, "alias *\(Suggest.printable(name)) refers to no anchor defined before it"))
+            return .failure(Diagnostic(here, "alias *\(escapedForMessage(name)) refers to no anchor defined before it"))
         }
         aliasesUsed = true
         return .success(target)
@@ -299,7 +299,7 @@ private struct Composer {
                 if let first = top.seen[k.value] {
                     return Diagnostic(
                         k.location,
-                        "duplicate key '\(Suggest.printable(k.value))' (first written at line \(first.line))")
+                        "duplicate key '\(escapedForMessage(k.value))' (first written at line \(first.line))")
                 }
                 top.seen[k.value] = k.location
             }

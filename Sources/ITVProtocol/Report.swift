@@ -1,3 +1,5 @@
+import ITVCore
+
 /// `GET /v1/report?tenant=T&since=SECONDS&after=HOST&limit=N`: one page of a tenant's report, the hosts in
 /// name order. A page holds at most `limit` hosts (default 50, at most 500) with a row per host and procedure
 /// that targets it, so that an answer is bounded whatever the size of the tenant (800 hosts x 300 procedures

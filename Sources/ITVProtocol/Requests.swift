@@ -1,3 +1,5 @@
+import ITVCore
+
 // Request bodies (POST) and query parameters (GET). Query values are plain strings; GET requests are
 // built from and turned into query items here, so that the daemon and itvctl agree.
 

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 
 /// What a route needs from its caller.
 public enum Access: String, Hashable, Sendable, Codable {
@@ -131,7 +132,8 @@ public struct RouteMatch: Hashable, Sendable {
     public static func resolve(method: String, target: String) throws(APIError) -> RouteMatch {
         guard let components = URLComponents(string: target), components.host == nil, components.scheme == nil
         else {
-            throw APIError(.invalidRequest, "the request target is not a valid path: \(escapedForMessage(target))")
+            throw APIError(
+                .invalidRequest, "the request target is not a valid path: \(escapedForMessage(target, limit: 4_096))")
         }
         let path = components.percentEncodedPath
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -146,11 +148,12 @@ public struct RouteMatch: Hashable, Sendable {
         if !methodsForPath.isEmpty {
             throw APIError(
                 .methodNotAllowed,
-                "\(escapedForMessage(path)) does not take \(escapedForMessage(method)); it takes "
+                "\(escapedForMessage(path, limit: 4_096)) does not take \(escapedForMessage(method, limit: 4_096)); it takes "
                     + Set(methodsForPath).sorted().joined(separator: ", "))
         }
         throw APIError(
-            .notFound, "no route \(escapedForMessage(path)); routes are under \(ITVProtocolVersion.pathPrefix)")
+            .notFound,
+            "no route \(escapedForMessage(path, limit: 4_096)); routes are under \(ITVProtocolVersion.pathPrefix)")
     }
 
     private static func match(_ segments: [String], _ pattern: String) -> [String: String]? {
@@ -167,33 +170,4 @@ public struct RouteMatch: Hashable, Sendable {
         }
         return parameters
     }
-}
-
-/// Text with control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\u{1b}`, so that text a host or feed
-/// produced cannot move the cursor, clear the screen or forge lines on an operator's terminal.
-public func escapedForMessage(_ text: String, limit: Int = 4_096) -> String {
-    var out = ""
-    var count = 0
-    for scalar in text.unicodeScalars {
-        count += 1
-        if count > limit {
-            out += "..."
-            break
-        }
-        switch scalar {
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
-            out += "\\u{" + String(scalar.value, radix: 16) + "}"
-        case _
-        where [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
-            .contains(scalar.value):
-            // Bidirectional overrides reorder what a terminal shows ("Trojan Source").
-            out += "\\u{" + String(scalar.value, radix: 16) + "}"
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }

@@ -156,22 +156,10 @@ public enum JournalFieldMapping {
         return line
     }
 
-    /// Control characters as `\n`, `\t`, `\r` or `\xNN`; a backslash doubled.
+    /// A backslash doubled (the line's own quoting), then control and format characters escaped as every message
+    /// of itv escapes them (`escapedForMessage`: `\n`, `\t`, `\u{1B}`), uncut.
     static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || (0x7f..<0xa0).contains(scalar.value):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        escapedForMessage(text.replacingOccurrences(of: "\\", with: "\\\\"), limit: .max)
     }
 
     /// A value with a space or a quote is written in double quotes so that the line stays parseable.

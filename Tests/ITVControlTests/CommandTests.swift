@@ -40,7 +40,7 @@ struct CommandTests {
         try await withServer { _, socket in
             let result = try await itvctl(["release", "list"], socket: socket)
             #expect(!result.stdout.contains("\u{1b}"))
-            #expect(result.stdout.contains("1.0\\u{1b}[2J"))
+            #expect(result.stdout.contains("1.0\\u{1B}[2J"))
             let lines = result.stdout.split(separator: "\n")
             let column = lines[0].range(of: "FIRST SEEN")?.lowerBound.utf16Offset(in: lines[0])
             for line in lines.dropFirst() {
@@ -122,7 +122,7 @@ struct CommandTests {
             #expect(lines.last?.hasSuffix("rollout 13: succeeded") == true)
             let failed = try await itvctl(["rollout", "watch", "14"], socket: socket)
             #expect(failed.status == 1)
-            #expect(failed.stdout.contains("exit_status: verify exited 1: \\u{1b}]0;pwned\\u{7}"))
+            #expect(failed.stdout.contains("exit_status: verify exited 1: \\u{1B}]0;pwned\\u{07}"))
             #expect(!failed.stdout.contains("\u{1b}"))
             let missing = try await itvctl(["rollout", "watch", "99"], socket: socket)
             #expect(missing.status == 1)
@@ -188,7 +188,7 @@ struct WatchTerminalTests {
             #expect(result.stdout.contains("wave 2 pilot"))
             #expect(result.stdout.contains("[!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!]"))
             #expect(result.stdout.contains("0 done, 1 failed, 0 running, 0 waiting"))
-            #expect(result.stdout.contains("ws-it-01: failed - exit_status: verify exited 1: \\u{1b}]0;pwned\\u{7}"))
+            #expect(result.stdout.contains("ws-it-01: failed - exit_status: verify exited 1: \\u{1B}]0;pwned\\u{07}"))
             // Redrawn in place: the cursor moves up over the previous drawing.
             #expect(result.stdout.contains("\u{1b}[") && result.stdout.contains("F\u{1b}[J"))
             // The host's escape sequence itself never reaches the terminal.

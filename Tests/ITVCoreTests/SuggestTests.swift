@@ -52,7 +52,7 @@ import Testing
 
     @Test func anExcerptIsShortAndEscaped() {
         let text = "\u{1B}[2J" + String(repeating: "x", count: 10_000) + "\n"
-        let shown = Suggest.printable(text)
+        let shown = escapedForMessage(text)
         #expect(shown.hasPrefix("\\u{1B}[2J"))
         #expect(shown.hasSuffix("..."))
         #expect(shown.count <= 83)

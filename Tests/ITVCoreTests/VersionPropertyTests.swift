@@ -231,7 +231,7 @@ func onlyAllowedCharactersParse(scheme: VersionScheme) {
         let string = String(text)
         if case .success(let version) = scheme.parse(string) {
             parsedCount += 1
-            #expect(allowed(version.raw), "\(scheme) parsed \(VersionText.escaped(string, limit: 80))")
+            #expect(allowed(version.raw), "\(scheme) parsed \(escapedForMessage(string, limit: 80, asciiOnly: true))")
             #expect(version.raw == string)
         }
     }

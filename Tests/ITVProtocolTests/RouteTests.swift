@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 import ITVProtocol
 import Testing
 
@@ -125,10 +126,10 @@ struct RouteTests {
 
     @Test("control characters and bidi overrides are escaped; plain text is kept")
     func escaping() {
-        #expect(escapedForMessage("1.0\u{1b}[2J\r\nx\t") == "1.0\\u{1b}[2J\\r\\nx\\t")
-        #expect(escapedForMessage("a\u{202e}b\u{9b}") == "a\\u{202e}b\\u{9b}")
+        #expect(escapedForMessage("1.0\u{1b}[2J\r\nx\t") == "1.0\\u{1B}[2J\\r\\nx\\t")
+        #expect(escapedForMessage("a\u{202e}b\u{9b}") == "a\\u{202E}b\\u{009B}")
         #expect(escapedForMessage("Gemeinde Egling an der Paar – Ü") == "Gemeinde Egling an der Paar – Ü")
-        #expect(escapedForMessage("back\\slash") == "back\\\\slash")
+        #expect(escapedForMessage("back\\slash") == "back\\slash")
         #expect(escapedForMessage(String(repeating: "x", count: 10), limit: 4) == "xxxx...")
     }
 }

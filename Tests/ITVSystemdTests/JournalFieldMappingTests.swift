@@ -77,7 +77,7 @@ struct JournalFieldMappingTests {
         )
         let line = JournalFieldMapping.stderrLine(for: entry, pid: 1234)
         #expect(!line.contains("\n"))
-        #expect(line.hasPrefix(#"itvd[1234]: WARNING step failed:\nexit 3\x1b[0m "#))
+        #expect(line.hasPrefix(#"itvd[1234]: WARNING step failed:\nexit 3\u{1B}[0m "#))
         #expect(line.contains(" ITV_ROLLOUT=7"))
         #expect(line.contains(" ITV_EVENT=host.failed"))
         #expect(line.contains(" MESSAGE_ID=\(ITVEvent.hostFailed.messageID ?? "?")"))

@@ -58,7 +58,7 @@ public enum SetValidator {
                 // A close name is looked for among all of the inventory's for the first few only.
                 error(
                     target.location,
-                    "target '\(Suggest.printable(target.value))' is neither a group nor a host of the inventory"
+                    "target '\(escapedForMessage(target.value))' is neither a group nor a host of the inventory"
                         + (n < maxSuggestions ? Suggest.didYouMean(target.value, known) : ""))
             }
             let hosts = inventory.hosts(forTargets: playbook.targets.map(\.value))
@@ -76,13 +76,13 @@ public enum SetValidator {
                             unknownHosts += 1
                             error(
                                 at,
-                                "wave '\(wave.name)': unknown host '\(Suggest.printable(h))'"
+                                "wave '\(wave.name)': unknown host '\(escapedForMessage(h))'"
                                     + (unknownHosts <= maxSuggestions
                                         ? Suggest.didYouMean(h, inventory.hosts.map(\.name)) : ""))
                         } else {
                             error(
                                 at,
-                                "wave '\(wave.name)': host '\(Suggest.printable(h))' is not among the procedure's targets"
+                                "wave '\(wave.name)': host '\(escapedForMessage(h))' is not among the procedure's targets"
                             )
                         }
                     }
@@ -90,12 +90,12 @@ public enum SetValidator {
                     if !groups.contains(g) {
                         error(
                             at,
-                            "wave '\(wave.name)': unknown group '\(Suggest.printable(g))'"
+                            "wave '\(wave.name)': unknown group '\(escapedForMessage(g))'"
                                 + Suggest.didYouMean(g, Array(groups)))
                     } else if !hosts.contains(where: { $0.groups.contains(g) }) {
                         error(
                             at,
-                            "wave '\(wave.name)': group '\(Suggest.printable(g))' has no host among the procedure's targets"
+                            "wave '\(wave.name)': group '\(escapedForMessage(g))' has no host among the procedure's targets"
                         )
                     }
                 default:
@@ -106,7 +106,7 @@ public enum SetValidator {
                 let declared = config.windows.keys.sorted()
                 error(
                     playbook.location(of: "rollout.window"),
-                    "unknown window '\(Suggest.printable(window))'; windows are declared in "
+                    "unknown window '\(escapedForMessage(window))'; windows are declared in "
                         + "itvd.yaml under windows: (declared: \(declared.isEmpty ? "none" : declared.joined(separator: ", ")))"
                 )
             }
@@ -143,7 +143,7 @@ public enum SetValidator {
                 diagnostics.append(
                     Diagnostic(
                         tenant.location ?? SourceLocation(file: "inventory", line: 0, column: 0),
-                        "tenant '\(Suggest.printable(tenant.id))': unknown window '\(Suggest.printable(window))'; "
+                        "tenant '\(escapedForMessage(tenant.id))': unknown window '\(escapedForMessage(window))'; "
                             + "windows are declared in itvd.yaml under windows: (declared: "
                             + "\(declared.isEmpty ? "none" : declared.joined(separator: ", ")))"
                             + Suggest.didYouMean(window, declared)))

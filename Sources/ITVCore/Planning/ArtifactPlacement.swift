@@ -44,11 +44,11 @@ public struct ArtifactPlacement: Hashable, Sendable {
         if name.isEmpty { return "the artifact name is empty" }
         if name.utf8.count > 255 { return "the artifact name is longer than 255 bytes" }
         if name.hasPrefix(".") || name.hasPrefix("-") {
-            return "the artifact name '\(Suggest.printable(name))' starts with '.' or '-'"
+            return "the artifact name '\(escapedForMessage(name))' starts with '.' or '-'"
         }
         for scalar in name.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F || "/\\:*?\"<>|".unicodeScalars.contains(scalar) {
-                return "the artifact name '\(Suggest.printable(name))' is not a plain file name "
+                return "the artifact name '\(escapedForMessage(name))' is not a plain file name "
                     + "(no path separators, control characters or any of : * ? \" < > |)"
             }
         }
@@ -58,7 +58,7 @@ public struct ArtifactPlacement: Hashable, Sendable {
     /// Why `directory` cannot be `steps.artifact_dir` for `os`, or nil: an absolute path (`/...` on Linux,
     /// `X:\...` on Windows), no `..` segment, no control characters, no quotes, at most 1024 bytes.
     public static func problem(withDirectory directory: String, for os: OSFamily) -> String? {
-        let shown = Suggest.printable(directory)
+        let shown = escapedForMessage(directory)
         if directory.utf8.count > 1024 { return "artifact_dir is longer than 1024 bytes" }
         for scalar in directory.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
             return "artifact_dir '\(shown)' contains a control character"

@@ -238,7 +238,7 @@ extension RolloutStateMachine {
     /// The last line of a step's stderr, for error messages (control characters escaped, cut).
     static func tail(_ stderr: String) -> String {
         let last = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
-        let text = Suggest.printable(last.trimmingASCIISpaces())
+        let text = escapedForMessage(last.trimmingASCIISpaces())
         return text.isEmpty ? "" : ": \(text)"
     }
 }

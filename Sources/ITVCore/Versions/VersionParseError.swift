@@ -17,8 +17,8 @@ public struct VersionParseError: Error, Hashable, Sendable, CustomStringConverti
     }
 
     public let scheme: VersionScheme
-    /// The offending input with control, non-ASCII, `\` and `"` characters escaped (`\n`, `\u{202E}`) and cut to
-    /// 80 characters, safe to print or journal.
+    /// The offending input with control and non-ASCII characters escaped (`\n`, `\u{202E}`; `escapedForMessage`,
+    /// ASCII only) and cut to 80 characters with the `...` that marks a cut, safe to print or journal.
     public let text: String
     public let kind: Kind
     /// Why it is not a version, e.g. "contains ';', which no version may contain".
@@ -26,7 +26,7 @@ public struct VersionParseError: Error, Hashable, Sendable, CustomStringConverti
 
     public init(scheme: VersionScheme, input: String, kind: Kind, reason: String) {
         self.scheme = scheme
-        self.text = VersionText.escaped(input, limit: 80)
+        self.text = escapedForMessage(input, limit: 77, asciiOnly: true)
         self.kind = kind
         self.reason = reason
     }

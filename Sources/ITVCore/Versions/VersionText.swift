@@ -1,4 +1,4 @@
-/// The checks every scheme makes before its grammar, and the escaping of untrusted text for messages.
+/// The checks every scheme makes before its grammar.
 enum VersionText {
     struct Rejection: Error, Hashable {
         var kind: VersionParseError.Kind
@@ -23,10 +23,10 @@ enum VersionText {
         for scalar in text.unicodeScalars {
             let value = scalar.value
             if value < 0x20 || value == 0x7F {
-                return Rejection(kind: .controlCharacter, reason: "contains the control character \(escape(scalar))")
+                return Rejection(kind: .controlCharacter, reason: "contains the control character \(shown(scalar))")
             }
             if value > 0x7F {
-                return Rejection(kind: .nonASCII, reason: "contains the non-ASCII character \(escape(scalar))")
+                return Rejection(kind: .nonASCII, reason: "contains the non-ASCII character \(shown(scalar))")
             }
             if value == 0x20 { return Rejection(kind: .whitespace, reason: "contains a space") }
             let character = Character(scalar)
@@ -85,41 +85,8 @@ enum VersionText {
         return hasLetter && hasDigit
     }
 
-    /// `text` with control characters, non-ASCII characters, `\` and `"` escaped Swift-style, cut to `limit`
-    /// characters (an ellipsis `...` marks a cut; escapes are never split).
-    static func escaped(_ text: String, limit: Int) -> String {
-        var pieces: [String] = []
-        var total = 0
-        for scalar in text.unicodeScalars {
-            let piece = escape(scalar)
-            pieces.append(piece)
-            total += piece.count
-        }
-        if total <= limit { return pieces.joined() }
-        var result = ""
-        var length = 0
-        for piece in pieces {
-            if length + piece.count > limit - 3 { break }
-            result += piece
-            length += piece.count
-        }
-        return result + "..."
-    }
-
-    /// One scalar as it may be printed: itself if printable ASCII, else a Swift escape.
-    static func escape(_ scalar: Unicode.Scalar) -> String {
-        switch scalar {
-        case "\n": return "\\n"
-        case "\r": return "\\r"
-        case "\t": return "\\t"
-        case "\0": return "\\0"
-        case "\\": return "\\\\"
-        case "\"": return "\\\""
-        default:
-            if scalar.value >= 0x20 && scalar.value < 0x7F { return String(Character(scalar)) }
-            return "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-        }
-    }
+    /// One character a version may not contain, as a reason names it (`\n`, `\u{202E}`).
+    static func shown(_ scalar: Unicode.Scalar) -> String { escapedForMessage(String(scalar), asciiOnly: true) }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 

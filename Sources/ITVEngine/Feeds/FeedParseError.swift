@@ -47,7 +47,7 @@ public enum FeedBounds {
 /// A string a feed offered that is not taken as a version, and why (journaled, never run).
 public struct RejectedCandidate: Hashable, Sendable {
     /// The offered text for the journal: printable ASCII as is, anything else (newlines, bidi overrides,
-    /// full-width digits) escaped as `\u{...}`, cut after about 80 characters.
+    /// full-width digits) escaped (`escapedForMessage`, ASCII only), cut after 80 characters.
     public var shown: String
     public var reason: String
 
@@ -57,21 +57,14 @@ public struct RejectedCandidate: Hashable, Sendable {
 
     /// From the first part of a longer text (`totalBytes` long), for candidates too long to be kept whole.
     public init(raw: String, totalBytes: Int, reason: String) {
-        var s = ""
-        var complete = raw.utf8.count == totalBytes
-        for u in raw.unicodeScalars {
-            if s.utf8.count >= 80 {
-                complete = false
-                break
-            }
-            if u.value >= 0x20, u.value < 0x7F {
-                s.unicodeScalars.append(u)
-            } else {
-                s += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
-            }
+        let excerpt = escapedExcerpt(raw, limit: 80, asciiOnly: true)
+        if excerpt.cut {
+            self.shown = excerpt.text + " (\(totalBytes) bytes)"
+        } else if raw.utf8.count != totalBytes {
+            self.shown = excerpt.text + "... (\(totalBytes) bytes)"
+        } else {
+            self.shown = excerpt.text
         }
-        if !complete { s += "... (\(totalBytes) bytes)" }
-        self.shown = s
         self.reason = reason
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ITVCore
 
 /// What the selector needs of a parsed version (the version schemes of ITVCore provide it).
 public protocol FeedVersion: Comparable, Hashable, Sendable {
@@ -39,7 +40,7 @@ public enum ReleaseSelector {
                 (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
                 || "._+~:-!".unicodeScalars.contains(u)
             if !ok {
-                let shown = v < 0x20 || v > 0x7E ? String(format: "U+%04X", v) : "'\(Character(u))'"
+                let shown = v < 0x20 || v > 0x7E ? escapedForMessage(String(u), asciiOnly: true) : "'\(Character(u))'"
                 return "contains \(shown), which no version scheme allows"
             }
         }

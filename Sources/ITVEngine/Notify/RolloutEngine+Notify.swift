@@ -25,7 +25,7 @@ extension RolloutEngine {
                     event: .hostkeyMismatch, at: clock.now(), tenants: tenants(of: [host]), rollout: r.id,
                     procedure: r.procedure, version: r.version, wave: machine.hostRun(host).map { $0.wave + 1 },
                     hosts: [host],
-                    message: "host key of \(host) changed: itvd refuses it (\(Suggest.printable(message)))",
+                    message: "host key of \(host) changed: itvd refuses it (\(escapedForMessage(message)))",
                     command: "ssh-keyscan the host, check the fingerprint out of band, then itvctl rollout retry "
                         + "\(r.id) --host \(host)"))
         }

@@ -178,7 +178,7 @@ extension RolloutEngine {
         case .ok(let exit, _, _, _): return "exited \(exit)"
         case .connectFailed(let m), .timeout(let m), .authFailed(let m), .hostkeyUnknown(let m),
             .protocolError(let m), .noExitStatus(let m):
-            return Suggest.printable(m)
+            return escapedForMessage(m)
         case .hostkeyMismatch(let expected, let presented):
             return "host key changed: expected \(expected), presented \(presented)"
         case .killedBySignal(let signal, _, _):

@@ -57,7 +57,7 @@ extension RolloutEngine {
             return .exited(
                 code: 0, stdout: bytes == 0 ? "already on the host" : "uploaded \(bytes) bytes", stderr: "")
         case .refused(let kind, let message):
-            return .notRun(kind: kind, message: Suggest.printable(message))
+            return .notRun(kind: kind, message: escapedForMessage(message))
         case .interrupted(let outcome):
             return .unknown(kind: outcome.kind, message: describe(outcome))
         }
