@@ -64,10 +64,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // One libcurl easy handle, used safely (RAII, typed options, callbacks to closures, bounded bodies): the
+        // HTTP client of itvctl, the notification senders and the feed fetcher share it.
+        .target(name: "ITVCurl", dependencies: ["CCurl"], swiftSettings: strict),
         .target(
             name: "ITVFeeds",
             dependencies: [
-                "ITVEngine", "ITVCore", "ITVProtocol", "CCurl", "CLibCrypto",
+                "ITVEngine", "ITVCore", "ITVProtocol", "ITVCurl", "CCurl", "CLibCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -77,7 +80,7 @@ let package = Package(
         // Notification senders: webhooks (HTTPS) and mail (SMTP) on libcurl.
         .target(
             name: "ITVNotify",
-            dependencies: ["ITVEngine", "ITVCore", "CCurl", "CLibCrypto"],
+            dependencies: ["ITVEngine", "ITVCore", "ITVCurl", "CCurl", "CLibCrypto"],
             swiftSettings: strict
         ),
         .systemLibrary(
@@ -124,7 +127,8 @@ let package = Package(
         .target(
             name: "ITVControl",
             dependencies: [
-                "ITVProtocol", "ITVCore", "CCurl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ITVProtocol", "ITVCore", "ITVCurl", "CCurl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import ITVCore
+import ITVCurl
 import ITVProtocol
 
 #if canImport(Glibc)
@@ -99,7 +100,7 @@ struct HTTPClient {
         guard socketPath.utf8.count < 108 else {
             throw .unreachable(socketPath, "the path is too long for a Unix socket")
         }
-        guard let easy = CurlHandle() else {
+        guard let easy = CurlEasy() else {
             throw ClientFailure(exitCode: 1, message: "cannot start an HTTP request (curl_easy_init failed)")
         }
         easy.set(CURLOPT_UNIX_SOCKET_PATH, socketPath)
@@ -124,7 +125,7 @@ struct HTTPClient {
         }
         if let body {
             headers.append("Content-Type: \(ITVProtocolVersion.jsonContentType)")
-            easy.upload(body)
+            easy.postFields(body)
         }
         easy.set(CURLOPT_HTTPHEADER, list: headers)
         if timeoutSeconds > 0 {
@@ -133,25 +134,24 @@ struct HTTPClient {
             easy.set(CURLOPT_LOW_SPEED_LIMIT, 1)
             easy.set(CURLOPT_LOW_SPEED_TIME, timeoutSeconds)
         }
-        easy.receive(into: exchange)
+        easy.onHeader = { exchange.header(String(decoding: $0, as: UTF8.self)) }
+        easy.onBody = { exchange.received($0) }
         guard easy.ok else {
             throw ClientFailure(exitCode: 1, message: "cannot set up the HTTP request (libcurl refused an option)")
         }
-        let code = curl_easy_perform(easy.handle)
+        let code = easy.perform()
         if let failure = exchange.failure { throw failure }
         if code == CURLE_OK || (code == CURLE_WRITE_ERROR && exchange.stopped) { return }
         throw failure(code, easy, exchange)
     }
 
     /// What a libcurl error means for itvctl: the same exit codes and messages as ever.
-    private func failure(_ code: CURLcode, _ easy: CurlHandle, _ exchange: Exchange) -> ClientFailure {
+    private func failure(_ code: CURLcode, _ easy: CurlEasy, _ exchange: Exchange) -> ClientFailure {
         let path = socketPath
-        let detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+        let detail = easy.errorText(code)
         switch code {
         case CURLE_COULDNT_CONNECT:
-            var osErrno = 0
-            _ = itv_easy_getinfo_long(easy.handle, CURLINFO_OS_ERRNO, &osErrno)
-            let number = Int32(osErrno)
+            let number = Int32(easy.info(CURLINFO_OS_ERRNO))
             if number == EACCES || number == EPERM {
                 return ClientFailure(
                     exitCode: 77,
@@ -252,85 +252,4 @@ private final class Exchange {
         body.append(contentsOf: bytes)
         return true
     }
-}
-
-/// One libcurl easy handle with its header lists, request body and error text; freed when released.
-private final class CurlHandle {
-    let handle: UnsafeMutableRawPointer
-    private var lists: [UnsafeMutablePointer<curl_slist>] = []
-    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-    private var upload: UnsafeMutablePointer<UInt8>?
-    private var exchange: Exchange?
-    var ok = true
-
-    init?() {
-        guard let h = curl_easy_init() else { return nil }
-        handle = h
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        if itv_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer) != CURLE_OK { ok = false }
-    }
-
-    deinit {
-        curl_easy_cleanup(handle)
-        for list in lists { curl_slist_free_all(list) }
-        errorBuffer.deallocate()
-        upload?.deallocate()
-    }
-
-    var errorText: String { String(cString: errorBuffer) }
-
-    func set(_ option: CURLoption, _ value: Int) {
-        if itv_easy_setopt_long(handle, option, value) != CURLE_OK { ok = false }
-    }
-
-    func set(_ option: CURLoption, _ value: String) {
-        if itv_easy_setopt_str(handle, option, value) != CURLE_OK { ok = false }
-    }
-
-    func set(_ option: CURLoption, list items: [String]) {
-        var list: UnsafeMutablePointer<curl_slist>?
-        for item in items { list = curl_slist_append(list, item) }
-        guard let list else { return }
-        lists.append(list)
-        if itv_easy_setopt_slist(handle, option, list) != CURLE_OK { ok = false }
-    }
-
-    /// The request body, sent as is (libcurl does not copy it: kept here until the handle goes).
-    func upload(_ body: Data) {
-        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(body.count, 1))
-        body.copyBytes(to: bytes, count: body.count)
-        upload = bytes
-        if itv_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) != CURLE_OK { ok = false }
-        if itv_easy_setopt_ptr(handle, CURLOPT_POSTFIELDS, bytes) != CURLE_OK { ok = false }
-    }
-
-    /// Hands the head and the body to `exchange`.
-    func receive(into exchange: Exchange) {
-        self.exchange = exchange
-        let me = Unmanaged.passUnretained(exchange).toOpaque()
-        if itv_easy_setopt_cb(handle, CURLOPT_HEADERFUNCTION, curlHead) != CURLE_OK { ok = false }
-        if itv_easy_setopt_ptr(handle, CURLOPT_HEADERDATA, me) != CURLE_OK { ok = false }
-        if itv_easy_setopt_cb(handle, CURLOPT_WRITEFUNCTION, curlBody) != CURLE_OK { ok = false }
-        if itv_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, me) != CURLE_OK { ok = false }
-    }
-}
-
-private let curlHead: itv_curl_data_cb = { ptr, size, count, user in
-    guard let ptr, let user else { return 0 }
-    let exchange = Unmanaged<Exchange>.fromOpaque(user).takeUnretainedValue()
-    let n = size * count
-    let line = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
-    }
-    return exchange.header(line) ? n : 0
-}
-
-private let curlBody: itv_curl_data_cb = { ptr, size, count, user in
-    guard let ptr, let user else { return 0 }
-    let exchange = Unmanaged<Exchange>.fromOpaque(user).takeUnretainedValue()
-    let n = size * count
-    let keep = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-        exchange.received(UnsafeBufferPointer(start: $0, count: n))
-    }
-    return keep ? n : 0
 }

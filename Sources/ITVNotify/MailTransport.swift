@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import ITVCore
+import ITVCurl
 import ITVEngine
 
 /// Sends the notification as a plain-text mail over SMTP with libcurl. TLS is required
@@ -77,8 +78,10 @@ public final class MailTransport: NotificationTransport {
         let recipients = sink.to.map { "<\($0)>" }
         let credentialsCopy = credentials
         return await thread.run { () -> Result<Void, NotifyDeliveryError> in
-            guard let easy = CurlEasy() else { return .failure(NotifyDeliveryError("curl_easy_init failed")) }
-            easy.prepare(caBundle: caBundle)
+            guard let notify = NotifyCurl(caBundle: caBundle) else {
+                return .failure(NotifyDeliveryError("curl_easy_init failed"))
+            }
+            let easy = notify.easy
             easy.set(CURLOPT_URL, url.hasSuffix("/") ? url + hostname : url + "/" + hostname)
             easy.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
             easy.set(CURLOPT_USE_SSL, plain ? Int(CURLUSESSL_NONE.rawValue) : Int(CURLUSESSL_ALL.rawValue))
@@ -90,8 +93,8 @@ public final class MailTransport: NotificationTransport {
             }
             easy.set(CURLOPT_UPLOAD, 1)
             easy.set(CURLOPT_INFILESIZE, message.count)
-            easy.upload = message
-            if let error = easy.perform() { return .failure(NotifyDeliveryError("\(url): \(error)")) }
+            easy.upload(message)
+            if let error = notify.perform() { return .failure(NotifyDeliveryError("\(url): \(error)")) }
             return .success(())
         }
     }

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import ITVCore
+import ITVCurl
 import ITVEngine
 
 /// POSTs the notification's JSON to the sink's URL. Headers: `X-ITV-Signature: sha256=<hex HMAC-SHA256 of
@@ -40,21 +41,24 @@ public final class WebhookTransport: NotificationTransport {
         let caBundle = self.caBundle
         let userAgent = self.userAgent
         return await thread.run { () -> Result<Void, NotifyDeliveryError> in
-            guard let easy = CurlEasy() else { return .failure(NotifyDeliveryError("curl_easy_init failed")) }
-            easy.prepare(caBundle: caBundle)
+            guard let notify = NotifyCurl(caBundle: caBundle) else {
+                return .failure(NotifyDeliveryError("curl_easy_init failed"))
+            }
+            let easy = notify.easy
             easy.set(CURLOPT_URL, url)
             easy.set(CURLOPT_PROTOCOLS_STR, plain ? "http,https" : "https")
             easy.set(CURLOPT_FOLLOWLOCATION, 0)
             easy.set(CURLOPT_USERAGENT, userAgent)
             easy.set(CURLOPT_POST, 1)
             easy.set(CURLOPT_POSTFIELDSIZE, body.count)
-            easy.upload = body
+            easy.upload(body)
             easy.set(CURLOPT_HTTPHEADER, list: headerLines)
-            if let error = easy.perform() { return .failure(NotifyDeliveryError("\(url): \(error)")) }
-            let status = easy.status
+            if let error = notify.perform() { return .failure(NotifyDeliveryError("\(url): \(error)")) }
+            let status = notify.status
             guard (200..<300).contains(status) else {
-                let answer = String(decoding: easy.response.prefix(200), as: UTF8.self)
-                return .failure(NotifyDeliveryError("\(url) answered HTTP \(status): \(escapedForMessage(answer))"))
+                let answer = String(decoding: notify.response.bytes.prefix(200), as: UTF8.self)
+                return .failure(
+                    NotifyDeliveryError("\(url) answered HTTP \(status): \(escapedForMessage(answer))"))
             }
             return .success(())
         }

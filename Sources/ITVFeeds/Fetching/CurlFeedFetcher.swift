@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import ITVCurl
 import ITVEngine
 import ITVProtocol
 import Synchronization
@@ -248,14 +249,4 @@ final class CurlMultiLoop: @unchecked Sendable {
             transfer.complete(transfer.response(for: code))
         }
     }
-}
-
-/// `curl_global_init` exactly once per process, before any handle exists.
-enum CurlGlobal {
-    private static let done: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        return true
-    }()
-
-    static func initialize() { _ = done }
 }

@@ -1,15 +1,16 @@
 import CCurl
 import Foundation
+import ITVCurl
 import ITVEngine
 
 /// One transfer: its easy handle, the body read so far (capped), and the response headers.
-/// Lives on the fetch thread only; C callbacks reach it through an unretained pointer while `active` holds it.
+/// Lives on the fetch thread only; libcurl's callbacks reach it through `curl`'s closures while `active` holds it.
 final class CurlTransfer {
     let request: FeedRequest
-    let easy: UnsafeMutableRawPointer
+    let curl: CurlEasy
+    /// The easy handle, as the multi handle knows it.
+    var easy: UnsafeMutableRawPointer { curl.handle }
     private let completion: CurlMultiLoop.Completion
-    private var headerList: UnsafeMutablePointer<curl_slist>?
-    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var completed = false
 
     /// The fetcher's id of the request (for cancellation).
@@ -27,79 +28,64 @@ final class CurlTransfer {
     private(set) var sentETag: String?
     private(set) var sentLastModified: String?
 
-    private init(request: FeedRequest, easy: UnsafeMutableRawPointer, completion: @escaping CurlMultiLoop.Completion) {
+    private init(request: FeedRequest, curl: CurlEasy, completion: @escaping CurlMultiLoop.Completion) {
         self.request = request
-        self.easy = easy
+        self.curl = curl
         self.completion = completion
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    }
-
-    deinit {
-        curl_easy_cleanup(easy)
-        curl_slist_free_all(headerList)
-        errorBuffer.deallocate()
     }
 
     static func make(
         _ request: FeedRequest, sink: ArtifactSink? = nil, configuration: CurlFeedFetcher.Configuration,
         completion: @escaping CurlMultiLoop.Completion
     ) -> Result<CurlTransfer, FeedFetchError> {
-        guard let easy = curl_easy_init() else {
+        guard let curl = CurlEasy() else {
             return .failure(FeedFetchError(.io, "cannot fetch \(request.url): curl_easy_init failed"))
         }
-        let t = CurlTransfer(request: request, easy: easy, completion: completion)
+        let t = CurlTransfer(request: request, curl: curl, completion: completion)
         t.sink = sink
         let isHTTPS = request.url.lowercased().hasPrefix("https://")
         let isFile = request.url.lowercased().hasPrefix("file://")
         let protocols = isFile ? "file" : (isHTTPS ? "https" : "http,https")
         // A redirect may never leave https: once the feed is https, every hop must be.
         let redirectProtocols = isHTTPS ? "https" : "http,https"
-        var ok = true
-        func check(_ code: CURLcode) { if code != CURLE_OK { ok = false } }
-        check(itv_easy_setopt_str(easy, CURLOPT_URL, request.url))
-        check(itv_easy_setopt_str(easy, CURLOPT_PROTOCOLS_STR, protocols))
-        check(itv_easy_setopt_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, redirectProtocols))
-        check(itv_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1))
-        check(itv_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 5))
-        check(itv_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
-        check(itv_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
-        check(itv_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
-        check(itv_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout)))
-        check(itv_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, milliseconds(request.totalTimeout)))
-        check(itv_easy_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes)))
+        curl.set(CURLOPT_URL, request.url)
+        curl.set(CURLOPT_PROTOCOLS_STR, protocols)
+        curl.set(CURLOPT_REDIR_PROTOCOLS_STR, redirectProtocols)
+        curl.set(CURLOPT_FOLLOWLOCATION, 1)
+        curl.set(CURLOPT_MAXREDIRS, 5)
+        curl.set(CURLOPT_NOSIGNAL, 1)
+        curl.set(CURLOPT_SSL_VERIFYPEER, 1)
+        curl.set(CURLOPT_SSL_VERIFYHOST, 2)
+        curl.set(CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
+        curl.set(CURLOPT_TIMEOUT_MS, milliseconds(request.totalTimeout))
+        curl.set(CURLOPT_MAXFILESIZE_LARGE, large: Int64(request.maxBodyBytes))
         if sink == nil {
-            check(itv_easy_setopt_str(easy, CURLOPT_ACCEPT_ENCODING, ""))
+            curl.set(CURLOPT_ACCEPT_ENCODING, "")
         } else {
             // An artifact is taken byte for byte as served (no decoding), and a stalled transfer (under 1 KiB/s
             // for a minute) ends long before the total deadline of a large file.
-            check(itv_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1_024))
-            check(itv_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, 60))
+            curl.set(CURLOPT_LOW_SPEED_LIMIT, 1_024)
+            curl.set(CURLOPT_LOW_SPEED_TIME, 60)
         }
-        check(itv_easy_setopt_str(easy, CURLOPT_USERAGENT, configuration.userAgent))
-        check(itv_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, t.errorBuffer))
-        if let ca = configuration.caBundlePath { check(itv_easy_setopt_str(easy, CURLOPT_CAINFO, ca)) }
+        curl.set(CURLOPT_USERAGENT, configuration.userAgent)
+        if let ca = configuration.caBundlePath { curl.set(CURLOPT_CAINFO, ca) }
         // The ETag is preferred: it names the content, where Last-Modified has a resolution of one second (a
         // document replaced within the second it was fetched keeps its date). With an ETag, only If-None-Match
         // is sent, so that no server can answer on the date instead (RFC 9110 13.1.3 says it must not).
-        var list: UnsafeMutablePointer<curl_slist>?
         if let etag = request.etag, isSafeHeaderValue(etag) {
             t.sentETag = etag
-            list = curl_slist_append(list, "If-None-Match: \(etag)")
+            curl.set(CURLOPT_HTTPHEADER, list: ["If-None-Match: \(etag)"])
         } else if let lm = request.lastModified, isSafeHeaderValue(lm) {
             t.sentLastModified = lm
-            list = curl_slist_append(list, "If-Modified-Since: \(lm)")
+            curl.set(CURLOPT_HTTPHEADER, list: ["If-Modified-Since: \(lm)"])
         }
-        if let list {
-            t.headerList = list
-            check(itv_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list))
+        // The transfer owns `curl`: the closures hold it unowned (no cycle); it outlives every callback.
+        curl.onBody = { [unowned t] in t.received(body: $0) }
+        curl.onHeader = { [unowned t] line in line.count < 8_192 ? t.received(header: line) : true }
+        curl.set(CURLOPT_PRIVATE, pointer: Unmanaged.passUnretained(t).toOpaque())
+        guard curl.ok else {
+            return .failure(FeedFetchError(.io, "cannot fetch \(request.url): libcurl refused an option"))
         }
-        let me = Unmanaged.passUnretained(t).toOpaque()
-        check(itv_easy_setopt_cb(easy, CURLOPT_WRITEFUNCTION, curlWrite))
-        check(itv_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me))
-        check(itv_easy_setopt_cb(easy, CURLOPT_HEADERFUNCTION, curlHeader))
-        check(itv_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me))
-        check(itv_easy_setopt_ptr(easy, CURLOPT_PRIVATE, me))
-        guard ok else { return .failure(FeedFetchError(.io, "cannot fetch \(request.url): libcurl refused an option")) }
         return .success(t)
     }
 
@@ -113,11 +99,8 @@ final class CurlTransfer {
     func response(for code: CURLcode) -> FeedResponse {
         let url = request.url
         if code != CURLE_OK { return .failed(error(for: code)) }
-        var status = 0
-        itv_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        var effective: UnsafeMutablePointer<CChar>?
-        itv_easy_getinfo_str(easy, CURLINFO_EFFECTIVE_URL, &effective)
-        let effectiveURL = effective.map { String(cString: $0) } ?? url
+        var status = curl.info(CURLINFO_RESPONSE_CODE)
+        let effectiveURL = curl.infoText(CURLINFO_EFFECTIVE_URL) ?? url
         if url.lowercased().hasPrefix("file://") { status = 200 }
         switch status {
         case 200...299:
@@ -153,9 +136,8 @@ final class CurlTransfer {
 
     private func error(for code: CURLcode) -> FeedFetchError {
         let url = request.url
-        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
-        var redirects = 0
-        itv_easy_getinfo_long(easy, CURLINFO_REDIRECT_COUNT, &redirects)
+        let detail = curl.errorText(code)
+        let redirects = curl.info(CURLINFO_REDIRECT_COUNT)
         switch code {
         case CURLE_WRITE_ERROR where sink?.failure != nil:
             return FeedFetchError(.io, "\(url): cannot write the download: \(sink?.failure ?? "")")
@@ -189,12 +171,10 @@ final class CurlTransfer {
 
     /// Returns false to stop the transfer (a downgrade from https to http within a redirect chain; the
     /// protocol allow-list already refuses it when the feed itself is https).
-    fileprivate func received(header line: UnsafeBufferPointer<UInt8>) -> Bool {
+    private func received(header line: UnsafeBufferPointer<UInt8>) -> Bool {
         if line.starts(with: "HTTP/".utf8) {
             headers.removeAll()
-            var scheme: UnsafeMutablePointer<CChar>?
-            itv_easy_getinfo_str(easy, CURLINFO_SCHEME, &scheme)
-            let isHTTPS = scheme.map { String(cString: $0).lowercased() == "https" } ?? false
+            let isHTTPS = curl.infoText(CURLINFO_SCHEME)?.lowercased() == "https"
             if isHTTPS {
                 sawHTTPS = true
             } else if sawHTTPS {
@@ -218,6 +198,26 @@ final class CurlTransfer {
     }
 }
 
+extension CurlTransfer {
+    /// A piece of the body: into the sink (an artifact) or `body`, up to the request's cap; false stops the
+    /// transfer (over the cap, or the sink could not write).
+    fileprivate func received(body piece: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let sink {
+            if sink.count + Int64(piece.count) > Int64(request.maxBodyBytes) {
+                overCap = true
+                return false
+            }
+            return sink.write(piece)
+        }
+        if body.count + piece.count > request.maxBodyBytes {
+            overCap = true
+            return false
+        }
+        body.append(contentsOf: piece)
+        return true
+    }
+}
+
 private func milliseconds(_ d: Duration) -> Int {
     let (s, atto) = d.components
     return max(1, Int(s) * 1_000 + Int(atto / 1_000_000_000_000_000))
@@ -229,39 +229,4 @@ private func weakTag(_ tag: String) -> Substring { tag.hasPrefix("W/") ? tag.dro
 /// Validators are echoed back to the server; refuse any that could split a header.
 private func isSafeHeaderValue(_ s: String) -> Bool {
     s.utf8.count <= 1_024 && s.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
-}
-
-private let curlWrite: itv_curl_data_cb = { ptr, size, count, userdata in
-    guard let ptr, let userdata else { return 0 }
-    let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    let n = size * count
-    if let sink = t.sink {
-        if sink.count + Int64(n) > Int64(t.request.maxBodyBytes) {
-            t.overCap = true
-            return 0
-        }
-        let ok = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-            sink.write(UnsafeBufferPointer(start: $0, count: n))
-        }
-        return ok ? n : 0
-    }
-    if t.body.count + n > t.request.maxBodyBytes {
-        t.overCap = true
-        return 0
-    }
-    ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-        t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
-    }
-    return n
-}
-
-private let curlHeader: itv_curl_data_cb = { ptr, size, count, userdata in
-    guard let ptr, let userdata else { return 0 }
-    let t = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    let n = size * count
-    guard n < 8_192 else { return n }
-    let keepGoing = ptr.withMemoryRebound(to: UInt8.self, capacity: n) {
-        t.received(header: UnsafeBufferPointer(start: $0, count: n))
-    }
-    return keepGoing ? n : 0
 }
