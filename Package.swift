@@ -140,13 +140,16 @@ let package = Package(
         // Bench driver for scripts/bench.d/30-feeds.sh: the feed watcher polling N local feeds twice.
         .executableTarget(
             name: "itv-feedbench", dependencies: ["ITVFeeds", "ITVEngine", "ITVCore"], swiftSettings: strict),
+        // What the SSH bench drivers share: the fleet from an inventory, the executor, a bounded fan-out.
+        .target(
+            name: "ITVBenchSupport", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine"], swiftSettings: strict),
         // Bench driver for scripts/bench.d/25-engine.sh: the bare SSH fan-out of N commands per host.
         .executableTarget(
-            name: "itv-bench-fanout", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
+            name: "itv-bench-fanout", dependencies: ["ITVBenchSupport", "ITVSSH", "ITVEngine", "ITVCore"],
             swiftSettings: strict),
         // Bench driver for scripts/bench.d/60-stage.sh: the stage step (SFTP upload, hash on the host) to N hosts.
         .executableTarget(
-            name: "itv-bench-stage", dependencies: ["ITVSSH", "ITVPlaybookLoader", "ITVEngine", "ITVCore"],
+            name: "itv-bench-stage", dependencies: ["ITVBenchSupport", "ITVSSH", "ITVEngine", "ITVCore"],
             swiftSettings: strict),
 
         // What the test targets share: TempDir, eventually, a child-process runner (posix_spawn + waitpid),

@@ -39,8 +39,8 @@ final class Admission: Sendable {
         var present = 0
         var admitted = 0
         var admittedReaders = 0
-        var perUser: [UInt32: Int] = [:]
-        var watches: [UInt32: Int] = [:]
+        var perUser = PerUser()
+        var watches = PerUser()
         var reads = 0
         var nextWaiter = 0
         var readWaiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
@@ -64,14 +64,12 @@ final class Admission: Sendable {
     /// Counts the connection for its uid (known from the peer credentials); the refusal to send otherwise.
     func claim(uid: UInt32, _ ticket: inout Ticket) -> APIError? {
         state.withLock { state in
-            let held = state.perUser[uid, default: 0]
-            if uid != 0, held >= limits.maxConnectionsPerUser {
+            if let held = state.perUser.take(uid, limit: limits.maxConnectionsPerUser) {
                 return APIError(
                     .unavailable,
                     "uid \(uid) has \(held) connections to itvd open, the most one user may have "
                         + "(each rollout watch holds one); close some and try again")
             }
-            state.perUser[uid] = held + 1
             ticket.uid = uid
             return nil
         }
@@ -102,10 +100,7 @@ final class Admission: Sendable {
     func release(_ ticket: Ticket) {
         state.withLock { state in
             if ticket.present { state.present -= 1 }
-            if let uid = ticket.uid {
-                let held = state.perUser[uid, default: 1] - 1
-                state.perUser[uid] = held > 0 ? held : nil
-            }
+            if let uid = ticket.uid { state.perUser.give(uid) }
             if ticket.admitted {
                 state.admitted -= 1
                 if !ticket.asOperator { state.admittedReaders -= 1 }
@@ -116,23 +111,18 @@ final class Admission: Sendable {
     /// Starts a watch stream of `uid`; the refusal to send otherwise. End it with `endWatch`.
     func beginWatch(uid: UInt32) -> APIError? {
         state.withLock { state in
-            let held = state.watches[uid, default: 0]
-            if uid != 0, held >= limits.maxWatchesPerUser {
+            if let held = state.watches.take(uid, limit: limits.maxWatchesPerUser) {
                 return APIError(
                     .unavailable,
                     "uid \(uid) already follows \(held) rollouts, the most one user may follow at once; "
                         + "end a rollout watch and try again")
             }
-            state.watches[uid] = held + 1
             return nil
         }
     }
 
     func endWatch(uid: UInt32) {
-        state.withLock { state in
-            let held = state.watches[uid, default: 1] - 1
-            state.watches[uid] = held > 0 ? held : nil
-        }
+        state.withLock { state in state.watches.give(uid) }
     }
 
     /// Waits for a turn to answer a reader's request, at most `timeout`; false when none came in time.
@@ -186,6 +176,28 @@ final class Admission: Sendable {
 
     /// Connections admitted, of them readers', watch streams, and readers' requests waiting for a turn.
     var counts: (admitted: Int, readers: Int, watches: Int, waitingReads: Int) {
-        state.withLock { ($0.admitted, $0.admittedReaders, $0.watches.values.reduce(0, +), $0.readWaiters.count) }
+        state.withLock { ($0.admitted, $0.admittedReaders, $0.watches.total, $0.readWaiters.count) }
+    }
+}
+
+/// How many of something (connections, watch streams) each uid holds; root (uid 0) is never refused.
+private struct PerUser {
+    private var held: [UInt32: Int] = [:]
+
+    /// Takes one for `uid`; nil when taken, else how many it already holds (`limit` or more: refused).
+    mutating func take(_ uid: UInt32, limit: Int) -> Int? {
+        let count = held[uid, default: 0]
+        if uid != 0, count >= limit { return count }
+        held[uid] = count + 1
+        return nil
+    }
+
+    /// How many all uids hold together.
+    var total: Int { held.values.reduce(0, +) }
+
+    /// Gives one back.
+    mutating func give(_ uid: UInt32) {
+        let count = held[uid, default: 1] - 1
+        held[uid] = count > 0 ? count : nil
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ITVCore
 import ITVEngine
 
 /// Opening the database file: a read-only health check of an existing file, then the read-write
@@ -41,7 +42,7 @@ enum StoreFiles {
         config.readonly = true
         config.busyMode = .timeout(10)
         config.label = "itvd.store.check"
-        do {
+        return try storeErrors(path: path, otherwise: .unreadable, "cannot read the state store") {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
             return try queue.read { db in
@@ -87,12 +88,22 @@ enum StoreFiles {
                 }
                 return header
             }
+        }
+    }
+
+    /// `body`, with what it throws as a `StoreError`: its own as they are, SQLite's through `openFailure`,
+    /// anything else as `kind`, "`what` PATH: error".
+    private static func storeErrors<T>(
+        path: String, otherwise kind: ITVErrorKind, _ what: String, _ body: () throws -> T
+    ) throws -> T {
+        do {
+            return try body()
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
             throw openFailure(path: path, error)
         } catch {
-            throw StoreError(kind: .unreadable, message: "cannot read the state store \(path): \(error)")
+            throw StoreError(kind: kind, message: "\(what) \(path): \(error)")
         }
     }
 
@@ -119,7 +130,7 @@ enum StoreFiles {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.label = "itvd.store"
-        do {
+        return try storeErrors(path: path, otherwise: .io, "cannot open the state store") {
             let queue = try DatabaseQueue(path: path, configuration: config)
             try queue.writeWithoutTransaction { db in
                 let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
@@ -131,12 +142,6 @@ enum StoreFiles {
             }
             try migrator.migrate(queue)
             return queue
-        } catch let error as StoreError {
-            throw error
-        } catch let error as DatabaseError {
-            throw openFailure(path: path, error)
-        } catch {
-            throw StoreError(kind: .io, message: "cannot open the state store \(path): \(error)")
         }
     }
 

@@ -5,9 +5,9 @@
 //
 // usage: itv-bench-fanout INVENTORY IDENTITY KNOWN_HOSTS PARALLEL COMMAND...
 import Foundation
+import ITVBenchSupport
 import ITVCore
 import ITVEngine
-import ITVPlaybookLoader
 import ITVSSH
 
 let arguments = CommandLine.arguments
@@ -17,18 +17,12 @@ guard arguments.count >= 6, let parallel = Int(arguments[4]), parallel >= 1 else
     exit(2)
 }
 let commands = Array(arguments[5...])
-let loaded = InventoryLoader.load(file: arguments[1])
-guard let inventory = loaded.value else {
-    for d in loaded.diagnostics { FileHandle.standardError.write(Data("\(d)\n".utf8)) }
-    exit(1)
-}
-let executor = LibSSH2Executor(
-    configuration: SSHExecutorConfiguration(
-        identityFile: arguments[2], knownHostsFile: arguments[3], parallel: max(64, parallel)))
-let hosts = inventory.hosts.map { RemoteHost($0) }
+let fleet = BenchFleet(inventory: arguments[1], identity: arguments[2], knownHosts: arguments[3], parallel: parallel)
+let executor = fleet.executor
+let hosts = fleet.hosts
 
 /// Connects, runs every command on the one connection (stopping at the first that does not exit 0), closes.
-func runHost(_ host: RemoteHost) async -> Bool {
+@Sendable func runHost(_ host: RemoteHost) async -> Bool {
     guard case .success(let session) = await executor.connect(to: host) else { return false }
     var ok = true
     for command in commands {
@@ -41,24 +35,5 @@ func runHost(_ host: RemoteHost) async -> Bool {
     return ok
 }
 
-let start = ContinuousClock.now
-var okCount = 0
-await withTaskGroup(of: Bool.self) { group in
-    var next = 0
-    for _ in 0..<min(parallel, hosts.count) {
-        let host = hosts[next]
-        next += 1
-        group.addTask { await runHost(host) }
-    }
-    for await ok in group {
-        if ok { okCount += 1 }
-        if next < hosts.count {
-            let host = hosts[next]
-            next += 1
-            group.addTask { await runHost(host) }
-        }
-    }
-}
-let elapsed = ContinuousClock.now - start
-let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-print("ok=\(okCount) hosts=\(hosts.count) wall_ms=\(ms)")
+let (outcomes, ms) = await fleet.fanOut { await runHost($0) }
+print("ok=\(outcomes.count { $0 }) hosts=\(hosts.count) wall_ms=\(ms)")

@@ -21,25 +21,14 @@ for n in 50 200; do
         | sed -E 's/.*address: ([0-9.]+), port: ([0-9]+).*/-p \2 root@\1 true/' >"$dir/ssh$n.txt"
 done
 
-python3 - "$bin/itvd" "$dir" <<'PY'
-import resource, subprocess, sys, time
+PYTHONPATH="$root/scripts/bench" python3 - "$bin/itvd" "$dir" <<'PY'
+import subprocess, sys
+from measure import measure
 
 itvd, d = sys.argv[1], sys.argv[2]
 ssh_opts = ["ssh", "-F", "/dev/null", "-i", f"{d}/id_ed25519", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={d}/known_hosts",
             "-o", "LogLevel=ERROR", "-o", "ControlMaster=no"]
-
-def measure(argv, stdin=None):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    inp = open(stdin) if stdin else subprocess.DEVNULL
-    proc = subprocess.run(argv, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if stdin:
-        inp.close()
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return proc, wall, cpu, after.ru_maxrss / 1024
 
 def run_itvd(n):
     proc, wall, cpu, _ = measure([itvd, "probe", "--inventory", f"{d}/inv{n}.yaml", "--identity", f"{d}/id_ed25519",

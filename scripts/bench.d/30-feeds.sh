@@ -5,24 +5,12 @@
 # Targets (issue 5): itv full pass < 0.5 s and < 0.3 CPU-s; all-304 pass < 0.1 CPU-s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN="${ITV_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 COUNT="${FEEDS:-300}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# BIN, $work and the feed server (gone at exit), itv-feedbench built when missing.
+source scripts/bench/lib.sh
+need_feedbench
 
-if [ ! -x "$BIN/itv-feedbench" ]; then
-    swift build -c release --product itv-feedbench >/dev/null
-fi
-
-python3 scripts/feeds/test-server.py "$work" >"$work/ports" &
-server_pid=$!
-for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
-read -r https_port http_port <"$work/ports"
+start_feed_server
 base="http://127.0.0.1:$http_port"
 
 echo "targets: a full pass under 0.5 s and 0.3 CPU-s, an all-304 pass under 0.1 CPU-s"

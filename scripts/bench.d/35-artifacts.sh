@@ -5,19 +5,10 @@
 # Target: hashing at least as fast as sha256sum (both are OpenSSL/coreutils SHA-NI or AVX2 code).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN="${ITV_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 MB="${ARTIFACT_MB:-512}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ ! -x "$BIN/itv-feedbench" ]; then
-    swift build -c release --product itv-feedbench >/dev/null
-fi
+# BIN, $work and the feed server (gone at exit), itv-feedbench built when missing.
+source scripts/bench/lib.sh
+need_feedbench
 mkdir -p "$work/files"
 head -c "$((MB * 1024 * 1024))" /dev/urandom >"$work/files/tool-1.bin"
 cat "$work/files/tool-1.bin" >/dev/null   # warm the page cache for both hashers
@@ -33,10 +24,7 @@ for round in 1 2; do
 done
 echo "$sum  tool-1.bin" >"$work/files/SHA256SUMS"
 
-python3 scripts/feeds/test-server.py "$work" >"$work/ports" &
-server_pid=$!
-for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
-read -r https_port _ <"$work/ports"
+start_feed_server
 base="https://127.0.0.1:$https_port"
 "$BIN/itv-feedbench" artifact "$base/files/tool-1.bin" "$base/files/SHA256SUMS" "$work/ca.pem"
 start=$(date +%s.%N)

@@ -25,35 +25,24 @@ awk '/^  fleet-/' "$dir/inventory.yaml" \
     | sed -E 's/.*address: ([0-9.]+), port: ([0-9]+).*/-P \2 ARTIFACT root@\1:\/opt\/itv-host\/scp.bin/' \
     | sed "s|ARTIFACT|$dir/artifact.bin|" >"$dir/scp.txt"
 
-python3 - "$bin/itv-bench-stage" "$dir" "$hosts" "$megabytes" "$sha" <<'PY'
-import resource, subprocess, sys, time, hashlib
+PYTHONPATH="$root/scripts/bench" python3 - "$bin/itv-bench-stage" "$dir" "$hosts" "$megabytes" "$sha" <<'PY'
+import subprocess, sys, time, hashlib
+from measure import measure
 
 stage, d, n, mb, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 scp_opts = ["scp", "-q", "-F", "/dev/null", "-i", f"{d}/id_ed25519", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={d}/known_hosts",
             "-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256", "-o", "LogLevel=ERROR"]
 
-def measure(argv, stdin=None):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    inp = open(stdin) if stdin else subprocess.DEVNULL
-    proc = subprocess.run(argv, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if stdin:
-        inp.close()
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return proc, wall, cpu
-
 def run_stage():
-    proc, wall, cpu = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
+    proc, wall, cpu, _ = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
                                f"{d}/artifact.bin", sha, "/opt/itv-host/stage"])
     if proc.returncode != 0 or f"ok={n} " not in proc.stdout:
         sys.exit(f"itv-bench-stage failed: {proc.stdout} {proc.stderr[-2000:]}")
     return wall, cpu, proc.stdout.strip()
 
 def run_scp():
-    proc, wall, cpu = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
+    proc, wall, cpu, _ = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
     if proc.returncode != 0:
         sys.exit(f"scp failed: {proc.stderr[-2000:]}")
     return wall, cpu

@@ -37,6 +37,10 @@ Routes (both servers):
 """
 import hashlib, signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
 
+# The shared certificate maker (scripts/testcerts.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testcerts import make_certs  # noqa: E402
+
 DIR = sys.argv[1]
 LOCK = threading.Lock()
 COUNTS, ACTIVE, MAX_ACTIVE, AGENTS = {}, {}, {}, set()
@@ -218,26 +222,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 512
 
 
-def make_certs():
-    def run(*args):
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=DIR)
-    if os.path.exists(os.path.join(DIR, "server.pem")):
-        return
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=itv test CA")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(DIR, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-
-
 def main():
     # A parent may have spawned us with signals blocked (Swift's Process inherits the thread's mask).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    make_certs()
+    make_certs(DIR)
     plain = Server(("127.0.0.1", 0), Handler)
     tls = Server(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

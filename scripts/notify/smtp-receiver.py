@@ -13,27 +13,16 @@ import json, os, signal, socket, ssl, subprocess, sys, threading, time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+# The shared certificate maker (scripts/testcerts.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testcerts import make_certs  # noqa: E402
+
 DIR = sys.argv[1]
 ARGS = sys.argv[2:]
 PLAIN = "--plain" in ARGS
 CREDENTIALS = ARGS[ARGS.index("--credentials") + 1] if "--credentials" in ARGS else None
 LOCK = threading.Lock()
 COUNT = [0]
-
-
-def make_certs():
-    def run(*args):
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=DIR)
-    if os.path.exists(os.path.join(DIR, "server.pem")):
-        return
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=itv test CA")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(DIR, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
 
 
 class Handler:
@@ -69,7 +58,7 @@ def main():
     os.makedirs(DIR, exist_ok=True)
     kwargs = {}
     if not PLAIN:
-        make_certs()
+        make_certs(DIR)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
         kwargs.update(tls_context=context, require_starttls=True)
