@@ -41,17 +41,8 @@ enum Output {
         return formatter
     }()
 
-    /// `1d2h`, `15m`, `0s`.
-    static func span(_ seconds: Int64) -> String {
-        if seconds <= 0 { return "0s" }
-        var rest = seconds
-        var out = ""
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
-            out += "\(rest / size)\(unit)"
-            rest %= size
-        }
-        return out
-    }
+    /// `1d2h`, `15m`, `0s` (as a playbook writes a time span; `0s` for anything not positive).
+    static func span(_ seconds: Int64) -> String { TimeSpan(seconds: max(seconds, 0)).description }
 
     /// Untrusted text (host output, feed content) with control characters escaped.
     static func safe(_ text: String?) -> String { text.map { escapedForMessage($0, limit: 4_096) } ?? "-" }

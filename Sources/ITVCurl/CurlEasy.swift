@@ -146,20 +146,23 @@ private func easy(_ user: UnsafeMutableRawPointer) -> CurlEasy {
     Unmanaged<CurlEasy>.fromOpaque(user).takeUnretainedValue()
 }
 
+/// Hands the `n` bytes at `ptr` to `handler` (none: taken and dropped); what libcurl must hear back.
+private func hand(
+    _ ptr: UnsafeMutablePointer<CChar>, _ n: Int, to handler: ((UnsafeBufferPointer<UInt8>) -> Bool)?
+) -> Int {
+    guard let handler else { return n }
+    let keep = ptr.withMemoryRebound(to: UInt8.self, capacity: n) { handler(UnsafeBufferPointer(start: $0, count: n)) }
+    return keep ? n : 0
+}
+
 private let curlEasyHeader: itv_curl_data_cb = { ptr, size, count, user in
     guard let ptr, let user else { return 0 }
-    let n = size * count
-    guard let onHeader = easy(user).onHeader else { return n }
-    let keep = ptr.withMemoryRebound(to: UInt8.self, capacity: n) { onHeader(UnsafeBufferPointer(start: $0, count: n)) }
-    return keep ? n : 0
+    return hand(ptr, size * count, to: easy(user).onHeader)
 }
 
 private let curlEasyBody: itv_curl_data_cb = { ptr, size, count, user in
     guard let ptr, let user else { return 0 }
-    let n = size * count
-    guard let onBody = easy(user).onBody else { return n }
-    let keep = ptr.withMemoryRebound(to: UInt8.self, capacity: n) { onBody(UnsafeBufferPointer(start: $0, count: n)) }
-    return keep ? n : 0
+    return hand(ptr, size * count, to: easy(user).onBody)
 }
 
 private let curlEasySupply: itv_curl_data_cb = { ptr, size, count, user in
