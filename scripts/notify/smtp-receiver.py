@@ -8,7 +8,10 @@ with them. Listens on an ephemeral port and prints "<port>". Each message is sto
 and DIR/mail-N.json says who sent it to whom, whether the session was encrypted and who authenticated.
 Stop it with SIGTERM.
 """
-import json, os, signal, socket, ssl, subprocess, sys, threading, time
+import json, os, socket, ssl, sys, threading, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import serve  # noqa: E402  (scripts/lib/serve.py: certificates, signals, the ready line)
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -19,21 +22,6 @@ PLAIN = "--plain" in ARGS
 CREDENTIALS = ARGS[ARGS.index("--credentials") + 1] if "--credentials" in ARGS else None
 LOCK = threading.Lock()
 COUNT = [0]
-
-
-def make_certs():
-    def run(*args):
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=DIR)
-    if os.path.exists(os.path.join(DIR, "server.pem")):
-        return
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=itv test CA")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(DIR, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
 
 
 class Handler:
@@ -65,14 +53,13 @@ def free_port():
 
 
 def main():
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    stop = threading.Event()
+    serve.start(stop.set)
     os.makedirs(DIR, exist_ok=True)
     kwargs = {}
     if not PLAIN:
-        make_certs()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-        kwargs.update(tls_context=context, require_starttls=True)
+        serve.make_certs(DIR)
+        kwargs.update(tls_context=serve.tls_context(DIR, ssl.Purpose.CLIENT_AUTH), require_starttls=True)
     if CREDENTIALS:
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=not PLAIN)
     else:
@@ -80,9 +67,7 @@ def main():
     port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
-    print(port, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serve.ready(port)
     while not stop.is_set():
         time.sleep(0.2)
     controller.stop()
