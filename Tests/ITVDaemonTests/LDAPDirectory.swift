@@ -94,23 +94,17 @@ final class LDAPDirectory: @unchecked Sendable {
 
     /// A loopback port nothing listens on (for "unreachable").
     static func closedPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = boundLoopbackSocket(listening: false)
+        close(fd)
+        return port
     }
 
     /// A loopback socket that listens and never answers (the kernel completes the handshake): a directory
     /// that hangs. Its descriptor and port; close the descriptor when done.
-    static func silentListener() -> (fd: Int32, port: Int) {
+    static func silentListener() -> (fd: Int32, port: Int) { boundLoopbackSocket(listening: true) }
+
+    /// A TCP socket bound to an ephemeral port of 127.0.0.1, listening when asked: its descriptor and port.
+    private static func boundLoopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -118,7 +112,7 @@ final class LDAPDirectory: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
+                bind(fd, $0, length) == 0 && (!listening || listen(fd, 128) == 0) && getsockname(fd, $0, &length) == 0
             }
         }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))

@@ -349,14 +349,22 @@ import Testing
 
     // MARK: - windows and reload
 
+    /// A rollout of one window wave (`parallel` hosts at a time) of the window "evening", which is closed: the
+    /// harness and the rollout's id.
+    static func waitingForWindow(_ fleet: FakeFleet, parallel: Int) async throws -> (EngineHarness, Int64) {
+        let set = makeSet(
+            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: parallel)],
+            window: "evening")
+        let h = try await Self.harness(set, fleet)
+        let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        _ = try await h.wait(id) { $0.phase == .waitingApproval }
+        return (h, id)
+    }
+
     @Test func concurrentWindowOpensStartTheWindowWaveOnce() async throws {
         let fleet = Self.fleet()
-        let set = makeSet(
-            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 2)], window: "evening")
-        let h = try await Self.harness(set, fleet)
+        let (h, id) = try await Self.waitingForWindow(fleet, parallel: 2)
         let engine = h.engine
-        let id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
-        _ = try await h.wait(id) { $0.phase == .waitingApproval }
         let outcomes = await Self.together { i in
             _ = try await engine.openWindow(
                 "evening", duration: nil, by: i % 2 == 0 ? alice : bob, comment: "patch night")
@@ -374,12 +382,8 @@ import Testing
     /// real state, and nothing is dispatched after the last close.
     @Test func concurrentWindowOpensAndClosesLeaveRolloutsWithTheWindowsState() async throws {
         let fleet = Self.fleet()
-        let set = makeSet(
-            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 1)], window: "evening")
-        let h = try await Self.harness(set, fleet)
+        let (h, id) = try await Self.waitingForWindow(fleet, parallel: 1)
         let engine = h.engine
-        let id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
-        _ = try await h.wait(id) { $0.phase == .waitingApproval }
         await fleet.hold(true)
         let outcomes = await Self.together { i in
             if i % 2 == 0 {

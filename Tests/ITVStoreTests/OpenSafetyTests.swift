@@ -13,13 +13,8 @@ import Testing
             let dir = root + "/state"
             let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
-            #expect(refused?.kind == .locked)
-            #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
-            try await first.commit([.rollout(try rolloutRecord(id: 1))])
-            await first.close()
             // Closed, the directory is free again, and the data is there.
-            let second = try await SQLiteRolloutStore.open(stateDirectory: dir)
-            #expect(try await second.rollouts(includeFinished: true, limit: 10).map(\.id) == [1])
+            let second = try await expectRefusedWhileHeldThenReopened(dir, first, refused: refused)
             await second.close()
             do {
                 try await second.commit([.rollout(try rolloutRecord(id: 2))])

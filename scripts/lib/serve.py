@@ -9,10 +9,11 @@ make_certs(dir)   a test CA (ca.pem) and a server certificate for IP 127.0.0.1 o
 tls_context(dir)  a server TLS context with that certificate.
 start(stop)       unblocks SIGTERM/SIGINT (a parent may have spawned us with them blocked) and makes SIGTERM
                   call `stop` (default: exit at once).
+free_port()       an ephemeral port of 127.0.0.1 that nothing listens on (for servers that take a port number).
 ready(*ports)     prints the ready line, "<port> [<port> ...]", which the tests wait for.
 wait_forever()    sleeps until the process is stopped.
 """
-import os, signal, ssl, subprocess, time
+import os, signal, socket, ssl, subprocess, time
 
 
 def make_certs(directory):
@@ -43,6 +44,14 @@ def tls_context(directory, purpose=None):
 def start(stop=None):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, (lambda *_: stop()) if stop else (lambda *_: os._exit(0)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def ready(*ports):

@@ -8,7 +8,7 @@ with them. Listens on an ephemeral port and prints "<port>". Each message is sto
 and DIR/mail-N.json says who sent it to whom, whether the session was encrypted and who authenticated.
 Stop it with SIGTERM.
 """
-import json, os, socket, ssl, sys, threading, time
+import json, os, ssl, sys, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import serve  # noqa: E402  (scripts/lib/serve.py: certificates, signals, the ready line)
@@ -44,14 +44,6 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def main():
     stop = threading.Event()
     serve.start(stop.set)
@@ -64,7 +56,7 @@ def main():
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=not PLAIN)
     else:
         kwargs.update(auth_require_tls=not PLAIN)
-    port = free_port()
+    port = serve.free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     serve.ready(port)
