@@ -39,11 +39,14 @@ test: deps
 
 ## test-fast: the pure and fake-port tests only (no root, no fleet, no daemons, no servers): while editing
 # ITVCore (pure), ITVProtocol (wire fixtures), the loader (files), the engine on fakes, the store on SQLite files;
-# 500 of the engine's 10,000 seeded crash schedules (`make test` runs them all).
+# 500 of the engine's 10,000 seeded crash schedules (`make test` runs them all). FAST_SKIP names the tests
+# left to `make test`: the YAML composer's linear-time measurements (10^5 and 2 x 10^5 keys and items, each
+# composed twice), which alone took most of the tier; the loader's bounds at field size stay in it.
 FAST_SUITES = ITVCoreTests|ITVProtocolTests|ITVPlaybookLoaderTests|ITVEngineTests|ITVStoreTests
+FAST_SKIP = ComposesInLinearTime
 test-fast:
 	$(SWIFT) build -c $(CONFIG) --build-tests $(BUILD_FLAGS)
-	ITV_SCHEDULES=500 $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(FAST_SUITES)'
+	ITV_SCHEDULES=500 $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(FAST_SUITES)' --skip '$(FAST_SKIP)'
 
 ## test-deb: the packaging tier: builds the .deb, installs, upgrades, removes and purges it on this machine
 test-deb: deps

@@ -36,12 +36,47 @@ public func runChild(
     let outPath = dir.path + "/stdout"
     let errPath = dir.path + "/stderr"
     let inPath = input == nil ? "/dev/null" : try dir.write("stdin", input ?? "")
+    let pid = try spawnChild(path, arguments, environment: environment, stdin: inPath, stdout: outPath, stderr: errPath)
+    let status = waitForChild(pid, timeout: timeout)
+    return ChildResult(
+        status: status,
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
+
+/// Starts `path` with `arguments` (posix_spawn) and returns its PID: standard input from the file `stdin`,
+/// standard output to the file `stdout` (made or emptied, or appended to with `append`), standard error to the
+/// file `stderr` or, when nil, to the same file as standard output. The child gets no other descriptor of this
+/// process, and starts with default signal dispositions and no signal blocked, whatever this thread has (a
+/// server must see SIGTERM).
+func spawnChild(
+    _ path: String, _ arguments: [String], environment: [String: String]?, stdin: String, stdout: String,
+    stderr: String?, append: Bool = false
+) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, mode, 0o644)
+    if let stderr {
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, mode, 0o644)
+    } else {
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+    guard let closeFrom = addCloseFrom, closeFrom(&actions, 3) == 0 else {
+        throw ChildProcessError(description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34+)")
+    }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
@@ -49,16 +84,18 @@ public func runChild(
         env.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, env)
+    let rc = posix_spawn(&pid, path, &actions, &attributes, argv, env)
     guard rc == 0 else {
         throw ChildProcessError(description: "cannot start \(path): \(String(cString: strerror(rc)))")
     }
-    let status = waitForChild(pid, timeout: timeout)
-    return ChildResult(
-        status: status,
-        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    return pid
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not declare.
+private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+    dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }
 
 /// `runChild` on a thread of its own, so that the cooperative pool is never blocked by the wait.
 public func runChildAsync(

@@ -55,42 +55,30 @@ struct AuthorizationTests {
 
     @Test("a new authorization decides the next request and closes the watch streams of users who lost reading")
     func replacedAuthorization() async throws {
-        guard getuid() == 0 else {
-            Issue.record("needs root to create users")
-            return
-        }
-        let users = TestUsers()
-        try await users.with {
-            let dir = try SocketDir()
+        let service = FakeControlService()
+        try await withUsersAndServer(service) { users, dir, server, socket in
             let executable = try reachableItvctl(in: dir)
-            let service = FakeControlService()
-            try await withServer(service, operators: [users.operatorGroup], readers: [users.readerGroup]) {
-                server, socket in
-                let (holder, report) = try await ConnectionHolder.start(
-                    as: users.readerUser, socket: socket, mode: "watch", count: 1, scriptDir: dir)
-                defer { holder.stop() }
-                #expect(report.held == 1, "\(report)")
-                // The operator group now only reads; the reader group is gone.
-                server.updateAuthorization(
-                    AuthorizationPolicy(operatorGroups: ["root"], readerGroups: [users.operatorGroup]))
-                #expect(server.authorizationPolicy.readerGroups == [users.operatorGroup])
-                let deadline = ContinuousClock.now + .seconds(30)
-                while service.endedWatches.withLock({ $0 }) == 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                #expect(service.endedWatches.withLock { $0 } == 1, "the reader's watch was not closed")
-                let reader = try await itvctl(
-                    ["status"], socket: socket, user: users.readerUser, executable: executable)
-                #expect(reader.status == 77, "\(reader.stderr)")
-                let demoted = try await itvctl(
-                    ["rollout", "pause", "12"], socket: socket, user: users.operatorUser, executable: executable)
-                #expect(demoted.status == 77, "\(demoted.stderr)")
-                #expect(demoted.stderr.contains("may read but not change"), "\(demoted.stderr)")
-                let reads = try await itvctl(
-                    ["status"], socket: socket, user: users.operatorUser, executable: executable)
-                #expect(reads.status == 0, "\(reads.stderr)")
-                #expect(service.calls(.rolloutPause) == 0)
-            }
+            let (holder, report) = try await ConnectionHolder.start(
+                as: users.readerUser, socket: socket, mode: "watch", count: 1, scriptDir: dir)
+            defer { holder.stop() }
+            #expect(report.held == 1, "\(report)")
+            // The operator group now only reads; the reader group is gone.
+            server.updateAuthorization(
+                AuthorizationPolicy(operatorGroups: ["root"], readerGroups: [users.operatorGroup]))
+            #expect(server.authorizationPolicy.readerGroups == [users.operatorGroup])
+            _ = await eventually(timeout: .seconds(30)) { service.endedWatches.withLock { $0 } > 0 }
+            #expect(service.endedWatches.withLock { $0 } == 1, "the reader's watch was not closed")
+            let reader = try await itvctl(
+                ["status"], socket: socket, user: users.readerUser, executable: executable)
+            #expect(reader.status == 77, "\(reader.stderr)")
+            let demoted = try await itvctl(
+                ["rollout", "pause", "12"], socket: socket, user: users.operatorUser, executable: executable)
+            #expect(demoted.status == 77, "\(demoted.stderr)")
+            #expect(demoted.stderr.contains("may read but not change"), "\(demoted.stderr)")
+            let reads = try await itvctl(
+                ["status"], socket: socket, user: users.operatorUser, executable: executable)
+            #expect(reads.status == 0, "\(reads.stderr)")
+            #expect(service.calls(.rolloutPause) == 0)
         }
     }
 

@@ -159,6 +159,28 @@ final class ConnectionHolder: @unchecked Sendable {
     }
 }
 
+/// As root, with the test users created (and deleted afterwards): a control server on `service` whose
+/// operators and readers are the test groups. `body` gets the users, a directory other users can read (for
+/// scripts and an itvctl they may run), the server and its socket. Without root: an issue, and nothing runs.
+func withUsersAndServer(
+    _ service: FakeControlService, deadline: Duration = .seconds(10), maxConnections: Int = 256,
+    configure: (inout ControlServerConfig) -> Void = { _ in },
+    _ body: (TestUsers, SocketDir, ControlServer, String) async throws -> Void
+) async throws {
+    guard getuid() == 0 else {
+        Issue.record("needs root to create users")
+        return
+    }
+    let users = TestUsers()
+    try await users.with {
+        let dir = try SocketDir()
+        try await withServer(
+            service, operators: [users.operatorGroup], readers: [users.readerGroup], deadline: deadline,
+            maxConnections: maxConnections, configure: configure
+        ) { server, socket in try await body(users, dir, server, socket) }
+    }
+}
+
 extension TestUsers {
     /// Runs `body` with the users created, deleting them afterwards even when it throws.
     func with<T>(_ body: () async throws -> T) async throws -> T {
@@ -182,34 +204,26 @@ struct FairShareTests {
     /// status and approve still succeed (in seconds, not after a timeout).
     @Test("a reader's 256 watch streams: 8 are followed, operators keep working")
     func watchFlood() async throws {
-        guard getuid() == 0 else {
-            Issue.record("needs root to create users")
-            return
-        }
-        let users = TestUsers()
-        try await users.with {
-            let dir = try SocketDir()
+        let service = FakeControlService()
+        try await withUsersAndServer(service) { users, dir, _, socket in
             let executable = try reachableItvctl(in: dir)
-            let service = FakeControlService()
-            try await withServer(service, operators: [users.operatorGroup], readers: [users.readerGroup]) { _, socket in
-                let (holder, report) = try await ConnectionHolder.start(
-                    as: users.readerUser, socket: socket, mode: "watch", count: 256, scriptDir: dir)
-                defer { holder.stop() }
-                #expect(report.held == 8, "\(report)")
-                #expect(report.failures == 0, "\(report)")
-                #expect(report.refused == 248, "\(report)")
-                #expect(
-                    report.refusals.keys.contains { $0.contains("the most one user may follow at once") }, "\(report)")
+            let (holder, report) = try await ConnectionHolder.start(
+                as: users.readerUser, socket: socket, mode: "watch", count: 256, scriptDir: dir)
+            defer { holder.stop() }
+            #expect(report.held == 8, "\(report)")
+            #expect(report.failures == 0, "\(report)")
+            #expect(report.refused == 248, "\(report)")
+            #expect(
+                report.refusals.keys.contains { $0.contains("the most one user may follow at once") }, "\(report)")
 
-                try await expectOperatorsWork(users, socket: socket, executable: executable, service: service)
-                // Another reader is not affected by the first one's share.
-                let other = try await itvctl(
-                    ["status"], socket: socket, user: users.readerUser2, executable: executable)
-                #expect(other.status == 0, "\(other.stderr)")
-                // The reader itself may still read on a connection of its own.
-                let own = try await itvctl(["status"], socket: socket, user: users.readerUser, executable: executable)
-                #expect(own.status == 0, "\(own.stderr)")
-            }
+            try await expectOperatorsWork(users, socket: socket, executable: executable, service: service)
+            // Another reader is not affected by the first one's share.
+            let other = try await itvctl(
+                ["status"], socket: socket, user: users.readerUser2, executable: executable)
+            #expect(other.status == 0, "\(other.stderr)")
+            // The reader itself may still read on a connection of its own.
+            let own = try await itvctl(["status"], socket: socket, user: users.readerUser, executable: executable)
+            #expect(own.status == 0, "\(own.stderr)")
         }
     }
 
@@ -217,47 +231,36 @@ struct FairShareTests {
     /// reader's once the readers' share is full; root and an operator still get in.
     @Test("a reader holding every connection it may: operators still approve, other readers are refused")
     func readerHoldsItsShare() async throws {
-        guard getuid() == 0 else {
-            Issue.record("needs root to create users")
-            return
-        }
-        let users = TestUsers()
-        try await users.with {
-            let dir = try SocketDir()
+        let service = FakeControlService()
+        // 40 connections, 8 kept for operators: the 32 a reader may hold fill the readers' share.
+        try await withUsersAndServer(
+            service, deadline: .seconds(120), maxConnections: 40, configure: { $0.operatorReserve = 8 }
+        ) { users, dir, _, socket in
             let executable = try reachableItvctl(in: dir)
-            let service = FakeControlService()
-            // 40 connections, 8 kept for operators: the 32 a reader may hold fill the readers' share.
-            try await withServer(
-                service, operators: [users.operatorGroup], readers: [users.readerGroup], deadline: .seconds(120),
-                maxConnections: 40, configure: { $0.operatorReserve = 8 }
-            ) { _, socket in
-                let (holder, report) = try await ConnectionHolder.start(
-                    as: users.readerUser, socket: socket, mode: "status", count: 40, scriptDir: dir)
-                defer { holder.stop() }
-                #expect(report.held == 32, "\(report)")
-                #expect(report.refused == 8 && report.failures == 0, "\(report)")
-                #expect(report.refusals.keys.allSatisfy { $0.contains("the most one user may have") }, "\(report)")
+            let (holder, report) = try await ConnectionHolder.start(
+                as: users.readerUser, socket: socket, mode: "status", count: 40, scriptDir: dir)
+            defer { holder.stop() }
+            #expect(report.held == 32, "\(report)")
+            #expect(report.refused == 8 && report.failures == 0, "\(report)")
+            #expect(report.refusals.keys.allSatisfy { $0.contains("the most one user may have") }, "\(report)")
 
-                // A second reader finds the readers' share full.
-                let other = try await itvctl(
+            // A second reader finds the readers' share full.
+            let other = try await itvctl(
+                ["status"], socket: socket, user: users.readerUser2, executable: executable)
+            #expect(other.status == 1, "\(other.stdout)\(other.stderr)")
+            #expect(other.stderr.contains("kept for operators"), "\(other.stderr)")
+
+            try await expectOperatorsWork(users, socket: socket, executable: executable, service: service)
+
+            // Once the holder lets go, the slots are free again.
+            holder.stop()
+            var after: RunResult?
+            _ = try await eventually(timeout: .seconds(30), interval: .milliseconds(100)) {
+                after = try await itvctl(
                     ["status"], socket: socket, user: users.readerUser2, executable: executable)
-                #expect(other.status == 1, "\(other.stdout)\(other.stderr)")
-                #expect(other.stderr.contains("kept for operators"), "\(other.stderr)")
-
-                try await expectOperatorsWork(users, socket: socket, executable: executable, service: service)
-
-                // Once the holder lets go, the slots are free again.
-                holder.stop()
-                let deadline = ContinuousClock.now + .seconds(30)
-                var after = try await itvctl(
-                    ["status"], socket: socket, user: users.readerUser2, executable: executable)
-                while after.status != 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(100))
-                    after = try await itvctl(
-                        ["status"], socket: socket, user: users.readerUser2, executable: executable)
-                }
-                #expect(after.status == 0, "\(after.stderr)")
+                return after?.status == 0
             }
+            #expect(after?.status == 0, "\(after?.stderr ?? "")")
         }
     }
 
@@ -265,35 +268,25 @@ struct FairShareTests {
     /// read (a reader cannot make the daemon hold a megabyte per connection), and reads take no large body.
     @Test("a reader's requests are refused on their head, before any body is read")
     func refusedOnTheHead() async throws {
-        guard getuid() == 0 else {
-            Issue.record("needs root to create users")
-            return
-        }
-        let users = TestUsers()
-        try await users.with {
-            let dir = try SocketDir()
-            let service = FakeControlService()
-            // A long request deadline: an answer that waited for the body would come only after it.
-            try await withServer(
-                service, operators: [users.operatorGroup], readers: [users.readerGroup], deadline: .seconds(120)
-            ) { _, socket in
-                // Announces a megabyte for a change, sends none of it.
-                let start = ContinuousClock.now
-                let change = try await rawRequest(
-                    as: users.readerUser, socket: socket,
-                    "POST /v1/rollouts HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", scriptDir: dir)
-                #expect(change.status == 403, "\(change.body)")
-                #expect(change.errorKind == "permission_denied")
-                // A read with a body larger than readers may send.
-                let read = try await rawRequest(
-                    as: users.readerUser, socket: socket,
-                    "GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", scriptDir: dir)
-                #expect(read.status == 413, "\(read.body)")
-                #expect(read.errorKind == "payload_too_large")
-                #expect(ContinuousClock.now - start < .seconds(60), "the answers waited for bodies")
-                #expect(service.totalCalls == 0)
-                #expect(service.denials.map(\.route) == ["rollout.start"])
-            }
+        let service = FakeControlService()
+        // A long request deadline: an answer that waited for the body would come only after it.
+        try await withUsersAndServer(service, deadline: .seconds(120)) { users, dir, _, socket in
+            // Announces a megabyte for a change, sends none of it.
+            let start = ContinuousClock.now
+            let change = try await rawRequest(
+                as: users.readerUser, socket: socket,
+                "POST /v1/rollouts HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", scriptDir: dir)
+            #expect(change.status == 403, "\(change.body)")
+            #expect(change.errorKind == "permission_denied")
+            // A read with a body larger than readers may send.
+            let read = try await rawRequest(
+                as: users.readerUser, socket: socket,
+                "GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", scriptDir: dir)
+            #expect(read.status == 413, "\(read.body)")
+            #expect(read.errorKind == "payload_too_large")
+            #expect(ContinuousClock.now - start < .seconds(60), "the answers waited for bodies")
+            #expect(service.totalCalls == 0)
+            #expect(service.denials.map(\.route) == ["rollout.start"])
         }
     }
 

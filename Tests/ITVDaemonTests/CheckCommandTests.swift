@@ -69,10 +69,11 @@ import Testing
         #expect(r.stderr.contains("/nonexistent/pb:1:1: cannot read the playbooks directory"))
     }
 
-    /// A set in a temporary directory: one host, one playbook (`app.yaml`) as given.
-    static func set(playbook: String) throws -> TempDir {
+    /// A set in a temporary directory: one host (at `address`), one playbook (`app.yaml`) as given.
+    static func set(playbook: String, address: String = "10.0.0.1") throws -> TempDir {
         let dir = try TempDir()
-        try dir.write("inventory.yaml", "tenants: {t: {name: T}}\nhosts:\n  h1: {address: 10.0.0.1, tenant: t}\n")
+        try dir.write(
+            "inventory.yaml", "tenants: {t: {name: T}}\nhosts:\n  h1: {address: \(address), tenant: t}\n")
         try dir.write("playbooks/app.yaml", playbook)
         return dir
     }

@@ -8,7 +8,7 @@ import Testing
 /// a copy of `itvctl` that other Unix users can execute.
 final class E2EDaemon: @unchecked Sendable {
     let dir: String
-    private var process: Process?
+    private var process: ServerProcess?
     private let lock = NSLock()
     /// Added to the daemon's environment.
     var environment: [String: String] = [:]
@@ -88,69 +88,40 @@ final class E2EDaemon: @unchecked Sendable {
 
     /// Starts `itvd run` and waits (generously) until `itvctl status` answers.
     func start() async throws {
-        if !FileManager.default.fileExists(atPath: log) {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-        }
-        guard let output = FileHandle(forWritingAtPath: log) else {
-            throw E2EFailure(description: "cannot open \(log)")
-        }
-        defer { try? output.close() }
-        try output.seekToEnd()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binDir + "/itvd")
-        process.arguments = ["run", "--config", config, "--log", "stderr"]
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let environment =
+            self.environment.isEmpty
+            ? nil : ProcessInfo.processInfo.environment.merging(self.environment) { _, new in new }
+        let process = try ServerProcess(
+            binDir + "/itvd", ["run", "--config", config, "--log", "stderr"], environment: environment, log: log)
         lock.withLock { self.process = process }
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            if !process.isRunning {
-                throw E2EFailure(description: "itvd exited \(process.terminationStatus) at start:\n\(logTail())")
+        do {
+            try await process.waitUntilReady("answering itvctl status", timeout: .seconds(120)) {
+                (try? ctl(["status"]))?.status == 0
             }
-            if let r = try? ctl(["status"]), r.status == 0 { return }
-            try await Task.sleep(for: .milliseconds(100))
+        } catch {
+            throw E2EFailure(description: "itvd at start: \(error):\n\(logTail())")
         }
-        throw E2EFailure(description: "itvd did not answer itvctl status within 120 s:\n\(logTail())")
     }
 
-    var pid: Int32? { lock.withLock { process.map { $0.isRunning ? $0.processIdentifier : nil } ?? nil } }
+    var pid: Int32? { lock.withLock { process.map { $0.isRunning ? $0.pid : nil } ?? nil } }
 
     /// SIGKILL, and waits until the process is gone.
     func kill9() {
-        guard let process = lock.withLock({ self.process }) else { return }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        lock.withLock({ self.process })?.kill9()
         lock.withLock { self.process = nil }
     }
 
     /// SIGTERM; the exit status when the daemon ended within `timeout` seconds, else nil (it is then killed).
     func stopGracefully(timeout: Double) -> Int32? {
         guard let process = lock.withLock({ self.process }) else { return nil }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        let ended = !process.isRunning
-        if !ended { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        let status = process.stop(grace: .milliseconds(Int64(timeout * 1000)))
         lock.withLock { self.process = nil }
-        return ended ? process.terminationStatus : nil
+        return status
     }
 
     /// SIGTERM, then SIGKILL after 20 s.
     func stop() {
-        guard let process = lock.withLock({ self.process }) else { return }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(20)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
+        lock.withLock({ self.process })?.stop(grace: .seconds(20))
         lock.withLock { self.process = nil }
     }
 

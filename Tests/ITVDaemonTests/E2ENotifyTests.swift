@@ -7,7 +7,7 @@ import Testing
 final class WebhookReceiver: @unchecked Sendable {
     let dir: String
     let port: Int
-    private let process: Process
+    private let server: ServerProcess
 
     struct Delivery: Decodable {
         var path: String
@@ -22,39 +22,19 @@ final class WebhookReceiver: @unchecked Sendable {
 
     init(dir: String, port: Int = 0, failFirst: Int = 0, secret: String? = nil) throws {
         self.dir = dir
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [
-            repositoryRoot + "/scripts/notify/webhook-receiver.py", dir, "--port", String(port), "--fail-first",
-            String(failFirst),
-        ]
+        var arguments = [dir, "--port", String(port), "--fail-first", String(failFirst)]
         if let secret { arguments += ["--secret", secret] }
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+        server = try ServerProcess.python("scripts/notify/webhook-receiver.py", arguments)
+        do {
+            self.port = try server.readyPorts(1)[0]
+        } catch {
+            throw E2EFailure(description: "the webhook receiver did not start: \(error)")
         }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw E2EFailure(description: "the webhook receiver did not start")
-        }
-        self.port = p
     }
 
     var ca: String { dir + "/ca.pem" }
 
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 
     static func lines<T: Decodable>(_ file: String, _ type: T.Type) -> [T] {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }

@@ -85,46 +85,11 @@ func e2eDecode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
 
 /// Runs a command (full path) to completion; killed (SIGKILL) when it runs longer than `timeout` seconds.
 func runProgram(_ path: String, _ arguments: [String], timeout: Double = 300) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let box = ProcessBox(process: process)
-    let watchdog = DispatchWorkItem {
-        if box.process.isRunning { kill(box.process.processIdentifier, SIGKILL) }
-    }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    defer { watchdog.cancel() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+    try runChild(path, arguments, timeout: .milliseconds(Int64(timeout * 1000)))
 }
 
-/// A directory of the end-to-end tests (`/tmp/itv-e2e-*`), removed when the value is released.
-final class E2ETempDir: @unchecked Sendable {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("itv-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A child process handed to the watchdog's queue (only read there).
-struct ProcessBox: @unchecked Sendable {
-    let process: Process
-}
+/// A directory of the end-to-end tests, removed when the value is released.
+typealias E2ETempDir = TempDir
 
 /// The fleet side: `scripts/fleet.sh` hosts with `fake-installer` in each host's `/opt/itv-host/bin`.
 struct E2EFleet: Sendable {

@@ -131,6 +131,6 @@ struct HostileFeedTests {
     }
 }
 
-extension ChildProcess {
+extension ServerProcess {
     var logTailForTests: String { String(stderr.suffix(3_000)) }
 }

@@ -18,7 +18,7 @@ final class LDAPDirectory: @unchecked Sendable {
 
     let dir: String
     let info: Info
-    private var process: Process?
+    private var process: ServerProcess?
     private let lock = NSLock()
 
     var url: String { "ldap://127.0.0.1:\(info.port)" }
@@ -27,10 +27,8 @@ final class LDAPDirectory: @unchecked Sendable {
     /// Makes the directory (`options` go to the script, e.g. `--computers 800`), then starts slapd.
     init(_ options: [String] = []) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("itv-ldap-\(UUID().uuidString)").path
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
         let made = try runProgram(
-            "/usr/bin/python3", [repo.appendingPathComponent("scripts/ldap/test-directory.py").path, dir] + options)
+            "/usr/bin/python3", [ServerProcess.repository + "/scripts/ldap/test-directory.py", dir] + options)
         guard made.status == 0 else {
             throw E2EFailure(description: "test-directory.py exited \(made.status): \(made.stderr)")
         }
@@ -47,26 +45,12 @@ final class LDAPDirectory: @unchecked Sendable {
 
     /// Starts slapd in the foreground and waits until its port accepts connections.
     func start() throws {
-        if !FileManager.default.fileExists(atPath: log) {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-        }
-        guard let output = FileHandle(forWritingAtPath: log) else {
-            throw E2EFailure(description: "cannot open \(log)")
-        }
-        defer { try? output.close() }
-        try output.seekToEnd()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: info.slapd[0])
-        p.arguments = Array(info.slapd.dropFirst())
-        p.standardOutput = output
-        p.standardError = output
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try ServerProcess(info.slapd[0], Array(info.slapd.dropFirst()), log: log)
         lock.withLock { process = p }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            guard p.isRunning else {
-                throw E2EFailure(description: "slapd exited \(p.terminationStatus): \(logText.suffix(2000))")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let status = p.exitStatus {
+                throw E2EFailure(description: "slapd exited \(status): \(logText.suffix(2000))")
             }
             if Self.accepts(port: info.port) { return }
             usleep(50_000)
@@ -74,16 +58,9 @@ final class LDAPDirectory: @unchecked Sendable {
         throw E2EFailure(description: "slapd did not listen within 60 s: \(logText.suffix(2000))")
     }
 
-    /// SIGTERM to the slapd this test started, and waits for it.
+    /// SIGTERM to the slapd this test started (SIGKILL after 20 s), and waits for it.
     func stop() {
-        guard let p = lock.withLock({ process }) else { return }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(20)
-            while p.isRunning && Date() < deadline { usleep(50_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        }
-        p.waitUntilExit()
+        lock.withLock({ process })?.stop(grace: .seconds(20))
         lock.withLock { process = nil }
     }
 
@@ -117,23 +94,17 @@ final class LDAPDirectory: @unchecked Sendable {
 
     /// A loopback port nothing listens on (for "unreachable").
     static func closedPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = boundLoopbackSocket(listening: false)
+        close(fd)
+        return port
     }
 
     /// A loopback socket that listens and never answers (the kernel completes the handshake): a directory
     /// that hangs. Its descriptor and port; close the descriptor when done.
-    static func silentListener() -> (fd: Int32, port: Int) {
+    static func silentListener() -> (fd: Int32, port: Int) { boundLoopbackSocket(listening: true) }
+
+    /// A TCP socket bound to an ephemeral port of 127.0.0.1, listening when asked: its descriptor and port.
+    private static func boundLoopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -141,7 +112,7 @@ final class LDAPDirectory: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
+                bind(fd, $0, length) == 0 && (!listening || listen(fd, 128) == 0) && getsockname(fd, $0, &length) == 0
             }
         }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))

@@ -38,21 +38,7 @@ import Testing
     }
 
     static func withDaemon(_ body: (Daemon, SlowLoader) async throws -> Void) async throws {
-        let dir = try TempDir()
-        try dir.write("inventory.yaml", "tenants: {t: {name: T}}\nhosts:\n  h1: {address: 192.0.2.1, tenant: t}\n")
-        try dir.write(
-            "playbooks/app.yaml",
-            """
-            apiVersion: itv/v1
-            id: app
-            name: App
-            vendor: V
-            targets: [h1]
-            steps: {detect: d, install: i, verify: v}
-            rollout:
-              waves: [{name: all, size: rest, approval: auto}]
-
-            """)
+        let dir = try CheckCommandTests.set(playbook: CheckCommandTests.playbook, address: "192.0.2.1")
         let overrides = ConfigOverrides(
             playbooks: dir.path + "/playbooks", inventory: dir.path + "/inventory.yaml", state: dir.path + "/state",
             socket: dir.path + "/itvd.sock")

@@ -93,7 +93,7 @@ struct StoreStartTests {
         let notify = try NotifySocket()
         let daemon = try dir.startDaemon(environment: ["NOTIFY_SOCKET": notify.path])
         let status = await daemon.waitForExit(.seconds(120))
-        if status == nil { await daemon.stop() }
+        if status == nil { await daemon.terminate() }
         #expect(status == 65, "\(daemon.stderr)")
         let line = "itvd: not started: cannot use the state store in \(state): the state store \(state)/itvd.sqlite"
         #expect(daemon.stderr.contains(line), "\(daemon.stderr)")
@@ -119,7 +119,7 @@ struct StoreStartTests {
         let daemon = try dir.startDaemon(
             launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         let status = await daemon.waitForExit(.seconds(120))
-        if status == nil { await daemon.stop() }
+        if status == nil { await daemon.terminate() }
         #expect(status == 65, "\(daemon.stderr)")
         #expect(
             daemon.stderr.contains("for reading and writing: Permission denied (itvd runs as uid 65534)"),
@@ -139,7 +139,7 @@ struct StoreStartTests {
             try FileManager.default.removeItem(atPath: dir.root + "/state/itvd.pid")
             let second = try dir.startDaemon()
             let status = await second.waitForExit(.seconds(120))
-            if status == nil { await second.stop() }
+            if status == nil { await second.terminate() }
             #expect(status == 75, "\(second.stderr)")
             #expect(
                 second.stderr.contains("another itvd (pid \(daemon.pid)) is using the state directory"),
@@ -154,17 +154,17 @@ struct StoreStartTests {
     @Test func initStoreStartsOverOnlyWhenAsked() async throws {
         let dir = try await directoryWithAStore()
         let state = dir.root + "/state"
-        let refused = try ChildProcess(
+        let refused = try ServerProcess(
             dir.itvd, ["run", "--config", dir.config, "--log", "stderr", "--init-store"],
             environment: childEnvironment())
         let refusedStatus = await refused.waitForExit(.seconds(120))
-        if refusedStatus == nil { await refused.stop() }
+        if refusedStatus == nil { await refused.terminate() }
         #expect(refusedStatus == 65, "\(refused.stderr)")
         #expect(refused.stderr.contains("is healthy; itvd does not discard a healthy store"), "\(refused.stderr)")
 
         #expect(truncate(state + "/itvd.sqlite", 0) == 0)
         let notify = try NotifySocket()
-        let fresh = try ChildProcess(
+        let fresh = try ServerProcess(
             dir.itvd, ["run", "--config", dir.config, "--log", "stderr", "--init-store"],
             environment: childEnvironment(["NOTIFY_SOCKET": notify.path]))
         try await withDaemon(fresh) { daemon in

@@ -56,10 +56,10 @@ final class DaemonDirectory: @unchecked Sendable {
     /// `itvd run --config itvd.yaml --log LOG` started through `launcher` (a command that ends by exec'ing
     /// the daemon, so that the process keeps its PID), with `environment` added.
     func startDaemon(log: String = "stderr", launcher: [String] = [], environment: [String: String] = [:])
-        throws -> ChildProcess
+        throws -> ServerProcess
     {
         let command = launcher + [itvd, "run", "--config", config, "--log", log]
-        return try ChildProcess(command[0], Array(command.dropFirst()), environment: childEnvironment(environment))
+        return try ServerProcess(command[0], Array(command.dropFirst()), environment: childEnvironment(environment))
     }
 
     /// `itvctl --socket run/itvd.sock ARGUMENTS`.
@@ -139,13 +139,13 @@ enum SystemdFleet {
 }
 
 /// Runs `body` with `daemon` and stops the daemon by its PID afterwards, also when `body` throws.
-func withDaemon<T>(_ daemon: ChildProcess, _ body: (ChildProcess) async throws -> T) async throws -> T {
+func withDaemon<T>(_ daemon: ServerProcess, _ body: (ServerProcess) async throws -> T) async throws -> T {
     do {
         let result = try await body(daemon)
-        await daemon.stop()
+        await daemon.terminate()
         return result
     } catch {
-        await daemon.stop()
+        await daemon.terminate()
         throw error
     }
 }

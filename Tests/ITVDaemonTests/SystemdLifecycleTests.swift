@@ -82,7 +82,7 @@ struct SystemdLifecycleTests {
         let notify = try NotifySocket()
         // systemd-socket-activate binds and listens at the path, waits for the first connection, then execs
         // itvd with LISTEN_FDS=1 and LISTEN_PID (and only the variables given with -E).
-        let process = try ChildProcess(
+        let process = try ServerProcess(
             "/usr/bin/systemd-socket-activate",
             [
                 "-l", dir.socket, "-E", "NOTIFY_SOCKET=\(notify.path)", dir.itvd, "run", "--config", dir.config,

@@ -37,9 +37,17 @@ import Testing
         #expect(first?.detail?.hostRuns.first?.phase == .pending)
         // Two commits while the watcher does not read: only the newest is kept, and it is diffed against
         // the snapshot the watcher has.
-        engine.yield(try Self.snapshot(.running, .running, updated: 3))
-        try await Task.sleep(for: .milliseconds(100))  // time for an eager consumer to take it (it must not)
-        engine.yield(try Self.snapshot(.succeeded, .succeeded, updated: 4))
+        // The stream keeps the newest snapshot only, so what each yield did shows whether the source took
+        // one meanwhile: the first is buffered (no one waits for it, an eager consumer would be), the second
+        // replaces it unread. No sleep: the buffer's state is the proof, not a pause that hopes for it.
+        let second = engine.yield(try Self.snapshot(.running, .running, updated: 3))
+        guard case .enqueued = second else { Issue.record("yield: \(second)"); return }
+        let third = engine.yield(try Self.snapshot(.succeeded, .succeeded, updated: 4))
+        guard case .dropped(let unread) = third else {
+            Issue.record("the source took a snapshot it was not asked for: \(third)")
+            return
+        }
+        #expect(unread.rollout.updatedAt == 3)
         engine.finish()
         var rest: [ITVProtocol.RolloutEvent] = []
         while let event = await source.next() { rest.append(event) }

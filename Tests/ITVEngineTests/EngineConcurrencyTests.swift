@@ -77,6 +77,16 @@ import Testing
         return makeSet(hosts: hosts, waves: waves, window: nil)
     }
 
+    /// Rollout 2.0 of app, approved by alice and succeeded, with nothing active any more: its id.
+    static func succeededRollout(_ h: EngineHarness) async throws -> Int64 {
+        let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        let s = try await h.wait(id) { $0.phase == .waitingApproval }
+        _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: alice)
+        _ = try await h.wait(id) { $0.phase == .succeeded }
+        try await until { await h.engine.activeSnapshots().isEmpty }
+        return id
+    }
+
     static func fleet(_ hosts: Int = 4, version: String? = "1.0") -> FakeFleet {
         FakeFleet(hosts: Dictionary(uniqueKeysWithValues: (1...hosts).map { (String(format: "h%02d", $0), version) }))
     }
@@ -174,12 +184,7 @@ import Testing
         let fleet = Self.fleet()
         let h = try await Self.harness(Self.autoSet(operatorWave: true), fleet)
         let engine = h.engine
-        var s = try await engine.createRollout(procedure: "app", version: "2.0", by: alice)
-        let old = s.rollout.id
-        s = try await h.wait(old) { $0.phase == .waitingApproval }
-        _ = try await engine.approve(old, planHash: s.rollout.planHash, comment: nil, by: alice)
-        _ = try await h.wait(old) { $0.phase == .succeeded }
-        try await until { await engine.activeSnapshots().isEmpty }
+        let old = try await Self.succeededRollout(h)
         let new = try await engine.createRollout(procedure: "app", version: "3.0", by: bob).rollout.id
         _ = try await h.wait(new) { $0.phase == .waitingApproval }
         do {
@@ -205,12 +210,7 @@ import Testing
         let fleet = Self.fleet()
         let h = try await Self.harness(Self.autoSet(operatorWave: true), fleet)
         let engine = h.engine
-        var s = try await engine.createRollout(procedure: "app", version: "2.0", by: alice)
-        let old = s.rollout.id
-        s = try await h.wait(old) { $0.phase == .waitingApproval }
-        _ = try await engine.approve(old, planHash: s.rollout.planHash, comment: nil, by: alice)
-        _ = try await h.wait(old) { $0.phase == .succeeded }
-        try await until { await engine.activeSnapshots().isEmpty }
+        let old = try await Self.succeededRollout(h)
         let outcomes = await Self.together { i in
             if i % 2 == 0 {
                 _ = try await engine.rollback(old, by: alice, reason: nil)
@@ -349,14 +349,22 @@ import Testing
 
     // MARK: - windows and reload
 
+    /// A rollout of one window wave (`parallel` hosts at a time) of the window "evening", which is closed: the
+    /// harness and the rollout's id.
+    static func waitingForWindow(_ fleet: FakeFleet, parallel: Int) async throws -> (EngineHarness, Int64) {
+        let set = makeSet(
+            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: parallel)],
+            window: "evening")
+        let h = try await Self.harness(set, fleet)
+        let id = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
+        _ = try await h.wait(id) { $0.phase == .waitingApproval }
+        return (h, id)
+    }
+
     @Test func concurrentWindowOpensStartTheWindowWaveOnce() async throws {
         let fleet = Self.fleet()
-        let set = makeSet(
-            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 2)], window: "evening")
-        let h = try await Self.harness(set, fleet)
+        let (h, id) = try await Self.waitingForWindow(fleet, parallel: 2)
         let engine = h.engine
-        let id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
-        _ = try await h.wait(id) { $0.phase == .waitingApproval }
         let outcomes = await Self.together { i in
             _ = try await engine.openWindow(
                 "evening", duration: nil, by: i % 2 == 0 ? alice : bob, comment: "patch night")
@@ -374,12 +382,8 @@ import Testing
     /// real state, and nothing is dispatched after the last close.
     @Test func concurrentWindowOpensAndClosesLeaveRolloutsWithTheWindowsState() async throws {
         let fleet = Self.fleet()
-        let set = makeSet(
-            hosts: 4, waves: [WaveSpec(name: "night", size: .rest, approval: .window, parallel: 1)], window: "evening")
-        let h = try await Self.harness(set, fleet)
+        let (h, id) = try await Self.waitingForWindow(fleet, parallel: 1)
         let engine = h.engine
-        let id = try await engine.createRollout(procedure: "app", version: "2.0", by: alice).rollout.id
-        _ = try await h.wait(id) { $0.phase == .waitingApproval }
         await fleet.hold(true)
         let outcomes = await Self.together { i in
             if i % 2 == 0 {

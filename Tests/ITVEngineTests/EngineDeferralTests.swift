@@ -120,9 +120,14 @@ final class UDPListener: @unchecked Sendable {
         #expect(listener.packets.count == 1)
         // Stored as such (persist, then act).
         #expect(await store.hostRuns[id]?["h01"]?.phase == .deferred)
-        // 540 s later (the retry in 600 s, less the 60 s lead): the second packet.
+        // 540 s later (the retry in 600 s, less the 60 s lead): the second packet. The wake is the rollout's
+        // timer, slept on the clock in pieces of at most a minute: 300 s on, the same timer sleeps its next
+        // piece instead of firing, so no packet went (shown by the timer's state, not by a pause).
+        let wake = clock.now() + 540_000
+        try await until { await engine.timers[id] == wake }
         clock.advance(seconds: 300)
-        try await Task.sleep(for: .milliseconds(100))
+        try await until { clock.nextWake == clock.now() + 60_000 }
+        #expect(await engine.timers[id] == wake, "the wake timer fired early")
         #expect(listener.packets.count == 1)
         clock.advance(seconds: 240)
         try await until { listener.packets.count == 2 }
@@ -133,7 +138,8 @@ final class UDPListener: @unchecked Sendable {
         #expect(s.phase == .succeeded)
         #expect(s.run("h01")?.phase == .succeeded && s.run("h01")?.wakes == 2 && s.run("h01")?.deferrals == 1)
         #expect(await fleet.state("h01")?.version == "2.0")
-        try await Task.sleep(for: .milliseconds(100))
+        // No timer is left on the clock, so nothing can wake the host again (no sleep needed).
+        try await until { clock.sleeping == 0 }
         #expect(listener.packets.count == 2, "exactly one packet before the first run and one before the retry")
     }
 

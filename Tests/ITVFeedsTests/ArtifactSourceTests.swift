@@ -1,6 +1,7 @@
 import Foundation
 import ITVCore
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVFeeds
@@ -380,17 +381,13 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         let sha = try digest(bytes)
         try world.publish("big-1.0.bin", bytes)
         try world.publish("SHA256SUMS", Array("\(sha)  big-1.0.bin\n".utf8))
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let bin = ProcessInfo.processInfo.environment["ITV_BIN_DIR"] ?? repo + "/.build/debug"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/itv-feedbench")
-        p.arguments = [
-            "artifact", world.server.https("/files-slow/big-1.0.bin"), world.server.https("/files/SHA256SUMS"),
-            world.server.caPath, world.cache,
-        ]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let bin = ProcessInfo.processInfo.environment["ITV_BIN_DIR"] ?? ServerProcess.repository + "/.build/debug"
+        let p = try ServerProcess(
+            bin + "/itv-feedbench",
+            [
+                "artifact", world.server.https("/files-slow/big-1.0.bin"), world.server.https("/files/SHA256SUMS"),
+                world.server.caPath, world.cache,
+            ])
         func partialBytes() -> Int {
             world.cacheNames().filter { $0.hasPrefix(".partial-") }.reduce(0) { total, name in
                 let size = try? FileManager.default.attributesOfItem(atPath: world.cache + "/sha256/" + name)[.size]
@@ -402,8 +399,7 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(p.isRunning, "the download ended before it could be killed")
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.kill9()
         let left = world.cacheNames()
         #expect(!left.isEmpty && left.allSatisfy { $0.hasPrefix(".partial-") }, "\(left)")
         #expect(partialBytes() < bytes.count)

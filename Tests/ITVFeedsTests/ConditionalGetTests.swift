@@ -1,5 +1,6 @@
 import Foundation
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVFeeds
@@ -123,35 +124,16 @@ import Testing
 /// `scripts/demo/feed-server.py DIR 0` on 127.0.0.1, stopped by PID.
 final class DemoFeedServer: @unchecked Sendable {
     let port: Int
-    private let process: Process
+    private let server: ServerProcess
 
     init(directory: String) throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repo.appendingPathComponent("scripts/demo/feed-server.py").path, directory, "0"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+        server = try ServerProcess.python("scripts/demo/feed-server.py", [directory, "0"])
+        do {
+            port = try server.readyPorts(1)[0]
+        } catch {
+            throw TestServer.StartError(description: "the demo's feed server did not start: \(error)")
         }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        else {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestServer.StartError(description: "the demo's feed server did not start")
-        }
-        self.port = port
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ITVCore
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVNotify
@@ -10,35 +11,18 @@ import Testing
 final class SMTPReceiver: @unchecked Sendable {
     let dir: String
     let port: Int
-    let process = Process()
+    private let server: ServerProcess
 
     init(dir: String, plain: Bool = false, credentials: String? = nil) throws {
         self.dir = dir
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [repo.appendingPathComponent("scripts/notify/smtp-receiver.py").path, dir]
+        var arguments = [dir]
         if plain { arguments.append("--plain") }
         if let credentials { arguments += ["--credentials", credentials] }
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        server = try ServerProcess.python("scripts/notify/smtp-receiver.py", arguments)
+        port = try server.readyPorts(1)[0]
     }
 
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 
     var mails: [(text: String, meta: [String: Any])] {
         (1...50).compactMap { n in

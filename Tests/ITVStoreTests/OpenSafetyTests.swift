@@ -13,13 +13,8 @@ import Testing
             let dir = root + "/state"
             let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
             let refused = await storeError { _ = try await SQLiteRolloutStore.open(stateDirectory: dir) }
-            #expect(refused?.kind == .locked)
-            #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
-            try await first.commit([.rollout(try rolloutRecord(id: 1))])
-            await first.close()
             // Closed, the directory is free again, and the data is there.
-            let second = try await SQLiteRolloutStore.open(stateDirectory: dir)
-            #expect(try await second.rollouts(includeFinished: true, limit: 10).map(\.id) == [1])
+            let second = try await expectRefusedWhileHeldThenReopened(dir, first, refused: refused)
             await second.close()
             do {
                 try await second.commit([.rollout(try rolloutRecord(id: 2))])
@@ -37,24 +32,17 @@ import Testing
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            holder.arguments = [
-                "-c",
-                "import fcntl, os, sys, time\n"
-                    + "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
-                    + "time.sleep(120)\n",
-                dir,
-            ]
-            holder.standardOutput = FileHandle.nullDevice
-            try holder.run()
-            defer {
-                if holder.isRunning {
-                    kill(holder.processIdentifier, SIGKILL)
-                    holder.waitUntilExit()
-                }
-            }
-            let expected = "another itvd (pid \(holder.processIdentifier)) is using the state directory \(dir)"
+            let holder = try ServerProcess(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import fcntl, os, sys, time\n"
+                        + "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+                        + "time.sleep(120)\n",
+                    dir,
+                ])
+            defer { holder.kill9() }
+            let expected = "another itvd (pid \(holder.pid)) is using the state directory \(dir)"
             var refused: StoreError?
             let deadline = ContinuousClock.now + .seconds(30)
             while refused?.message != expected, ContinuousClock.now < deadline {
@@ -69,8 +57,7 @@ import Testing
             }
             #expect(refused?.kind == .locked)
             #expect(refused?.message == expected)
-            kill(holder.processIdentifier, SIGKILL)
-            holder.waitUntilExit()
+            holder.kill9()
             let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
             await store.close()
         }

@@ -241,12 +241,7 @@ import Testing
             let first = try await SQLiteRolloutStore.open(stateDirectory: dir)
             try FileManager.default.removeItem(atPath: dir + "/itvd.pid")
             let refused = await refusal(dir)
-            #expect(refused?.kind == .locked)
-            #expect(refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)")
-            try await first.commit([.rollout(try rolloutRecord(id: 1))])
-            await first.close()
-            let second = try await SQLiteRolloutStore.open(stateDirectory: dir)
-            #expect(try await second.rollouts(includeFinished: true, limit: 5).map(\.id) == [1])
+            let second = try await expectRefusedWhileHeldThenReopened(dir, first, refused: refused)
             await second.close()
         }
     }

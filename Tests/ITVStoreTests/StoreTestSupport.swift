@@ -13,6 +13,25 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(dir.path)
 }
 
+/// A second open of `dir` while `first` holds it is refused as locked, naming `holder` (this process unless
+/// told); once `first` committed rollout 1 and closed, the directory opens again with the rollout in it.
+/// The store opened last, for the caller to close.
+func expectRefusedWhileHeldThenReopened(
+    _ dir: String, _ first: SQLiteRolloutStore, refused: StoreError?,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) async throws -> SQLiteRolloutStore {
+    #expect(refused?.kind == .locked, sourceLocation: sourceLocation)
+    #expect(
+        refused?.message == "another itvd (pid \(getpid())) is using the state directory \(dir)",
+        sourceLocation: sourceLocation)
+    try await first.commit([.rollout(try rolloutRecord(id: 1))])
+    await first.close()
+    let second = try await SQLiteRolloutStore.open(stateDirectory: dir)
+    #expect(
+        try await second.rollouts(includeFinished: true, limit: 10).map(\.id) == [1], sourceLocation: sourceLocation)
+    return second
+}
+
 /// Opens a store in a new subdirectory `state` of `root`, runs `body`, then closes it.
 func withStore<T>(in root: String, _ body: (SQLiteRolloutStore) async throws -> T) async throws -> T {
     let store = try await SQLiteRolloutStore.open(stateDirectory: root + "/state")

@@ -19,58 +19,15 @@ final class UnixSocket: @unchecked Sendable {
         self.path = path ?? directory.path + "/sock"
         let path = self.path
         fd = try bindUnixSocket(path, type: type, listening: listening, backlog: 8)
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         // Credentials are attached to datagrams sent while this is on.
-        var enable: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &enable, socklen_t(MemoryLayout<Int32>.size))
+        receiveCredentials(fd)
     }
 
     /// Every datagram waiting now that this process sent. The kernel attaches each sender's credentials
     /// (SO_PASSCRED, as systemd's NotifyAccess=main checks them), so that datagrams from child processes of
     /// other tests, which inherit NOTIFY_SOCKET while a test has it set, are left out.
     func receiveAvailable() -> [String] {
-        var messages: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var control = [UInt8](repeating: 0, count: 256)
-        while true {
-            let received = buffer.withUnsafeMutableBytes { data in
-                control.withUnsafeMutableBytes { control in
-                    var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                        var message = msghdr()
-                        message.msg_iov = vectorPointer
-                        message.msg_iovlen = 1
-                        message.msg_control = control.baseAddress
-                        message.msg_controllen = control.count
-                        let count = recvmsg(fd, &message, 0)
-                        return (count, Self.senderPID(control: control, length: message.msg_controllen))
-                    }
-                }
-            }
-            if received.0 <= 0 { return messages }
-            if received.1 == getpid() {
-                messages.append(String(decoding: buffer[0..<received.0], as: UTF8.self))
-            }
-        }
-    }
-
-    /// The pid of an SCM_CREDENTIALS control message (`struct cmsghdr` then `struct ucred`, which Swift's
-    /// Glibc does not declare, docs/TECH-NOTES.md 19).
-    static func senderPID(control: UnsafeMutableRawBufferPointer, length: Int) -> pid_t? {
-        let scmCredentials: Int32 = 2
-        let headerSize = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
-        var offset = 0
-        while offset + headerSize + MemoryLayout<pid_t>.size <= length {
-            let cmsgLength = control.load(fromByteOffset: offset, as: Int.self)
-            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
-            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
-            if level == SOL_SOCKET && type == scmCredentials {
-                return control.load(fromByteOffset: offset + headerSize, as: pid_t.self)
-            }
-            guard cmsgLength > 0 else { return nil }
-            offset += (cmsgLength + 7) & ~7
-        }
-        return nil
+        receiveDatagrams(fd).filter { $0.pid == getpid() }.map(\.message)
     }
 
     deinit {

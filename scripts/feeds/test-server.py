@@ -35,11 +35,10 @@ Routes (both servers):
                             stale       304 to any conditional request (a broken cache)
                           Every 304 carries the current ETag.
 """
-import hashlib, signal, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
+import hashlib, socket, email.utils, urllib.parse, xml.sax.saxutils, gzip, http.server, json, os, socketserver, ssl, sys, threading, time
 
-# The shared certificate maker (scripts/testcerts.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testcerts import make_certs  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import serve  # noqa: E402  (scripts/lib/serve.py: certificates, signals, the ready line)
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
@@ -223,24 +222,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    # A parent may have spawned us with signals blocked (Swift's Process inherits the thread's mask).
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    make_certs(DIR)
+    serve.start()
+    serve.make_certs(DIR)
     plain = Server(("127.0.0.1", 0), Handler)
     tls = Server(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    tls.socket = serve.tls_context(DIR).wrap_socket(tls.socket, server_side=True)
     PORTS["http"], PORTS["https"] = plain.server_address[1], tls.server_address[1]
     for s in (plain, tls):
         threading.Thread(target=s.serve_forever, daemon=True).start()
-    print(PORTS["https"], PORTS["http"], flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    serve.ready(PORTS["https"], PORTS["http"])
+    serve.wait_forever()
 
 
 if __name__ == "__main__":

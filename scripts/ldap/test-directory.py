@@ -25,9 +25,11 @@ import argparse
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import serve  # noqa: E402  (scripts/lib/serve.py: a free loopback port)
 
 SCHEMAS = ["core", "cosine", "inetorgperson", "nis", "msuser"]
 BASE = "dc=coop,dc=test"
@@ -36,14 +38,6 @@ PASSWORD = "directory-pw-4711"
 MUNICIPALITIES = [("Egling", "EGL"), ("Icking", "ICK")]
 SYSTEMS = ["Windows 10 Enterprise", "Windows Server 2022 Standard", "Debian GNU/Linux 12"]
 OUS = ["Schule", "Verwaltung"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run(*args):
@@ -177,7 +171,7 @@ def main():
     fd = os.open(f"{d}/password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, (PASSWORD + "\n").encode())
     os.close(fd)
-    port = free_port()
+    port = serve.free_port()
     # -d 256: stay in the foreground and log statistics (-d 0 hides fatal errors: docs/TECH-NOTES.md 27).
     slapd = ["/usr/sbin/slapd", "-h", f"ldap://127.0.0.1:{port}/", "-f", f"{d}/slapd.conf", "-d", "256"]
     print(json.dumps({"port": port, "slapd": slapd, "ca": f"{d}/ca.pem", "other_ca": f"{d}/other-ca.pem",

@@ -8,14 +8,13 @@ with them. Listens on an ephemeral port and prints "<port>". Each message is sto
 and DIR/mail-N.json says who sent it to whom, whether the session was encrypted and who authenticated.
 Stop it with SIGTERM.
 """
-import json, os, signal, socket, ssl, subprocess, sys, threading, time
+import json, os, ssl, sys, threading, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import serve  # noqa: E402  (scripts/lib/serve.py: certificates, signals, the ready line)
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-
-# The shared certificate maker (scripts/testcerts.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testcerts import make_certs  # noqa: E402
 
 DIR = sys.argv[1]
 ARGS = sys.argv[2:]
@@ -45,33 +44,22 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def main():
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+    stop = threading.Event()
+    serve.start(stop.set)
     os.makedirs(DIR, exist_ok=True)
     kwargs = {}
     if not PLAIN:
-        make_certs(DIR)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-        kwargs.update(tls_context=context, require_starttls=True)
+        serve.make_certs(DIR)
+        kwargs.update(tls_context=serve.tls_context(DIR, ssl.Purpose.CLIENT_AUTH), require_starttls=True)
     if CREDENTIALS:
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=not PLAIN)
     else:
         kwargs.update(auth_require_tls=not PLAIN)
-    port = free_port()
+    port = serve.free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
-    print(port, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serve.ready(port)
     while not stop.is_set():
         time.sleep(0.2)
     controller.stop()

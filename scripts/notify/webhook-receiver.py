@@ -10,11 +10,10 @@ with --secret, whether X-ITV-Signature is the HMAC-SHA256 of the body under the 
 --print writes "<event>: <message>" and the command of each delivery to stdout (for the demo).
 Stop it with SIGTERM.
 """
-import hashlib, hmac, http.server, json, os, signal, socketserver, ssl, subprocess, sys, threading
+import hashlib, hmac, http.server, json, os, socketserver, sys, threading
 
-# The shared certificate maker (scripts/testcerts.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testcerts import make_certs  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import serve  # noqa: E402  (scripts/lib/serve.py: certificates, signals, the ready line)
 
 DIR = sys.argv[1]
 ARGS = sys.argv[2:]
@@ -83,15 +82,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    os.makedirs(DIR, exist_ok=True)
-    make_certs(DIR)
+    serve.start()
+    serve.make_certs(DIR)
     server = Server(("127.0.0.1", PORT), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    print(server.server_address[1], flush=True)
+    server.socket = serve.tls_context(DIR).wrap_socket(server.socket, server_side=True)
+    serve.ready(server.server_address[1])
     server.serve_forever()
 
 
