@@ -553,13 +553,19 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
             entry("1.9", #"{"sha256": "\#(String(repeating: "1", count: 64))"}"#),
             entry("2.0", #"{"sha256": "\#(sha)"}"#),
         ]
-        func feed() -> String { #"{"releases": [\#(entries.joined(separator: ", "))]}"# }
+        /// Publishes the feed with `entries`, lets the watcher and detector see it, and asks the artifact source
+        /// for the release recorded, with the digest kept with it.
+        func announce() async throws -> (ReleaseRecord, ArtifactOutcome) {
+            let feed = #"{"releases": [\#(entries.joined(separator: ", "))]}"#
+            let r = try #require(try await detect(world, feed, spec: feedSpec, detector: detector, ledger: ledger))
+            let outcome = await source.obtain(
+                ArtifactRequest(procedure: "tool", version: r.version, spec: artifact, feedSHA256: r.feedSHA256))
+            return (r, outcome)
+        }
 
         // 2.0: the entry's digest is the bytes' digest: verified "by feed", kept with the release.
-        let r20 = try #require(try await detect(world, feed(), spec: feedSpec, detector: detector, ledger: ledger))
+        let (r20, verified) = try await announce()
         #expect(r20.version == "2.0" && r20.feedSHA256 == sha)
-        let verified = await source.obtain(
-            ArtifactRequest(procedure: "tool", version: "2.0", spec: artifact, feedSHA256: r20.feedSHA256))
         guard case .verified(let v) = verified else {
             Issue.record("2.0 not verified: \(verified)")
             return
@@ -568,23 +574,17 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
 
         // 2.1: the server's file was tampered with: the bytes differ from what the feed announced.
         entries.append(entry("2.1", #"{"sha256": "\#(freshSHA)"}"#))
-        let r21 = try #require(try await detect(world, feed(), spec: feedSpec, detector: detector, ledger: ledger))
+        let (r21, tamperedOutcome) = try await announce()
         #expect(r21.version == "2.1" && r21.feedSHA256 == freshSHA)
-        let mismatch = try #require(
-            rejection(
-                await source.obtain(
-                    ArtifactRequest(procedure: "tool", version: "2.1", spec: artifact, feedSHA256: r21.feedSHA256))))
+        let mismatch = try #require(rejection(tamperedOutcome))
         #expect(
             mismatch.kind == "checksum_mismatch" && mismatch.expected == freshSHA && mismatch.actual == tamperedSHA)
 
         // 2.2: the entry has no digest at the path: rejected before any download, saying where it looked.
         entries.append(entry("2.2", #"{"md5": "abc"}"#))
-        let r22 = try #require(try await detect(world, feed(), spec: feedSpec, detector: detector, ledger: ledger))
+        let (r22, missingOutcome) = try await announce()
         #expect(r22.version == "2.2" && r22.feedSHA256 == nil)
-        let missing = try #require(
-            rejection(
-                await source.obtain(
-                    ArtifactRequest(procedure: "tool", version: "2.2", spec: artifact, feedSHA256: r22.feedSHA256))))
+        let missing = try #require(rejection(missingOutcome))
         #expect(missing.kind == "missing_entry")
         #expect(missing.message == "the feed entry of 2.2 has no SHA-256 at 'hashes.sha256'")
         #expect(try world.requests("tool-2.2.bin") == 0)
@@ -598,13 +598,9 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
             let version = "2.3.\(n)"
             try world.publish("tool-\(version).bin", good)
             entries.append(entry(version, hashes))
-            let r = try #require(try await detect(world, feed(), spec: feedSpec, detector: detector, ledger: ledger))
+            let (r, outcome) = try await announce()
             #expect(r.version == version)
-            let bad = try #require(
-                rejection(
-                    await source.obtain(
-                        ArtifactRequest(procedure: "tool", version: version, spec: artifact, feedSHA256: r.feedSHA256)))
-            )
+            let bad = try #require(rejection(outcome))
             #expect(bad.kind == "bad_checksums", "\(hashes)")
             #expect(bad.message.hasPrefix("the feed entry of \(version) gives '"))
             #expect(!bad.message.contains("\u{1b}"))
@@ -612,12 +608,9 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         }
         entries.append(entry("2.4", #"{"sha256": "\#(sha)"}"#))
         entries.append(entry("2.4", #"{"sha256": "\#(tamperedSHA)"}"#))
-        let r24 = try #require(try await detect(world, feed(), spec: feedSpec, detector: detector, ledger: ledger))
+        let (r24, twiceOutcome) = try await announce()
         #expect(r24.version == "2.4")
-        let twice = try #require(
-            rejection(
-                await source.obtain(
-                    ArtifactRequest(procedure: "tool", version: "2.4", spec: artifact, feedSHA256: r24.feedSHA256))))
+        let twice = try #require(rejection(twiceOutcome))
         #expect(twice.kind == "bad_checksums" && twice.message.contains("two entries of 2.4 give different values"))
         #expect(world.cacheNames() == [sha], "only the verified bytes are in the cache")
     }
