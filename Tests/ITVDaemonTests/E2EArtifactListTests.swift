@@ -44,7 +44,10 @@ struct E2EArtifactListTests {
     /// Starts itvd on `dir`, waits for READY=1, runs `body`, stops it.
     static func running(_ dir: DaemonDirectory, ca: String, _ body: () async throws -> Void) async throws {
         let notify = try NotifySocket()
-        let process = try dir.startDaemon(environment: ["NOTIFY_SOCKET": notify.path, "ITVD_CA_BUNDLE": ca])
+        let process = try dir.startDaemon(environment: [
+            "NOTIFY_SOCKET": notify.path, "ITVD_CA_BUNDLE": ca, "ITVD_NOTIFY_BACKOFF_BASE": "0.2",
+            "ITVD_NOTIFY_BACKOFF_MAX": "1",
+        ])
         try await withDaemon(process) { daemon in
             let ready = await notify.waitFor(from: daemon.pid, timeout: .seconds(120)) { $0.hasPrefix("READY=1") }
             try #require(ready != nil, "itvd did not start: \(daemon.stderr)")
@@ -78,8 +81,27 @@ struct E2EArtifactListTests {
         let dir = try DaemonDirectory()
         try dir.writeOfflineInventory()
         try dir.writePlaybook("tool", Self.playbook(server))
+        // The operators' webhook (a real HTTPS receiver) subscribes to artifact.rejected only; itvd trusts both
+        // test CAs (the vendor's and the receiver's).
+        let receiver = try WebhookReceiver(dir: dir.root + "/receiver")
+        defer { receiver.stop() }
+        let ca = dir.root + "/ca-bundle.pem"
+        try
+            (try Data(contentsOf: URL(fileURLWithPath: server.caPath))
+            + Data(contentsOf: URL(fileURLWithPath: receiver.ca)))
+            .write(to: URL(fileURLWithPath: ca))
+        let config = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.config))
+        try config.seekToEnd()
+        try config.write(
+            contentsOf: Data(
+                """
+                notify:
+                  - {name: chat, kind: webhook, url: "https://127.0.0.1:\(receiver.port)/hook", events: [artifact.rejected]}
 
-        try await Self.running(dir, ca: server.caPath) {
+                """.utf8))
+        try config.close()
+
+        try await Self.running(dir, ca: ca) {
             #expect((try await dir.ctl("feed", "check", "tool")).status == 0)
             let plan = try await dir.ctl("rollout", "plan", "tool", "--version", "2.0")
             #expect(plan.status == 0, "\(plan.stdout) \(plan.stderr)")
@@ -116,6 +138,14 @@ struct E2EArtifactListTests {
             #expect(rejected?["expected_sha256"] as? String == freshSHA)
             #expect(rejected?["actual_sha256"] as? String == tamperedSHA)
             #expect(rejected?["cached"] as? Bool == false)
+            // The webhook heard it once, with both hashes and the command to look.
+            let heard = try await receiver.waitFor("artifact.rejected") {
+                $0.contains { $0.event == "artifact.rejected" }
+            }
+            #expect(heard.count == 1 && heard.allSatisfy { $0.event == "artifact.rejected" }, "\(heard.map(\.event))")
+            let message = heard.first?.json["message"] as? String ?? ""
+            #expect(message.contains("release 2.1 of tool is rejected") && message.contains(tamperedSHA), "\(message)")
+            #expect(heard.first?.json["command"] as? String == "itvctl artifact list --procedure tool")
 
             // Bad requests change nothing and say why.
             let unknown = try await dir.ctl("artifact", "list", "--procedure", "nope")
@@ -144,7 +174,7 @@ struct E2EArtifactListTests {
             try await store.commit(changes)
             await store.close()
         }
-        try await Self.running(dir, ca: server.caPath) {
+        try await Self.running(dir, ca: ca) {
             let start = ContinuousClock.now
             let all = try await dir.ctlJSON("artifact", "list")
             let elapsed = ContinuousClock.now - start
