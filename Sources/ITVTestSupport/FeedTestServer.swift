@@ -18,25 +18,11 @@ public final class TestServer: @unchecked Sendable {
     }
 
     public init() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("itv-feeds-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repo.appendingPathComponent("scripts/feeds/test-server.py").path, directory.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let ports = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        let line = try startScriptServer(process, "scripts/feeds/test-server.py", [directory.path])
+        let ports = line.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         guard ports.count == 2 else {
             kill(process.processIdentifier, SIGKILL)
             try? FileManager.default.removeItem(at: directory)
@@ -75,4 +61,25 @@ public final class TestServer: @unchecked Sendable {
         p.waitUntilExit()
         return try JSONDecoder().decode(Stats.self, from: data)
     }
+}
+
+/// Runs `python3 SCRIPT ARGUMENTS` (a test server of the repository's `scripts/`) in `process` and returns the
+/// first line it prints (its ports), trimmed; empty when it printed none within 60 s.
+public func startScriptServer(_ process: Process, _ script: String, _ arguments: [String]) throws -> String {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [repo.appendingPathComponent(script).path] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var line = Data()
+    let deadline = Date().addingTimeInterval(60)
+    while !line.contains(0x0A), Date() < deadline {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line.append(chunk)
+    }
+    return String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ITVProtocol
+import ITVTestSupport
 import Testing
 
 /// `scripts/notify/webhook-receiver.py`: a real HTTPS webhook receiver with its own CA, on a fixed or
@@ -23,25 +24,9 @@ final class WebhookReceiver: @unchecked Sendable {
     init(dir: String, port: Int = 0, failFirst: Int = 0, secret: String? = nil) throws {
         self.dir = dir
         process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [
-            repositoryRoot + "/scripts/notify/webhook-receiver.py", dir, "--port", String(port), "--fail-first",
-            String(failFirst),
-        ]
+        var arguments = [dir, "--port", String(port), "--fail-first", String(failFirst)]
         if let secret { arguments += ["--secret", secret] }
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let p = Int(try startScriptServer(process, "scripts/notify/webhook-receiver.py", arguments)) else {
             kill(process.processIdentifier, SIGKILL)
             throw E2EFailure(description: "the webhook receiver did not start")
         }

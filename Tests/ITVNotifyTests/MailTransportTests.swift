@@ -1,6 +1,7 @@
 import Foundation
 import ITVCore
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVNotify
@@ -14,25 +15,10 @@ final class SMTPReceiver: @unchecked Sendable {
 
     init(dir: String, plain: Bool = false, credentials: String? = nil) throws {
         self.dir = dir
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [repo.appendingPathComponent("scripts/notify/smtp-receiver.py").path, dir]
+        var arguments = [dir]
         if plain { arguments.append("--plain") }
         if let credentials { arguments += ["--credentials", credentials] }
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        port = Int(try startScriptServer(process, "scripts/notify/smtp-receiver.py", arguments)) ?? 0
     }
 
     func stop() {

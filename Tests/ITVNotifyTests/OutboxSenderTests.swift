@@ -2,6 +2,7 @@ import Foundation
 import ITVCore
 import ITVEngine
 import ITVStore
+import ITVTestSupport
 import Logging
 import Testing
 
@@ -15,22 +16,7 @@ final class Receiver: @unchecked Sendable {
 
     init(dir: String) throws {
         self.dir = dir
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repo.appendingPathComponent("scripts/notify/webhook-receiver.py").path, dir]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(0x0A), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        port = Int(try startScriptServer(process, "scripts/notify/webhook-receiver.py", [dir])) ?? 0
     }
 
     func stop() {
