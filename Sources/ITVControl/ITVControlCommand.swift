@@ -19,7 +19,7 @@ public struct ITVControlCommand: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, ProcedureCommand.self, ReleaseCommand.self, FeedCommand.self, HostCommand.self,
             RolloutCommand.self, WindowCommand.self, ReloadCommand.self, AuditCommand.self, MetricsCommand.self,
-            NotifyCommand.self, ReportCommand.self,
+            NotifyCommand.self, ReportCommand.self, ArtifactCommand.self,
         ]
     )
 

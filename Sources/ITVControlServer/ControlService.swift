@@ -128,6 +128,8 @@ public protocol ControlService: Sendable {
     func notifyList(caller: Caller) async throws -> NotifyListResponse
     /// Sends a test notification to the sink now; `ok` false with the error when the sink refused it.
     func notifyTest(caller: Caller, name: String) async throws -> NotifyTestResponse
+    /// The artifact records (verified and rejected releases) and the cache's use (`itvctl artifact list`).
+    func artifactList(caller: Caller, _ request: ArtifactListRequest) async throws -> ArtifactListResponse
 }
 
 extension ControlService {

@@ -98,7 +98,7 @@ struct Dispatcher: Sendable {
     static let tenantRoutes: Set<Route> = [
         .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutStart, .rolloutList,
         .rolloutShow, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort, .rolloutRollback, .rolloutRetry,
-        .rolloutSkip, .rolloutEvents, .windowList, .windowOpen, .windowClose, .audit, .metrics, .report,
+        .rolloutSkip, .rolloutEvents, .windowList, .windowOpen, .windowClose, .audit, .metrics, .report, .artifactList,
     ]
 
     /// "operates tenant egling", "reads tenants a, b", for refusals.
@@ -171,6 +171,8 @@ struct Dispatcher: Sendable {
             return .text(contentType: ITVProtocolVersion.metricsContentType, body: try await s.metrics(caller: caller))
         case .notifyList: return try reply(await s.notifyList(caller: caller))
         case .report: return try reply(await s.report(caller: caller, try ReportRequest(query: q)))
+        case .artifactList:
+            return try reply(await s.artifactList(caller: caller, try ArtifactListRequest(query: q)))
         case .notifyTest:
             let name = try name(match, "name")
             let _: NotifyTestRequest = try decode(body)

@@ -179,11 +179,12 @@ extension PlanArtifactInfo {
 }
 
 extension ArtifactInfo {
-    public init(_ r: ArtifactRecord, cached: Bool) {
+    public init(_ r: ArtifactRecord, cached: Bool, keptBecause: String? = nil) {
         self.init(
             procedure: r.procedure, version: r.version, url: r.url, state: r.state.rawValue, name: r.name,
             size: r.size, sha256: r.sha256, verifiedBy: r.verifiedBy, rejection: r.rejection, message: r.message,
-            expectedSha256: r.expected, actualSha256: r.actual, cached: cached, recordedAt: r.at)
+            expectedSha256: r.expected, actualSha256: r.actual, cached: cached, recordedAt: r.at,
+            keptBecause: keptBecause)
     }
 }
 

@@ -59,13 +59,20 @@ extension PlaybookLoader {
         case (.some(let n), nil):
             source = readChecksums(n, r, allowHTTP: allowHTTP ?? false)
         case (nil, .some(let n)):
-            // Reserved: the feed watcher does not pass an entry's fields on yet, so every release would be
-            // rejected. Refused here, where the operator sees it, rather than at the first release.
-            if r.string(n, "artifact.sha256_from_feed") != nil {
-                r.error(
-                    n.location,
-                    "artifact.sha256_from_feed is not supported by this itvd yet; publish the SHA-256 in a checksum "
-                        + "file (artifact.checksums)")
+            // A json path inside the feed entry that announces the version; the playbook loader checks that the
+            // feed is a json feed (`checkDigestFeed`).
+            if let path = r.string(n, "artifact.sha256_from_feed") {
+                if path.isEmpty || path.unicodeScalars.count > 200
+                    || path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+                    || path.hasPrefix("[*]") || path.contains("{{")
+                {
+                    r.error(
+                        n.location,
+                        "artifact.sha256_from_feed must be a json path of 1 to 200 printable characters inside the "
+                            + "feed entry (e.g. sha256 or hashes.sha256), found '\(Suggest.printable(path))'")
+                } else {
+                    source = .feed(select: path)
+                }
             }
         }
         let signature = f["signature"].flatMap { readSignature($0, r, allowHTTP: allowHTTP ?? false, file: file) }
@@ -75,6 +82,31 @@ extension PlaybookLoader {
         guard r.problems == before, let url, let allowHTTP, let source else { return nil }
         return ArtifactSpec(
             url: url, allowHTTP: allowHTTP, maxSize: maxSize, checksums: source, signature: signature, name: name)
+    }
+
+    /// `sha256_from_feed` reads a field of the json feed entry that announces the version: the playbook needs a
+    /// json feed whose `select` ends with a key (the entry is the object holding it). Returns the feed with the
+    /// path to read (`FeedSpec.digestSelect`).
+    static func checkDigestFeed(_ feed: FeedSpec?, _ artifact: ArtifactSpec, _ f: Fields, _ r: YAMLReader) -> FeedSpec?
+    {
+        guard case .feed(let path) = artifact.checksums else { return feed }
+        guard var feed, feed.kind == .json else {
+            r.error(
+                f.keyLocation("artifact"),
+                "artifact.sha256_from_feed needs a json feed (feed.kind: json, found "
+                    + "\(feed.map { $0.kind.rawValue } ?? "no feed")); otherwise use artifact.checksums")
+            return feed
+        }
+        let select = feed.select ?? "version"
+        if select.hasSuffix("]") {
+            r.error(
+                f.keyLocation("artifact"),
+                "artifact.sha256_from_feed needs feed.select to end with a key (e.g. releases[*].version): the entry "
+                    + "is the object holding it; '\(Suggest.printable(select))' ends with an index")
+            return feed
+        }
+        feed.digestSelect = path
+        return feed
     }
 
     private static func readChecksums(_ node: YNode, _ r: YAMLReader, allowHTTP: Bool) -> ArtifactChecksumSource? {

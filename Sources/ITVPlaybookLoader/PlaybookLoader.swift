@@ -68,7 +68,7 @@ public enum PlaybookLoader {
             if list.isEmpty { r.error(node.location, "targets must name at least one group or host") }
             return list
         }
-        let feed = f["feed"].flatMap { readFeed($0, r) }
+        var feed = f["feed"].flatMap { readFeed($0, r) }
         // `{{artifact}}` needs the playbook's `artifact:` block: whether one is written is read from the tree,
         // so that this check does not depend on how the block itself is read.
         let steps = required(f, "steps", r).flatMap {
@@ -77,6 +77,7 @@ public enum PlaybookLoader {
         let rollout = required(f, "rollout", r).flatMap { readRollout($0, r, steps: steps, &keyLocations) }
 
         let artifact = f["artifact"].flatMap { readArtifact($0, r, file: file) }
+        if let artifact, f["feed"] == nil || feed != nil { feed = checkDigestFeed(feed, artifact, f, r) }
 
         guard let id, let name, let vendor, let targets, let steps, let rollout else { return nil }
         if f["feed"] != nil && feed == nil { return nil }

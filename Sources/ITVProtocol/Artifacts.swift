@@ -35,11 +35,16 @@ public struct ArtifactInfo: Hashable, Sendable, Codable {
     /// The bytes are in the cache now.
     public var cached: Bool
     public var recordedAt: Int64
+    /// Why a cached file is kept when the cache is trimmed: `rollout N` (an active rollout uses it) or
+    /// `newest 3` (one of the newest 3 verified releases of its procedure); absent: it may be removed (added
+    /// with `GET /v1/artifacts`).
+    public var keptBecause: String?
 
     public init(
         procedure: String, version: String, url: String, state: String, name: String, size: Int64? = nil,
         sha256: String? = nil, verifiedBy: String? = nil, rejection: String? = nil, message: String? = nil,
-        expectedSha256: String? = nil, actualSha256: String? = nil, cached: Bool, recordedAt: Int64
+        expectedSha256: String? = nil, actualSha256: String? = nil, cached: Bool, recordedAt: Int64,
+        keptBecause: String? = nil
     ) {
         self.procedure = procedure
         self.version = version
@@ -55,6 +60,7 @@ public struct ArtifactInfo: Hashable, Sendable, Codable {
         self.actualSha256 = actualSha256
         self.cached = cached
         self.recordedAt = recordedAt
+        self.keptBecause = keptBecause
     }
 }
 
@@ -64,10 +70,37 @@ public struct ArtifactListResponse: Hashable, Sendable, Codable {
     /// Bytes of the cache's files, and its configured bound.
     public var cacheBytes: Int64
     public var maxBytes: Int64
+    /// How many records matched; more than `artifacts.count` when `limit` cut the answer (absent: all listed).
+    public var total: Int?
 
-    public init(artifacts: [ArtifactInfo], cacheBytes: Int64, maxBytes: Int64) {
+    public init(artifacts: [ArtifactInfo], cacheBytes: Int64, maxBytes: Int64, total: Int? = nil) {
         self.artifacts = artifacts
         self.cacheBytes = cacheBytes
         self.maxBytes = maxBytes
+        self.total = total
+    }
+}
+
+/// `GET /v1/artifacts?procedure=ID&limit=N`: the artifact records (and the cache's use), by procedure then
+/// time. At most `limit` records (default 1,000, at most 5,000); `total` says how many matched.
+public struct ArtifactListRequest: QueryRequest, Hashable, Codable {
+    public static let defaultLimit = 1_000
+    /// The most records an answer may hold; a larger `limit` is refused (`invalid_request`).
+    public static let maxLimit = 5_000
+    public var procedure: String?
+    public var limit: Int?
+
+    public init(procedure: String? = nil, limit: Int? = nil) {
+        self.procedure = procedure
+        self.limit = limit
+    }
+
+    public init(query: [String: String]) throws(APIError) {
+        procedure = query["procedure"]
+        limit = try PageQuery.limit(query, max: Self.maxLimit)
+    }
+
+    public var queryItems: [(String, String)] {
+        (procedure.map { [("procedure", $0)] } ?? []) + (limit.map { [("limit", String($0))] } ?? [])
     }
 }

@@ -41,6 +41,8 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     case notifyTest = "notify.test"
     /// A tenant's report (added after the first protocol version).
     case report
+    /// The artifact cache (added after the first protocol version).
+    case artifactList = "artifact.list"
 
     /// `GET` or `POST`.
     public var method: String {
@@ -53,7 +55,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
     public var access: Access {
         switch self {
         case .status, .procedureList, .procedureShow, .releaseList, .hostList, .rolloutPlan, .rolloutList,
-            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics, .notifyList, .report:
+            .rolloutShow, .rolloutEvents, .windowList, .audit, .metrics, .notifyList, .report, .artifactList:
             return .read
         case .feedCheck, .hostScan, .rolloutStart, .rolloutApprove, .rolloutPause, .rolloutResume, .rolloutAbort,
             .rolloutRollback, .rolloutRetry, .rolloutSkip, .windowOpen, .windowClose, .reload, .notifyTest:
@@ -91,6 +93,7 @@ public enum Route: String, Hashable, Sendable, Codable, CaseIterable {
         case .notifyList: return "/v1/notify"
         case .notifyTest: return "/v1/notify/{name}/test"
         case .report: return "/v1/report"
+        case .artifactList: return "/v1/artifacts"
         }
     }
 

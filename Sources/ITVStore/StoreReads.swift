@@ -102,7 +102,8 @@ enum StoreReads {
         return try rows.map { row in
             ReleaseRecord(
                 procedure: try row.decode(forColumn: "procedure"), version: try row.decode(forColumn: "version"),
-                firstSeen: try row.decode(forColumn: "first_seen"), feedURL: try row.decode(forColumn: "feed_url"))
+                firstSeen: try row.decode(forColumn: "first_seen"), feedURL: try row.decode(forColumn: "feed_url"),
+                feedSHA256: try row.decode(forColumn: "feed_sha256"))
         }
     }
 

@@ -13,6 +13,7 @@ enum StoreSchema {
         migrator.registerMigration("v_host_run_deferral", migrate: hostRunDeferral)
         migrator.registerMigration("v_artifacts", migrate: createArtifacts)
         migrator.registerMigration("v_host_run_reboots", migrate: hostRunReboots)
+        migrator.registerMigration("v_release_feed_sha256", migrate: releaseFeedSHA256)
         return migrator
     }
 
@@ -95,6 +96,12 @@ enum StoreSchema {
                     PRIMARY KEY (procedure, version)
                 );
                 """)
+    }
+
+    /// `sha256_from_feed`: the digest the feed entry announcing a release gave, kept with the release so that a
+    /// restart (or a plan days later) verifies against what the feed said then. Add-only: a nullable column.
+    private static func releaseFeedSHA256(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE releases ADD COLUMN feed_sha256 TEXT")
     }
 
     /// Installer exit codes and reboots (issue 13): "reboot pending", resends after a `retry` exit code, and

@@ -196,11 +196,11 @@ enum StoreWrites {
     private static func upsert(_ r: ReleaseRecord, _ db: Database) throws {
         try db.cachedStatement(
             sql: """
-                INSERT INTO releases (procedure, version, first_seen, feed_url) VALUES (?, ?, ?, ?)
+                INSERT INTO releases (procedure, version, first_seen, feed_url, feed_sha256) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (procedure, version) DO UPDATE SET first_seen = excluded.first_seen,
-                    feed_url = excluded.feed_url
+                    feed_url = excluded.feed_url, feed_sha256 = excluded.feed_sha256
                 """
-        ).execute(arguments: [r.procedure, r.version, r.firstSeen, r.feedURL])
+        ).execute(arguments: [r.procedure, r.version, r.firstSeen, r.feedURL, r.feedSHA256])
     }
 
     private static func upsert(_ v: HostVersionRecord, _ db: Database) throws {

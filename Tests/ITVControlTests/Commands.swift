@@ -57,4 +57,7 @@ let everyCommand: [CommandCase] = [
     CommandCase(
         route: .report, arguments: ["report", "--tenant", "egling"],
         keys: ["generated_at", "rows", "since_seconds", "tenant", "tenant_name"]),
+    CommandCase(
+        route: .artifactList, arguments: ["artifact", "list", "--procedure", "firefox-esr"],
+        keys: ["artifacts", "cache_bytes", "max_bytes", "total"]),
 ]

@@ -314,6 +314,23 @@ final class FakeControlService: ControlService {
         return NotifyTestResponse(sink: name, ok: true, id: "0f1e", message: "delivered")
     }
 
+    func artifactList(caller: Caller, _ request: ArtifactListRequest) async throws -> ArtifactListResponse {
+        count(.artifactList, caller)
+        let sha = String(repeating: "ab", count: 32)
+        return ArtifactListResponse(
+            artifacts: [
+                ArtifactInfo(
+                    procedure: "firefox-esr", version: "128.5.0", url: "https://v/ff-128.5.0.msi", state: "verified",
+                    name: "ff-128.5.0.msi", size: 60_000_000, sha256: sha, verifiedBy: "sha256sum+gpg", cached: true,
+                    recordedAt: Self.t0, keptBecause: "rollout 12"),
+                // A hostile feed: the version carries an escape sequence.
+                ArtifactInfo(
+                    procedure: "evil", version: "1.0\u{1b}[2J", url: "https://e/x", state: "rejected", name: "x",
+                    rejection: "checksum_mismatch", message: "bytes differ", expectedSha256: sha,
+                    actualSha256: String(repeating: "cd", count: 32), cached: false, recordedAt: Self.t0),
+            ], cacheBytes: 60_000_000, maxBytes: 20 << 30, total: 2)
+    }
+
     func report(caller: Caller, _ request: ReportRequest) async throws -> ReportResponse {
         count(.report, caller)
         return ReportResponse(

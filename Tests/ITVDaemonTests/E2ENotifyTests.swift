@@ -1,5 +1,6 @@
 import Foundation
 import ITVProtocol
+import ITVTestSupport
 import Testing
 
 /// `scripts/notify/webhook-receiver.py`: a real HTTPS webhook receiver with its own CA, on a fixed or

@@ -147,7 +147,7 @@ extension E2ETests {
                             for command in [
                                 ["status"], ["procedure", "list"], ["procedure", "show", "t-mixed"],
                                 ["rollout", "plan", "t-mixed", "--version", "2.0"], ["window", "list"],
-                                ["release", "list"],
+                                ["release", "list"], ["artifact", "list"],
                             ] {
                                 let text = try itvd.ok(["--json"] + command, as: user)
                                 #expect(Self.hostsIn(text).isSubset(of: Set(Self.fleetHosts)), "\(command): \(text)")

@@ -7,16 +7,19 @@ import Testing
 
 /// An artifact source whose next outcome the test sets; counts the attempts.
 final class FakeArtifactSource: ArtifactSource, Sendable {
-    private let state = Mutex<(outcome: ArtifactOutcome, calls: Int)>(
-        (.failed(FeedFetchError(.connectFailed, "not set")), 0))
+    private let state = Mutex<(outcome: ArtifactOutcome, calls: Int, requests: [ArtifactRequest])>(
+        (.failed(FeedFetchError(.connectFailed, "not set")), 0, []))
 
     func set(_ outcome: ArtifactOutcome) { state.withLock { $0.outcome = outcome } }
     var calls: Int { state.withLock { $0.calls } }
+    /// Every request, in order.
+    var requests: [ArtifactRequest] { state.withLock { $0.requests } }
 
     func obtain(_ request: ArtifactRequest) async -> ArtifactOutcome {
         try? await Task.sleep(for: .milliseconds(5))
         return state.withLock {
             $0.calls += 1
+            $0.requests.append(request)
             return $0.outcome
         }
     }
@@ -100,6 +103,76 @@ private func kind(_ body: () async throws -> Void) async -> String {
         #expect(await h.engine.activeSnapshots().isEmpty)
         #expect(await h.engine.artifactList().map(\.state) == [.rejected])
         #expect(await h.engine.artifactList().first?.rejection == "checksum_mismatch")
+    }
+
+    @Test("artifact.rejected is an outbox record in the transaction of the rejection, once per refusal")
+    func aRejectionIsNotified() async throws {
+        let source = FakeArtifactSource()
+        source.set(.rejected(ArtifactRejection("checksum_mismatch", "bytes differ", expected: shaA, actual: shaB)))
+        let clock = ManualClock()
+        let h = try await EngineHarness(
+            set: artifactSet(), fleet: FakeFleet(hosts: ["h01": "1.0", "h02": "1.0"]), clock: clock)
+        try await h.engine.attachArtifacts(source)
+        let sinks = [
+            NotifySink(name: "chat", kind: .webhook, events: [.artifactRejected], url: "https://x.example/"),
+            NotifySink(name: "mail", kind: .email, events: [.rolloutFailed], url: "smtp://m.example"),
+        ]
+        await h.engine.setNotify(sinks: sinks, waker: OutboxWaker())
+        _ = await kind { _ = try await h.engine.plan(procedure: "app", version: "2.0") }
+        let log = await h.store.commitLog
+        let transaction = try #require(
+            log.first { changes in changes.contains { if case .outbox = $0 { true } else { false } } })
+        #expect(transaction.contains { if case .artifact(let r) = $0 { r.state == .rejected } else { false } })
+        var records = await h.store.outboxRecords
+        #expect(records.map(\.sink) == ["chat"], "only the sink that subscribed to artifact.rejected")
+        let message = try #require(records.first.flatMap { NotifyMessage.decode($0.payload) })
+        #expect(message.event == .artifactRejected)
+        #expect(message.procedure == "app" && message.version == "2.0" && message.tenants == ["t"])
+        #expect(message.message.contains("expected SHA-256 \(shaA), actual \(shaB)"))
+        #expect(message.command == "itvctl artifact list --procedure app")
+        // An hour later the same refusal again: journaled and notified once already.
+        clock.advance(seconds: 3_601)
+        _ = await kind { _ = try await h.engine.plan(procedure: "app", version: "2.0") }
+        #expect(source.calls == 2)
+        #expect(await h.store.outboxRecords.count == 1)
+        // Another refusal (the vendor's checksum file lost the entry) is news.
+        clock.advance(seconds: 3_601)
+        source.set(.rejected(ArtifactRejection("missing_entry", "no line for app-2.0.msi")))
+        _ = await kind { _ = try await h.engine.plan(procedure: "app", version: "2.0") }
+        records = await h.store.outboxRecords
+        #expect(records.count == 2)
+        #expect(
+            records.compactMap { NotifyMessage.decode($0.payload)?.message }.last?.contains("missing_entry") == true)
+    }
+
+    @Test("sha256_from_feed: the digest kept with the release goes to the source, also after a restart")
+    func theFeedsDigestComesFromTheRelease() async throws {
+        let source = FakeArtifactSource()
+        source.set(verified(shaA))
+        var set = artifactSet()
+        set.playbooks[0].artifact?.checksums = .feed(select: "sha256")
+        let store = MemoryStore()
+        try await store.preload([
+            .release(
+                ReleaseRecord(
+                    procedure: "app", version: "2.0", firstSeen: 1, feedURL: "https://v.example/x", feedSHA256: shaA)),
+            .release(ReleaseRecord(procedure: "app", version: "2.1", firstSeen: 2, feedURL: "https://v.example/x")),
+        ])
+        let h = try await harness(set, source, store: store)
+        #expect(try await h.engine.plan(procedure: "app", version: "2.0").artifact?.sha256 == shaA)
+        #expect(source.requests.map(\.feedSHA256) == [shaA])
+        // A release whose entry gave none: the source is asked with none (and rejects it: missing_entry).
+        source.set(.rejected(ArtifactRejection("missing_entry", "the feed entry of 2.1 has no SHA-256 at 'sha256'")))
+        let refused = await kind { _ = try await h.engine.plan(procedure: "app", version: "2.1") }
+        #expect(refused.hasPrefix("artifact_rejected:") && refused.contains("missing_entry"))
+        #expect(source.requests.last?.version == "2.1" && source.requests.last?.feedSHA256 == nil)
+        // After a restart the digest is read from the store again.
+        try await h.crashAndRestart(set: set)
+        let again = FakeArtifactSource()
+        again.set(verified(shaA))
+        try await h.engine.attachArtifacts(again)
+        _ = try await h.engine.prepareArtifact(procedure: "app", version: "2.0")
+        #expect(again.requests.map(\.feedSHA256) == [shaA])
     }
 
     @Test func aTransientFailureIsUnavailableAndRecordsNothing() async throws {

@@ -496,3 +496,117 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         #expect(world.cacheNames() == [])
     }
 }
+
+/// `sha256_from_feed` end to end over the real HTTPS server: the json feed announces versions with their digests,
+/// the watcher and the detector keep the announcing entry's digest with each release, and the artifact source
+/// verifies the bytes against it.
+@Suite(.serialized) struct FeedDigestTests {
+    /// One watcher round over the current feed document: the release the detector recorded, if any.
+    private func detect(
+        _ world: ArtifactWorld, _ feed: String, spec: FeedSpec, detector: ReleaseDetector, ledger: MemoryLedger
+    ) async throws -> ReleaseRecord? {
+        try world.publish("feed.json", Array(feed.utf8))
+        let before = await ledger.records.count
+        var policy = FeedPolicy()
+        policy.initialSpread = .milliseconds(10)
+        let delegate = CountingDetector(detector)
+        let watcher = FeedWatcher(fetcher: world.fetcher, parser: FeedExtractor(), delegate: delegate, policy: policy)
+        await watcher.setFeeds(["tool": spec])
+        await run(watcher, timeout: .seconds(60)) { await delegate.polled >= 1 }
+        let records = await ledger.records
+        return records.count > before ? records.last : nil
+    }
+
+    @Test("the feed's digest verifies the bytes; a tampered file, a missing or malformed digest reject the release")
+    func theFeedsDigestVerifiesTheArtifact() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let good = installer(1 << 20, seed: 3)
+        let sha = try digest(good)
+        // 2.1's real installer, and what the server serves instead (one bit differs).
+        let fresh = installer(1 << 20, seed: 4)
+        let freshSHA = try digest(fresh)
+        var tampered = fresh
+        tampered[4_096] ^= 0x80
+        let tamperedSHA = try digest(tampered)
+        try world.publish("tool-2.0.bin", good)
+        try world.publish("tool-2.1.bin", tampered)
+        try world.publish("tool-2.2.bin", good)
+        try world.publish("tool-2.3.bin", good)
+        let feedSpec = FeedSpec(
+            kind: .json, url: world.server.https("/files/feed.json"), select: "releases[*].version",
+            digestSelect: "hashes.sha256")
+        let artifact = ArtifactSpec(
+            url: world.server.https("/files/tool-{{version}}.bin"), checksums: .feed(select: "hashes.sha256"))
+        let ledger = MemoryLedger()
+        let detector = ReleaseDetector(ledger: ledger, sink: EventLog())
+        let source = try world.source()
+        func entry(_ version: String, _ hashes: String) -> String {
+            #"{"version": "\#(version)", "url": "https://x/\#(version)", "hashes": \#(hashes)}"#
+        }
+        var entries = [
+            entry("1.9", #"{"sha256": "\#(String(repeating: "1", count: 64))"}"#),
+            entry("2.0", #"{"sha256": "\#(sha)"}"#),
+        ]
+        /// Publishes the feed with `entries`, lets the watcher and detector see it, and asks the artifact source
+        /// for the release recorded, with the digest kept with it.
+        func announce() async throws -> (ReleaseRecord, ArtifactOutcome) {
+            let feed = #"{"releases": [\#(entries.joined(separator: ", "))]}"#
+            let r = try #require(try await detect(world, feed, spec: feedSpec, detector: detector, ledger: ledger))
+            let outcome = await source.obtain(
+                ArtifactRequest(procedure: "tool", version: r.version, spec: artifact, feedSHA256: r.feedSHA256))
+            return (r, outcome)
+        }
+
+        // 2.0: the entry's digest is the bytes' digest: verified "by feed", kept with the release.
+        let (r20, verified) = try await announce()
+        #expect(r20.version == "2.0" && r20.feedSHA256 == sha)
+        guard case .verified(let v) = verified else {
+            Issue.record("2.0 not verified: \(verified)")
+            return
+        }
+        #expect(v.verifiedBy == "feed" && v.sha256 == sha && v.downloaded)
+
+        // 2.1: the server's file was tampered with: the bytes differ from what the feed announced.
+        entries.append(entry("2.1", #"{"sha256": "\#(freshSHA)"}"#))
+        let (r21, tamperedOutcome) = try await announce()
+        #expect(r21.version == "2.1" && r21.feedSHA256 == freshSHA)
+        let mismatch = try #require(rejection(tamperedOutcome))
+        #expect(
+            mismatch.kind == "checksum_mismatch" && mismatch.expected == freshSHA && mismatch.actual == tamperedSHA)
+
+        // 2.2: the entry has no digest at the path: rejected before any download, saying where it looked.
+        entries.append(entry("2.2", #"{"md5": "abc"}"#))
+        let (r22, missingOutcome) = try await announce()
+        #expect(r22.version == "2.2" && r22.feedSHA256 == nil)
+        let missing = try #require(rejection(missingOutcome))
+        #expect(missing.kind == "missing_entry")
+        #expect(missing.message == "the feed entry of 2.2 has no SHA-256 at 'hashes.sha256'")
+        #expect(try world.requests("tool-2.2.bin") == 0)
+
+        // 2.3: hostile values (an escape sequence, a number, an object; two entries that disagree): refused as
+        // not a SHA-256, shown escaped, never downloaded.
+        for (n, hashes) in [
+            #"{"sha256": "\u001b[2J\#(String(repeating: "a", count: 60))"}"#, #"{"sha256": 12345}"#,
+            #"{"sha256": {"hex": "\#(sha)"}}"#, #"{"sha256": "\#(sha.uppercased())x"}"#,
+        ].enumerated() {
+            let version = "2.3.\(n)"
+            try world.publish("tool-\(version).bin", good)
+            entries.append(entry(version, hashes))
+            let (r, outcome) = try await announce()
+            #expect(r.version == version)
+            let bad = try #require(rejection(outcome))
+            #expect(bad.kind == "bad_checksums", "\(hashes)")
+            #expect(bad.message.hasPrefix("the feed entry of \(version) gives '"))
+            #expect(!bad.message.contains("\u{1b}"))
+            #expect(try world.requests("tool-\(version).bin") == 0)
+        }
+        entries.append(entry("2.4", #"{"sha256": "\#(sha)"}"#))
+        entries.append(entry("2.4", #"{"sha256": "\#(tamperedSHA)"}"#))
+        let (r24, twiceOutcome) = try await announce()
+        #expect(r24.version == "2.4")
+        let twice = try #require(rejection(twiceOutcome))
+        #expect(twice.kind == "bad_checksums" && twice.message.contains("two entries of 2.4 give different values"))
+        #expect(world.cacheNames() == [sha], "only the verified bytes are in the cache")
+    }
+}

@@ -88,6 +88,52 @@ let artifactCases: [MalformedCase] = [
         "artifact: unknown key", .playbook, playbook("  url: https://v.example/t.msi\n  sha256: abc\n" + sums),
         ["playbooks/demo-app.yaml:24:3: unknown key 'sha256' in artifact"]),
     MalformedCase(
+        "artifact: sha256_from_feed with a signature", .playbook,
+        playbook(
+            "  url: https://v.example/t.msi\n  sha256_from_feed: sha256\n"
+                + "  signature: {url: 'https://v.example/x.sig', kind: minisign, public_key: "
+                + "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3}\n"),
+        ["playbooks/demo-app.yaml:25:3: artifact.signature signs a checksum file; sha256_from_feed has none"]),
+    MalformedCase(
+        "artifact: empty sha256_from_feed", .playbook,
+        playbook("  url: https://v.example/t.msi\n  sha256_from_feed: ''\n"),
+        [
+            "playbooks/demo-app.yaml:24:21: artifact.sha256_from_feed must be a json path of 1 to 200 printable "
+                + "characters inside the feed entry (e.g. sha256 or hashes.sha256), found ''"
+        ]),
+    MalformedCase(
+        "artifact: sha256_from_feed with a control character", .playbook,
+        playbook("  url: https://v.example/t.msi\n  sha256_from_feed: \"sha\\e[2J256\"\n"),
+        [
+            "playbooks/demo-app.yaml:24:21: artifact.sha256_from_feed must be a json path of 1 to 200 printable "
+                + "characters inside the feed entry (e.g. sha256 or hashes.sha256), found 'sha\\u{1B}[2J256'"
+        ]),
+    MalformedCase(
+        "artifact: sha256_from_feed of a huge path", .playbook,
+        playbook("  url: https://v.example/t.msi\n  sha256_from_feed: " + String(repeating: "a.", count: 150) + "b\n"),
+        [
+            "playbooks/demo-app.yaml:24:21: artifact.sha256_from_feed must be a json path of 1 to 200 printable "
+                + "characters inside the feed entry (e.g. sha256 or hashes.sha256), found '"
+                + String(repeating: "a.", count: 40) + "...'"
+        ]),
+    MalformedCase(
+        "artifact: sha256_from_feed without a json feed", .playbook,
+        ValidSet.playbook.replacingOccurrences(of: "kind: json", with: "kind: atom")
+            .replacingOccurrences(of: "select: latest", with: "select: title")
+            + "\nartifact:\n  url: https://v.example/t.msi\n  sha256_from_feed: sha256\n",
+        [
+            "playbooks/demo-app.yaml:22:1: artifact.sha256_from_feed needs a json feed (feed.kind: json, found atom); "
+                + "otherwise use artifact.checksums"
+        ]),
+    MalformedCase(
+        "artifact: sha256_from_feed with a feed select ending in an index", .playbook,
+        ValidSet.playbook.replacingOccurrences(of: "select: latest", with: "select: 'versions[0]'")
+            + "\nartifact:\n  url: https://v.example/t.msi\n  sha256_from_feed: sha256\n",
+        [
+            "playbooks/demo-app.yaml:22:1: artifact.sha256_from_feed needs feed.select to end with a key (e.g. "
+                + "releases[*].version): the entry is the object holding it; 'versions[0]' ends with an index"
+        ]),
+    MalformedCase(
         "artifacts: bad max_bytes", .config, ValidSet.config + "\nartifacts: {max_bytes: lots}",
         ["itvd.yaml:6:24: artifacts.max_bytes must be a size such as 20GiB or a number of bytes, found 'lots'"]),
     MalformedCase(
@@ -130,7 +176,7 @@ let artifactCases: [MalformedCase] = [
                     keyring: dir.path + "/playbooks/keys/vendor.gpg"))
     }
 
-    @Test func minisignAndJSONSourcesLoadAndTheFeedSourceIsRefused() throws {
+    @Test func minisignJSONAndFeedSourcesLoad() throws {
         let key = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"
         let a = PlaybookLoader.parse(
             Array(
@@ -144,12 +190,13 @@ let artifactCases: [MalformedCase] = [
         #expect(a.value?.artifact?.signature == .minisign(url: "https://v.example/s.json.minisig", publicKey: key))
         #expect(a.value?.artifact?.maxSize == 2 << 30)
         let b = PlaybookLoader.parse(
-            Array(playbook("  url: https://v.example/t.msi\n  sha256_from_feed: sha256\n").utf8), file: "p/d.yaml")
-        #expect(
-            b.diagnostics.map(\.description) == [
-                "p/d.yaml:24:21: artifact.sha256_from_feed is not supported by this itvd yet; publish the SHA-256 in "
-                    + "a checksum file (artifact.checksums)"
-            ])
+            Array(playbook("  url: https://v.example/t.msi\n  sha256_from_feed: 'hashes[\"sha-256\"]'\n").utf8),
+            file: "p/d.yaml")
+        #expect(b.diagnostics.map(\.description) == [])
+        #expect(b.value?.artifact?.checksums == .feed(select: #"hashes["sha-256"]"#))
+        // The feed watcher reads the digest of each entry it takes a version from.
+        #expect(b.value?.feed?.digestSelect == #"hashes["sha-256"]"#)
+        #expect(b.value?.feed?.select == "latest")
     }
 
     @Test func theArtifactsConfigurationLoads() throws {

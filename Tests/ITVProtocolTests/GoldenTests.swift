@@ -184,6 +184,22 @@ let goldens: [Golden] = [
                     ]),
                 ReportRow(host: "ws-eg-01", procedure: "kassenbuch", state: "not_scanned"),
             ], nextAfter: "ws-eg-01")),
+    // The artifact cache (added after the first version: `GET /v1/artifacts`).
+    Golden(
+        "artifact_list",
+        ArtifactListResponse(
+            artifacts: [
+                ArtifactInfo(
+                    procedure: "7zip", version: "24.08", url: "https://www.7-zip.org/a/7z2408-x64.msi",
+                    state: "verified", name: "7z2408-x64.msi", size: 1_605_632,
+                    sha256: String(repeating: "a", count: 64), verifiedBy: "sha256sum+gpg", cached: true,
+                    recordedAt: Samples.t0, keptBecause: "rollout 12"),
+                ArtifactInfo(
+                    procedure: "7zip", version: "24.09", url: "https://www.7-zip.org/a/7z2409-x64.msi",
+                    state: "rejected", name: "7z2409-x64.msi", rejection: "checksum_mismatch",
+                    message: "bytes differ", expectedSha256: String(repeating: "a", count: 64),
+                    actualSha256: String(repeating: "b", count: 64), cached: false, recordedAt: Samples.t0),
+            ], cacheBytes: 1_605_632, maxBytes: 21_474_836_480, total: 2)),
     // Request bodies.
     Golden("request_feed_check", FeedCheckRequest(procedures: ["firefox-esr"])),
     Golden("request_host_scan", HostScanRequest(procedure: "firefox-esr")),

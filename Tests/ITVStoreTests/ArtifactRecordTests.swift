@@ -33,4 +33,26 @@ import Testing
             }
         }
     }
+
+    /// `sha256_from_feed` (migration `v_release_feed_sha256`): the digest a feed entry announced is kept with the
+    /// release across a reopen; releases without one read back as nil.
+    @Test func aReleaseKeepsTheDigestItsFeedAnnounced() async throws {
+        try await withTemporaryDirectory { root in
+            let sha = String(repeating: "d", count: 64)
+            let withDigest = ReleaseRecord(
+                procedure: "tool", version: "2.0", firstSeen: 10, feedURL: "https://v.example/feed.json",
+                feedSHA256: sha)
+            let hostile = ReleaseRecord(
+                procedure: "tool", version: "2.1", firstSeen: 20, feedURL: "https://v.example/feed.json",
+                feedSHA256: "'); DROP TABLE releases; --\u{1b}[2J")
+            let without = ReleaseRecord(procedure: "tool", version: "2.2", firstSeen: 30, feedURL: "https://v/f")
+            try await withStore(in: root) { store in
+                try await store.commit([.release(withDigest), .release(hostile), .release(without)])
+            }
+            try await withStore(in: root) { store in
+                let releases = try await store.releases(procedure: "tool")
+                #expect(releases == [withDigest, hostile, without])
+            }
+        }
+    }
 }

@@ -14,6 +14,8 @@ public enum NotifyEvent: String, Hashable, Sendable, CaseIterable, Codable {
     case rolloutIncomplete = "rollout.incomplete"
     case feedBroken = "feed.broken"
     case hostkeyMismatch = "hostkey.mismatch"
+    /// A release's artifact failed verification (checksum, signature, size, redirect): the release is rejected.
+    case artifactRejected = "artifact.rejected"
     /// Sent by `itvctl notify test NAME` only (never subscribed to).
     case test = "notify.test"
 

@@ -28,11 +28,14 @@ public struct FeedSpec: Hashable, Sendable {
     public var every: TimeSpan
     public var allowHTTP: Bool
     public var minAge: TimeSpan
+    /// `artifact.sha256_from_feed` (json feeds): the path, inside the entry that announces a version (the
+    /// object holding the key `select` ends with), of the SHA-256 of that version's artifact.
+    public var digestSelect: String?
 
     public init(
         kind: FeedKind, url: String, select: String? = nil, match: String? = nil, scheme: VersionScheme = .dotted,
         prereleases: Bool = false, every: TimeSpan = TimeSpan(seconds: 3_600), allowHTTP: Bool = false,
-        minAge: TimeSpan = .zero
+        minAge: TimeSpan = .zero, digestSelect: String? = nil
     ) {
         self.kind = kind
         self.url = url
@@ -43,6 +46,7 @@ public struct FeedSpec: Hashable, Sendable {
         self.every = every
         self.allowHTTP = allowHTTP
         self.minAge = minAge
+        self.digestSelect = digestSelect
     }
 }
 

@@ -35,12 +35,17 @@ public struct ReleaseRecord: Hashable, Sendable, Codable {
     public var version: String
     public var firstSeen: EpochMillis
     public var feedURL: String
+    /// `sha256_from_feed`: the text the announcing feed entry held at that path (as given: checked when the
+    /// artifact is verified); nil when the playbook does not take the digest from the feed, or the entry had none.
+    public var feedSHA256: String?
 
-    public init(procedure: String, version: String, firstSeen: EpochMillis, feedURL: String) {
+    public init(procedure: String, version: String, firstSeen: EpochMillis, feedURL: String, feedSHA256: String? = nil)
+    {
         self.procedure = procedure
         self.version = version
         self.firstSeen = firstSeen
         self.feedURL = feedURL
+        self.feedSHA256 = feedSHA256
     }
 }
 

@@ -197,6 +197,21 @@ struct EngineControlService: ControlService {
             })
     }
 
+    /// The artifact records, as `release list` shows releases: every procedure's (a tenant's readers see the
+    /// same releases and procedures as everyone; the records name vendor files, not hosts).
+    func artifactList(caller: Caller, _ request: ArtifactListRequest) async throws -> ArtifactListResponse {
+        if let p = request.procedure {
+            let ids = await engine.set.playbooks.map(\.id)
+            if !ids.contains(p) { throw APIError(.notFound, "no procedure \(p)" + Suggest.didYouMean(p, ids)) }
+        }
+        let view = await engine.artifactCache(procedure: request.procedure)
+        let limit = request.limit ?? ArtifactListRequest.defaultLimit
+        return ArtifactListResponse(
+            artifacts: view.entries.prefix(limit).map {
+                ArtifactInfo($0.record, cached: $0.cached, keptBecause: $0.keptBecause)
+            }, cacheBytes: view.bytes, maxBytes: view.maxBytes, total: view.entries.count)
+    }
+
     func feedCheck(caller: Caller, _ request: FeedCheckRequest) async throws -> FeedCheckResponse {
         let set = await engine.set
         for id in request.procedures where !set.playbooks.contains(where: { $0.id == id }) {

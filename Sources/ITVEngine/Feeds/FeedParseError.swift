@@ -76,11 +76,18 @@ public struct FeedExtraction: Hashable, Sendable {
     public var rejected: [RejectedCandidate]
     /// Sloppiness recovered from (unescaped `&`, an unclosed root, invalid bytes); the feed still counts.
     public var warnings: [String]
+    /// `FeedSpec.digestSelect`: by candidate, what its entry holds at that path (a short description for a
+    /// value that is not text); a candidate whose entry holds nothing there is absent.
+    public var digests: [String: String]
 
-    public init(candidates: [String], rejected: [RejectedCandidate] = [], warnings: [String] = []) {
+    public init(
+        candidates: [String], rejected: [RejectedCandidate] = [], warnings: [String] = [],
+        digests: [String: String] = [:]
+    ) {
         self.candidates = candidates
         self.rejected = rejected
         self.warnings = warnings
+        self.digests = digests
     }
 }
 

@@ -144,10 +144,16 @@ public actor ReleaseDetector: FeedWatcherDelegate {
             reportedRollback[procedure] = nil
         }
         guard let new = selection.newRelease else { return true }
+        // sha256_from_feed: the digest the entry announcing this version gave, kept with the release.
+        let digest = spec.digestSelect.flatMap { _ in
+            extraction.candidates.first { (try? spec.scheme.parse($0).get()) == new }.flatMap {
+                extraction.digests[$0]
+            }
+        }
         let record = ReleaseRecord(
             procedure: procedure, version: new.raw,
             firstSeen: EpochMillis((at.timeIntervalSince1970 * 1_000).rounded()),
-            feedURL: spec.url)
+            feedURL: spec.url, feedSHA256: digest)
         seen[procedure, default: []].insert(new)
         do {
             try await ledger.record(record)

@@ -80,9 +80,28 @@ public protocol ArtifactSource: Sendable {
     /// Removes the oldest cached files not in `keep` until the cache holds at most `maxBytes` (the kept files
     /// may hold more). Returns the digests removed and the bytes the cache holds afterwards.
     func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64)
+    /// The bytes the cache's verified files hold.
+    func cacheBytes() -> Int64
 }
 
 extension ArtifactSource {
     /// A source without a cache of its own (tests' fakes) has nothing to trim.
     public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) { ([], 0) }
+    public func cacheBytes() -> Int64 { 0 }
+}
+
+/// The artifact cache as `itvctl artifact list` shows it.
+public struct ArtifactCacheView: Sendable {
+    public struct Entry: Sendable {
+        public var record: ArtifactRecord
+        /// The verified bytes are in the cache now.
+        public var cached: Bool
+        /// `rollout N` or `newest 3`; nil: a trim may remove the file.
+        public var keptBecause: String?
+    }
+
+    public var entries: [Entry]
+    /// Bytes of the cache's verified files, and `artifacts.max_bytes`.
+    public var bytes: Int64
+    public var maxBytes: Int64
 }

@@ -105,6 +105,13 @@ extension RolloutEngine {
     {
         let key = Self.artifactKey(request.procedure, request.version)
         defer { artifactAttempts[key] = nil }
+        var request = request
+        if case .feed = request.spec.checksums {
+            // sha256_from_feed: the digest kept with the release when its feed entry announced it.
+            request.feedSHA256 = try await store.releases(procedure: request.procedure).first {
+                $0.version == request.version
+            }?.feedSHA256
+        }
         let outcome = await source.obtain(request)
         try await record(outcome, procedure: request.procedure, version: request.version, spec: request.spec)
         return outcome
@@ -166,10 +173,7 @@ extension RolloutEngine {
                 rejection: r.kind, message: r.message, expected: r.expected, actual: r.actual, at: clock.now())
             // Rejected before for the same reason: journaled then; the record's time is renewed (the next look
             // at it is an hour from now).
-            let same =
-                old?.state == .rejected && old?.rejection == r.kind && old?.expected == r.expected
-                && old?.actual == r.actual
-            if !same {
+            if !(old.map { Self.sameRejection($0, record) } ?? false) {
                 var fields = meta.merging(
                     ["event": "\(ITVEvent.artifactRejected.rawValue)", "reason": "\(r.kind)"]) { $1 }
                 if let e = r.expected { fields["expected_sha256"] = "\(e)" }
@@ -178,7 +182,12 @@ extension RolloutEngine {
             }
         }
         artifactRecords[key] = record
-        try await persist([.artifact(record)], actions: [])
+        // artifact.rejected goes out in the transaction that records the rejection, once per distinct refusal.
+        var changes: [StoreChange] = [.artifact(record)]
+        if record.state == .rejected, !(old.map { Self.sameRejection($0, record) } ?? false) {
+            changes += rejectedNotification(record)
+        }
+        try await persist(changes, actions: [])
         if case .verified(let a) = outcome, a.downloaded { trimArtifactCache() }
         for id in machines.keys.sorted() {
             guard let rollout = machines[id]?.rollout, rollout.procedure == procedure, rollout.version == version,
@@ -194,22 +203,58 @@ extension RolloutEngine {
         }
     }
 
+    /// Rejected before for the same reason (and the same digests): journaled and notified then.
+    static func sameRejection(_ old: ArtifactRecord, _ new: ArtifactRecord) -> Bool {
+        old.state == .rejected && new.state == .rejected && old.rejection == new.rejection
+            && old.expected == new.expected && old.actual == new.actual
+    }
+
+    /// The `artifact.rejected` outbox records of a rejected release: for the tenants of the procedure's hosts.
+    func rejectedNotification(_ record: ArtifactRecord) -> [StoreChange] {
+        guard !notifySinks.isEmpty else { return [] }
+        let targets = set.playbooks.first { $0.id == record.procedure }?.targets.map(\.value) ?? []
+        let message = NotifyMessage(
+            event: .artifactRejected, at: clock.now(),
+            tenants: tenants(of: set.inventory.hosts(forTargets: targets).map(\.name)), procedure: record.procedure,
+            version: record.version, message: Self.rejectionMessage(record),
+            command: "itvctl artifact list --procedure \(record.procedure)")
+        return OutboxRecord.records(message, sinks: notifySinks, at: clock.now())
+    }
+
     /// The digests the cache must keep: the artifacts of active rollouts, and of the newest 3 verified
     /// releases of each procedure (by when they were verified).
-    func artifactsToKeep() -> Set<String> {
-        var keep = Set<String>()
-        for machine in machines.values where !machine.rollout.phase.isFinal {
+    func artifactsToKeep() -> Set<String> { Set(artifactKeepReasons().keys) }
+
+    /// Why each kept digest is kept: `rollout N` (the lowest id of the active rollouts using it), else
+    /// `newest 3`.
+    public func artifactKeepReasons() -> [String: String] {
+        var keep: [String: String] = [:]
+        for (id, machine) in machines.sorted(by: { $0.key > $1.key }) where !machine.rollout.phase.isFinal {
             if let sha = artifactRecords[Self.artifactKey(machine.rollout.procedure, machine.rollout.version)]?.sha256 {
-                keep.insert(sha)
+                keep[sha] = "rollout \(id)"
             }
         }
         let verified = artifactRecords.values.filter { $0.state == .verified && $0.sha256 != nil }
         for (_, records) in Dictionary(grouping: verified, by: \.procedure) {
             for r in records.sorted(by: { ($0.at, $0.version) > ($1.at, $1.version) }).prefix(3) {
-                if let sha = r.sha256 { keep.insert(sha) }
+                if let sha = r.sha256, keep[sha] == nil { keep[sha] = "newest 3" }
             }
         }
         return keep
+    }
+
+    /// The cache as `itvctl artifact list` shows it: the records (of one procedure, or all), whether each
+    /// verified file is in the cache, why it is kept, and the bytes the cache holds against `max_bytes`.
+    public func artifactCache(procedure: String?) -> ArtifactCacheView {
+        let records = artifactList().filter { procedure == nil || $0.procedure == procedure }
+        let reasons = artifactKeepReasons()
+        let entries = records.map { r in
+            let cached = r.sha256.map { artifactSource?.cachedFile(sha256: $0) != nil } ?? false
+            return ArtifactCacheView.Entry(
+                record: r, cached: cached, keptBecause: cached ? r.sha256.flatMap { reasons[$0] } : nil)
+        }
+        return ArtifactCacheView(
+            entries: entries, bytes: artifactSource?.cacheBytes() ?? 0, maxBytes: set.config.artifacts.maxBytes)
     }
 
     /// Trims the cache to `artifacts.max_bytes` after a download, keeping `artifactsToKeep()`.

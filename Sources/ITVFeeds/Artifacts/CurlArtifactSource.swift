@@ -43,7 +43,8 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
-    public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) {
+    /// The verified files of the cache (final names only, never `.partial-*`).
+    private func cachedFiles() -> [(name: String, size: Int64, mtime: Int)] {
         let dir = directory + "/sha256"
         var files: [(name: String, size: Int64, mtime: Int)] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
@@ -52,6 +53,14 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
             guard stat(dir + "/" + name, &st) == 0 else { continue }
             files.append((name, Int64(st.st_size), st.st_mtim.tv_sec))
         }
+        return files
+    }
+
+    public func cacheBytes() -> Int64 { cachedFiles().reduce(0) { $0 + $1.size } }
+
+    public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) {
+        let dir = directory + "/sha256"
+        let files = cachedFiles()
         var total = files.reduce(0) { $0 + $1.size }
         var removed: [String] = []
         for file in files.sorted(by: { ($0.mtime, $0.name) < ($1.mtime, $1.name) }) where total > maxBytes {
@@ -115,7 +124,10 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
             guard let digest = ChecksumFile.hexDigest(given) else {
                 return .failure(
                     .rejected(
-                        ArtifactRejection("bad_checksums", "the feed's SHA-256 for \(version) is not 64 hex digits")))
+                        ArtifactRejection(
+                            "bad_checksums",
+                            "the feed entry of \(version) gives '\(Suggest.printable(given))' at '\(select)', "
+                                + "not a SHA-256 (64 hex digits)")))
             }
             return .success((digest, "feed"))
         case .sha256sum(let template), .json(let template, _):

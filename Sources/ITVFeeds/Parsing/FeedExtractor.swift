@@ -85,16 +85,11 @@ public struct FeedExtractor: FeedDocumentParser {
         }
         var collector = Candidates(what: "values selected by '\(spec.select ?? "version")'")
         for value in values {
-            var offered: String?
-            if let s = value as? String {
-                offered = s
-            } else if let n = value as? NSNumber, !Self.isBoolean(n), n.doubleValue == n.doubleValue.rounded(),
-                abs(n.doubleValue) < 1e15
-            {
-                offered = String(n.int64Value)
-            } else if let error = collector.reject(
-                RejectedCandidate(
-                    raw: Self.shortDescription(value), reason: "a JSON \(Self.typeName(value)), not a string"))
+            let offered = Self.candidateText(value)
+            if offered == nil,
+                let error = collector.reject(
+                    RejectedCandidate(
+                        raw: Self.shortDescription(value), reason: "a JSON \(Self.typeName(value)), not a string"))
             {
                 return .failure(error)
             }
@@ -102,7 +97,54 @@ public struct FeedExtractor: FeedDocumentParser {
                 return .failure(error)
             }
         }
-        return .success(collector.extraction(warnings: []))
+        var extraction = collector.extraction(warnings: [])
+        if let digestSelect = spec.digestSelect {
+            extraction.digests = Self.entryDigests(
+                root, versionPath: path, digestSelect: digestSelect, pattern: pattern)
+        }
+        return .success(extraction)
+    }
+
+    /// A JSON value as a version candidate: a string, or a whole number; nil for anything else.
+    static func candidateText(_ value: Any) -> String? {
+        if let s = value as? String { return s }
+        if let n = value as? NSNumber, !Self.isBoolean(n), n.doubleValue == n.doubleValue.rounded(),
+            abs(n.doubleValue) < 1e15
+        {
+            return String(n.int64Value)
+        }
+        return nil
+    }
+
+    /// The longest digest text kept from a feed (a SHA-256 is 64 hex digits; the rest is for the message).
+    static let maxDigestText = 100
+
+    /// `sha256_from_feed`: for each entry that announces a candidate (the objects holding the key the version
+    /// path ends with), what it holds at `digestSelect`, by candidate. Text is kept as given (bounded), other
+    /// values as a short description, two entries of one candidate that disagree as a marker that says so:
+    /// the artifact's verification refuses all but 64 hex digits. A version path that does not end with a
+    /// key has no entries: every release is then refused with "no SHA-256".
+    static func entryDigests(_ root: Any, versionPath: JSONPath, digestSelect: String, pattern: NSRegularExpression?)
+        -> [String: String]
+    {
+        guard case .key(let key) = versionPath.steps.last, let digestPath = try? JSONPath(parsing: digestSelect)
+        else { return [:] }
+        var entryPath = versionPath
+        entryPath.steps.removeLast()
+        var digests: [String: String] = [:]
+        for case let entry as [String: Any] in entryPath.evaluate(root).prefix(FeedBounds.maxCandidates) {
+            guard let value = entry[key], let text = candidateText(value), let candidate = filter(text, pattern),
+                let found = digestPath.evaluate(entry).first
+            else { continue }
+            let digest =
+                (found as? String).map { String($0.prefix(maxDigestText)) } ?? "(\(shortDescription(found)))"
+            if let earlier = digests[candidate], earlier != digest {
+                digests[candidate] = "(two entries of \(candidate) give different values)"
+            } else {
+                digests[candidate] = digest
+            }
+        }
+        return digests
     }
 
     /// Counts the values of a JSON text (commas and openings outside strings) without building anything:
