@@ -1,5 +1,6 @@
 import Foundation
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVFeeds

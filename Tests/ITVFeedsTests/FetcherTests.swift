@@ -1,6 +1,7 @@
 import Foundation
 import ITVEngine
 import ITVProtocol
+import ITVTestSupport
 import Testing
 
 @testable import ITVFeeds

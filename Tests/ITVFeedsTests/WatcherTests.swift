@@ -1,6 +1,7 @@
 import Foundation
 import ITVCore
 import ITVEngine
+import ITVTestSupport
 import Testing
 
 @testable import ITVFeeds

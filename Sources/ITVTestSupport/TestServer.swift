@@ -1,20 +1,24 @@
 import Foundation
 
 /// `scripts/feeds/test-server.py` on 127.0.0.1: an HTTPS server (own CA, certificate for IP 127.0.0.1 only)
-/// and a plain HTTP one. Stopped by PID in `stop()` (call it in `defer`), its temp directory removed.
-final class TestServer: @unchecked Sendable {
-    let httpsPort: Int
-    let httpPort: Int
-    let directory: URL
+/// and a plain HTTP one. Stopped by PID in `stop()` (call it in `defer`), its temp directory removed. The
+/// feed, artifact and daemon tests share it: files to serve go to `directory/files/NAME`.
+public final class TestServer: @unchecked Sendable {
+    public let httpsPort: Int
+    public let httpPort: Int
+    public let directory: URL
     private let process: Process
 
-    var caPath: String { directory.appendingPathComponent("ca.pem").path }
-    func https(_ path: String) -> String { "https://127.0.0.1:\(httpsPort)\(path)" }
-    func http(_ path: String, host: String = "127.0.0.1") -> String { "http://\(host):\(httpPort)\(path)" }
+    public var caPath: String { directory.appendingPathComponent("ca.pem").path }
+    public func https(_ path: String) -> String { "https://127.0.0.1:\(httpsPort)\(path)" }
+    public func http(_ path: String, host: String = "127.0.0.1") -> String { "http://\(host):\(httpPort)\(path)" }
 
-    struct StartError: Error, CustomStringConvertible { var description: String }
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
 
-    init() throws {
+    public init() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("itv-feeds-\(UUID().uuidString)")
@@ -43,7 +47,7 @@ final class TestServer: @unchecked Sendable {
         httpPort = ports[1]
     }
 
-    func stop() {
+    public func stop() {
         let pid = process.processIdentifier
         if process.isRunning {
             kill(pid, SIGTERM)
@@ -54,14 +58,14 @@ final class TestServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    struct Stats: Decodable {
-        var counts: [String: Int]
-        var max_concurrent: [String: Int]
-        var agents: [String]
+    public struct Stats: Decodable {
+        public var counts: [String: Int]
+        public var max_concurrent: [String: Int]
+        public var agents: [String]
     }
 
     /// What the server saw (read with curl's own client, independent of the code under test).
-    func stats() throws -> Stats {
+    public func stats() throws -> Stats {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         p.arguments = ["-s", "--max-time", "10", http("/stats")]
