@@ -61,7 +61,8 @@ public enum ChecksumFile {
                 bytes.append(b)
                 continue
             }
-            guard utf8.count >= 2, let hi = hexValue(utf8.removeFirst()), let lo = hexValue(utf8.removeFirst()) else {
+            guard utf8.count >= 2, let hi = utf8.removeFirst().asciiHexValue, let lo = utf8.removeFirst().asciiHexValue
+            else {
                 return nil
             }
             bytes.append(hi << 4 | lo)
@@ -75,15 +76,6 @@ public enum ChecksumFile {
                 || s.properties.generalCategory == .paragraphSeparator
         }
         return hostile ? nil : name
-    }
-
-    private static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// `<64 hex> <space|*><name>` or `SHA256 (<name>) = <64 hex>`.
@@ -128,4 +120,17 @@ public enum ChecksumFile {
 
     /// `hexDigest` of a string (a digest from a JSON document or a feed).
     public static func hexDigest(_ text: String) -> String? { hexDigest(Array(text.utf8)) }
+}
+
+extension UInt8 {
+    /// The value (0-15) of an ASCII hex digit, either case; nil for any other byte (percent-escapes, LDAP
+    /// `\XX` escapes).
+    public var asciiHexValue: UInt8? {
+        switch self {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return self - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return self - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return self - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
 }
