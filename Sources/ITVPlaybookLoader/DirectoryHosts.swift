@@ -243,7 +243,7 @@ enum DistinguishedName {
             let b = bytes[i]
             if b == UInt8(ascii: "\\") {
                 guard i + 1 < bytes.count else { return nil }
-                if i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
+                if i + 2 < bytes.count, let hi = bytes[i + 1].asciiHexValue, let lo = bytes[i + 2].asciiHexValue {
                     if !skipRest { value.append(hi << 4 | lo) }
                     i += 3
                 } else {
@@ -269,14 +269,5 @@ enum DistinguishedName {
             guard finish() else { return nil }
         }
         return rdns
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

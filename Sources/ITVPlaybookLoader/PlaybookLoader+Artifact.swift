@@ -79,6 +79,15 @@ extension PlaybookLoader {
         if signature != nil, case .feed = source {
             r.error(f.keyLocation("signature"), "artifact.signature signs a checksum file; sha256_from_feed has none")
         }
+        if r.problems == before, case .sha256sum = source, let url,
+            ChecksumFile.entryName(ofURL: ArtifactSpec.expand(url, version: "1.0")) == nil
+        {
+            r.error(
+                f.keyLocation("url"),
+                "the last path segment of artifact.url ('\(Suggest.printable(ArtifactSpec.lastSegment(of: url)))') "
+                    + "does not name a file once percent-decoded (empty, '..', a bad %-escape, '/', '\\' or a "
+                    + "control character), so no checksum list entry can name it; use checksums format json")
+        }
         guard r.problems == before, let url, let allowHTTP, let source else { return nil }
         return ArtifactSpec(
             url: url, allowHTTP: allowHTTP, maxSize: maxSize, checksums: source, signature: signature, name: name)

@@ -8,6 +8,11 @@ import ITVEngine
 /// expected one (else it removes it, prints the hash it found and exits 3). Every path is quoted for the
 /// host's shell; the hash is checked by the host's own tool (`sha256sum`, `Get-FileHash`): OpenSSH's SFTP
 /// server has no hash extension (docs/TECH-NOTES.md 24).
+///
+/// Both are what a step's command is: a shell command line on Linux, a PowerShell script on Windows. They go
+/// through `SSHConnection.run`, which sends them like every step (`CommandWrapper.wrap`): on Windows once as
+/// `-EncodedCommand` with `-ExecutionPolicy Bypass` (`CommandWrapper.powershellEncoded`), so that
+/// `Get-FileHash` (a script module's cmdlet in Windows PowerShell 5.1) loads under a `Restricted` policy.
 public struct StageCommands: Hashable, Sendable {
     public let placement: ArtifactPlacement
     public let sha256: String
@@ -39,14 +44,13 @@ public struct StageCommands: Hashable, Sendable {
         case .windows:
             let d = ShellQuote.powershell(placement.directory)
             let f = ShellQuote.powershell(placement.path)
-            return Self.powershell(
-                """
+            return """
                 $ErrorActionPreference = 'Stop'
                 [System.IO.Directory]::CreateDirectory(\(d)) | Out-Null
                 if ([System.IO.File]::Exists(\(f))) {
                     (Get-FileHash -LiteralPath \(f) -Algorithm SHA256).Hash.ToLowerInvariant()
                 }
-                """)
+                """
         }
     }
 
@@ -61,8 +65,7 @@ public struct StageCommands: Hashable, Sendable {
         case .windows:
             let t = ShellQuote.powershell(temporaryPath)
             let f = ShellQuote.powershell(placement.path)
-            return Self.powershell(
-                """
+            return """
                 $ErrorActionPreference = 'Stop'
                 $h = (Get-FileHash -LiteralPath \(t) -Algorithm SHA256).Hash.ToLowerInvariant()
                 if ($h -ne \(ShellQuote.powershell(sha256))) {
@@ -76,16 +79,8 @@ public struct StageCommands: Hashable, Sendable {
                     [System.IO.File]::Move(\(t), \(f))
                 }
                 Write-Output $h
-                """)
+                """
         }
-    }
-
-    /// A PowerShell script as one command line that survives Win32-OpenSSH's re-quoting whatever the default
-    /// shell (docs/TECH-NOTES.md 35): `-EncodedCommand` with the script's UTF-16LE bytes in base64.
-    public static func powershell(_ script: String) -> String {
-        var bytes: [UInt8] = []
-        for unit in script.utf16 { bytes.append(contentsOf: [UInt8(unit & 0xFF), UInt8(unit >> 8)]) }
-        return "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + Data(bytes).base64EncodedString()
     }
 
     /// The lowercase hex SHA-256 at the start of a hash tool's output, or nil when it does not start with one.

@@ -223,6 +223,7 @@ enum StoreReads {
         run.exitRetries = try row.decode(forColumn: "exit_retries")
         run.rebootStartedAt = try row.decode(forColumn: "reboot_started_at")
         run.rebootWentDown = try row.decode(forColumn: "reboot_went_down")
+        run.stageAttempts = try row.decode(forColumn: "stage_attempts")
         return run
     }
 

@@ -14,7 +14,14 @@ enum StoreSchema {
         migrator.registerMigration("v_artifacts", migrate: createArtifacts)
         migrator.registerMigration("v_host_run_reboots", migrate: hostRunReboots)
         migrator.registerMigration("v_release_feed_sha256", migrate: releaseFeedSHA256)
+        migrator.registerMigration("v_host_run_stage_attempts", migrate: hostRunStageAttempts)
         return migrator
+    }
+
+    /// How often `stage` was sent in a row without a known outcome (issue 14): kept across restarts, so that a
+    /// host that always drops mid-stage fails after a bounded number of sends. Add-only: 0 for existing rows.
+    private static func hostRunStageAttempts(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE host_runs ADD COLUMN stage_attempts INTEGER NOT NULL DEFAULT 0")
     }
 
     /// Deferred host runs (unreached hosts tried again later) and Wake-on-LAN: why and until when a host

@@ -145,8 +145,8 @@ enum StoreWrites {
                 INSERT INTO host_runs (rollout_id, host, wave_index, phase, step, step_in_flight, previous, changed,
                     install_attempts, error_kind, error, updated_at, reboot_pending, exit_retries, reboot_started_at,
                     reboot_went_down, defer_reason, first_attempt_at, next_attempt_at, deferrals, wake_lead_seconds,
-                    woken_for, wakes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    woken_for, wakes, stage_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (rollout_id, host) DO UPDATE SET wave_index = excluded.wave_index,
                     phase = excluded.phase, step = excluded.step, step_in_flight = excluded.step_in_flight,
                     previous = excluded.previous, changed = excluded.changed,
@@ -157,13 +157,14 @@ enum StoreWrites {
                     defer_reason = excluded.defer_reason,
                     first_attempt_at = excluded.first_attempt_at, next_attempt_at = excluded.next_attempt_at,
                     deferrals = excluded.deferrals, wake_lead_seconds = excluded.wake_lead_seconds,
-                    woken_for = excluded.woken_for, wakes = excluded.wakes
+                    woken_for = excluded.woken_for, wakes = excluded.wakes,
+                    stage_attempts = excluded.stage_attempts
                 """
         ).execute(arguments: [
             h.rolloutID, h.host, h.wave, h.phase.rawValue, h.step?.rawValue, h.stepInFlight, h.previous, h.changed,
             h.installAttempts, h.errorKind, h.error, h.updatedAt, h.rebootPending, h.exitRetries, h.rebootStartedAt,
             h.rebootWentDown, h.deferReason, h.firstAttemptAt, h.nextAttemptAt, h.deferrals, h.wakeLeadSeconds,
-            h.wokenFor, h.wakes,
+            h.wokenFor, h.wakes, h.stageAttempts,
         ])
     }
 

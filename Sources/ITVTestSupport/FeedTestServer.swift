@@ -2,7 +2,7 @@ import Foundation
 
 /// `scripts/feeds/test-server.py` on 127.0.0.1 (the feed tests' and the end-to-end artifact tests' vendor): an
 /// HTTPS server (own CA, certificate for IP 127.0.0.1 only) and a plain HTTP one. Stopped by PID in `stop()`
-/// (call it in `defer`), its temp directory removed.
+/// (call it in `defer`), its temp directory removed. Files to serve go to `directory/files/NAME`.
 public final class TestServer: @unchecked Sendable {
     public let httpsPort: Int
     public let httpPort: Int

@@ -21,11 +21,29 @@ private func plan(_ input: HashInput, _ artifact: PlannedArtifact?) throws -> Ro
 }
 
 /// The python script of `hashMatchesTheDocumentedEncoding`, with one line more:
-/// `out += s('artifact') + s('Firefox-Setup-115.3.1esr.exe') + i(61234567) + s('ab'*32)`.
+/// `out += s('artifact') + s('Firefox-Setup-115.3.1esr.exe') + i(61234567) + s('ab'*32)`
+/// `+ s('/var/cache/itv') + s('C:\\ProgramData\\itv\\cache')` (the default artifact directories).
 @Test func theArtifactIsAppendedToTheDocumentedEncoding() throws {
     let p = try plan(HashInput.base, artifact)
-    #expect(p.hash == "51e7c13dc1f6ae6fd366c97a750dfa1b7709cdd578968f06c0c1ebeffc649643")
+    #expect(p.hash == "bd9bd3c4aaae8e8ea908b751ff04ef9050bc06652c789ff234eecd2f715e3fcd")
     #expect(p.artifact == artifact)
+}
+
+/// `steps.artifact_dir` decides where the approved bytes land on the hosts: part of the hash with an artifact
+/// (per OS, the default when unset; a trailing separator is the same directory), and of no plan without one.
+@Test func theArtifactDirectoryIsInTheHashOnlyWithAnArtifact() throws {
+    var moved = HashInput.base
+    moved.playbook.steps.artifactDir[.linux] = "/opt/itv/cache"
+    #expect(try plan(moved, artifact).hash != plan(HashInput.base, artifact).hash)
+    #expect(try plan(moved, nil).hash == "153fd0071a6a59ac23812f914b212461c6bae023f669068945252905254ded21")
+    var windows = HashInput.base
+    windows.playbook.steps.artifactDir[.windows] = #"D:\itv"#
+    #expect(try plan(windows, artifact).hash != plan(HashInput.base, artifact).hash)
+    #expect(try plan(windows, artifact).hash != plan(moved, artifact).hash)
+    // The default written out, or with a trailing separator: the same place, the same plan.
+    var explicit = HashInput.base
+    explicit.playbook.steps.artifactDir = [.linux: "/var/cache/itv/", .windows: #"C:\ProgramData\itv\cache"#]
+    #expect(try plan(explicit, artifact).hash == plan(HashInput.base, artifact).hash)
 }
 
 @Test(arguments: [
@@ -109,4 +127,60 @@ private let digestB = String(repeating: "b", count: 64)
     #expect(
         ChecksumFile.sha256(for: "t.bin", in: bytes)
             == .failure(.missingEntry(name: "t.bin", entries: 100_001, malformed: 5)))
+}
+
+@Test func theEntryNameIsTheDecodedLastSegmentOfTheURL() {
+    // Vendors list plain names: a space or a `+` (which `{{version}}` writes as %2B) is decoded.
+    #expect(ChecksumFile.entryName(ofURL: "https://v.example/dl/7z%2024%20x64.msi?t=1#f") == "7z 24 x64.msi")
+    let spec = ArtifactSpec(
+        url: "https://v.example/dl/{{version}}/tool_{{version}}.deb", checksums: .sha256sum(url: "https://v.example/S"))
+    #expect(ChecksumFile.entryName(ofURL: spec.url(for: "1.0+1")) == "tool_1.0+1.deb")
+    #expect(ChecksumFile.entryName(ofURL: "https://v.example/%C3%A4pp.msi") == "äpp.msi")
+    // Nothing that is not one plain file name: no entry is ever chosen for it.
+    for bad in [
+        "https://v.example/dl/", "https://v.example/a%2Fb.msi", "https://v.example/..", "https://v.example/%2e%2E",
+        "https://v.example/.", "https://v.example/a%zz.msi", "https://v.example/a.msi%2", "https://v.example/a%ff.msi",
+        "https://v.example/a%0A.msi", "https://v.example/a%0D", "https://v.example/a%00.msi", "https://v.example/a%5Cb",
+        "https://v.example/a%E2%80%AE.msi", "https://v.example/a%7F.msi",
+    ] {
+        #expect(ChecksumFile.entryName(ofURL: bad) == nil, "\(bad)")
+    }
+}
+
+@Test func hostileEntriesNeverStandForTheFile() {
+    let bytes = Array(
+        """
+        \(digestB)  ../tool_1.0+1.deb
+        \(digestB)  sub/tool_1.0+1.deb
+        \(digestB)  /tmp/tool_1.0+1.deb
+        \(digestB)  tool_1.0+1.deb\u{7}
+        \(digestB)  tool_1.0+1.deb\u{20}
+        \(digestB)   tool_1.0+1.deb
+        \(digestB)  tool_1.0%2B1.deb
+        \\\(digestB)  tool_1.0+1.deb
+        \(digestB)  TOOL_1.0+1.DEB
+        \(digestA) *./tool_1.0+1.deb
+        \(digestB)  7z 24 x64.msi
+        """.utf8)
+    // Only the `./` entry is the file; `../`, directories, a bell, a trailing or a leading space, the encoded
+    // name, GNU's escaped form and another case are other names.
+    #expect(ChecksumFile.sha256(for: "tool_1.0+1.deb", in: bytes) == .success(digestA))
+    #expect(ChecksumFile.sha256(for: "7z 24 x64.msi", in: bytes) == .success(digestB))
+    #expect(
+        ChecksumFile.sha256(for: "7z%2024%20x64.msi", in: bytes)
+            == .failure(.missingEntry(name: "7z%2024%20x64.msi", entries: 10, malformed: 1)))
+}
+
+@Test func oneNameWithTwoDigestsIsAmbiguousInEveryForm() {
+    // Plain and `./`, text and binary marker, GNU and BSD lines: one file, two answers: refused.
+    for (first, second) in [
+        ("\(digestA)  t 1.msi", "\(digestB)  t 1.msi"), ("\(digestA)  t 1.msi", "\(digestB) *t 1.msi"),
+        ("\(digestA) *./t 1.msi", "\(digestB)  t 1.msi"), ("SHA256 (t 1.msi) = \(digestA)", "\(digestB)  t 1.msi"),
+    ] {
+        let list = Array("\(first)\n\(String(repeating: "\(digestA)  other\n", count: 1_000))\(second)\n".utf8)
+        #expect(ChecksumFile.sha256(for: "t 1.msi", in: list) == .failure(.conflictingEntries(name: "t 1.msi")))
+    }
+    // The same answer twice (a list concatenated twice) is not ambiguous.
+    let twice = Array("\(digestA)  t 1.msi\nSHA256 (./t 1.msi) = \(digestA.uppercased())\n".utf8)
+    #expect(ChecksumFile.sha256(for: "t 1.msi", in: twice) == .success(digestA))
 }

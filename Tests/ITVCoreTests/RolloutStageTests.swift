@@ -95,6 +95,31 @@ struct RolloutStageTests {
         #expect(restarted.finish("a1", .stage, F.ok()).steps == ["a1:install"])
     }
 
+    @Test("the count of stages sent is persisted: restarts go on counting, and a restart at the limit fails the host")
+    func stageCountSurvivesRestarts() {
+        var d = started()
+        d.finish("a1", .detect, F.ok("1.0"))
+        d.finish("a1", .stage, F.lost)
+        #expect(d.run("a1").stageAttempts == 2)
+        // A restart with the second stage in flight: the snapshot alone (what the store holds) says 2 were sent.
+        var restarted = RolloutDriver(F.plan([F.wave("a", 1)]))
+        restarted.sm = RolloutStateMachine(snapshot: d.snapshot)
+        #expect(restarted.send(.recover).steps == ["a1:stage"])
+        #expect(restarted.run("a1").stageAttempts == 3)
+        // Another restart: 3 were sent, none finished: failed, install never sent.
+        var again = RolloutDriver(F.plan([F.wave("a", 1)]))
+        again.sm = RolloutStateMachine(snapshot: restarted.snapshot)
+        #expect(again.send(.recover).steps.isEmpty)
+        #expect(again.run("a1").phase == .failed && !again.run("a1").changed)
+        #expect(again.run("a1").error?.hasPrefix("stage did not finish in 3 attempts, install not sent") == true)
+        // A stage that finishes starts the count over.
+        var ok = started()
+        ok.finish("a1", .detect, F.ok("1.0"))
+        ok.finish("a1", .stage, F.lost)
+        ok.finish("a1", .stage, F.ok())
+        #expect(ok.run("a1").stageAttempts == 0)
+    }
+
     @Test("an install in doubt that detect cannot settle is staged again before an idempotent re-send")
     func reinstallIsStagedAgain() {
         var d = started(idempotent: true)

@@ -205,6 +205,29 @@ private func kind(_ body: () async throws -> Void) async -> String {
         #expect(await h.engine.artifactList().first?.sha256 == shaB)
     }
 
+    /// `steps.artifact_dir` changes where the approved bytes land: a changed directory is a changed plan, and
+    /// approvals given for the old one no longer count.
+    @Test func aChangedArtifactDirectoryVoidsTheApprovals() async throws {
+        let source = FakeArtifactSource()
+        source.set(verified(shaA))
+        let set = artifactSet()
+        let h = try await harness(set, source)
+        let s = try await h.engine.createRollout(procedure: "app", version: "2.0", by: alice)
+        let id = s.rollout.id
+        _ = try await h.wait(id) { $0.phase == .waitingApproval }
+        var moved = set
+        moved.playbooks[0].steps.artifactDir = [.linux: "/srv/itv-cache"]
+        await h.engine.reload(moved)
+        #expect(try await h.engine.plan(procedure: "app", version: "2.0").hash != s.rollout.planHash)
+        let approve = await kind {
+            _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: bob)
+        }
+        #expect(approve.hasPrefix("plan_changed"), "\(approve)")
+        // Back to the directory it was planned with: the plan is the approved one again.
+        await h.engine.reload(set)
+        _ = try await h.engine.approve(id, planHash: s.rollout.planHash, comment: nil, by: bob)
+    }
+
     @Test func concurrentPlansShareOneAttempt() async throws {
         let source = FakeArtifactSource()
         source.set(verified(shaA))

@@ -134,6 +134,36 @@ struct EngineStageTests {
         }
     }
 
+    /// The count of stages sent in a row is persisted: a stage that never finishes (here: the daemon dies
+    /// while each one runs) is sent at most `maxStageAttempts` times across restarts, then the host fails and
+    /// is never installed. Before it was persisted, every restart started counting again: sent forever.
+    @Test("a stage cut by every restart is sent three times in all, then the host fails, never installed")
+    func stageAttemptsSurviveRestarts() async throws {
+        let (cache, artifact) = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let set = makeSet(
+            hosts: 1, waves: [WaveSpec(name: "all", size: .rest, approval: .auto)], maxFailures: .count(1), window: nil)
+        let store = MemoryStore()
+        let id = try await Self.seed(store, set: set, artifact: artifact)
+        let fleet = Self.fleet(1)
+        await fleet.hold(true, command: "stage")
+        let h = try await EngineHarness(set: set, fleet: fleet, store: store, artifactCache: cache)
+        for sent in 1...RolloutStateMachine.maxStageAttempts {
+            try await until { await fleet.heldCount == sent }
+            #expect(await store.rollout(id: id)?.run("h01")?.stageAttempts == sent)
+            try await h.crashAndRestart(set: set)
+        }
+        let done = try await h.wait(id) { $0.run("h01")?.phase.isSettled == true }
+        await fleet.releaseInstalls()
+        let run = try #require(done.run("h01"))
+        #expect(run.phase == .failed && run.errorKind == "interrupted", "\(run)")
+        #expect(run.error?.contains("stage did not finish in 3 attempts, install not sent") == true, "\(run)")
+        let ledger = await fleet.state("h01")?.ledger ?? []
+        #expect(ledger.filter { $0.hasPrefix("stage") }.count == 3, "\(ledger)")
+        #expect(!ledger.contains { $0.hasPrefix("install") }, "\(ledger)")
+        #expect(await fleet.state("h01")?.version == "1.0")
+    }
+
     @Test("{{artifact}} renders as the quoted path on the host; steps.artifact_dir moves it")
     func artifactVariable() async throws {
         let (cache, artifact) = try Self.cache()

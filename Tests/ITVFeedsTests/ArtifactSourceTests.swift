@@ -216,6 +216,36 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         #expect(world.cacheNames() == [])
     }
 
+    /// A vendor lists the plain file name; the URL percent-encodes it (a space, and the `+` that `{{version}}`
+    /// writes as %2B): the entry is the decoded name, and `../`, a directory or the encoded form are not it.
+    @Test func theEntryIsTheDecodedFileNameOfTheURL() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let bytes = installer(2_000)
+        let sha = try digest(bytes)
+        let other = String(repeating: "e", count: 64)
+        try world.publish("tool 1.0+b1.bin", bytes)
+        try world.publish(
+            "SHA256SUMS",
+            Array(
+                "\(other)  ../tool 1.0+b1.bin\n\(other)  x/tool 1.0+b1.bin\n\(other)  tool%201.0%2Bb1.bin\n\(sha) *tool 1.0+b1.bin\n"
+                    .utf8))
+        let source = try world.source()
+        let named = spec(world, artifact: "/files/tool%20{{version}}.bin")
+        guard
+            case .verified(let a) = await source.obtain(ArtifactRequest(procedure: "t", version: "1.0+b1", spec: named))
+        else {
+            Issue.record("the decoded name's entry was not found")
+            return
+        }
+        #expect(a.sha256 == sha && a.downloaded)
+        // Only hostile look-alikes: no entry.
+        try world.publish("SHA256SUMS", Array("\(sha)  ../tool 1.0+b1.bin\n\(sha)  tool%201.0%2Bb1.bin\n".utf8))
+        let r = try #require(
+            rejection(await source.obtain(ArtifactRequest(procedure: "t", version: "1.0+b1", spec: named))))
+        #expect(r.kind == "missing_entry" && r.message.contains("no entry for tool 1.0+b1.bin"), "\(r.message)")
+    }
+
     @Test func hostileChecksumFilesAreBounded() async throws {
         let world = try ArtifactWorld()
         defer { world.stop() }

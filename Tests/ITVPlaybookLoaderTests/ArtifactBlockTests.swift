@@ -54,6 +54,14 @@ let artifactCases: [MalformedCase] = [
                 + "name; set artifact.name"
         ]),
     MalformedCase(
+        "artifact: a URL whose decoded last segment no checksum entry can name", .playbook,
+        playbook("  url: https://v.example/dl/a%2F..%2Ft.msi\n  name: t.msi\n" + sums),
+        [
+            "playbooks/demo-app.yaml:23:3: the last path segment of artifact.url ('a%2F..%2Ft.msi') does not name "
+                + "a file once percent-decoded (empty, '..', a bad %-escape, '/', '\\' or a control character), so "
+                + "no checksum list entry can name it; use checksums format json"
+        ]),
+    MalformedCase(
         "artifact: name with a slash", .playbook,
         playbook("  url: https://v.example/t.msi\n  name: ../../etc/passwd\n" + sums),
         [

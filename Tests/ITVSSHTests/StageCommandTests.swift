@@ -69,10 +69,17 @@ struct StageCommandTests {
         #expect(FileManager.default.contents(atPath: placement.path) == Data(Self.content))
     }
 
-    /// The script a Windows host runs: base64 of UTF-16LE after `-EncodedCommand`.
-    static func decoded(_ command: String) -> String? {
-        let prefix = "powershell.exe -NoProfile -NonInteractive -EncodedCommand "
-        guard command.hasPrefix(prefix), let data = Data(base64Encoded: String(command.dropFirst(prefix.count))),
+    /// What goes over the wire to a Windows host for `command`, as `SSHConnection.run` sends every step.
+    static func wire(_ command: String) -> String {
+        CommandWrapper.wrap(command, os: .windows, timeout: .seconds(60), killAfter: .seconds(5))
+    }
+
+    /// The script a Windows host runs: base64 of UTF-16LE after `-EncodedCommand`, which must come with
+    /// `-ExecutionPolicy Bypass` (under `Restricted`, Windows PowerShell 5.1 cannot load the script module that
+    /// holds `Get-FileHash`).
+    static func decoded(_ line: String) -> String? {
+        let prefix = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
+        guard line.hasPrefix(prefix), let data = Data(base64Encoded: String(line.dropFirst(prefix.count))),
             data.count % 2 == 0
         else { return nil }
         let units = stride(from: 0, to: data.count, by: 2).map { UInt16(data[$0]) | UInt16(data[$0 + 1]) << 8 }
@@ -83,12 +90,16 @@ struct StageCommandTests {
     func windowsRendering() throws {
         let placement = ArtifactPlacement(os: .windows, directory: #"C:\ProgramData\itv\cache"#, name: "7z’24 x64.msi")
         let commands = StageCommands(placement: placement, sha256: Self.sha)
-        let check = try #require(Self.decoded(commands.check))
+        let check = try #require(Self.decoded(Self.wire(commands.check)))
+        // Encoded once, by the same wrapper as every step: the host runs the script, not a second PowerShell.
+        #expect(check == commands.check)
+        #expect(!check.contains("powershell.exe") && check.hasPrefix("$ErrorActionPreference = 'Stop'"))
         #expect(check.contains(#"[System.IO.Directory]::CreateDirectory('C:\ProgramData\itv\cache')"#))
         // U+2019 ends a PowerShell single-quoted string unless doubled.
         #expect(
             check.contains(#"Get-FileHash -LiteralPath 'C:\ProgramData\itv\cache\7z’’24 x64.msi' -Algorithm SHA256"#))
-        let commit = try #require(Self.decoded(commands.commit))
+        let commit = try #require(Self.decoded(Self.wire(commands.commit)))
+        #expect(commit == commands.commit && !commit.contains("powershell.exe"))
         let temporary = #"'C:\ProgramData\itv\cache\.itv-stage-\#(Self.sha.prefix(16)).part'"#
         #expect(commit.contains("Get-FileHash -LiteralPath \(temporary) -Algorithm SHA256"))
         #expect(commit.contains("if ($h -ne '\(Self.sha)')"))
@@ -101,7 +112,9 @@ struct StageCommandTests {
         #expect(compare.lowerBound < replace.lowerBound && compare.lowerBound < move.lowerBound)
         #expect(commands.sftpTemporaryPath == "/C:/ProgramData/itv/cache/.itv-stage-\(Self.sha.prefix(16)).part")
         // Nothing a shell on the way could re-quote: letters, digits, + / = only after the flag.
-        #expect(commands.commit.dropFirst(58).allSatisfy { $0.isLetter || $0.isNumber || "+/=".contains($0) })
+        let line = Self.wire(commands.commit)
+        let encoded = try #require(line.range(of: "-EncodedCommand ")).upperBound
+        #expect(line[encoded...].allSatisfy { $0.isLetter || $0.isNumber || "+/=".contains($0) })
     }
 
     @Test("a hash is read only from the start of the output, 64 hex digits and no more")

@@ -14,11 +14,14 @@ import Testing
                 let approval = ApprovalRecord(
                     rolloutID: 7, wave: 1, source: .operator, user: "bob", uid: 4_000_000_000, comment: "go",
                     planHash: "sha256:abc", at: 1_700_000_004_000)
-                let runs = [
+                var runs = [
                     hostRunRecord(rollout: 7, host: "web-1", wave: 0, phase: .succeeded),
                     hostRunRecord(rollout: 7, host: "web-2", wave: 0, phase: .failed),
                     hostRunRecord(rollout: 7, host: "db-1", wave: 1, phase: .running),
                 ]
+                // A stage sent twice in a row without a known outcome: the count survives (issue 14).
+                runs[2].step = .stage
+                runs[2].stageAttempts = 2
                 try await store.commit(
                     [.rollout(rollout)] + waves.map(StoreChange.wave) + [.approval(approval)]
                         + runs.map(StoreChange.hostRun))

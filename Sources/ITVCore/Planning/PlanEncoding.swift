@@ -15,7 +15,9 @@
 /// max_failures: "count" | "percent", number
 /// on_failure
 /// window?
-/// artifact: "artifact", name, size, sha256       (only when the plan has an artifact)
+/// artifact: "artifact", name, size, sha256,      (only when the plan has an artifact)
+///        artifact_dir for linux, windows in that order (steps.artifact_dir, else the default; no trailing
+///        separator)
 /// only when the playbook changes a reboot default: "reboot", exit_codes: [code, action] (by code), policy,
 ///        reboot_command?, reboot timeout seconds, user_check?
 /// ```
@@ -78,6 +80,12 @@ struct PlanEncoding {
             e.string(artifact.name)
             e.int64(artifact.size)
             e.string(artifact.sha256)
+            // Where `stage` puts the bytes on each OS (`steps.artifact_dir`, else the default), as stage
+            // writes it: another directory is another plan.
+            for os in OSFamily.allCases {
+                let set = playbook.steps.artifactDir[os] ?? ArtifactPlacement.defaultDirectory(for: os)
+                e.string(ArtifactPlacement(os: os, directory: set, name: artifact.name).directory)
+            }
         }
         // Appended only when set, so that the hash of every plan without these keys stays what it was.
         let reboot = steps.reboot

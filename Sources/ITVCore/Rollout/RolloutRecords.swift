@@ -224,6 +224,10 @@ public struct HostRunRecord: Hashable, Sendable, Codable {
     public var rebootPending: Bool = false
     /// How often `install` was sent again because its exit code meant `retry`.
     public var exitRetries: Int = 0
+    /// How often `stage` was sent since the last one whose outcome was learned (a restart that finds one in
+    /// flight sends it again and counts it): at ``RolloutStateMachine/maxStageAttempts`` the host fails.
+    /// Persisted, so that a host that always drops mid-stage is not retried forever across restarts.
+    public var stageAttempts: Int = 0
     /// When the restart began (the reboot command was sent, or the installer restarted the host): the wait
     /// for the host ends `reboot_timeout` after it, also across a daemon restart.
     public var rebootStartedAt: EpochMillis?

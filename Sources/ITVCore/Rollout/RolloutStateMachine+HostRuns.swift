@@ -46,6 +46,7 @@ extension RolloutStateMachine {
             $0.step = step
             $0.stepInFlight = true
             if step == .install { $0.installAttempts += 1 }
+            if step == .stage { $0.stageAttempts += 1 }
             if step == .reboot {
                 // The restart's deadline counts from its intent, so that a daemon restart cannot extend it.
                 $0.rebootStartedAt = at
@@ -155,30 +156,35 @@ extension RolloutStateMachine {
     }
 
     /// `stage` changes nothing but the artifact directory and is safe to repeat: an outcome that could not
-    /// be learned (a dropped connection, a deadline) sends it again, up to ``maxStageAttempts`` times.
+    /// be learned (a dropped connection, a deadline) sends it again, up to ``maxStageAttempts`` sends in a row
+    /// (counted in the persisted host run, restarts included).
     mutating func stageFinished(_ run: HostRunRecord, result: StepResult) {
         let host = run.host
         switch result {
         case .exited(0, _, _):
-            stageAttempts[host] = nil
+            update(host) { $0.stageAttempts = 0 }
             startStep(host, .install)
         case .exited(let code, _, let stderr):
-            stageAttempts[host] = nil
+            update(host) { $0.stageAttempts = 0 }
             settle(host, .failed, kind: "stage_failed", message: "stage exited \(code)\(Self.tail(stderr))")
         case .notRun(let kind, let message):
-            stageAttempts[host] = nil
+            update(host) { $0.stageAttempts = 0 }
             settle(host, .failed, kind: kind, message: "stage: \(message)")
         case .unknown(let kind, let message):
-            let attempts = stageAttempts[host, default: 1]
-            if attempts < Self.maxStageAttempts {
-                stageAttempts[host] = attempts + 1
-                startStep(host, .stage)
-            } else {
-                stageAttempts[host] = nil
-                settle(
-                    host, .failed, kind: kind,
-                    message: "stage did not finish in \(attempts) attempts, install not sent: \(message)")
-            }
+            stageOutcomeUnknown(run, kind: kind, message: message)
+        }
+    }
+
+    /// A stage whose outcome is not known (its connection dropped, its deadline passed, or the daemon stopped
+    /// while it ran): sent again while fewer than ``maxStageAttempts`` were sent in a row, else the host fails.
+    mutating func stageOutcomeUnknown(_ run: HostRunRecord, kind: String, message: String) {
+        let attempts = max(1, run.stageAttempts)
+        if attempts < Self.maxStageAttempts {
+            startStep(run.host, .stage)
+        } else {
+            settle(
+                run.host, .failed, kind: kind,
+                message: "stage did not finish in \(attempts) attempts, install not sent: \(message)")
         }
     }
 

@@ -103,6 +103,7 @@ extension RolloutStateMachine {
             $0.phase = .pending
             $0.installAttempts = 0
             $0.exitRetries = 0
+            $0.stageAttempts = 0
             $0.rebootStartedAt = nil
             $0.rebootWentDown = false
             $0.errorKind = nil
@@ -122,9 +123,13 @@ extension RolloutStateMachine {
         for run in snapshot.hostRuns where run.phase == .running || run.phase == .rollingBack {
             if run.stepInFlight, let step = run.step {
                 switch step {
-                case .detect, .stage, .verify:
-                    // Read-only, or (stage) safe to repeat: the final name only ever holds a checked file.
-                    emit(.runStep(host: run.host, step: step))
+                case .detect, .verify:
+                    emit(.runStep(host: run.host, step: step))  // read-only
+                case .stage:
+                    // Safe to repeat (the final name only ever holds a checked file), and counted: a host whose
+                    // stage never finishes is not sent it forever across restarts.
+                    stageOutcomeUnknown(
+                        run, kind: "interrupted", message: "the daemon stopped while stage ran (outcome unknown)")
                 case .install:
                     update(run.host) { $0.changed = true }
                     startStep(run.host, .detect)

@@ -36,6 +36,7 @@ extension RolloutStateMachine {
             update(host) {
                 $0.stepInFlight = false
                 if step == .install { $0.installAttempts -= 1 }
+                if step == .stage { $0.stageAttempts = max(0, $0.stageAttempts - 1) }
                 if step == .reboot { $0.rebootStartedAt = nil }
                 if step == .detect, !$0.changed, $0.phase == .running { $0.phase = .pending }
             }

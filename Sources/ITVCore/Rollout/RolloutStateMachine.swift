@@ -36,12 +36,9 @@ public struct RolloutStateMachine: Sendable {
 
     /// How often `install` may be sent to one host automatically (after unknown outcomes).
     public static let maxInstallAttempts = 3
-    /// How often `stage` is sent in a row when its outcome could not be learned (runtime state, not
-    /// persisted: a restart re-sends a stage in flight and starts counting again).
+    /// How often `stage` is sent in a row when its outcome could not be learned, restarts included
+    /// (`HostRunRecord.stageAttempts`, persisted).
     public static let maxStageAttempts = 3
-
-    /// Stages sent in a row per host whose outcome was unknown.
-    var stageAttempts: [String: Int] = [:]
 
     var hostIndex: [String: Int]
     var actions: [RolloutAction] = []

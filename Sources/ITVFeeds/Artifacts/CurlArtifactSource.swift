@@ -169,7 +169,15 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
             if case .json(_, let select) = spec.checksums {
                 return jsonDigest(document, select: select, version: version, url: documentURL).map { ($0, "json") }
             }
-            let name = ArtifactSpec.lastSegment(of: spec.url(for: version))
+            let url = spec.url(for: version)
+            guard let name = ChecksumFile.entryName(ofURL: url) else {
+                return .failure(
+                    .rejected(
+                        ArtifactRejection(
+                            "missing_entry",
+                            "\(documentURL) cannot have an entry for \(Suggest.printable(url, limit: 300)): its last path segment "
+                                + "is not a plain file name once percent-decoded")))
+            }
             switch ChecksumFile.sha256(for: name, in: document) {
             case .success(let digest): return .success((digest, "sha256sum"))
             case .failure(.missingEntry(_, let entries, let malformed)):
@@ -177,13 +185,16 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
                     .rejected(
                         ArtifactRejection(
                             "missing_entry",
-                            "\(documentURL) has no entry for \(name) (\(entries) entries, \(malformed) lines not entries)"
+                            "\(documentURL) has no entry for \(Suggest.printable(name, limit: 255)) (\(entries) entries, "
+                                + "\(malformed) lines not entries)"
                         )))
             case .failure(.conflictingEntries):
                 return .failure(
                     .rejected(
                         ArtifactRejection(
-                            "conflicting_entries", "\(documentURL) lists \(name) twice with different digests")))
+                            "conflicting_entries",
+                            "\(documentURL) lists \(Suggest.printable(name, limit: 255)) twice with different digests"))
+                )
             }
         }
     }
