@@ -7,13 +7,19 @@ extension SSHConnection {
     /// any), and only when that is not the expected hash: the bytes over SFTP to the temporary name, then
     /// `commit` (the host hashes them and renames, or removes them). The final name is only ever written by
     /// that rename, so it never holds a partial or unchecked file, whatever breaks in between.
-    func stage(_ request: StageRequest, timeout: Duration, rate: UploadRateLimiter?) -> StageOutcome {
+    /// `phases` says where the time went (for the benchmark).
+    func stage(
+        _ request: StageRequest, timeout: Duration, rate: UploadRateLimiter?, phases: inout StagePhases
+    ) -> StageOutcome {
         let start = ContinuousClock.now
+        phases = StagePhases(started: start)
         let deadline = start + timeout
         let commands = StageCommands(placement: request.placement, sha256: request.sha256)
         let target = "\(request.placement.path) on \(endpoint)"
 
-        switch hostCommand(commands.check, until: deadline) {
+        let checked = hostCommand(commands.check, until: deadline)
+        phases.check = .now - start
+        switch checked {
         case .failure(let interruption): return interruption.outcome
         case .success(let (exit, stdout, stderr)):
             guard exit == 0 else {
@@ -26,10 +32,13 @@ extension SSHConnection {
                 return .staged(uploadedBytes: 0, duration: .now - start)
             }
         }
-        if let failure = upload(request, to: commands.sftpTemporaryPath, until: deadline, rate: rate) {
+        if let failure = upload(request, to: commands.sftpTemporaryPath, until: deadline, rate: rate, phases: &phases) {
             return failure
         }
-        switch hostCommand(commands.commit, until: deadline) {
+        let committing = ContinuousClock.now
+        let committed = hostCommand(commands.commit, until: deadline)
+        phases.commit = .now - committing
+        switch committed {
         case .failure(let interruption): return interruption.outcome
         case .success(let (exit, stdout, stderr)):
             let found = StageCommands.hash(in: stdout)
@@ -64,10 +73,15 @@ extension SSHConnection {
 
     /// Writes the local file to `path` over SFTP (created or truncated, 0644), at most `configuration.uploadChunk`
     /// bytes in flight, within the rate, then fsyncs (where the server can) and closes. Nil when every byte was
-    /// acknowledged.
+    /// acknowledged. `phases` gets the time until the last acknowledgement (`upload`) and that of fsync and close
+    /// (`sync`).
     private func upload(
-        _ request: StageRequest, to path: String, until deadline: ContinuousClock.Instant, rate: UploadRateLimiter?
+        _ request: StageRequest, to path: String, until deadline: ContinuousClock.Instant, rate: UploadRateLimiter?,
+        phases: inout StagePhases
     ) -> StageOutcome? {
+        let uploading = ContinuousClock.now
+        var acknowledged: ContinuousClock.Instant?
+        defer { phases.upload = (acknowledged ?? .now) - uploading }
         guard let session, deadReason == nil else {
             return .interrupted(
                 .connectFailed("connection to \(endpoint) is closed (\(deadReason ?? "not connected"))"))
@@ -156,6 +170,9 @@ extension SSHConnection {
                 kind: "artifact_missing",
                 message: "the cached artifact \(request.localPath) has \(sent) bytes, the plan says \(request.size)")
         }
+        let syncing = ContinuousClock.now
+        acknowledged = syncing
+        defer { phases.sync = .now - syncing }
         // fsync@openssh.com: the bytes are on the host's disk before the rename can make them the final name.
         // A server without the extension answers an SFTP error, which is not a failure of the upload.
         guard let synced = retry(until: deadline, { libssh2_sftp_fsync(handle) }) else {
@@ -188,6 +205,22 @@ extension SSHConnection {
         let trimmed = last.trimmingCharacters(in: .whitespaces)
         return trimmed.isEmpty ? "" : ": \(String(trimmed.prefix(300)))"
     }
+}
+
+/// Where the time of one `stage` went, for the benchmark (scripts/bench.d/60-stage.sh): the host's check, the
+/// upload until the last byte was acknowledged, fsync and close of the uploaded file, and the host's hash and
+/// rename. A phase that was not reached stays zero.
+public struct StagePhases: Sendable, Equatable {
+    public var started: ContinuousClock.Instant
+    public var check: Duration = .zero
+    public var upload: Duration = .zero
+    public var sync: Duration = .zero
+    public var commit: Duration = .zero
+
+    public init(started: ContinuousClock.Instant) { self.started = started }
+
+    /// When the bytes were on the host (after fsync and close): the end of the transfer.
+    public var transferred: ContinuousClock.Instant { started + check + upload + sync }
 }
 
 /// A stage helper command that did not run to an exit status.
