@@ -93,6 +93,18 @@ extension SSHConnection {
                 message: "cannot open the cached artifact \(request.localPath): \(String(cString: strerror(errno)))")
         }
         defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            return .refused(
+                kind: "artifact_missing",
+                message: "cannot read the cached artifact \(request.localPath): \(String(cString: strerror(errno)))")
+        }
+        guard Int64(info.st_size) == request.size else {
+            return .refused(
+                kind: "artifact_missing",
+                message:
+                    "the cached artifact \(request.localPath) has \(info.st_size) bytes, the plan says \(request.size)")
+        }
 
         guard let opened = retryPointer(until: deadline, { libssh2_sftp_init(session) }) else {
             return timedOutStage("starting SFTP")
@@ -120,55 +132,9 @@ extension SSHConnection {
             if handleOpen, self.session != nil { _ = retry(until: .now + .seconds(2)) { itv_sftp_close(handle) } }
         }
 
-        // No bigger than the file (in whole SFTP packets): a small artifact does not cost a full buffer per host.
-        let packets = max(1, Int((request.size + 29_999) / 30_000))
-        let chunk = min(
-            packets * 30_000,
-            UploadRateLimiter.chunk(rate: rate.map { Int64($0.rate) } ?? 0, chunk: configuration.uploadChunk))
-        var data = [UInt8](repeating: 0, count: chunk)
-        var sent: Int64 = 0
-        while true {
-            let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunk) }
-            if n < 0 {
-                return .refused(
-                    kind: "artifact_missing",
-                    message: "cannot read the cached artifact \(request.localPath): \(String(cString: strerror(errno)))"
-                )
-            }
-            if n == 0 { break }
-            if let rate {
-                guard let wait = rate.reserve(n, limit: deadline - .now) else {
-                    return timedOutStage("waiting for the upload rate")
-                }
-                if wait > .zero {
-                    Thread.sleep(
-                        forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
-                }
-            }
-            // Partial writes are normal; call again from the first unacknowledged byte with the same data
-            // (never refilled after EAGAIN: libssh2 already queued it) (docs/TECH-NOTES.md 23).
-            var offset = 0
-            while offset < n {
-                let written = data.withUnsafeBytes { buf -> Int in
-                    guard let base = buf.baseAddress else { return -1 }
-                    return libssh2_sftp_write(
-                        handle, base.advanced(by: offset).assumingMemoryBound(to: CChar.self), n - offset)
-                }
-                if written > 0 {
-                    offset += written
-                } else if written == Int(itv_errno_eagain()) {
-                    if ContinuousClock.now >= deadline { return timedOutStage("uploading to \(path)") }
-                    waitSocket(until: deadline)
-                } else {
-                    return lostStage("upload to \(path) failed after \(sent + Int64(offset)) bytes")
-                }
-            }
-            sent += Int64(n)
-        }
-        guard sent == request.size else {
-            return .refused(
-                kind: "artifact_missing",
-                message: "the cached artifact \(request.localPath) has \(sent) bytes, the plan says \(request.size)")
+        switch send(fd, request, handle: handle, path: path, until: deadline, rate: rate) {
+        case .some(let failure): return failure
+        case .none: break
         }
         let syncing = ContinuousClock.now
         acknowledged = syncing
@@ -187,6 +153,81 @@ extension SSHConnection {
         sftpOpen = false
         _ = retry(until: deadline) { libssh2_sftp_shutdown(sftp) }
         return nil
+    }
+
+    /// The file's bytes through an open SFTP handle, a sliding window of `configuration.uploadChunk` bytes (a
+    /// quarter second's worth under a rate) always in flight: libssh2 1.10 packs what it is given into 30,000-byte
+    /// SFTP writes and returns as soon as the first is acknowledged (docs/TECH-NOTES.md 22, 23), so each call
+    /// offers the window again from the first unacknowledged byte and libssh2 queues only the new end. Writing
+    /// whole chunks instead drains the pipe before every refill. The buffer holds two windows, so that moving
+    /// what is unacknowledged to its front costs at most one copy per byte. Nil when every byte was acknowledged.
+    private func send(
+        _ fd: Int32, _ request: StageRequest, handle: OpaquePointer, path: String,
+        until deadline: ContinuousClock.Instant, rate: UploadRateLimiter?
+    ) -> StageOutcome? {
+        // No bigger than the file (in whole SFTP packets): a small artifact does not cost a full buffer per host.
+        let packets = max(1, Int((request.size + 29_999) / 30_000))
+        let window = min(
+            packets * 30_000,
+            UploadRateLimiter.chunk(rate: rate.map { Int64($0.rate) } ?? 0, chunk: configuration.uploadChunk))
+        var buffer = [UInt8](repeating: 0, count: 2 * window)
+        var bufferStart: Int64 = 0  // the file offset of buffer[0]
+        var filled = 0  // bytes of the file in the buffer
+        var acknowledged: Int64 = 0  // bytes libssh2 returned: the host has them
+        var offered: Int64 = 0  // bytes handed to libssh2 so far (each reserved once under the rate)
+        return buffer.withUnsafeMutableBytes { raw -> StageOutcome? in
+            guard let base = raw.baseAddress else { return lostStage("no upload buffer") }
+            while acknowledged < request.size {
+                let consumed = Int(acknowledged - bufferStart)
+                if consumed >= window {
+                    memmove(base, base + consumed, filled - consumed)
+                    filled -= consumed
+                    bufferStart = acknowledged
+                }
+                let end = min(request.size, acknowledged + Int64(window))
+                while bufferStart + Int64(filled) < end {
+                    let n = read(fd, base + filled, raw.count - filled)
+                    if n < 0 && errno == EINTR { continue }
+                    if n < 0 {
+                        return .refused(
+                            kind: "artifact_missing",
+                            message: "cannot read the cached artifact \(request.localPath): "
+                                + String(cString: strerror(errno)))
+                    }
+                    if n == 0 {
+                        return .refused(
+                            kind: "artifact_missing",
+                            message: "the cached artifact \(request.localPath) ended after "
+                                + "\(bufferStart + Int64(filled)) bytes, the plan says \(request.size)")
+                    }
+                    filled += n
+                }
+                if let rate, end > offered {
+                    guard let wait = rate.reserve(Int(end - offered), limit: deadline - .now) else {
+                        return timedOutStage("waiting for the upload rate")
+                    }
+                    if wait > .zero {
+                        Thread.sleep(
+                            forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds)
+                                / 1e18)
+                    }
+                }
+                offered = max(offered, end)
+                let from = Int(acknowledged - bufferStart)
+                let written = libssh2_sftp_write(
+                    handle, (base + from).assumingMemoryBound(to: CChar.self), Int(end - acknowledged))
+                if written > 0 {
+                    acknowledged += Int64(written)
+                } else if written == 0 || written == Int(itv_errno_eagain()) {
+                    // 0: nothing acknowledged yet and the channel's window is full (libssh2 then waits inbound).
+                    if ContinuousClock.now >= deadline { return timedOutStage("uploading to \(path)") }
+                    waitSocket(until: deadline)
+                } else {
+                    return lostStage("upload to \(path) failed after \(acknowledged) bytes")
+                }
+            }
+            return nil
+        }
     }
 
     private func timedOutStage(_ what: String) -> StageOutcome {
