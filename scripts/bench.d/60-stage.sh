@@ -10,6 +10,9 @@
 # and their 20 ssh processes, for stage the one itv-bench-stage process with all its threads). The stage's
 # phases apart, as itv-bench-stage measures them: the transfer (check, SFTP writes, fsync and close; until the
 # last host had every byte) against scp, which neither hashes, syncs nor renames, then the host's hash and rename.
+# Host CPU per host: what the fleet's sessions cost (sshd, sftp-server, the stage's shell commands and sha256sum),
+# read from the cutime and cstime of each host's listening sshd, which reaps them; the fleet shares the client's
+# two cores, so every CPU-second a host spends is one the client cannot.
 # Target (issue 14): at least scp's throughput at no more client CPU. Also `sha256sum`'s rate on this machine:
 # what the hash on each host costs (the daemon's own hashing of downloads is measured by the download side).
 set -euo pipefail
@@ -36,11 +39,22 @@ scp_opts = ["scp", "-q", "-F", "/dev/null", "-i", f"{d}/id_ed25519", "-o", "Batc
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={d}/known_hosts",
             "-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256", "-o", "LogLevel=ERROR"]
 
+def fleet_cpu():
+    # Children's CPU of every host's listening sshd (it reaps each session, which reaps its commands), in seconds.
+    total = 0
+    with open(f"{d}/pids") as pids:
+        for entry in pids:
+            with open(f"/proc/{entry.split()[1]}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
 def measure(argv, stdin=None):
     # Each run starts with no dirty pages of the previous one: else the stage's fsync would also wait for the
     # write-back of scp's 2 GB (not measured: neither side pays for the other).
     os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hosts_before = fleet_cpu()
     start = time.monotonic()
     inp = open(stdin) if stdin else subprocess.DEVNULL
     proc = subprocess.run(argv, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -49,6 +63,8 @@ def measure(argv, stdin=None):
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    time.sleep(0.5)  # the listeners reap the last sessions
+    host_cpu[argv[0]] = fleet_cpu() - hosts_before
     return proc, wall, cpu
 
 def fields(line):
@@ -73,12 +89,16 @@ def check(name):
             if hashlib.sha256(f.read()).hexdigest() != sha:
                 sys.exit(f"fleet-{i:03d}: {name} has another hash")
 
+host_cpu = {}
 total = mb * n
 wall_s, cpu_s = run_scp()
+host_s = host_cpu["xargs"]
 check("scp.bin")
 wall_i, cpu_i, line = run_stage()
+host_i = host_cpu[stage]
 check("stage/artifact.bin")
 wall_again, cpu_again, line_again = run_stage()
+host_again = host_cpu[stage]
 print(f"{n} hosts x {mb} MB, in parallel; MB/s over all hosts, per host, client CPU per host")
 print(f"{'itvd stage':<16} {total / wall_i:8.1f} MB/s {total / wall_i / n:7.1f} MB/s/host {cpu_i * 1000 / n:8.0f} ms/host  ({line})")
 print(f"{'scp (aes256-ctr)':<16} {total / wall_s:8.1f} MB/s {total / wall_s / n:7.1f} MB/s/host {cpu_s * 1000 / n:8.0f} ms/host")
@@ -87,6 +107,9 @@ transfer = int(f["transfer_ms"]) / 1000
 print(f"{'stage transfer':<16} {total / transfer:8.1f} MB/s {total / transfer / n:7.1f} MB/s/host "
       f"(until the last host had every byte, acknowledged, fsynced and closed: {transfer:.2f} s of {wall_i:.2f} s; "
       f"{wall_s / transfer:.2f}x scp's throughput)")
+print(f"host CPU per host (sshd, sftp-server, the stage's commands): stage {host_i * 1000 / n:.0f} ms, "
+      f"scp {host_s * 1000 / n:.0f} ms; the stage's check of a host that holds the file (its sha256sum of "
+      f"{mb} MB) {host_again * 1000 / n:.0f} ms, so the stage without the host's hash {(host_i - host_again) * 1000 / n:.0f} ms")
 print(f"stage phases, mean per host: check {f['check_ms']} ms, SFTP writes {f['upload_ms']} ms, "
       f"fsync and close {f['sync_ms']} ms, host hash and rename {f['commit_ms']} ms")
 print(f"ratio: itvd stage at {wall_s / wall_i:.2f}x scp's throughput with {cpu_i / cpu_s:.2f}x its client CPU "
