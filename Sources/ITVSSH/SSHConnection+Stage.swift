@@ -71,7 +71,7 @@ extension SSHConnection {
         }
     }
 
-    /// Writes the local file to `path` over SFTP (created or truncated, 0644), at most `configuration.uploadChunk`
+    /// Writes the local file to `path` over SFTP (created or truncated, 0644), a window of `configuration.uploadChunk`
     /// bytes in flight, within the rate, then fsyncs (where the server can) and closes. Nil when every byte was
     /// acknowledged. `phases` gets the time until the last acknowledgement (`upload`) and that of fsync and close
     /// (`sync`).
