@@ -61,6 +61,15 @@ public final class LibSSH2Executor: RemoteExecutor {
             LibSSH2Session(connection: connection, thread: thread, limiter: limiter, uploadRate: uploadRate))
     }
 
+    /// `stage` on a session of this executor, and where its time went (check, upload, sync, commit): for the
+    /// benchmark. Nil for a session of another executor.
+    public func measuredStage(
+        _ request: StageRequest, on session: any RemoteSession, timeout: Duration
+    ) async -> (StageOutcome, StagePhases)? {
+        guard let session = session as? LibSSH2Session else { return nil }
+        return await session.measuredStage(request, timeout: timeout)
+    }
+
     /// Connects, runs one command and closes: the shape of a probe.
     public func run(_ command: String, on host: RemoteHost, timeout: Duration) async -> CommandOutcome {
         switch await connect(to: host) {
@@ -91,11 +100,21 @@ final class LibSSH2Session: RemoteSession, @unchecked Sendable {
     }
 
     func stage(_ request: StageRequest, timeout: Duration) async -> StageOutcome {
+        await measuredStage(request, timeout: timeout).0
+    }
+
+    /// `stage`, and where its time went.
+    func measuredStage(_ request: StageRequest, timeout: Duration) async -> (StageOutcome, StagePhases) {
         let connection = self.connection
         let rate = uploadRate
         let closed = StageOutcome.interrupted(.connectFailed("session to \(connection.endpoint) is closed"))
-        guard !isClosed else { return closed }
-        return await thread.perform(orElse: closed) { connection.stage(request, timeout: timeout, rate: rate) }
+        let none = StagePhases(started: .now)
+        guard !isClosed else { return (closed, none) }
+        return await thread.perform(orElse: (closed, none)) {
+            var phases = StagePhases(started: .now)
+            let outcome = connection.stage(request, timeout: timeout, rate: rate, phases: &phases)
+            return (outcome, phases)
+        }
     }
 
     func run(_ command: String, timeout: Duration) async -> CommandOutcome {

@@ -19,8 +19,8 @@ public struct SSHExecutorConfiguration: Hashable, Sendable {
     public var agentSocket: String?
     /// Upload rate of `stage` over all sessions of the executor together, in bytes per second; 0 = unlimited.
     public var uploadRate: Int64 = 0
-    /// Bytes handed to one `libssh2_sftp_write` call: what is in flight per upload (docs/TECH-NOTES.md 22).
-    /// A multiple of libssh2's 30,000-byte SFTP packet.
+    /// The window an upload keeps in flight (docs/TECH-NOTES.md 22). A multiple of libssh2's 30,000-byte SFTP
+    /// packet. Memory per upload: three windows (two read ahead, one queued in libssh2).
     public var uploadChunk: Int = 960_000
 
     public init(

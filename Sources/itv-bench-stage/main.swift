@@ -1,7 +1,11 @@
 // The stage step alone, for `make bench` (scripts/bench.d/60-stage.sh): itvd's own executor puts FILE on every
 // host of an inventory (check, SFTP upload to a temporary name, hash on the host, rename), at most PARALLEL
-// hosts at once. Prints one line: `ok=N hosts=M wall_ms=W uploaded=B` (ok: hosts that hold the file under its
-// final name with the right hash; uploaded: bytes sent over all hosts).
+// hosts at once. Prints one line: `ok=N hosts=M wall_ms=W uploaded=B transfer_ms=T check_ms=C upload_ms=U
+// sync_ms=S commit_ms=H` (ok: hosts that hold the file under its final name with the right hash; uploaded: bytes
+// sent over all hosts; transfer_ms: from the start until the last host had all bytes (acknowledged, fsynced and
+// closed), before its hash and rename; check, upload, sync and commit: the mean per host of each phase of the
+// stage: the host's check, the SFTP writes until the last acknowledgement, fsync and close, the host's hash and
+// rename).
 //
 // usage: itv-bench-stage INVENTORY IDENTITY KNOWN_HOSTS PARALLEL FILE SHA256 DIRECTORY
 import Foundation
@@ -27,17 +31,32 @@ let request = StageRequest(
     localPath: arguments[5], placement: ArtifactPlacement(os: .linux, directory: arguments[7], name: name), size: size,
     sha256: arguments[6])
 
-/// Connects, stages, closes: the bytes uploaded, or nil when the host does not hold the file at the end.
-@Sendable func stageHost(_ host: RemoteHost) async -> Int64? {
+/// Connects, stages, closes: the bytes uploaded and where the time went, or nil when the host does not hold the
+/// file at the end.
+@Sendable func stageHost(_ host: RemoteHost) async -> (Int64, StagePhases)? {
     guard case .success(let session) = await executor.connect(to: host) else { return nil }
-    let outcome = await session.stage(request, timeout: .seconds(600))
+    let measured = await executor.measuredStage(request, on: session, timeout: .seconds(600))
     await session.close()
-    if case .staged(let bytes, _) = outcome { return bytes }
-    FileHandle.standardError.write(Data("\(host.name): \(outcome)\n".utf8))
+    if let (outcome, phases) = measured {
+        if case .staged(let bytes, _) = outcome { return (bytes, phases) }
+        FileHandle.standardError.write(Data("\(host.name): \(outcome)\n".utf8))
+    }
     return nil
 }
 
+func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+}
+
+let start = ContinuousClock.now
 let (outcomes, ms) = await fleet.fanOut { await stageHost($0) }
-let okCount = outcomes.count { $0 != nil }
-let uploaded = outcomes.reduce(Int64(0)) { $0 + ($1 ?? 0) }
-print("ok=\(okCount) hosts=\(hosts.count) wall_ms=\(ms) uploaded=\(uploaded)")
+let staged = outcomes.compactMap { $0 }
+let okCount = staged.count
+let uploaded = staged.reduce(Int64(0)) { $0 + $1.0 }
+let transferred = staged.map(\.1.transferred).max() ?? start
+let sum = { (phase: KeyPath<StagePhases, Duration>) in staged.reduce(Duration.zero) { $0 + $1.1[keyPath: phase] } }
+let mean = { (phase: KeyPath<StagePhases, Duration>) in milliseconds(sum(phase) / max(1, okCount)) }
+print(
+    "ok=\(okCount) hosts=\(hosts.count) wall_ms=\(ms) uploaded=\(uploaded)"
+        + " transfer_ms=\(milliseconds(transferred - start)) check_ms=\(mean(\.check))"
+        + " upload_ms=\(mean(\.upload)) sync_ms=\(mean(\.sync)) commit_ms=\(mean(\.commit))")

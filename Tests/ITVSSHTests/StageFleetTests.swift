@@ -196,6 +196,28 @@ struct StageFleetTests {
         }
     }
 
+    @Test("a cached artifact of another size than the plan's is refused before any byte goes out")
+    func sizeMismatchSendsNothing() async throws {
+        let a = try Self.artifact(size: 300_000, seed: 6)
+        defer { try? FileManager.default.removeItem(atPath: (a.path as NSString).deletingLastPathComponent) }
+        try await Fleet.with(1) { fleet in
+            let executor = LibSSH2Executor(configuration: fleet.configuration())
+            // The cache file grew behind the daemon's back.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: a.path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("more".utf8))
+            try handle.close()
+            let outcome = await Self.stage(executor, fleet.host(1), Self.request(a))
+            guard case .refused("artifact_missing", let message) = outcome else {
+                Issue.record("expected artifact_missing, got \(outcome)")
+                return
+            }
+            #expect(message.contains("has 300004 bytes, the plan says 300000"), "\(message)")
+            #expect(Self.sftpSessions(fleet, 1) == 0, "an SFTP session for a file of the wrong size")
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: Self.cacheDir(fleet, 1)))?.isEmpty == true)
+        }
+    }
+
     @Test("the upload rate holds over all hosts together")
     func rateOverAllHosts() async throws {
         let a = try Self.artifact(size: 2_000_000, seed: 5)

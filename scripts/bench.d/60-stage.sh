@@ -6,7 +6,13 @@
 # use those too (its own default, chacha20-poly1305, is not in libssh2 1.10). Each side writes to its own
 # directory on every host. Then a second stage of the same file: what a host that already holds it costs.
 # Figures: MB/s over all hosts (wall), MB/s per host, and client CPU per host (rusage of the client processes
-# only: the fleet's sshd and sftp-server processes are not their descendants).
+# only: the fleet's sshd and sftp-server processes are not their descendants; for scp that is xargs, the 20 scp
+# and their 20 ssh processes, for stage the one itv-bench-stage process with all its threads). The stage's
+# phases apart, as itv-bench-stage measures them: the transfer (check, SFTP writes, fsync and close; until the
+# last host had every byte) against scp, which neither hashes, syncs nor renames, then the host's hash and rename.
+# Host CPU per host: what the fleet's sessions cost (sshd, sftp-server, the stage's shell commands and sha256sum),
+# read from the cutime and cstime of each host's listening sshd, which reaps them; the fleet shares the client's
+# two cores, so every CPU-second a host spends is one the client cannot.
 # Target (issue 14): at least scp's throughput at no more client CPU. Also `sha256sum`'s rate on this machine:
 # what the hash on each host costs (the daemon's own hashing of downloads is measured by the download side).
 set -euo pipefail
@@ -26,23 +32,46 @@ awk '/^  fleet-/' "$dir/inventory.yaml" \
     | sed "s|ARTIFACT|$dir/artifact.bin|" >"$dir/scp.txt"
 
 PYTHONPATH="$root/scripts/bench" python3 - "$bin/itv-bench-stage" "$dir" "$hosts" "$megabytes" "$sha" <<'PY'
-import subprocess, sys, time, hashlib
-from measure import measure
+import hashlib, os, subprocess, sys, time
+from measure import measure as measure_command
 
 stage, d, n, mb, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 scp_opts = ["scp", "-q", "-F", "/dev/null", "-i", f"{d}/id_ed25519", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={d}/known_hosts",
             "-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256", "-o", "LogLevel=ERROR"]
 
+def fleet_cpu():
+    # Children's CPU of every host's listening sshd (it reaps each session, which reaps its commands), in seconds.
+    total = 0
+    with open(f"{d}/pids") as pids:
+        for entry in pids:
+            with open(f"/proc/{entry.split()[1]}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
+def measure(argv, stdin=None):
+    # Each run starts with no dirty pages of the previous one: else the stage's fsync would also wait for the
+    # write-back of scp's 2 GB (not measured: neither side pays for the other).
+    os.sync()
+    hosts_before = fleet_cpu()
+    proc, wall, cpu, _ = measure_command(argv, stdin)
+    time.sleep(0.5)  # the listeners reap the last sessions
+    host_cpu[argv[0]] = fleet_cpu() - hosts_before
+    return proc, wall, cpu
+
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
 def run_stage():
-    proc, wall, cpu, _ = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
+    proc, wall, cpu = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
                                f"{d}/artifact.bin", sha, "/opt/itv-host/stage"])
     if proc.returncode != 0 or f"ok={n} " not in proc.stdout:
         sys.exit(f"itv-bench-stage failed: {proc.stdout} {proc.stderr[-2000:]}")
     return wall, cpu, proc.stdout.strip()
 
 def run_scp():
-    proc, wall, cpu, _ = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
+    proc, wall, cpu = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
     if proc.returncode != 0:
         sys.exit(f"scp failed: {proc.stderr[-2000:]}")
     return wall, cpu
@@ -53,15 +82,29 @@ def check(name):
             if hashlib.sha256(f.read()).hexdigest() != sha:
                 sys.exit(f"fleet-{i:03d}: {name} has another hash")
 
+host_cpu = {}
 total = mb * n
 wall_s, cpu_s = run_scp()
+host_s = host_cpu["xargs"]
 check("scp.bin")
 wall_i, cpu_i, line = run_stage()
+host_i = host_cpu[stage]
 check("stage/artifact.bin")
 wall_again, cpu_again, line_again = run_stage()
+host_again = host_cpu[stage]
 print(f"{n} hosts x {mb} MB, in parallel; MB/s over all hosts, per host, client CPU per host")
 print(f"{'itvd stage':<16} {total / wall_i:8.1f} MB/s {total / wall_i / n:7.1f} MB/s/host {cpu_i * 1000 / n:8.0f} ms/host  ({line})")
 print(f"{'scp (aes256-ctr)':<16} {total / wall_s:8.1f} MB/s {total / wall_s / n:7.1f} MB/s/host {cpu_s * 1000 / n:8.0f} ms/host")
+f = fields(line)
+transfer = int(f["transfer_ms"]) / 1000
+print(f"{'stage transfer':<16} {total / transfer:8.1f} MB/s {total / transfer / n:7.1f} MB/s/host "
+      f"(until the last host had every byte, acknowledged, fsynced and closed: {transfer:.2f} s of {wall_i:.2f} s; "
+      f"{wall_s / transfer:.2f}x scp's throughput)")
+print(f"host CPU per host (sshd, sftp-server, the stage's commands): stage {host_i * 1000 / n:.0f} ms, "
+      f"scp {host_s * 1000 / n:.0f} ms; the stage's check of a host that holds the file (its sha256sum of "
+      f"{mb} MB) {host_again * 1000 / n:.0f} ms, so the stage without the host's hash {(host_i - host_again) * 1000 / n:.0f} ms")
+print(f"stage phases, mean per host: check {f['check_ms']} ms, SFTP writes {f['upload_ms']} ms, "
+      f"fsync and close {f['sync_ms']} ms, host hash and rename {f['commit_ms']} ms")
 print(f"ratio: itvd stage at {wall_s / wall_i:.2f}x scp's throughput with {cpu_i / cpu_s:.2f}x its client CPU "
       f"(target >= 1x throughput at <= 1x CPU: {'met' if wall_i <= wall_s and cpu_i <= cpu_s else 'MISSED'}); "
       f"stage includes the hash on the host and the rename")
