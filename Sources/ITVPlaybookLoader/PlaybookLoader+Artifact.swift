@@ -69,7 +69,7 @@ extension PlaybookLoader {
                     r.error(
                         n.location,
                         "artifact.sha256_from_feed must be a json path of 1 to 200 printable characters inside the "
-                            + "feed entry (e.g. sha256 or hashes.sha256), found '\(Suggest.printable(path))'")
+                            + "feed entry (e.g. sha256 or hashes.sha256), found '\(escapedForMessage(path))'")
                 } else {
                     source = .feed(select: path)
                 }
@@ -84,7 +84,7 @@ extension PlaybookLoader {
         {
             r.error(
                 f.keyLocation("url"),
-                "the last path segment of artifact.url ('\(Suggest.printable(ArtifactSpec.lastSegment(of: url)))') "
+                "the last path segment of artifact.url ('\(escapedForMessage(ArtifactSpec.lastSegment(of: url)))') "
                     + "does not name a file once percent-decoded (empty, '..', a bad %-escape, '/', '\\' or a "
                     + "control character), so no checksum list entry can name it; use checksums format json")
         }
@@ -111,7 +111,7 @@ extension PlaybookLoader {
             r.error(
                 f.keyLocation("artifact"),
                 "artifact.sha256_from_feed needs feed.select to end with a key (e.g. releases[*].version): the entry "
-                    + "is the object holding it; '\(Suggest.printable(select))' ends with an index")
+                    + "is the object holding it; '\(escapedForMessage(select))' ends with an index")
             return feed
         }
         feed.digestSelect = path

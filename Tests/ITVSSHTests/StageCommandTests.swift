@@ -117,6 +117,39 @@ struct StageCommandTests {
         #expect(line[encoded...].allSatisfy { $0.isLetter || $0.isNumber || "+/=".contains($0) })
     }
 
+    @Test("Linux: the host's hash is OpenSSL's where it works, else sha256sum's; both give the same answer")
+    func linuxHashFallsBackToSha256sum() throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let placement = ArtifactPlacement(os: .linux, directory: root + "/cache", name: "app.msi")
+        let commands = StageCommands(placement: placement, sha256: Self.sha)
+        #expect(commands.check.contains("openssl dgst -sha256 -r") && commands.commit.contains("sha256sum"))
+        // An `openssl` that fails (missing, broken, FIPS-limited): sha256sum answers.
+        let bin = root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try "#!/bin/sh\necho 'openssl: not here' >&2\nexit 127\n".write(
+            toFile: bin + "/openssl", atomically: true, encoding: .utf8)
+        chmod(bin + "/openssl", 0o755)
+        let broken = "PATH=\(ShellQuote.posix(bin)):$PATH; export PATH; "
+        for prefix in ["", broken] {
+            try? FileManager.default.removeItem(atPath: placement.path)
+            var (status, out) = try Self.sh(prefix + commands.check)
+            #expect(status == 0 && out.isEmpty)
+            try Data(Self.content).write(to: URL(fileURLWithPath: placement.temporaryPath(sha256: Self.sha)))
+            (status, out) = try Self.sh(prefix + commands.commit)
+            #expect(status == 0 && StageCommands.hash(in: out) == Self.sha)
+            (status, out) = try Self.sh(prefix + commands.check)
+            #expect(status == 0 && StageCommands.hash(in: out) == Self.sha)
+        }
+        // Neither tool works: commit fails (status 4) and renames nothing.
+        try "#!/bin/sh\nexit 1\n".write(toFile: bin + "/sha256sum", atomically: true, encoding: .utf8)
+        chmod(bin + "/sha256sum", 0o755)
+        try? FileManager.default.removeItem(atPath: placement.path)
+        try Data(Self.content).write(to: URL(fileURLWithPath: placement.temporaryPath(sha256: Self.sha)))
+        let (status, _) = try Self.sh(broken + commands.commit)
+        #expect(status == 4 && !FileManager.default.fileExists(atPath: placement.path))
+    }
+
     @Test("a hash is read only from the start of the output, 64 hex digits and no more")
     func hashParsing() {
         #expect(StageCommands.hash(in: Self.sha + "  -\n") == Self.sha)

@@ -126,7 +126,7 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
                     .rejected(
                         ArtifactRejection(
                             "bad_checksums",
-                            "the feed entry of \(version) gives '\(Suggest.printable(given))' at '\(select)', "
+                            "the feed entry of \(version) gives '\(escapedForMessage(given))' at '\(select)', "
                                 + "not a SHA-256 (64 hex digits)")))
             }
             return .success((digest, "feed"))
@@ -175,7 +175,7 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
                     .rejected(
                         ArtifactRejection(
                             "missing_entry",
-                            "\(documentURL) cannot have an entry for \(Suggest.printable(url, limit: 300)): its last path segment "
+                            "\(documentURL) cannot have an entry for \(escapedForMessage(url, limit: 300)): its last path segment "
                                 + "is not a plain file name once percent-decoded")))
             }
             switch ChecksumFile.sha256(for: name, in: document) {
@@ -185,7 +185,7 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
                     .rejected(
                         ArtifactRejection(
                             "missing_entry",
-                            "\(documentURL) has no entry for \(Suggest.printable(name, limit: 255)) (\(entries) entries, "
+                            "\(documentURL) has no entry for \(escapedForMessage(name, limit: 255)) (\(entries) entries, "
                                 + "\(malformed) lines not entries)"
                         )))
             case .failure(.conflictingEntries):
@@ -193,7 +193,7 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
                     .rejected(
                         ArtifactRejection(
                             "conflicting_entries",
-                            "\(documentURL) lists \(Suggest.printable(name, limit: 255)) twice with different digests"))
+                            "\(documentURL) lists \(escapedForMessage(name, limit: 255)) twice with different digests"))
                 )
             }
         }
