@@ -40,8 +40,15 @@ public func runChild(
     let status = waitForChild(pid, timeout: timeout)
     return ChildResult(
         status: status,
-        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        stdout: outputText(outPath), stderr: outputText(errPath))
+}
+
+/// What a child wrote to the file `path`, byte for byte as UTF-8 (invalid bytes become U+FFFD; "" when there
+/// is no file). Not `String(contentsOfFile:)`: it drops a leading byte order mark, which tests of itvctl's CSV
+/// (UTF-8 with BOM) must see, and gives nothing at all for invalid UTF-8.
+public func outputText(_ path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { return "" }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// Starts `path` with `arguments` (posix_spawn) and returns its PID: standard input from the file `stdin`,

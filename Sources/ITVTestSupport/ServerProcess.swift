@@ -72,9 +72,9 @@ public final class ServerProcess: Sendable {
     public var isRunning: Bool { exitStatus == nil }
 
     /// What the child wrote to standard output so far.
-    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stdout: String { outputText(stdoutPath) }
     /// What the child wrote to standard error so far (the same as `stdout` with a log).
-    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { outputText(stderrPath) }
 
     /// Sends `number` to the child, unless it was reaped already (its PID may be another process's by then).
     public func signal(_ number: Int32) {

@@ -122,11 +122,20 @@ import Testing
             var snapshot = try await engine.snapshot(id)
             let turnStart = ContinuousClock.now
             let watchdog = turnStart + Self.settleLimit
+            // Settled: final or waiting for a person, nothing running. A turn that ends while deferred hosts
+            // wait for their timers is not settled: the engine may move on at any moment (timers fire on the
+            // instant clock), so such a turn only switches hosts on or injects a crash, never an operator's
+            // action chosen from a snapshot the engine may already have left (on a loaded machine it often has:
+            // a retry of a host whose wave is over, or of a rollout that just ended).
+            var settled = false
             while true {
                 if await engine.storeFailure != nil { break }
                 snapshot = try await engine.snapshot(id)
                 let idle = !snapshot.hostRuns.contains(where: { $0.stepInFlight || $0.phase == .running })
-                if (snapshot.phase.isFinal || snapshot.phase.waitsForPerson) && idle { break }
+                if (snapshot.phase.isFinal || snapshot.phase.waitsForPerson) && idle {
+                    settled = true
+                    break
+                }
                 // Deferred hosts wait for their retry timers: a moment of real time, then a turn may switch
                 // them on again.
                 if idle, snapshot.hostRuns.contains(where: { $0.phase == .deferred }),
@@ -156,6 +165,7 @@ import Testing
             if Int.random(in: 0..<4, using: &rng) == 0 {
                 await store.crash(atCommit: Int.random(in: 1...6, using: &rng))
             }
+            guard settled else { continue }
             do {
                 if let unknown = snapshot.hostRuns.first(where: { $0.phase == .unknown || $0.phase == .failed }),
                     snapshot.rollout.currentWave == unknown.wave, Int.random(in: 0..<3, using: &rng) == 0,

@@ -202,16 +202,6 @@ import Testing
         }
     }
 
-    /// A store with a few hundred host runs, closed (so everything is checkpointed into the main file).
-    private func makeStoreWithManyPages(_ dir: String) async throws {
-        let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
-        var changes: [StoreChange] = [.rollout(try rolloutRecord(id: 1))]
-        for i in 0..<400 {
-            changes.append(.hostRun(hostRunRecord(rollout: 1, host: "host-\(i).example.org", wave: i / 100)))
-        }
-        try await store.commit(changes)
-        await store.close()
-    }
 }
 
 /// Ways a database file gets damaged.

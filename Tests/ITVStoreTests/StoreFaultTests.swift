@@ -123,13 +123,7 @@ import Testing
     @Test func flippedBytesAreFoundByTheIntegrityCheck() async throws {
         try await withTemporaryDirectory { root in
             let dir = root + "/state"
-            let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
-            var changes: [StoreChange] = [.rollout(try rolloutRecord(id: 1))]
-            for i in 0..<400 {
-                changes.append(.hostRun(hostRunRecord(rollout: 1, host: "host-\(i).example.org", wave: i / 100)))
-            }
-            try await store.commit(changes)
-            await store.close()
+            try await makeStoreWithManyPages(dir)
             let path = dir + "/itvd.sqlite"
             var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
             let pageSize = 4096

@@ -103,3 +103,15 @@ struct FileFingerprint: Equatable {
         modified = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
     }
 }
+
+/// A store with a few hundred host runs (one rollout, 400 hosts in 4 waves), closed, so everything is
+/// checkpointed into the main file: enough b-tree pages for the corruption and open-safety tests.
+func makeStoreWithManyPages(_ dir: String) async throws {
+    let store = try await SQLiteRolloutStore.open(stateDirectory: dir)
+    var changes: [StoreChange] = [.rollout(try rolloutRecord(id: 1))]
+    for i in 0..<400 {
+        changes.append(.hostRun(hostRunRecord(rollout: 1, host: "host-\(i).example.org", wave: i / 100)))
+    }
+    try await store.commit(changes)
+    await store.close()
+}

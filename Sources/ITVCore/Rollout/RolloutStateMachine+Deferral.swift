@@ -114,13 +114,7 @@ extension RolloutStateMachine {
             "wave \(index + 1) (\(wave.name)): \(unreached) of \(runs.count) hosts unreachable, more than "
             + "max_unreached \(threshold): most hosts are unreachable: network or site down?"
         snapshot.rollout.reason = reason
-        setWave(index) { $0.phase = .halted }
-        if rollout.phase == .paused {
-            snapshot.rollout.resumePhase = .halted
-        } else {
-            snapshot.rollout.phase = .halted
-        }
-        emit(.announce(.halted(reason: reason)))
+        halt(wave: index, reason: reason)
     }
 
     /// After the last wave: `catching_up` while hosts are deferred (or retried), then the end.

@@ -295,6 +295,11 @@ extension RolloutStateMachine {
             startRollback(reason: reason)
             return
         }
+        halt(wave: index, reason: reason)
+    }
+
+    /// Halts the rollout at wave `index` (a paused rollout resumes into `halted`) and announces why.
+    mutating func halt(wave index: Int, reason: String) {
         setWave(index) { $0.phase = .halted }
         if rollout.phase == .paused {
             snapshot.rollout.resumePhase = .halted

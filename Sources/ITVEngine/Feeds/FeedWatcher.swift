@@ -113,11 +113,7 @@ public actor FeedWatcher {
                         signal.signal()
                     }
                 }
-                await withTaskCancellationHandler {
-                    await signal.wait()
-                } onCancel: { [signal] in
-                    signal.signal()
-                }
+                await signal.wait()
             }
             group.cancelAll()
         }
@@ -185,36 +181,5 @@ public actor FeedWatcher {
         case nil: break
         }
         await delegate.feedPolled(id, outcome: outcome, at: t)
-    }
-}
-
-/// A wake-up flag with at most one waiter: `signal` before `wait` is remembered.
-final class WakeSignal: Sendable {
-    private let state = Mutex<(waiter: CheckedContinuation<Void, Never>?, pending: Bool)>((nil, false))
-
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if s.pending {
-                    s.pending = false
-                    return true
-                }
-                s.waiter = c
-                return false
-            }
-            if resumeNow { c.resume() }
-        }
-    }
-
-    func signal() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w
-            }
-            s.pending = true
-            return nil
-        }
-        waiter?.resume()
     }
 }

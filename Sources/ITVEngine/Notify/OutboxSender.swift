@@ -43,54 +43,25 @@ public struct NotifyPolicy: Hashable, Sendable {
 /// Wakes a sender when the engine committed an outbox record for its sink. A wake-up that comes while the
 /// sender is busy is kept (one), so none is lost.
 public final class OutboxWaker: Sendable {
-    private struct State {
-        var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-    private let states: Mutex<[String: State]> = Mutex([:])
+    private let signals: Mutex<[String: WakeSignal]> = Mutex([:])
 
     public init() {}
 
-    public func wake(_ sinks: some Sequence<String>) {
-        for sink in sinks {
-            let waiter: CheckedContinuation<Void, Never>? = states.withLock { all in
-                var s = all[sink] ?? State()
-                defer { all[sink] = s }
-                if let w = s.waiter {
-                    s.waiter = nil
-                    return w
-                }
-                s.pending = true
-                return nil
-            }
-            waiter?.resume()
+    private func signal(_ sink: String) -> WakeSignal {
+        signals.withLock { all in
+            if let s = all[sink] { return s }
+            let s = WakeSignal()
+            all[sink] = s
+            return s
         }
     }
 
-    /// Returns at the next wake-up of `sink` (at once if one came meanwhile), or when cancelled.
-    func wait(_ sink: String) async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now: Bool = states.withLock { all in
-                    var s = all[sink] ?? State()
-                    defer { all[sink] = s }
-                    if s.pending || Task.isCancelled {
-                        s.pending = false
-                        return true
-                    }
-                    s.waiter = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            let w: CheckedContinuation<Void, Never>? = states.withLock { all in
-                defer { all[sink]?.waiter = nil }
-                return all[sink]?.waiter
-            }
-            w?.resume()
-        }
+    public func wake(_ sinks: some Sequence<String>) {
+        for sink in sinks { signal(sink).signal() }
     }
+
+    /// Returns at the next wake-up of `sink` (at once if one came meanwhile), or when cancelled.
+    func wait(_ sink: String) async { await signal(sink).wait() }
 }
 
 /// Delivers the outbox: one loop per sink, so that a slow or dead sink never delays another (or the
