@@ -97,7 +97,7 @@ notify:
     kind: webhook
     url: https://127.0.0.1:$hook_port/itv
     secret_file: hook.secret
-    events: [wave.waiting, rollout.halted, rollout.rolled_back]
+    events: [wave.waiting, rollout.halted, rollout.rolled_back, artifact.rejected]
 metrics: {listen: 127.0.0.1:0}
 wake_on_lan: {address: 127.0.0.1, port: $wol_port, lead: 2s}
 CONF
@@ -200,6 +200,10 @@ run itvctl feed check fachverfahren
 run_status itvctl rollout plan fachverfahren --version 1.3.0
 say "refused (exit $status): nothing is planned for 1.3.0, and the journal has artifact.rejected at critical"
 run itvctl release list --procedure fachverfahren
+say "the chat is told too:"
+chat artifact.rejected
+say "the cache holds only verified bytes (1.3.0's download was never kept):"
+run itvctl artifact list --procedure fachverfahren
 say "the journal entry (here itvd's stderr log), with both hashes in ITV_EXPECTED_SHA256 and ITV_ACTUAL_SHA256:"
 grep -m1 'ITV_EVENT=artifact.rejected' "$DEMO_DIR/itvd.log" | grep -oE 'CRITICAL release [^;]*|ITV_EVENT=[a-z.]+' || true
 
@@ -211,6 +215,6 @@ The daemon and the fleet keep running, so you can go on exploring:
   itvctl window list                 itvctl --json status
   less $DEMO_DIR/itvd.log            (the daemon's log; with a journal it logs there instead)
   itvctl notify list                 cat $DEMO_DIR/webhook.log (what the chat received)
-  itvctl metrics
+  itvctl metrics                     itvctl artifact list
 Stop everything the demo started with: make demo-stop
 MSG

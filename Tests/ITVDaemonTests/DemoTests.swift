@@ -49,6 +49,11 @@ import Testing
         #expect(run.stdout.contains("REJECTED (checksum_mismatch)"))
         #expect(run.stdout.contains("CRITICAL release 1.3.0 of fachverfahren is rejected"))
         #expect(run.stdout.contains("ITV_EVENT=artifact.rejected"))
+        #expect(run.stdout.contains("webhook: artifact.rejected: release 1.3.0 of fachverfahren is rejected"))
+        #expect(run.stdout.contains("webhook:   itvctl artifact list --procedure fachverfahren\n"))
+        // The cache as itvctl shows it: the two verified installers, kept as the newest; 1.3.0 rejected.
+        #expect(run.stdout.contains("sha256sum    cached, kept: newest 3"), "\(run.stdout)")
+        #expect(run.stdout.contains("1.3.0    -         -                 -            REJECTED (checksum_mismatch)"))
         #expect(!run.stdout.contains("rollout 3"), "nothing was planned for the tampered release")
         let cached = try FileManager.default.contentsOfDirectory(atPath: demo + "/state/artifacts/sha256")
         #expect(cached.count == 2, "the installers of 1.1.0 and 1.2.0, nothing of 1.3.0: \(cached)")
