@@ -49,6 +49,11 @@ public struct BenchFleet: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - start
-        return (results, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        return (results, milliseconds(elapsed))
     }
+}
+
+/// A duration in whole milliseconds, as the bench drivers print their figures.
+public func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
 }

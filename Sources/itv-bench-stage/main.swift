@@ -44,10 +44,6 @@ let request = StageRequest(
     return nil
 }
 
-func milliseconds(_ d: Duration) -> Int64 {
-    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-}
-
 let start = ContinuousClock.now
 let (outcomes, ms) = await fleet.fanOut { await stageHost($0) }
 let staged = outcomes.compactMap { $0 }
