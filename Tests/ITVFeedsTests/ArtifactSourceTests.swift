@@ -506,11 +506,15 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
             names.append(name)
         }
         try Data(count: 5_000).write(to: URL(fileURLWithPath: world.cache + "/sha256/.partial-1"))
+        try Data(count: 7).write(to: URL(fileURLWithPath: world.cache + "/sha256/not-a-digest"))
+        // What `itvctl artifact list` counts: the verified files only, one listing.
+        #expect(source.cachedSizes() == Dictionary(uniqueKeysWithValues: names.map { ($0, Int64(1_000)) }))
         #expect(source.trim(maxBytes: 10_000, keep: []) == ([], 5_000))
         let result = source.trim(maxBytes: 2_500, keep: [names[0]])
         #expect(result.removed == [names[1], names[2], names[3]])
         #expect(result.bytes == 2_000)
-        #expect(world.cacheNames() == [".partial-1", names[0], names[4]])
+        #expect(world.cacheNames() == [".partial-1", names[0], names[4], "not-a-digest"])
+        #expect(source.cachedSizes() == [names[0]: 1_000, names[4]: 1_000])
         // Everything kept: the cache may stay above the bound.
         #expect(source.trim(maxBytes: 0, keep: [names[0], names[4]]) == ([], 2_000))
     }

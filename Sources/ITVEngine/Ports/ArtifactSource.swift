@@ -80,14 +80,15 @@ public protocol ArtifactSource: Sendable {
     /// Removes the oldest cached files not in `keep` until the cache holds at most `maxBytes` (the kept files
     /// may hold more). Returns the digests removed and the bytes the cache holds afterwards.
     func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64)
-    /// The bytes the cache's verified files hold.
-    func cacheBytes() -> Int64
+    /// The cache's verified files, digest -> bytes, from one listing of the cache (for `itvctl artifact list`:
+    /// one look at the directory per request, however many records it lists).
+    func cachedSizes() -> [String: Int64]
 }
 
 extension ArtifactSource {
     /// A source without a cache of its own (tests' fakes) has nothing to trim.
     public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) { ([], 0) }
-    public func cacheBytes() -> Int64 { 0 }
+    public func cachedSizes() -> [String: Int64] { [:] }
 }
 
 /// The artifact cache as `itvctl artifact list` shows it.

@@ -244,17 +244,19 @@ extension RolloutEngine {
     }
 
     /// The cache as `itvctl artifact list` shows it: the records (of one procedure, or all), whether each
-    /// verified file is in the cache, why it is kept, and the bytes the cache holds against `max_bytes`.
+    /// verified file is in the cache, why it is kept, and the bytes the cache holds against `max_bytes`. The
+    /// cache directory is listed once (`cachedSizes`), not looked at per record.
     public func artifactCache(procedure: String?) -> ArtifactCacheView {
         let records = artifactList().filter { procedure == nil || $0.procedure == procedure }
         let reasons = artifactKeepReasons()
+        let files = artifactSource?.cachedSizes() ?? [:]
         let entries = records.map { r in
-            let cached = r.sha256.map { artifactSource?.cachedFile(sha256: $0) != nil } ?? false
+            let cached = r.sha256.map { files[$0] != nil } ?? false
             return ArtifactCacheView.Entry(
                 record: r, cached: cached, keptBecause: cached ? r.sha256.flatMap { reasons[$0] } : nil)
         }
         return ArtifactCacheView(
-            entries: entries, bytes: artifactSource?.cacheBytes() ?? 0, maxBytes: set.config.artifacts.maxBytes)
+            entries: entries, bytes: files.values.reduce(0, +), maxBytes: set.config.artifacts.maxBytes)
     }
 
     /// Trims the cache to `artifacts.max_bytes` after a download, keeping `artifactsToKeep()`.

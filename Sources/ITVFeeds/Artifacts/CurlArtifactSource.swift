@@ -56,7 +56,9 @@ public final class CurlArtifactSource: ArtifactSource, Sendable {
         return files
     }
 
-    public func cacheBytes() -> Int64 { cachedFiles().reduce(0) { $0 + $1.size } }
+    public func cachedSizes() -> [String: Int64] {
+        Dictionary(cachedFiles().map { ($0.name, $0.size) }, uniquingKeysWith: { first, _ in first })
+    }
 
     public func trim(maxBytes: Int64, keep: Set<String>) -> (removed: [String], bytes: Int64) {
         let dir = directory + "/sha256"
