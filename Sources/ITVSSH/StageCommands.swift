@@ -3,7 +3,8 @@ import ITVCore
 import ITVEngine
 
 /// The commands `stage` runs on a host around its SFTP upload, for the host's OS: `check` creates the
-/// artifact directory and prints the SHA-256 of the file under its final name (nothing when there is none);
+/// artifact directory, removes the temporary files of stages abandoned more than ``leftoverMinutes`` ago, and
+/// prints the SHA-256 of the file under its final name (nothing when there is none);
 /// `commit` hashes the uploaded temporary file and renames it to the final name only when the hash is the
 /// expected one (else it removes it, prints the hash it found and exits 3). Every path is quoted for the
 /// host's shell; the hash is checked by the host's own tool (`openssl dgst`, else `sha256sum`; `Get-FileHash`): OpenSSH's SFTP
@@ -19,6 +20,12 @@ public struct StageCommands: Hashable, Sendable {
 
     /// `commit`'s exit status when the host found another hash than the expected one.
     public static let mismatchStatus: Int32 = 3
+
+    /// A temporary file (`.itv-stage-*.part`) not written for this long belongs to a stage that was abandoned
+    /// (its host failed, its rollout was halted or cancelled): an upload in flight writes it all the time, and
+    /// a stage sent again truncates it. `check` removes such files, so that every abandoned stage costs the
+    /// host's disk for at most a day. A failure to remove them does not fail the check.
+    public static let leftoverMinutes = 1_440
 
     public init(placement: ArtifactPlacement, sha256: String) {
         self.placement = placement
@@ -40,13 +47,20 @@ public struct StageCommands: Hashable, Sendable {
         case .linux:
             let d = ShellQuote.posix(placement.directory)
             let f = ShellQuote.posix(placement.path)
-            return "mkdir -p -- \(d) && if [ -f \(f) ]; then \(Self.posixHash(f)); fi"
+            return "mkdir -p -- \(d) && { find \(d) -maxdepth 1 -type f -name '.itv-stage-*.part' "
+                + "-mmin +\(Self.leftoverMinutes) -exec rm -f -- {} + 2>/dev/null || :; } "
+                + "&& if [ -f \(f) ]; then \(Self.posixHash(f)); fi"
         case .windows:
             let d = ShellQuote.powershell(placement.directory)
             let f = ShellQuote.powershell(placement.path)
             return """
                 $ErrorActionPreference = 'Stop'
                 [System.IO.Directory]::CreateDirectory(\(d)) | Out-Null
+                try {
+                    $cutoff = [DateTime]::UtcNow.AddMinutes(-\(Self.leftoverMinutes))
+                    Get-ChildItem -LiteralPath \(d) -Filter '.itv-stage-*.part' -File -Force |
+                        Where-Object { $_.LastWriteTimeUtc -lt $cutoff } | Remove-Item -Force
+                } catch {}
                 if ([System.IO.File]::Exists(\(f))) {
                     (Get-FileHash -LiteralPath \(f) -Algorithm SHA256).Hash.ToLowerInvariant()
                 }

@@ -86,6 +86,47 @@ struct StageCommandTests {
         return String(decoding: units, as: UTF16.self)
     }
 
+    @Test("Linux: check removes temporary files of stages abandoned more than a day ago, and nothing else")
+    func linuxCheckRemovesAbandonedTemporaryFiles() throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let placement = ArtifactPlacement(os: .linux, directory: root + "/cache dir", name: "app.msi")
+        let commands = StageCommands(placement: placement, sha256: Self.sha)
+        try FileManager.default.createDirectory(atPath: placement.directory + "/sub", withIntermediateDirectories: true)
+        let now = Date()
+        let old = now.addingTimeInterval(-Double(StageCommands.leftoverMinutes + 60) * 60)
+        let young = now.addingTimeInterval(-Double(StageCommands.leftoverMinutes - 60) * 60)
+        // name -> mtime, and whether check may remove it.
+        let files: [(String, Date, Bool)] = [
+            (".itv-stage-00112233aabbccdd.part", old, true),  // another artifact's stage, abandoned
+            ((placement.temporaryPath(sha256: Self.sha) as NSString).lastPathComponent, old, true),
+            (".itv-stage-4455667788990011.part", young, false),  // written within the day: may be in flight
+            (".itv-stage-fresh.part", now, false),
+            ("app.msi.part", old, false),  // not a stage's name
+            ("installer.msi", old, false),
+            ("sub/.itv-stage-2233445566778899.part", old, false),  // not in the directory itself
+        ]
+        #expect(files[1].0.hasPrefix(".itv-stage-") && files[1].0.hasSuffix(".part"))
+        for (name, date, _) in files {
+            let path = placement.directory + "/" + name
+            try Data("x".utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: path)
+        }
+        let (status, out) = try Self.sh(commands.check)
+        #expect(status == 0 && out.isEmpty)
+        for (name, _, removed) in files {
+            #expect(FileManager.default.fileExists(atPath: placement.directory + "/" + name) == !removed, "\(name)")
+        }
+        // A find that fails (missing or broken) does not fail the check: the hash still comes.
+        let bin = root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try "#!/bin/sh\nexit 1\n".write(toFile: bin + "/find", atomically: true, encoding: .utf8)
+        chmod(bin + "/find", 0o755)
+        try Data(Self.content).write(to: URL(fileURLWithPath: placement.path))
+        let (again, hash) = try Self.sh("PATH=\(ShellQuote.posix(bin)):$PATH; export PATH; " + commands.check)
+        #expect(again == 0 && StageCommands.hash(in: hash) == Self.sha)
+    }
+
     @Test("Windows: Get-FileHash on literal paths, PowerShell-quoted, rename only after the hash matched")
     func windowsRendering() throws {
         let placement = ArtifactPlacement(os: .windows, directory: #"C:\ProgramData\itv\cache"#, name: "7z’24 x64.msi")
@@ -95,6 +136,12 @@ struct StageCommandTests {
         #expect(check == commands.check)
         #expect(!check.contains("powershell.exe") && check.hasPrefix("$ErrorActionPreference = 'Stop'"))
         #expect(check.contains(#"[System.IO.Directory]::CreateDirectory('C:\ProgramData\itv\cache')"#))
+        // Abandoned stages' temporary files (a day without a write) go; a failure there is not the check's.
+        #expect(check.contains(#"Get-ChildItem -LiteralPath 'C:\ProgramData\itv\cache' -Filter '.itv-stage-*.part'"#))
+        #expect(check.contains("AddMinutes(-\(StageCommands.leftoverMinutes))") && check.contains("} catch {}"))
+        let cleanup = try #require(check.range(of: "Get-ChildItem"))
+        let hash = try #require(check.range(of: "Get-FileHash"))
+        #expect(cleanup.lowerBound < hash.lowerBound)
         // U+2019 ends a PowerShell single-quoted string unless doubled.
         #expect(
             check.contains(#"Get-FileHash -LiteralPath 'C:\ProgramData\itv\cache\7z’’24 x64.msi' -Algorithm SHA256"#))
