@@ -30,6 +30,14 @@ actor MemoryLedger: ReleaseLedger {
         records.append(release)
     }
 
+    /// Replaces the release's record, as the store's upsert does (`record` appends, to show duplicates).
+    func learnDigest(_ release: ReleaseRecord) async throws {
+        if failing { throw Down() }
+        learned += 1
+        records = records.map { $0.procedure == release.procedure && $0.version == release.version ? release : $0 }
+    }
+    var learned = 0
+
     func setFailing(_ f: Bool) { failing = f }
     func setLatency(_ d: Duration) { latency = d }
 }
@@ -112,6 +120,42 @@ actor CountingDetector: FeedWatcherDelegate {
         await ledger.setFailing(false)
         #expect(await detector.feed("app", spec: spec, offered: next, at: Date()))
         #expect(await ledger.records.map(\.version) == ["1.1.0", "1.2.0"])
+    }
+
+    /// `sha256_from_feed` added after the release was recorded: the feed's digest is stored with the recorded
+    /// release (first seen and URL as they were, no new release reported); a release that has a digest keeps it;
+    /// a feed without the key learns nothing; a ledger failure is retried with the next document.
+    @Test func aDigestAddedLaterIsLearnedForTheRecordedRelease() async throws {
+        let old = ReleaseRecord(procedure: "app", version: "2.0.0", firstSeen: 1_000, feedURL: "https://v.example/a")
+        let kept = ReleaseRecord(
+            procedure: "app", version: "1.0.0", firstSeen: 500, feedURL: "https://v.example/a",
+            feedSHA256: String(repeating: "1", count: 64))
+        let ledger = MemoryLedger([kept, old])
+        let log = EventLog()
+        let detector = ReleaseDetector(ledger: ledger, sink: log)
+        var spec = FeedSpec(kind: .json, url: "https://v.example/a", select: "releases[].version", scheme: .semver)
+        let digest = String(repeating: "a", count: 64)
+        let extraction = FeedExtraction(
+            candidates: ["1.0.0", "2.0.0"], digests: ["1.0.0": String(repeating: "f", count: 64), "2.0.0": digest])
+        // Without sha256_from_feed: nothing learned.
+        #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()))
+        #expect(await ledger.records.allSatisfy { $0.version == "1.0.0" || $0.feedSHA256 == nil })
+        spec.digestSelect = "sha256"
+        await ledger.setFailing(true)
+        #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()) == false)
+        await ledger.setFailing(false)
+        #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()))
+        #expect(
+            await ledger.records == [
+                kept,
+                ReleaseRecord(
+                    procedure: "app", version: "2.0.0", firstSeen: 1_000, feedURL: "https://v.example/a",
+                    feedSHA256: digest),
+            ])
+        // Learned once: the next documents store nothing more.
+        #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()))
+        #expect(await ledger.learned == 1)
+        #expect(await log.events.allSatisfy { if case .releaseDetected = $0 { false } else { true } })
     }
 
     @Test func aNewReleaseIsRecordedAndReportedOnce() async throws {

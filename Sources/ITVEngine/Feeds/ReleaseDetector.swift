@@ -9,10 +9,14 @@ public protocol ReleaseLedger: Sendable {
     func record(_ release: ReleaseRecord) async throws
     /// Keeps a feed's validators for the next start (best effort).
     func saveValidators(_ validators: FeedValidators, procedure: String) async throws
+    /// Stores the feed's digest of a release recorded without one (`feedSHA256` set, everything else as
+    /// recorded): no new release, nothing to announce. Durable when it returns.
+    func learnDigest(_ release: ReleaseRecord) async throws
 }
 
 extension ReleaseLedger {
     public func saveValidators(_ validators: FeedValidators, procedure: String) async throws {}
+    public func learnDigest(_ release: ReleaseRecord) async throws { try await record(release) }
 }
 
 /// The `RolloutStore` as a `ReleaseLedger`.
@@ -29,6 +33,10 @@ public struct StoreReleaseLedger: ReleaseLedger {
         let extra = notify?.records(release) ?? []
         try await store.commit([.release(release)] + extra)
         notify?.routing.wake(extra)
+    }
+
+    public func learnDigest(_ release: ReleaseRecord) async throws {
+        try await store.commit([.release(release)])
     }
 
     /// `release.detected` notifications, committed with the release record.
@@ -112,6 +120,9 @@ public actor ReleaseDetector: FeedWatcherDelegate {
     private var seen: [String: Set<Version>] = [:]
     private var reportedRejections: [String: Set<String>] = [:]
     private var reportedRollback: [String: String] = [:]
+    /// Per procedure whose feed has `sha256_from_feed`: its recorded releases without the feed's digest (recorded
+    /// before the playbook had the key), by raw version. Loaded once, emptied as digests are learned.
+    private var digestless: [String: [String: ReleaseRecord]] = [:]
 
     public init(ledger: any ReleaseLedger, sink: any FeedEventSink) {
         self.ledger = ledger
@@ -143,6 +154,11 @@ public actor ReleaseDetector: FeedWatcherDelegate {
         } else {
             reportedRollback[procedure] = nil
         }
+        if spec.digestSelect == nil {
+            digestless[procedure] = nil
+        } else if !(await learnDigests(procedure, spec: spec, extraction: extraction)) {
+            return false
+        }
         guard let new = selection.newRelease else { return true }
         // sha256_from_feed: the digest the entry announcing this version gave, kept with the release.
         let digest = spec.digestSelect.flatMap { _ in
@@ -163,6 +179,49 @@ public actor ReleaseDetector: FeedWatcherDelegate {
             return false
         }
         await sink.report(.releaseDetected(record))
+        return true
+    }
+
+    /// `sha256_from_feed` added to a playbook after its release was recorded: the feed's digest of each such
+    /// release is stored as soon as a document offers the version with a digest, so that the artifact is
+    /// verified against it (else it stays rejected as `missing_entry`). The digest is the one the feed gives
+    /// now, trusted as a new release's would be; a release that already has one keeps it (a vendor that
+    /// changes the digest of a published version is refused, not followed). False when the ledger failed.
+    private func learnDigests(_ procedure: String, spec: FeedSpec, extraction: FeedExtraction) async -> Bool {
+        if digestless[procedure] == nil {
+            do {
+                let records = try await ledger.releases(procedure: procedure).filter { $0.feedSHA256 == nil }
+                if digestless[procedure] == nil {
+                    digestless[procedure] = Dictionary(
+                        records.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+                }
+            } catch {
+                await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
+                return false
+            }
+        }
+        guard let waiting = digestless[procedure], !waiting.isEmpty else { return true }
+        var offered: [Version: String] = [:]
+        for candidate in extraction.candidates {
+            guard let digest = extraction.digests[candidate], let v = try? spec.scheme.parse(candidate).get() else {
+                continue
+            }
+            if offered[v] == nil { offered[v] = digest }
+        }
+        for (raw, record) in waiting {
+            guard let v = try? spec.scheme.parse(raw).get(), let digest = offered[v],
+                digestless[procedure]?.removeValue(forKey: raw) != nil
+            else { continue }
+            var learned = record
+            learned.feedSHA256 = digest
+            do {
+                try await ledger.learnDigest(learned)
+            } catch {
+                digestless[procedure]?[raw] = record  // not stored: the next document tries again
+                await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
+                return false
+            }
+        }
         return true
     }
 
