@@ -551,6 +551,41 @@ private func rejection(_ outcome: ArtifactOutcome) -> ArtifactRejection? {
         return records.count > before ? records.last : nil
     }
 
+    @Test("sha256_from_feed added after the release was seen: the next poll stores the digest, which then verifies")
+    func aDigestAddedLaterVerifiesTheRecordedRelease() async throws {
+        let world = try ArtifactWorld()
+        defer { world.stop() }
+        let good = installer(1 << 20, seed: 5)
+        let sha = try digest(good)
+        try world.publish("tool-3.0.bin", good)
+        let feed = #"{"releases": [{"version": "3.0", "hashes": {"sha256": "\#(sha)"}}]}"#
+        var feedSpec = FeedSpec(kind: .json, url: world.server.https("/files/feed.json"), select: "releases[*].version")
+        let ledger = MemoryLedger()
+        let detector = ReleaseDetector(ledger: ledger, sink: EventLog())
+        // Seen while the playbook had no sha256_from_feed: recorded without a digest, and its artifact refused.
+        let seen = try #require(try await detect(world, feed, spec: feedSpec, detector: detector, ledger: ledger))
+        #expect(seen.version == "3.0" && seen.feedSHA256 == nil)
+        let artifact = ArtifactSpec(
+            url: world.server.https("/files/tool-{{version}}.bin"), checksums: .feed(select: "hashes.sha256"))
+        let source = try world.source()
+        let refused = await source.obtain(ArtifactRequest(procedure: "tool", version: "3.0", spec: artifact))
+        #expect(rejection(refused)?.kind == "missing_entry")
+        // The playbook gains the key (a reload resets the detector's procedure): the next poll stores the digest
+        // with the recorded release, as first seen; no new release.
+        await detector.reset("tool")
+        feedSpec.digestSelect = "hashes.sha256"
+        #expect(try await detect(world, feed, spec: feedSpec, detector: detector, ledger: ledger) == nil)
+        let records = await ledger.records
+        #expect(records.count == 1 && records[0].feedSHA256 == sha && records[0].firstSeen == seen.firstSeen)
+        let outcome = await source.obtain(
+            ArtifactRequest(procedure: "tool", version: "3.0", spec: artifact, feedSHA256: records[0].feedSHA256))
+        guard case .verified(let v) = outcome else {
+            Issue.record("3.0 not verified: \(outcome)")
+            return
+        }
+        #expect(v.verifiedBy == "feed" && v.sha256 == sha)
+    }
+
     @Test("the feed's digest verifies the bytes; a tampered file, a missing or malformed digest reject the release")
     func theFeedsDigestVerifiesTheArtifact() async throws {
         let world = try ArtifactWorld()

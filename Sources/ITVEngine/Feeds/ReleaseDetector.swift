@@ -265,5 +265,6 @@ public actor ReleaseDetector: FeedWatcherDelegate {
         seen[procedure] = nil
         reportedRejections[procedure] = nil
         reportedRollback[procedure] = nil
+        digestless[procedure] = nil
     }
 }
