@@ -107,6 +107,7 @@ struct ReloadCommand: ClientCommand {
             Output.json(raw)
         } else if answer.ok {
             print("reloaded: \(answer.procedures) procedures, \(answer.hosts) hosts")
+            for warning in answer.warnings ?? [] { print("  warning: " + Output.safe(warning)) }
         } else {
             print("reload refused; the last good playbooks and inventory keep running:")
             for problem in answer.problems { print("  " + Output.safe(problem)) }

@@ -74,6 +74,8 @@ public enum ITVEvent: String, CaseIterable, Sendable {
     case daemonStopping = "daemon.stopping"
     case reloadSucceeded = "reload.succeeded"
     case reloadFailed = "reload.failed"
+    /// The set runs with the kept read of an `ldap:` source whose directory could not be reached.
+    case inventoryStale = "inventory.stale"
     case logDropped = "log.dropped"
     /// The state store cannot be used (at start: missing, empty, damaged, replaced; or a write failed).
     case storeFailed = "store.failed"
@@ -110,6 +112,7 @@ public enum ITVEvent: String, CaseIterable, Sendable {
         case .windowClosed: "fdb14124d88d4d33aa31f5fc61a82209"
         case .permissionDenied: "c60631456f0a48a69fa9be5d3e8c6502"
         case .reloadFailed: "94ea634045ef46d2ad735b0db7eb294f"
+        case .inventoryStale: "1d24322dbb474d128a05626a88698abe"
         case .logDropped: "f80ace8b5fa448c6a8d35f3334088a20"
         case .storeFailed: "cefaefe15cb54d6f9cdd9b8f312c1cd0"
         case .hostReboot: "aca185903447406b8f0feeec5b00c10c"

@@ -5,10 +5,16 @@ import ITVDirectory
 /// Reading the `ldap:` sources and turning their entries into hosts.
 extension DirectorySourceLoader {
     /// Reads every source at once (`readAll`) and adds their hosts to the inventory's. A host name given twice, by the file or by any two sources, is an error that names both.
-    static func combine(_ inventory: Inventory, _ sources: [DirectorySource], file: String, _ r: YAMLReader)
-        -> Inventory
-    {
+    /// With a `cache`, a source whose directory cannot be reached gives the hosts of its kept read (a warning
+    /// says so) and every fresh read is returned for the daemon to keep.
+    static func combine(
+        _ inventory: Inventory, _ sources: [DirectorySource], file: String, _ r: YAMLReader,
+        cache: DirectoryCache? = nil
+    ) -> (inventory: Inventory, reads: [DirectoryRead], warnings: [Diagnostic]) {
         let results = readAll(sources)
+        let now = Int64((Date().timeIntervalSince1970 * 1_000).rounded())
+        var reads: [DirectoryRead] = []
+        var warnings: [Diagnostic] = []
         var combined = inventory
         var origins: [String: String] = [:]
         for host in inventory.hosts where origins[host.name] == nil {
@@ -19,10 +25,36 @@ extension DirectorySourceLoader {
             let entries: [LDAPEntry]
             switch result {
             case .failure(let e):
-                r.error(
-                    source.location, "\(what): \(e.message) (\(e.kind.rawValue)); the directory's hosts are not read")
-                continue
-            case .success(let list): entries = list
+                guard let cache, DirectoryCache.ridesOut(e.kind) else {
+                    r.error(
+                        source.location,
+                        "\(what): \(e.message) (\(e.kind.rawValue)); the directory's hosts are not read")
+                    continue
+                }
+                switch cache.load(source) {
+                case .failure(let why):
+                    r.error(
+                        source.location,
+                        "\(what): \(e.message) (\(e.kind.rawValue)); the directory's hosts are not read, and \(why.why)"
+                    )
+                    continue
+                case .success(let kept):
+                    entries = kept.entries.map(LDAPEntry.init)
+                    warnings.append(
+                        Diagnostic(
+                            source.location,
+                            "\(what): \(e.message) (\(e.kind.rawValue)); using the \(entries.count) entries read at "
+                                + "\(Self.time(kept.readAt)) until the directory answers (`itvctl reload` reads it again)"
+                        ))
+                }
+            case .success(let list):
+                entries = list
+                if cache != nil, !list.isEmpty {
+                    reads.append(
+                        DirectoryRead(
+                            source: source.name, fingerprint: source.fingerprint, readAt: now,
+                            entries: list.map(DirectoryEntry.init)))
+                }
             }
             guard !entries.isEmpty else {
                 r.error(
@@ -46,7 +78,14 @@ extension DirectorySourceLoader {
                 combined.hosts.append(host)
             }
         }
-        return combined
+        return (combined, reads, warnings)
+    }
+
+    /// A kept read's time for a message: UTC, to the second.
+    static func time(_ millis: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1_000))
     }
 
     /// The sources read at the same time, each on a thread of its own (at most `maxSources`): the slowest

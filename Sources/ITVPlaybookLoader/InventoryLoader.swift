@@ -10,14 +10,16 @@ public enum InventoryLoader {
     static let hostKeys = ["address", "tenant", "groups", "os", "port", "user", "mac"]
     static let tenantKeys = ["name", "operators", "readers", "windows", "wake_on_lan"]
 
-    public static func load(file: String) -> Loaded<Inventory> {
+    /// With a `cache`, an `ldap:` source whose directory cannot be reached gives the hosts read from it last
+    /// (`DirectoryCache`), and the fresh reads come back in `directoryReads`.
+    public static func load(file: String, cache: DirectoryCache? = nil) -> Loaded<Inventory> {
         switch FileInput.read(file) {
-        case .success(let bytes): return parse(bytes, file: file)
+        case .success(let bytes): return parse(bytes, file: file, cache: cache)
         case .failure(let d): return Loaded(value: nil, diagnostics: [d])
         }
     }
 
-    public static func parse(_ bytes: [UInt8], file: String) -> Loaded<Inventory> {
+    public static func parse(_ bytes: [UInt8], file: String, cache: DirectoryCache? = nil) -> Loaded<Inventory> {
         let root: YNode
         switch YAMLComposer.compose(bytes, file: file, limits: .inventory) {
         case .success(let node): root = node
@@ -37,11 +39,18 @@ public enum InventoryLoader {
             inventory = read(root, r, base: base.isEmpty ? "." : base, sources: &sources)
         }
         // The directories are asked only about a file without problems: a broken file is refused as it is.
+        var reads: [DirectoryRead] = []
+        var warnings: [Diagnostic] = []
         if let yaml = inventory, !sources.isEmpty, r.problems == 0 {
-            inventory = DirectorySourceLoader.combine(yaml, sources, file: file, r)
+            (inventory, reads, warnings) = DirectorySourceLoader.combine(yaml, sources, file: file, r, cache: cache)
         }
         if let inventory { check(inventory, r) }
-        return Loaded(value: r.diagnostics.isEmpty ? inventory : nil, diagnostics: r.diagnostics)
+        var loaded = Loaded(value: r.diagnostics.isEmpty ? inventory : nil, diagnostics: r.diagnostics)
+        if loaded.value != nil {
+            loaded.warnings = warnings
+            loaded.directoryReads = reads
+        }
+        return loaded
     }
 
     private static func read(_ root: YNode, _ r: YAMLReader, base: String, sources: inout [DirectorySource])

@@ -21,8 +21,12 @@ public enum SetLoader {
 
     /// Loads the configuration (`configFile`, or the defaults), applies the overrides, then the inventory and
     /// every `*.yaml`/`*.yml` file in the playbooks directory. The set is returned only when there is no
-    /// problem at all, so that a bad file never replaces a good set.
-    public static func load(configFile: String?, overrides: ConfigOverrides = ConfigOverrides()) -> Loaded<LoadedSet> {
+    /// problem at all, so that a bad file never replaces a good set. `keptDirectoryReads` (the daemon): an
+    /// `ldap:` source whose directory cannot be reached gives the hosts read last (kept in the state
+    /// directory, `DirectoryCache`; the set's `warnings` say so), and the fresh reads come with the set.
+    public static func load(
+        configFile: String?, overrides: ConfigOverrides = ConfigOverrides(), keptDirectoryReads: Bool = false
+    ) -> Loaded<LoadedSet> {
         var diagnostics: [Diagnostic] = []
         var config = DaemonConfig()
         if let configFile {
@@ -36,7 +40,8 @@ public enum SetLoader {
         if let p = overrides.state { config.state = p }
         if let p = overrides.socket { config.socket = p }
 
-        let inventory = InventoryLoader.load(file: config.inventory)
+        let inventory = InventoryLoader.load(
+            file: config.inventory, cache: keptDirectoryReads ? DirectoryCache(stateDirectory: config.state) : nil)
         diagnostics += inventory.diagnostics
         var playbooks: [Playbook] = []
         switch playbookFiles(in: config.playbooks) {
@@ -55,7 +60,10 @@ public enum SetLoader {
         guard diagnostics.isEmpty, let inv = inventory.value else {
             return Loaded(value: nil, diagnostics: bounded(diagnostics.sortedByLocation()))
         }
-        return Loaded(value: LoadedSet(config: config, inventory: inv, playbooks: playbooks), diagnostics: [])
+        var set = LoadedSet(config: config, inventory: inv, playbooks: playbooks)
+        set.warnings = inventory.warnings.map(\.description)
+        set.directoryReads = inventory.directoryReads
+        return Loaded(value: set, diagnostics: [])
     }
 
     /// Diagnostics of one load, over every file: what `itvd check` prints, `itvctl reload` answers and a

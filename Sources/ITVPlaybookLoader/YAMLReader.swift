@@ -4,6 +4,11 @@ import ITVCore
 public struct Loaded<Value> {
     public var value: Value?
     public var diagnostics: [Diagnostic]
+    /// What the value holds that is not fresh (an inventory with the kept read of an unreachable directory);
+    /// not a problem of the files: the value stands.
+    public var warnings: [Diagnostic] = []
+    /// The reads of `ldap:` sources made by this load, for the daemon to keep (`DirectoryCache`).
+    public var directoryReads: [DirectoryRead] = []
 
     public init(value: Value?, diagnostics: [Diagnostic]) {
         self.value = value

@@ -95,6 +95,9 @@ public struct ReloadResponse: Hashable, Sendable, Codable {
     /// `file:line:column: message` per problem.
     public var problems: [String]
     public var reloadedAt: Int64
+    /// Reloaded, but not all of it is fresh: an `ldap:` source whose directory could not be reached gave the
+    /// hosts read from it last; absent when there is nothing to say.
+    public var warnings: [String]?
 
     public init(ok: Bool, procedures: Int, hosts: Int, problems: [String], reloadedAt: Int64) {
         self.ok = ok

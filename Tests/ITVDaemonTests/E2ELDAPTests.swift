@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The built itvd with an inventory read from a real slapd: read at start, on reload, and the last good
-/// inventory kept (and the problem shown) while the directory is down.
+/// directory read kept (and the problem shown) while the directory is down, at reload and at a restart.
 @Suite("E2E: itvd with an ldap: inventory source", .serialized)
 struct E2ELDAPTests {
     struct Status: Decodable {
@@ -15,10 +15,12 @@ struct E2ELDAPTests {
         var ok: Bool
         var hosts: Int
         var problems: [String]
+        var warnings: [String]?
     }
 
-    @Test("reload with the directory down keeps the last good inventory and reports why; back up, it reads again")
-    func reloadKeepsLastGood() async throws {
+    @Test(
+        "the directory down: reload and a restart run with the hosts read last and say so; back up, it reads again")
+    func directoryDownUsesTheKeptRead() async throws {
         let directory = try LDAPDirectory(["--computers", "800"])
         try await E2EDaemon.with(configuration: { itvd in
             try FileManager.default.createDirectory(atPath: itvd.dir + "/pb", withIntermediateDirectories: true)
@@ -50,30 +52,48 @@ struct E2ELDAPTests {
             #expect(started.hosts == 800)
             #expect(started.tenants == 2)
             #expect(started.problems.isEmpty)
+            // The read is kept in the state directory, for the itvd user alone.
+            let kept = itvd.dir + "/state/directory/gemeinden.json"
+            let attributes = try FileManager.default.attributesOfItem(atPath: kept)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            let folder = try FileManager.default.attributesOfItem(atPath: itvd.dir + "/state/directory")
+            #expect((folder[.posixPermissions] as? NSNumber)?.intValue == 0o700)
 
             directory.stop()
-            let refused = try itvd.ctl(["--json", "reload"])
-            #expect(refused.status == 1)
-            let answer = try e2eDecode(Reload.self, refused.stdout)
-            #expect(!answer.ok)
-            #expect(answer.hosts == 800)
-            #expect(answer.problems.contains { $0.contains("ldap source 'gemeinden': cannot reach the directory") })
+            // A reload while the directory is down: done, with the kept read, and said.
+            let answer = try e2eDecode(Reload.self, try itvd.ok(["--json", "reload"]))
+            #expect(answer.ok && answer.hosts == 800)
+            #expect(
+                answer.warnings?.contains {
+                    $0.contains("ldap source 'gemeinden': cannot reach the directory")
+                        && $0.contains("using the 800 entries read at")
+                } == true, "\(answer)")
+            #expect(try itvd.ok(["reload"]).contains("warning: "))
             let down = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
             #expect(down.hosts == 800)
             #expect(down.lastReloadAt != nil)
-            #expect(down.problems.contains { $0.contains("cannot reach the directory") }, "\(down.problems)")
-            let human = try itvd.ok(["status"])
-            #expect(human.contains("problems (the last good playbooks and inventory keep running):"))
-            #expect(itvd.logTail(20_000).contains("reload.failed"))
+            #expect(down.problems.contains { $0.contains("using the 800 entries read at") }, "\(down.problems)")
+            #expect(itvd.logTail(20_000).contains("inventory.stale"))
+
+            // A restart while it is down (a boot before the domain controller): itvd starts with the kept read.
+            itvd.stop()
+            try await itvd.start()
+            let restarted = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
+            #expect(restarted.hosts == 800 && restarted.tenants == 2)
+            #expect(restarted.problems.contains { $0.contains("cannot reach the directory") }, "\(restarted.problems)")
             #expect(try itvd.ok(["--json", "host", "list"]).contains("egl-pc-001"))
 
             try directory.start()
             try directory.delete("cn=EGL-PC-001,ou=Verwaltung,ou=Egling,ou=Gemeinden,dc=coop,dc=test")
             let reloaded = try e2eDecode(Reload.self, try itvd.ok(["--json", "reload"]))
-            #expect(reloaded.ok && reloaded.hosts == 799)
+            #expect(reloaded.ok && reloaded.hosts == 799 && reloaded.warnings == nil)
             let up = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
             #expect(up.hosts == 799)
             #expect(up.problems.isEmpty)
+            // The fresh read replaced the kept one.
+            let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kept)))
+            let read = (file as? [String: Any])?["read"] as? [String: Any]
+            #expect((read?["entries"] as? [Any])?.count == 799)
         }
     }
 }

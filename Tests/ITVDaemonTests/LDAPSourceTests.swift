@@ -63,6 +63,114 @@ struct LDAPSourceTests {
         #expect(elapsed < .seconds(60))
     }
 
+    @Test("the directory down: its kept read (800 computers) stands in, said once; never for another search or a no")
+    func keptReadStandsIn() throws {
+        let directory = try LDAPDirectory(["--computers", "800"])
+        let dir = try TempDir()
+        let cache = DirectoryCache(stateDirectory: dir.path)
+        let tenant = ["tenant_from_ou: true", "timeout: 5s"]
+        let file = try Self.inventory(dir, [directory.source("gemeinden", base: Self.gemeinden, extra: tenant)])
+
+        // Up: the fresh read comes with the inventory (only when the caller keeps reads), nothing to warn of.
+        let fresh = InventoryLoader.load(file: file, cache: cache)
+        let inventory = try #require(fresh.value, "\(Self.messages(fresh))")
+        #expect(fresh.warnings.isEmpty)
+        #expect(fresh.directoryReads.map(\.source) == ["gemeinden"])
+        #expect(fresh.directoryReads.first?.entries.count == 800)
+        #expect(InventoryLoader.load(file: file).directoryReads.isEmpty)
+
+        // Down, nothing kept yet: refused as before, saying so.
+        directory.stop()
+        let nothingKept = InventoryLoader.load(file: file, cache: cache)
+        #expect(nothingKept.value == nil)
+        #expect(
+            Self.messages(nothingKept).contains("(unreachable); the directory's hosts are not read, and no earlier"))
+
+        // Kept, then down: the same hosts, with one warning naming the source, the failure and the read's time.
+        #expect(cache.save(fresh.directoryReads).isEmpty)
+        let down = InventoryLoader.load(file: file, cache: cache)
+        let stale = try #require(down.value, "\(Self.messages(down))")
+        #expect(stale.hosts == inventory.hosts)
+        #expect(down.directoryReads.isEmpty)
+        #expect(down.warnings.count == 1)
+        let warning = down.warnings.first?.description ?? ""
+        #expect(warning.contains("ldap source 'gemeinden': cannot reach the directory"), "\(warning)")
+        #expect(warning.contains("(unreachable); using the 800 entries read at 20"), "\(warning)")
+        // itvd check (no cache) still says the directory is down.
+        #expect(InventoryLoader.load(file: file).value == nil)
+
+        // Another search (the filter changed): the kept read does not answer it.
+        let narrower = try Self.inventory(
+            dir,
+            [
+                directory.source(
+                    "gemeinden", base: Self.gemeinden,
+                    extra: tenant + ["filter: \"(&(objectClass=computer)(cn=EGL*))\""])
+            ])
+        let other = InventoryLoader.load(file: narrower, cache: cache)
+        #expect(other.value == nil)
+        #expect(Self.messages(other).contains("the kept read is of another search"), "\(Self.messages(other))")
+        #expect(try Self.inventory(dir, [directory.source("gemeinden", base: Self.gemeinden, extra: tenant)]) == file)
+
+        // A kept read that is damaged, not a file, or larger than the bound is not used, and the reason is said.
+        let keptFile = dir.path + "/directory/gemeinden.json"
+        let good = try Data(contentsOf: URL(fileURLWithPath: keptFile))
+        let hostile: [(String, () throws -> Void)] = [
+            (
+                "not a read of this source",
+                { try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: keptFile)) }
+            ),
+            (
+                "not a read of this source",
+                {
+                    try Data(
+                        String(decoding: good, as: UTF8.self).replacingOccurrences(of: "gemeinden", with: "other").utf8
+                    )
+                    .write(to: URL(fileURLWithPath: keptFile))
+                }
+            ),
+            (
+                "larger than",
+                {
+                    try FileManager.default.removeItem(atPath: keptFile)
+                    _ = FileManager.default.createFile(atPath: keptFile, contents: nil)
+                    #expect(truncate(keptFile, off_t(DirectoryCache.maxBytes + 1)) == 0)
+                }
+            ),
+            (
+                "not a regular file",
+                {
+                    try FileManager.default.removeItem(atPath: keptFile)
+                    #expect(mkfifo(keptFile, 0o600) == 0)
+                }
+            ),
+        ]
+        for (why, damage) in hostile {
+            try damage()
+            let refused = InventoryLoader.load(file: file, cache: cache)
+            #expect(refused.value == nil)
+            #expect(Self.messages(refused).contains(why), "\(why): \(Self.messages(refused))")
+        }
+        try FileManager.default.removeItem(atPath: keptFile)
+        #expect(cache.save(fresh.directoryReads).isEmpty)
+
+        // A directory that answers "no" (a wrong password) is not ridden out, even with a matching kept read.
+        try directory.start()
+        let wrong = try dir.write("wrong.secret", "not-the-password\n")
+        chmod(wrong, 0o600)
+        let no = InventoryLoader.load(
+            file: try Self.inventory(
+                dir, [directory.source("gemeinden", base: Self.gemeinden, extra: tenant, password: wrong)]),
+            cache: cache)
+        #expect(no.value == nil && no.warnings.isEmpty)
+        #expect(Self.messages(no).contains("(credentials); the directory's hosts are not read"))
+
+        // Up again: a fresh read, no warning.
+        #expect(try Self.inventory(dir, [directory.source("gemeinden", base: Self.gemeinden, extra: tenant)]) == file)
+        let again = InventoryLoader.load(file: file, cache: cache)
+        #expect(again.value?.hosts == inventory.hosts && again.warnings.isEmpty && again.directoryReads.count == 1)
+    }
+
     @Test("groups from OUs, a fixed tenant, addresses from a DNS domain, SSH user and port per source")
     func otherMappings() throws {
         let directory = try LDAPDirectory()

@@ -233,6 +233,18 @@ let goldens: [Golden] = [
         StatusResponse(
             daemonVersion: "0.1.0", startedAt: Samples.t0 - 86_400_000, now: Samples.t0, procedures: 300, hosts: 800,
             tenants: 12, activeRollouts: 0, openWindows: [], attention: [], rebootsPending: 37)),
+    // Added with kept directory reads: a reload that had to use the hosts read last from a directory.
+    Golden(
+        "reload_warnings",
+        {
+            var r = ReloadResponse(ok: true, procedures: 300, hosts: 800, problems: [], reloadedAt: Samples.t0)
+            r.warnings = [
+                "/etc/itvd/inventory.yaml:14:5: ldap source 'coop-ad': cannot reach the directory (Can't contact "
+                    + "LDAP server) (unreachable); using the 612 entries read at 2026-12-04T05:00:00Z until the "
+                    + "directory answers (`itvctl reload` reads it again)"
+            ]
+            return r
+        }()),
 ]
 
 @Suite("Golden JSON fixtures freeze the wire")

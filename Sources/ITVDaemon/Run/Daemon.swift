@@ -51,7 +51,9 @@ actor Daemon: DaemonHooks {
     ) {
         self.configFile = configFile
         self.overrides = overrides
-        self.loadSet = loadSet ?? { SetLoader.load(configFile: configFile, overrides: overrides) }
+        self.loadSet =
+            loadSet ?? { SetLoader.load(configFile: configFile, overrides: overrides, keptDirectoryReads: true) }
+        currentWarnings = set.warnings
         self.logger = logger
         self.store = store
         let clock = SystemEngineClock()
@@ -193,10 +195,31 @@ actor Daemon: DaemonHooks {
     /// The last reload: when, and its problems (kept until a reload succeeds).
     var lastReloadAt: Int64?
     var lastReloadProblems: [String] = []
+    /// What the running set holds that is not fresh (`LoadedSet.warnings`): in `itvctl status` until a load
+    /// without it.
+    var currentWarnings: [String] = []
 
     // MARK: - DaemonHooks
 
-    func lastReload() async -> (at: Int64?, problems: [String]) { (lastReloadAt, lastReloadProblems) }
+    func lastReload() async -> (at: Int64?, problems: [String]) {
+        (lastReloadAt, lastReloadProblems + currentWarnings)
+    }
+
+    /// Keeps the set's fresh directory reads in the state directory (`DirectoryCache`) and journals what the
+    /// set holds that is not fresh; returns the set without the reads (the engine does not need them).
+    static func keepDirectoryReads(_ set: LoadedSet, logger: Logger) -> LoadedSet {
+        var kept = set
+        for problem in DirectoryCache(stateDirectory: set.config.state).save(set.directoryReads) {
+            logger.warning(
+                "cannot keep a directory read: \(problem); a start while the directory is down cannot use it",
+                metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
+        }
+        kept.directoryReads = []
+        for warning in set.warnings {
+            logger.warning("\(warning)", metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
+        }
+        return kept
+    }
 
     /// Reloads the configuration, inventory and playbooks. The files are read and checked on `loadQueue`,
     /// away from this actor: a large set may take a while, and meanwhile the status tick must go on beating
@@ -215,8 +238,14 @@ actor Daemon: DaemonHooks {
             lastStatus = ""
         }
         let load = loadSet
+        let logger = self.logger
+        // The directories' fresh reads are kept on the same thread (files written and synced, off this actor).
         let loaded = await withCheckedContinuation { continuation in
-            loadQueue.async { continuation.resume(returning: load()) }
+            loadQueue.async {
+                var loaded = load()
+                if let set = loaded.value { loaded.value = Self.keepDirectoryReads(set, logger: logger) }
+                continuation.resume(returning: loaded)
+            }
         }
         let now = clock.now()
         lastReloadAt = now
@@ -236,6 +265,7 @@ actor Daemon: DaemonHooks {
                 ok: false, procedures: current.playbooks.count, hosts: current.inventory.hosts.count,
                 problems: loaded.diagnostics.map(\.description), reloadedAt: now)
         }
+        currentWarnings = set.warnings
         // Who may read and change: in force for the next request, before anything else of the new set.
         control?.updateAuthorization(
             AuthorizationPolicy(set.config, inventory: set.inventory))
@@ -255,8 +285,10 @@ actor Daemon: DaemonHooks {
         logger.notice(
             "reloaded: \(set.playbooks.count) playbooks, \(set.inventory.hosts.count) hosts",
             metadata: ["event": "\(ITVEvent.reloadSucceeded.rawValue)"])
-        return ReloadResponse(
+        var response = ReloadResponse(
             ok: true, procedures: set.playbooks.count, hosts: set.inventory.hosts.count, problems: [], reloadedAt: now)
+        response.warnings = set.warnings.isEmpty ? nil : set.warnings
+        return response
     }
 
     /// Settings of itvd.yaml that only a restart applies (the socket, the store and the SSH client with its

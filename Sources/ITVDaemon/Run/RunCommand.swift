@@ -40,8 +40,9 @@ struct RunCommand: AsyncParsableCommand {
         var logger = Logger(label: "itvd")
         logger.logLevel = debug ? .debug : .info
 
-        let loaded = SetLoader.load(configFile: options.configFile, overrides: options.overrides)
-        guard let set = loaded.value else {
+        let loaded = SetLoader.load(
+            configFile: options.configFile, overrides: options.overrides, keptDirectoryReads: true)
+        guard var set = loaded.value else {
             for d in loaded.diagnostics {
                 FileHandle.standardError.write(Data("\(d)\n".utf8))
                 logger.error("\(d)", metadata: ["event": "\(ITVEvent.reloadFailed.rawValue)"])
@@ -83,6 +84,9 @@ struct RunCommand: AsyncParsableCommand {
                 "\(message)",
                 metadata: ["event": "\(ITVEvent.storeMarkerRepaired.rawValue)"])
         }
+        // The directories' fresh reads are kept once the state directory is in use (a first start creates it).
+        set = Daemon.keepDirectoryReads(set, logger: logger)
+        for warning in set.warnings { FileHandle.standardError.write(Data("itvd: \(warning)\n".utf8)) }
         let daemon = Daemon(
             set: set, configFile: options.configFile, overrides: options.overrides, store: store, logger: logger)
         do {
