@@ -66,6 +66,37 @@ public enum SetLoader {
         return Loaded(value: set, diagnostics: [])
     }
 
+    /// The configuration file, the inventory file and every playbook file as they are now (names and bytes) as
+    /// a SHA-256, or nil when the configuration cannot be read. The daemon compares it with the one taken before
+    /// its last load: only when nothing changed does it re-read an unreachable directory by itself, so that an
+    /// automatic re-read never applies files an operator is still editing.
+    public static func filesDigest(configFile: String?, overrides: ConfigOverrides = ConfigOverrides()) -> String? {
+        var hash = SHA256()
+        func add(_ path: String) {
+            hash.update(Array(path.utf8) + [0])
+            switch FileInput.read(path, maxBytes: 64 << 20) {
+            case .success(let bytes):
+                hash.update(Array(String(bytes.count).utf8) + [0])
+                hash.update(bytes)
+            case .failure(let d): hash.update(Array("unreadable: \(d.message)".utf8) + [0])
+            }
+        }
+        var config = DaemonConfig()
+        if let configFile {
+            guard let c = ConfigLoader.load(file: configFile).value else { return nil }
+            config = c
+            add(configFile)
+        }
+        if let p = overrides.playbooks { config.playbooks = p }
+        if let p = overrides.inventory { config.inventory = p }
+        add(config.inventory)
+        switch playbookFiles(in: config.playbooks) {
+        case .success(let files): files.forEach(add)
+        case .failure(let d): hash.update(Array("playbooks: \(d.message)".utf8))
+        }
+        return SHA256.hex(hash.finalize())
+    }
+
     /// Diagnostics of one load, over every file: what `itvd check` prints, `itvctl reload` answers and a
     /// failed reload journals stays readable (and bounded) when a whole directory is broken.
     public static let maxDiagnostics = 1_000

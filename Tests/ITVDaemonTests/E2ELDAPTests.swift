@@ -22,32 +22,35 @@ struct E2ELDAPTests {
         "the directory down: reload and a restart run with the hosts read last and say so; back up, it reads again")
     func directoryDownUsesTheKeptRead() async throws {
         let directory = try LDAPDirectory(["--computers", "800"])
-        try await E2EDaemon.with(configuration: { itvd in
-            try FileManager.default.createDirectory(atPath: itvd.dir + "/pb", withIntermediateDirectories: true)
-            let key = try runProgram("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", itvd.dir + "/id"])
-            guard key.status == 0 else { throw E2EFailure(description: "ssh-keygen: \(key.stderr)") }
-            _ = FileManager.default.createFile(atPath: itvd.dir + "/known_hosts", contents: Data())
-            let inventory = """
-                tenants:
-                  egling: {name: Gemeinde Egling}
-                  icking: {name: Gemeinde Icking}
-                ldap:
-                \(directory.source("gemeinden", base: "ou=Gemeinden,dc=coop,dc=test", extra: ["tenant_from_ou: true"]))
+        try await E2EDaemon.with(
+            configuration: { itvd in
+                try FileManager.default.createDirectory(atPath: itvd.dir + "/pb", withIntermediateDirectories: true)
+                let key = try runProgram(
+                    "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", itvd.dir + "/id"])
+                guard key.status == 0 else { throw E2EFailure(description: "ssh-keygen: \(key.stderr)") }
+                _ = FileManager.default.createFile(atPath: itvd.dir + "/known_hosts", contents: Data())
+                let inventory = """
+                    tenants:
+                      egling: {name: Gemeinde Egling}
+                      icking: {name: Gemeinde Icking}
+                    ldap:
+                    \(directory.source("gemeinden", base: "ou=Gemeinden,dc=coop,dc=test", extra: ["tenant_from_ou: true"]))
 
-                """
-            try Data(inventory.utf8).write(to: URL(fileURLWithPath: itvd.inventory))
-            let config = """
-                playbooks: pb
-                inventory: inventory.yaml
-                state: state
-                socket: run/itvd.sock
-                ssh: {identity: id, known_hosts: known_hosts, connect_timeout: 5s}
-                operators: [root]
-                readers: [root]
+                    """
+                try Data(inventory.utf8).write(to: URL(fileURLWithPath: itvd.inventory))
+                let config = """
+                    playbooks: pb
+                    inventory: inventory.yaml
+                    state: state
+                    socket: run/itvd.sock
+                    ssh: {identity: id, known_hosts: known_hosts, connect_timeout: 5s}
+                    operators: [root]
+                    readers: [root]
 
-                """
-            try Data(config.utf8).write(to: URL(fileURLWithPath: itvd.config))
-        }) { itvd in
+                    """
+                try Data(config.utf8).write(to: URL(fileURLWithPath: itvd.config))
+            }, environment: ["ITVD_DIRECTORY_RETRY_SECONDS": "1"]
+        ) { itvd in
             let started = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
             #expect(started.hosts == 800)
             #expect(started.tenants == 2)
@@ -83,13 +86,26 @@ struct E2ELDAPTests {
             #expect(restarted.problems.contains { $0.contains("cannot reach the directory") }, "\(restarted.problems)")
             #expect(try itvd.ok(["--json", "host", "list"]).contains("egl-pc-001"))
 
+            // An operator edits the inventory meanwhile: itvd does not re-read it by itself (it says so, once).
+            let original = try Data(contentsOf: URL(fileURLWithPath: itvd.inventory))
+            try (original + Data("# being edited\n".utf8)).write(to: URL(fileURLWithPath: itvd.inventory))
+            #expect(await eventually(timeout: .seconds(60)) { itvd.logTail(20_000).contains("not re-read by itself") })
+            try original.write(to: URL(fileURLWithPath: itvd.inventory))
+
+            // The directory answers again (one computer fewer): itvd notices by itself, within its retry interval
+            // (1 s here, 5 minutes by default), reloads with the fresh read and the warning goes.
             try directory.start()
             try directory.delete("cn=EGL-PC-001,ou=Verwaltung,ou=Egling,ou=Gemeinden,dc=coop,dc=test")
+            var up = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
+            #expect(
+                try await eventually(timeout: .seconds(60)) {
+                    up = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
+                    return up.problems.isEmpty
+                }, "\(up.problems)")
+            #expect(up.hosts == 799)
+            #expect(itvd.logTail(20_000).contains("a directory answers again"))
             let reloaded = try e2eDecode(Reload.self, try itvd.ok(["--json", "reload"]))
             #expect(reloaded.ok && reloaded.hosts == 799 && reloaded.warnings == nil)
-            let up = try e2eDecode(Status.self, try itvd.ok(["--json", "status"]))
-            #expect(up.hosts == 799)
-            #expect(up.problems.isEmpty)
             // The fresh read replaced the kept one.
             let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kept)))
             let read = (file as? [String: Any])?["read"] as? [String: Any]

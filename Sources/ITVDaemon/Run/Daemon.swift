@@ -37,6 +37,8 @@ actor Daemon: DaemonHooks {
     var control: ControlServer?
     /// Reads the configuration, inventory and playbooks for a reload (`SetLoader.load`; tests pass their own).
     let loadSet: @Sendable () -> Loaded<LoadedSet>
+    /// The files' digest (`SetLoader.filesDigest`), taken before each load.
+    let filesDigest: @Sendable () -> String?
     /// Where `loadSet` runs: a thread of its own, so that neither this actor (the status tick and the
     /// watchdog's heartbeat wait for it) nor a thread of Swift's cooperative pool waits for the files.
     private let loadQueue = DispatchQueue(label: "itvd.reload")
@@ -47,12 +49,14 @@ actor Daemon: DaemonHooks {
 
     init(
         set: LoadedSet, configFile: String?, overrides: ConfigOverrides, store: SQLiteRolloutStore, logger: Logger,
-        loadSet: (@Sendable () -> Loaded<LoadedSet>)? = nil
+        loadSet: (@Sendable () -> Loaded<LoadedSet>)? = nil, filesDigestBeforeLoad: String? = nil
     ) {
         self.configFile = configFile
         self.overrides = overrides
         self.loadSet =
             loadSet ?? { SetLoader.load(configFile: configFile, overrides: overrides, keptDirectoryReads: true) }
+        self.filesDigest = { SetLoader.filesDigest(configFile: configFile, overrides: overrides) }
+        loadedFilesDigest = filesDigestBeforeLoad
         currentWarnings = set.warnings
         self.logger = logger
         self.store = store
@@ -134,6 +138,7 @@ actor Daemon: DaemonHooks {
             .init(service: server),
             .init(service: FeedService(watcher: watcher)),
             .init(service: StatusService(daemon: self, server: server)),
+            .init(service: DirectoryRetryService(daemon: self)),
         ]
         if !notify.routing.sinks.isEmpty {
             services.append(
@@ -205,8 +210,13 @@ actor Daemon: DaemonHooks {
         (lastReloadAt, lastReloadProblems + currentWarnings)
     }
 
-    /// Keeps the set's fresh directory reads in the state directory (`DirectoryCache`) and journals what the
-    /// set holds that is not fresh; returns the set without the reads (the engine does not need them).
+    /// The files as they were before the running set was loaded (`SetLoader.filesDigest`).
+    var loadedFilesDigest: String?
+    /// "The files changed, the directory is not re-read by itself" was journaled (once per set).
+    var reportedFilesChanged = false
+
+    /// Keeps the set's fresh directory reads in the state directory (`DirectoryCache`); returns the set without
+    /// the reads (the engine does not need them).
     static func keepDirectoryReads(_ set: LoadedSet, logger: Logger) -> LoadedSet {
         var kept = set
         for problem in DirectoryCache(stateDirectory: set.config.state).save(set.directoryReads) {
@@ -215,37 +225,90 @@ actor Daemon: DaemonHooks {
                 metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
         }
         kept.directoryReads = []
+        return kept
+    }
+
+    /// Journals what a set that is about to run holds that is not fresh.
+    static func journalWarnings(_ set: LoadedSet, logger: Logger) {
         for warning in set.warnings {
             logger.warning("\(warning)", metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
         }
-        return kept
+    }
+
+    /// While the running set has a kept directory read instead of a fresh one: reads everything again and
+    /// applies it, as a reload by itvd, only when a directory answered (fewer warnings) and only when the
+    /// files are as they were before the running set was loaded (an operator who is editing them reloads
+    /// when done). Called every few minutes by `DirectoryRetryService`; nothing is journaled or audited while
+    /// the directories stay down.
+    func retryDirectories() async {
+        guard !currentWarnings.isEmpty, !reloading, let expected = loadedFilesDigest else { return }
+        let digest = filesDigest
+        let now = await withCheckedContinuation { continuation in
+            loadQueue.async { continuation.resume(returning: digest()) }
+        }
+        guard now == expected else {
+            if !reportedFilesChanged {
+                reportedFilesChanged = true
+                logger.notice(
+                    """
+                    the playbooks, the inventory or itvd.yaml changed since they were loaded: an unreachable \
+                    directory is not re-read by itself; run itvctl reload
+                    """,
+                    metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
+            }
+            return
+        }
+        _ = await reload(by: .daemon, onlyFresher: true)
     }
 
     /// Reloads the configuration, inventory and playbooks. The files are read and checked on `loadQueue`,
     /// away from this actor: a large set may take a while, and meanwhile the status tick must go on beating
     /// the heartbeat that the watchdog pings on (systemd would otherwise kill itvd in the middle of a reload).
     func reload(by requester: Requester) async -> ReloadResponse {
+        // Never nil: only `onlyFresher` loads are dropped.
+        await reload(by: requester, onlyFresher: false)
+            ?? ReloadResponse(ok: false, procedures: 0, hosts: 0, problems: [], reloadedAt: clock.now())
+    }
+
+    /// `onlyFresher`: applied only when the load succeeded with fewer warnings than the running set (a
+    /// directory answered again); else nothing changes and nil is returned.
+    private func reload(by requester: Requester, onlyFresher: Bool) async -> ReloadResponse? {
         while reloading { await withCheckedContinuation { reloadWaiters.append($0) } }
         reloading = true
         defer {
             reloading = false
             if !reloadWaiters.isEmpty { reloadWaiters.removeFirst().resume() }
         }
-        _ = notifier.reloading()
+        if !onlyFresher { _ = notifier.reloading() }
         defer {
-            _ = notifier.ready(status: "reloaded")
-            // STATUS= now says "reloaded": the next tick sends the summary again.
-            lastStatus = ""
+            if !onlyFresher {
+                _ = notifier.ready(status: "reloaded")
+                // STATUS= now says "reloaded": the next tick sends the summary again.
+                lastStatus = ""
+            }
         }
         let load = loadSet
+        let digest = filesDigest
         let logger = self.logger
-        // The directories' fresh reads are kept on the same thread (files written and synced, off this actor).
-        let loaded = await withCheckedContinuation { continuation in
+        // The files' digest is taken before they are read (a file changed during the load then differs at the
+        // next look); the directories' fresh reads are kept on the same thread (written and synced, off this
+        // actor).
+        let (loaded, digestBefore) = await withCheckedContinuation { continuation in
             loadQueue.async {
+                let before = digest()
                 var loaded = load()
                 if let set = loaded.value { loaded.value = Self.keepDirectoryReads(set, logger: logger) }
-                continuation.resume(returning: loaded)
+                continuation.resume(returning: (loaded, before))
             }
+        }
+        if onlyFresher {
+            guard let set = loaded.value, set.warnings.count < currentWarnings.count else { return nil }
+            logger.notice(
+                "a directory answers again: reloading with its fresh read",
+                metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
+            _ = notifier.reloading()
+            _ = notifier.ready(status: "reloaded")
+            lastStatus = ""
         }
         let now = clock.now()
         lastReloadAt = now
@@ -266,6 +329,9 @@ actor Daemon: DaemonHooks {
                 problems: loaded.diagnostics.map(\.description), reloadedAt: now)
         }
         currentWarnings = set.warnings
+        loadedFilesDigest = digestBefore
+        reportedFilesChanged = false
+        Self.journalWarnings(set, logger: logger)
         // Who may read and change: in force for the next request, before anything else of the new set.
         control?.updateAuthorization(
             AuthorizationPolicy(set.config, inventory: set.inventory))

@@ -40,6 +40,8 @@ struct RunCommand: AsyncParsableCommand {
         var logger = Logger(label: "itvd")
         logger.logLevel = debug ? .debug : .info
 
+        // Taken before the files are read: an unreachable directory is re-read by itself only while they stay so.
+        let digest = SetLoader.filesDigest(configFile: options.configFile, overrides: options.overrides)
         let loaded = SetLoader.load(
             configFile: options.configFile, overrides: options.overrides, keptDirectoryReads: true)
         guard var set = loaded.value else {
@@ -86,9 +88,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         // The directories' fresh reads are kept once the state directory is in use (a first start creates it).
         set = Daemon.keepDirectoryReads(set, logger: logger)
+        Daemon.journalWarnings(set, logger: logger)
         for warning in set.warnings { FileHandle.standardError.write(Data("itvd: \(warning)\n".utf8)) }
         let daemon = Daemon(
-            set: set, configFile: options.configFile, overrides: options.overrides, store: store, logger: logger)
+            set: set, configFile: options.configFile, overrides: options.overrides, store: store, logger: logger,
+            filesDigestBeforeLoad: digest)
         do {
             try await daemon.run()
         } catch DaemonExit.storeFailed {

@@ -56,6 +56,29 @@ struct StatusService: Service {
     }
 }
 
+/// While the running set holds a kept directory read (a directory was unreachable), looks every `interval`
+/// whether it answers again (`Daemon.retryDirectories`): 5 minutes, `ITVD_DIRECTORY_RETRY_SECONDS` in
+/// itvd's environment for tests.
+struct DirectoryRetryService: Service {
+    let daemon: Daemon
+
+    var interval: Duration {
+        let seconds = ProcessInfo.processInfo.environment["ITVD_DIRECTORY_RETRY_SECONDS"].flatMap { Int($0) }
+        return .seconds(max(1, seconds ?? 300))
+    }
+
+    func run() async throws {
+        let interval = self.interval
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                await daemon.retryDirectories()
+            }
+        }
+    }
+}
+
 /// A signal handler on a dispatch source (the default action is ignored first).
 final class SignalSource: @unchecked Sendable {
     let source: DispatchSourceSignal
