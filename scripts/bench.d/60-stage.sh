@@ -57,29 +57,33 @@ def fleet_cpu():
 
 def measure(argv, stdin=None):
     # Each run starts with no dirty pages of the previous one: else the stage's fsync would also wait for the
-    # write-back of scp's 2 GB (not measured: neither side pays for the other).
+    # write-back of scp's 2 GB (not measured: neither side pays for the other). Returns the process, wall
+    # seconds, client CPU seconds and host CPU seconds.
     os.sync()
     hosts_before = fleet_cpu()
     proc, wall, cpu, _ = measure_command(argv, stdin)
     time.sleep(0.5)  # the listeners reap the last sessions
-    host_cpu[argv[0]] = fleet_cpu() - hosts_before
-    return proc, wall, cpu
+    return proc, wall, cpu, fleet_cpu() - hosts_before
 
 def fields(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
 def run_stage():
-    proc, wall, cpu = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
-                               f"{d}/artifact.bin", sha, "/opt/itv-host/stage"])
+    proc, wall, cpu, host = measure([stage, f"{d}/inventory.yaml", f"{d}/id_ed25519", f"{d}/known_hosts", str(n),
+                                     f"{d}/artifact.bin", sha, "/opt/itv-host/stage"])
     if proc.returncode != 0 or f"ok={n} " not in proc.stdout:
         sys.exit(f"itv-bench-stage failed: {proc.stdout} {proc.stderr[-2000:]}")
-    return wall, cpu, proc.stdout.strip()
+    return wall, cpu, proc.stdout.strip(), host
 
-def run_scp():
-    proc, wall, cpu = measure(["xargs", "-P", str(n), "-n", "4"] + scp_opts, stdin=f"{d}/scp.txt")
+def run_baseline(what, argv, stdin):
+    # One of OpenSSH's runs (each puts the file at /opt/itv-host/scp.bin on every host): wall, client CPU,
+    # host CPU; the file is checked on every host and removed again.
+    proc, wall, cpu, host = measure(argv, stdin)
     if proc.returncode != 0:
-        sys.exit(f"scp failed: {proc.stderr[-2000:]}")
-    return wall, cpu
+        sys.exit(f"{what} failed: {proc.stderr[-2000:]}")
+    check("scp.bin")
+    clear("scp.bin")
+    return wall, cpu, host
 
 def check(name):
     for i in range(1, n + 1):
@@ -92,53 +96,33 @@ def clear(name):
     for i in range(1, n + 1):
         os.remove(f"{d}/hosts/fleet-{i:03d}/root/{name}")
 
-def run_scp_synced():
-    # scp, then sync: until scp's bytes are on the hosts' disks, as the stage's fsync puts them.
-    proc, wall, cpu = measure(["sh", "-c", 'xargs -P "$0" -n 4 "$@" && sync', str(n)] + scp_opts,
-                              stdin=f"{d}/scp.txt")
-    if proc.returncode != 0:
-        sys.exit(f"scp failed: {proc.stderr[-2000:]}")
-    return wall, cpu
+xargs = ["xargs", "-P", str(n), "-n", "4"]
+# scp, then sync: until scp's bytes are on the hosts' disks, as the stage's fsync puts them.
+scp_synced = ["sh", "-c", 'xargs -P "$0" -n 4 "$@" && sync', str(n)]
+# The stage's work done with OpenSSH's tools: per host scp, then one ssh that fsyncs the file and hashes it.
+o = " ".join(shlex.quote(x) for x in scp_opts[1:])
+per_host = (f'scp -P "$1" {o} "$ARTIFACT" "root@$2:/opt/itv-host/scp.bin" && ssh -p "$1" {o} "root@$2" '
+            '"sync /opt/itv-host/scp.bin && openssl dgst -sha256 -r < /opt/itv-host/scp.bin" | grep -q "^$SHA "')
+scp_verified = ["env", f"ARTIFACT={d}/artifact.bin", f"SHA={sha}", "xargs", "-P", str(n), "-n", "2",
+                "sh", "-c", per_host, "sh"]
 
-def run_scp_verified():
-    # The stage's work done with OpenSSH's tools: per host scp, then one ssh that fsyncs the file and hashes it.
-    o = " ".join(shlex.quote(x) for x in scp_opts[1:])
-    per_host = (f'scp -P "$1" {o} "$ARTIFACT" "root@$2:/opt/itv-host/scp.bin" && ssh -p "$1" {o} "root@$2" '
-                '"sync /opt/itv-host/scp.bin && openssl dgst -sha256 -r < /opt/itv-host/scp.bin" | grep -q "^$SHA "')
-    proc, wall, cpu = measure(["env", f"ARTIFACT={d}/artifact.bin", f"SHA={sha}", "xargs", "-P", str(n), "-n", "2",
-                               "sh", "-c", per_host, "sh"], stdin=f"{d}/hosts.txt")
-    if proc.returncode != 0:
-        sys.exit(f"scp and ssh failed: {proc.stderr[-2000:]}")
-    return wall, cpu
-
-host_cpu = {}
 total = mb * n
 # Two rounds, the order swapped in the second (scp first, then the stage first), each side's better round
 # reported: on this virtual machine the first writes into memory the guest has not touched yet cost far more
 # (up to twice the wall time) than writes into recycled page cache, whichever side happens to run first.
 scp_runs, stage_runs = [], []
-for first in ("scp", "stage"):
-    for side in ((first, "stage" if first == "scp" else "scp")):
+for order in (("scp", "stage"), ("stage", "scp")):
+    for side in order:
         if side == "scp":
-            wall, cpu = run_scp()
-            scp_runs.append((wall, cpu, host_cpu["xargs"]))
-            check("scp.bin")
-            clear("scp.bin")
+            scp_runs.append(run_baseline("scp", xargs + scp_opts, f"{d}/scp.txt"))
         else:
-            wall, cpu, line = run_stage()
-            stage_runs.append((wall, cpu, line, host_cpu[stage]))
+            stage_runs.append(run_stage())
             check("stage/artifact.bin")
             if len(stage_runs) == 2:  # every host holds the file now: what a second stage costs
-                wall_again, cpu_again, line_again = run_stage()
-                host_again = host_cpu[stage]
+                wall_again, cpu_again, line_again, host_again = run_stage()
             clear("stage/artifact.bin")
-wall_synced, cpu_synced = run_scp_synced()
-host_synced = host_cpu["sh"]
-check("scp.bin")
-clear("scp.bin")
-wall_verified, cpu_verified = run_scp_verified()
-host_verified = host_cpu["env"]
-check("scp.bin")
+wall_synced, cpu_synced, host_synced = run_baseline("scp and sync", scp_synced + scp_opts, f"{d}/scp.txt")
+wall_verified, cpu_verified, host_verified = run_baseline("scp and ssh", scp_verified, f"{d}/hosts.txt")
 wall_s, cpu_s, host_s = min(scp_runs)
 wall_i, cpu_i, line, host_i = min(stage_runs)
 print(f"rounds (wall s, scp / stage): " + ", ".join(f"{a[0]:.2f} / {b[0]:.2f}" for a, b in zip(scp_runs, stage_runs))
