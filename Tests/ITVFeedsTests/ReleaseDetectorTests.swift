@@ -140,6 +140,8 @@ actor CountingDetector: FeedWatcherDelegate {
         // Without sha256_from_feed: nothing learned.
         #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()))
         #expect(await ledger.records.allSatisfy { $0.version == "1.0.0" || $0.feedSHA256 == nil })
+        // The playbook gains the key: a reload resets the detector's procedure, as the daemon does.
+        await detector.reset("app")
         spec.digestSelect = "sha256"
         await ledger.setFailing(true)
         #expect(await detector.feed("app", spec: spec, offered: extraction, at: Date()) == false)

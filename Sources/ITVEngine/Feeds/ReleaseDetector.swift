@@ -121,7 +121,8 @@ public actor ReleaseDetector: FeedWatcherDelegate {
     private var reportedRejections: [String: Set<String>] = [:]
     private var reportedRollback: [String: String] = [:]
     /// Per procedure whose feed has `sha256_from_feed`: its recorded releases without the feed's digest (recorded
-    /// before the playbook had the key), by raw version. Loaded once, emptied as digests are learned.
+    /// before the playbook had the key), by raw version. Read with `seen` (and forgotten with it by `reset`),
+    /// emptied as digests are learned.
     private var digestless: [String: [String: ReleaseRecord]] = [:]
 
     public init(ledger: any ReleaseLedger, sink: any FeedEventSink) {
@@ -137,6 +138,11 @@ public actor ReleaseDetector: FeedWatcherDelegate {
             do {
                 let records = try await ledger.releases(procedure: procedure)
                 seen[procedure, default: []].formUnion(records.compactMap { try? spec.scheme.parse($0.version).get() })
+                if spec.digestSelect != nil, digestless[procedure] == nil {
+                    digestless[procedure] = Dictionary(
+                        records.filter { $0.feedSHA256 == nil }.map { ($0.version, $0) },
+                        uniquingKeysWith: { first, _ in first })
+                }
             } catch {
                 await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
                 return false
@@ -154,9 +160,7 @@ public actor ReleaseDetector: FeedWatcherDelegate {
         } else {
             reportedRollback[procedure] = nil
         }
-        if spec.digestSelect == nil {
-            digestless[procedure] = nil
-        } else if !(await learnDigests(procedure, spec: spec, extraction: extraction)) {
+        if spec.digestSelect != nil, !(await learnDigests(procedure, spec: spec, extraction: extraction)) {
             return false
         }
         guard let new = selection.newRelease else { return true }
@@ -188,18 +192,6 @@ public actor ReleaseDetector: FeedWatcherDelegate {
     /// now, trusted as a new release's would be; a release that already has one keeps it (a vendor that
     /// changes the digest of a published version is refused, not followed). False when the ledger failed.
     private func learnDigests(_ procedure: String, spec: FeedSpec, extraction: FeedExtraction) async -> Bool {
-        if digestless[procedure] == nil {
-            do {
-                let records = try await ledger.releases(procedure: procedure).filter { $0.feedSHA256 == nil }
-                if digestless[procedure] == nil {
-                    digestless[procedure] = Dictionary(
-                        records.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
-                }
-            } catch {
-                await sink.report(.ledgerFailed(procedure: procedure, message: "\(error)"))
-                return false
-            }
-        }
         guard let waiting = digestless[procedure], !waiting.isEmpty else { return true }
         var offered: [Version: String] = [:]
         for candidate in extraction.candidates {
