@@ -241,23 +241,7 @@ actor Daemon: DaemonHooks {
     /// when done). Called every few minutes by `DirectoryRetryService`; nothing is journaled or audited while
     /// the directories stay down.
     func retryDirectories() async {
-        guard !currentWarnings.isEmpty, !reloading, let expected = loadedFilesDigest else { return }
-        let digest = filesDigest
-        let now = await withCheckedContinuation { continuation in
-            loadQueue.async { continuation.resume(returning: digest()) }
-        }
-        guard now == expected else {
-            if !reportedFilesChanged {
-                reportedFilesChanged = true
-                logger.notice(
-                    """
-                    the playbooks, the inventory or itvd.yaml changed since they were loaded: an unreachable \
-                    directory is not re-read by itself; run itvctl reload
-                    """,
-                    metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
-            }
-            return
-        }
+        guard !currentWarnings.isEmpty, !reloading, loadedFilesDigest != nil else { return }
         _ = await reload(by: .daemon, onlyFresher: true)
     }
 
@@ -270,8 +254,9 @@ actor Daemon: DaemonHooks {
             ?? ReloadResponse(ok: false, procedures: 0, hosts: 0, problems: [], reloadedAt: clock.now())
     }
 
-    /// `onlyFresher`: applied only when the load succeeded with fewer warnings than the running set (a
-    /// directory answered again); else nothing changes and nil is returned.
+    /// `onlyFresher`: the files are read only when they are as before the running set was loaded, and the set
+    /// is applied only when it has fewer warnings than the running one (a directory answered again); else
+    /// nothing changes and nil is returned.
     private func reload(by requester: Requester, onlyFresher: Bool) async -> ReloadResponse? {
         while reloading { await withCheckedContinuation { reloadWaiters.append($0) } }
         reloading = true
@@ -279,36 +264,58 @@ actor Daemon: DaemonHooks {
             reloading = false
             if !reloadWaiters.isEmpty { reloadWaiters.removeFirst().resume() }
         }
-        if !onlyFresher { _ = notifier.reloading() }
+        // systemd hears RELOADING=1 when a reload starts, READY=1 when it is done; a look that changes nothing
+        // says neither.
+        var announced = false
+        func announce() {
+            _ = notifier.reloading()
+            announced = true
+        }
         defer {
-            if !onlyFresher {
+            if announced {
                 _ = notifier.ready(status: "reloaded")
                 // STATUS= now says "reloaded": the next tick sends the summary again.
                 lastStatus = ""
             }
         }
+        if !onlyFresher { announce() }
         let load = loadSet
         let digest = filesDigest
+        let expected = onlyFresher ? loadedFilesDigest : nil
         let logger = self.logger
-        // The files' digest is taken before they are read (a file changed during the load then differs at the
-        // next look); the directories' fresh reads are kept on the same thread (written and synced, off this
-        // actor).
-        let (loaded, digestBefore) = await withCheckedContinuation { continuation in
+        // The files' digest is taken on the same thread right before they are read (a file changed during the
+        // load then differs at the next look), and a look stops there when they changed; the directories'
+        // fresh reads are kept on that thread too (written and synced, off this actor).
+        let (attempt, digestBefore) = await withCheckedContinuation { continuation in
             loadQueue.async {
                 let before = digest()
+                if let expected, before != expected {
+                    continuation.resume(returning: (Loaded<LoadedSet>?.none, before))
+                    return
+                }
                 var loaded = load()
                 if let set = loaded.value { loaded.value = Self.keepDirectoryReads(set, logger: logger) }
                 continuation.resume(returning: (loaded, before))
             }
+        }
+        guard let loaded = attempt else {
+            if !reportedFilesChanged {
+                reportedFilesChanged = true
+                logger.notice(
+                    """
+                    the playbooks, the inventory or itvd.yaml changed since they were loaded: an unreachable \
+                    directory is not re-read by itself; run itvctl reload
+                    """,
+                    metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
+            }
+            return nil
         }
         if onlyFresher {
             guard let set = loaded.value, set.warnings.count < currentWarnings.count else { return nil }
             logger.notice(
                 "a directory answers again: reloading with its fresh read",
                 metadata: ["event": "\(ITVEvent.inventoryStale.rawValue)"])
-            _ = notifier.reloading()
-            _ = notifier.ready(status: "reloaded")
-            lastStatus = ""
+            announce()
         }
         let now = clock.now()
         lastReloadAt = now
